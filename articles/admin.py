@@ -1,0 +1,129 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from articles import services
+from articles.models import Article, Author, Topic
+
+
+class ArticleAdminForm(forms.ModelForm):
+    class Meta:
+        model = Article
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Filled in from the title when left empty (also without JavaScript).
+        self.fields["slug"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("slug") and cleaned.get("title"):
+            cleaned["slug"] = services.unique_article_slug(
+                title=cleaned["title"], exclude_pk=self.instance.pk
+            )
+        if cleaned.get("cover_image") and not cleaned.get("cover_image_alt"):
+            self.add_error(
+                "cover_image_alt",
+                "Describe the cover image for readers who cannot see it.",
+            )
+        if (
+            cleaned.get("status") == Article.Status.PUBLISHED
+            and not cleaned.get("published_at")
+        ):
+            cleaned["published_at"] = timezone.now()
+        return cleaned
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    form = ArticleAdminForm
+    list_display = ["title", "state", "published_at", "topic", "author", "featured"]
+    list_filter = ["status", "topic", "author", "featured"]
+    search_fields = ["title", "summary", "body"]
+    date_hierarchy = "published_at"
+    list_select_related = ["topic", "author"]
+    prepopulated_fields = {"slug": ["title"]}
+    actions = ["publish_selected", "unpublish_selected"]
+    save_on_top = True
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "summary", "body"]}),
+        ("Cover image", {"fields": ["cover_image", "cover_image_alt"]}),
+        ("Author and topic", {"fields": ["author", "topic"]}),
+        ("Publishing", {"fields": ["status", "published_at", "featured"]}),
+        (
+            "Search engines",
+            {"fields": ["seo_title", "seo_description"], "classes": ["collapse"]},
+        ),
+    ]
+
+    class Media:
+        js = ["admin/js/length-hints.js"]
+
+    @admin.display(description="State", ordering="status")
+    def state(self, article: Article) -> str:
+        return article.state_label
+
+    def view_on_site(self, article: Article) -> str:
+        if article.is_live:
+            return article.get_absolute_url()
+        return reverse("admin:articles_article_preview", args=[article.pk])
+
+    def save_model(self, request, obj, form, change):
+        services.save_article(article=obj)
+
+    @admin.action(description="Publish selected articles (now, or as scheduled)")
+    def publish_selected(self, request: HttpRequest, queryset) -> None:
+        for article in queryset:
+            services.publish_article(article=article)
+        self.message_user(
+            request, f"Published {len(queryset)} article(s).", messages.SUCCESS
+        )
+
+    @admin.action(description="Unpublish selected articles (back to draft)")
+    def unpublish_selected(self, request: HttpRequest, queryset) -> None:
+        for article in queryset:
+            services.unpublish_article(article=article)
+        self.message_user(
+            request, f"Moved {len(queryset)} article(s) to draft.", messages.SUCCESS
+        )
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [
+            path("<int:object_id>/preview/", preview, name="articles_article_preview"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        article = get_object_or_404(
+            Article.objects.select_related("author", "topic"), pk=object_id
+        )
+        if not self.has_view_or_change_permission(request, article):
+            raise PermissionDenied
+        response = TemplateResponse(
+            request,
+            "articles/article_detail.html",
+            {"article": article, "object": article, "preview": True},
+        )
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Author)
+class AuthorAdmin(admin.ModelAdmin):
+    list_display = ["name", "credentials"]
+    search_fields = ["name", "credentials"]
+    prepopulated_fields = {"slug": ["name"]}

@@ -1,0 +1,129 @@
+"""What counts as an acceptable uploaded image, checked before anything is stored.
+
+An upload must pass all of: an allowed extension, a size limit, a pixel budget
+(decompression bombs), a full decode by Pillow, and a decoded format that matches
+the extension (so a GIF/HTML polyglot named .html or .gif.html is refused).
+"""
+
+import secrets
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.utils import timezone
+from django.utils.text import slugify
+from PIL import Image
+
+# Extension -> the Pillow format the file must decode as.
+ALLOWED_IMAGE_FORMATS = {
+    "jpg": "JPEG",
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "gif": "GIF",
+    "webp": "WEBP",
+}
+ALLOWED_EXTENSIONS_TEXT = "JPEG, PNG, GIF or WebP"
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    format: str
+    width: int
+    height: int
+
+    @property
+    def extension(self) -> str:
+        return {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}[self.format]
+
+
+def image_extension(name: str) -> str:
+    return PurePosixPath(name or "").suffix.lower().lstrip(".")
+
+
+def check_image(upload: File) -> CheckedImage:
+    """Return what the upload is, or raise ValidationError saying why it is refused."""
+    extension = image_extension(upload.name)
+    expected_format = ALLOWED_IMAGE_FORMATS.get(extension)
+    if expected_format is None:
+        raise ValidationError(
+            "Only images can be uploaded: %(allowed)s files. '%(name)s' is not one.",
+            code="invalid_extension",
+            params={"allowed": ALLOWED_EXTENSIONS_TEXT, "name": upload.name},
+        )
+    if upload.size is not None and upload.size > settings.MAX_IMAGE_UPLOAD_BYTES:
+        raise ValidationError(
+            "This image is %(size)d MB; the limit is %(limit)d MB.",
+            code="too_large",
+            params={
+                "size": upload.size // (1024 * 1024),
+                "limit": settings.MAX_IMAGE_UPLOAD_BYTES // (1024 * 1024),
+            },
+        )
+    unreadable = ValidationError(
+        "This file is not a readable %(format)s image.",
+        code="invalid_image",
+        params={"format": expected_format},
+    )
+    upload.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(upload) as image:
+                width, height = image.size
+                detected_format = image.format
+                if width * height > settings.MAX_IMAGE_PIXELS:
+                    raise ValidationError(
+                        "This image is %(width)d x %(height)d pixels; the limit is "
+                        "%(limit)d megapixels.",
+                        code="too_many_pixels",
+                        params={
+                            "width": width,
+                            "height": height,
+                            "limit": settings.MAX_IMAGE_PIXELS // 1_000_000,
+                        },
+                    )
+                # verify() checks structure; load() decodes every pixel, which
+                # catches truncated data that verify() lets through.
+                image.verify()
+            upload.seek(0)
+            with Image.open(upload) as image:
+                image.load()
+    except ValidationError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValidationError(
+            "This image decodes to too many pixels to be safe.", code="too_many_pixels"
+        ) from exc
+    except Exception as exc:  # Pillow raises many types for corrupt input.
+        raise unreadable from exc
+    finally:
+        upload.seek(0)
+    if detected_format != expected_format:
+        raise ValidationError(
+            "This file is named .%(extension)s but contains %(detected)s data.",
+            code="format_mismatch",
+            params={"extension": extension, "detected": detected_format or "unknown"},
+        )
+    return CheckedImage(format=detected_format, width=width, height=height)
+
+
+def validate_image_file(value: File) -> None:
+    """Model-field validator for image uploads (cover images)."""
+    # A file already in storage was checked when it was uploaded.
+    if getattr(value, "_committed", False):
+        return
+    check_image(value)
+
+
+def random_image_name(original_name: str) -> str:
+    """A name nobody can guess or collide with, keeping a readable slug."""
+    stem = slugify(PurePosixPath(original_name).stem)[:40] or "image"
+    extension = image_extension(original_name)
+    return f"{stem}-{secrets.token_hex(6)}.{extension}"
+
+
+def upload_to_cover(instance: object, filename: str) -> str:
+    return f"covers/{timezone.now():%Y/%m}/{random_image_name(filename)}"

@@ -1,0 +1,208 @@
+from ckeditor_uploader.fields import RichTextUploadingField
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.images import validate_image_file, upload_to_cover
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(
+        blank=True,
+        max_length=300,
+        help_text="One or two sentences shown on the topic page. Plain text.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:topic", kwargs={"slug": self.slug})
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+    credentials = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Degrees or qualifications, e.g. 'MD, board-certified "
+        "dermatologist'. Leave empty rather than guess.",
+    )
+    bio = models.TextField(
+        max_length=600,
+        blank=True,
+        help_text="A short biography in plain text, up to 600 characters.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.credentials}" if self.credentials else self.name
+
+
+class ArticleQuerySet(models.QuerySet):
+    def published(self) -> "ArticleQuerySet":
+        """Articles the public may see: published, with a publish time now or past."""
+        return self.filter(
+            status=Article.Status.PUBLISHED, published_at__lte=timezone.now()
+        )
+
+    def for_listing(self) -> "ArticleQuerySet":
+        return self.select_related("author", "topic").defer("body")
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=200,
+        unique=True,
+        help_text="The article's address: /articles/<slug>/. Filled in from the "
+        "title; lowercase letters, numbers and hyphens.",
+    )
+    summary = models.TextField(
+        max_length=300,
+        help_text="One or two sentences (ideally 120-200 characters, at most 300) "
+        "shown on lists and under the title.",
+    )
+    seo_title = models.CharField(
+        "SEO title",
+        max_length=70,
+        blank=True,
+        help_text="Title for search results and browser tabs, at most 70 characters "
+        "(about 60 show in search results). Empty: the article's title.",
+    )
+    seo_description = models.CharField(
+        "SEO description",
+        max_length=160,
+        blank=True,
+        help_text="Description for search results, ideally 120-160 characters. "
+        "Empty: the summary.",
+    )
+    cover_image = models.ImageField(
+        upload_to=upload_to_cover,
+        blank=True,
+        width_field="cover_image_width",
+        height_field="cover_image_height",
+        validators=[validate_image_file],
+        help_text="JPEG, PNG, GIF or WebP, up to 10 MB. Shown at the top of the "
+        "article and on lists.",
+    )
+    cover_image_alt = models.CharField(
+        "cover image alt text",
+        max_length=200,
+        blank=True,
+        help_text="Required with a cover image: what the image shows, for readers "
+        "who cannot see it.",
+    )
+    cover_image_width = models.PositiveIntegerField(null=True, editable=False)
+    cover_image_height = models.PositiveIntegerField(null=True, editable=False)
+    author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="articles")
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="articles")
+    body = RichTextUploadingField(
+        help_text="Use 'Heading 2' for sections. Scripts, styles, embeds and "
+        "images from other sites are removed when saved."
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=Status.choices,
+        default=Status.DRAFT,
+        help_text="Drafts are never public. A published article is public from its "
+        "publish time on; a publish time in the future schedules it.",
+    )
+    published_at = models.DateTimeField(
+        "publish time",
+        null=True,
+        blank=True,
+        help_text="When the article becomes public. Required to publish; filled "
+        "with the current time if left empty.",
+    )
+    featured = models.BooleanField(
+        default=False, help_text="Featured articles lead the home page."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["status", "-published_at"], name="article_status_pub_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False),
+                name="article_published_has_time",
+                violation_error_message="A published article needs a publish time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cover_image="") | ~Q(cover_image_alt=""),
+                name="article_cover_has_alt",
+                violation_error_message="A cover image needs alt text.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "published"]),
+                name="article_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_live(self) -> bool:
+        return (
+            self.status == self.Status.PUBLISHED
+            and self.published_at is not None
+            and self.published_at <= timezone.now()
+        )
+
+    @property
+    def is_scheduled(self) -> bool:
+        return (
+            self.status == self.Status.PUBLISHED
+            and self.published_at is not None
+            and self.published_at > timezone.now()
+        )
+
+    @property
+    def state_label(self) -> str:
+        if self.is_live:
+            return "Live"
+        if self.is_scheduled:
+            return "Scheduled"
+        return "Draft"
+
+    @property
+    def was_updated(self) -> bool:
+        """True when the article was edited on a later day than it went out."""
+        return bool(
+            self.published_at
+            and self.updated_at
+            and self.updated_at.date() > self.published_at.date()
+        )
+
+    @property
+    def meta_title(self) -> str:
+        return self.seo_title or self.title
+
+    @property
+    def meta_description(self) -> str:
+        return self.seo_description or self.summary

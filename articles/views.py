@@ -1,0 +1,72 @@
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.views.generic import DetailView, ListView, TemplateView
+
+from articles.models import Article, Topic
+
+PAGE_SIZE = 10
+LATEST_ON_HOME = 6
+
+
+def topics_with_articles():
+    """Topics that have at least one public article, with how many."""
+    public = Q(
+        articles__status=Article.Status.PUBLISHED,
+        articles__published_at__lte=timezone.now(),
+    )
+    return (
+        Topic.objects.annotate(article_count=Count("articles", filter=public))
+        .filter(article_count__gt=0)
+        .order_by("name")
+    )
+
+
+class HomeView(TemplateView):
+    template_name = "articles/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        public = Article.objects.published().for_listing()
+        featured = list(public.filter(featured=True)[:3])
+        context["featured"] = featured
+        context["latest"] = list(
+            public.exclude(pk__in=[a.pk for a in featured])[:LATEST_ON_HOME]
+        )
+        context["topics"] = list(topics_with_articles())
+        return context
+
+
+class ArticleListView(ListView):
+    template_name = "articles/article_list.html"
+    paginate_by = PAGE_SIZE
+
+    def get_queryset(self):
+        return Article.objects.published().for_listing()
+
+
+class ArticleDetailView(DetailView):
+    template_name = "articles/article_detail.html"
+
+    def get_queryset(self):
+        return Article.objects.published().select_related("author", "topic")
+
+
+class TopicDetailView(ListView):
+    template_name = "articles/topic_detail.html"
+    paginate_by = PAGE_SIZE
+
+    def get_queryset(self):
+        self.topic = get_object_or_404(Topic, slug=self.kwargs["slug"])
+        return Article.objects.published().for_listing().filter(topic=self.topic)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(topic=self.topic, **kwargs)
+
+
+class TopicListView(ListView):
+    template_name = "articles/topic_list.html"
+    context_object_name = "topics"
+
+    def get_queryset(self):
+        return topics_with_articles()

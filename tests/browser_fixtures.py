@@ -1,0 +1,1 @@
+"""Browser fixtures (Playwright + Chromium); filled in by the browser tests."""

@@ -1,0 +1,86 @@
+"""Plain factory functions for tests: each returns a saved object."""
+
+import io
+import itertools
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import Image
+
+from articles.models import Article, Author, Topic
+
+_counter = itertools.count(1)
+
+
+def make_topic(**fields) -> Topic:
+    n = next(_counter)
+    fields.setdefault("name", f"Topic {n}")
+    fields.setdefault("slug", f"topic-{n}")
+    return Topic.objects.create(**fields)
+
+
+def make_author(**fields) -> Author:
+    n = next(_counter)
+    fields.setdefault("name", f"Author {n}")
+    fields.setdefault("slug", f"author-{n}")
+    return Author.objects.create(**fields)
+
+
+def make_article(**fields) -> Article:
+    """A live article unless told otherwise (status, published_at)."""
+    n = next(_counter)
+    fields.setdefault("title", f"Article {n}")
+    fields.setdefault("slug", f"article-{n}")
+    fields.setdefault("summary", f"Summary of article {n}.")
+    fields.setdefault("body", f"<p>Body of article {n}.</p>")
+    fields.setdefault("status", Article.Status.PUBLISHED)
+    if fields["status"] == Article.Status.PUBLISHED:
+        fields.setdefault("published_at", timezone.now() - timedelta(hours=n))
+    if "topic" not in fields:
+        fields["topic"] = make_topic()
+    if "author" not in fields:
+        fields["author"] = make_author()
+    return Article.objects.create(**fields)
+
+
+def make_draft(**fields) -> Article:
+    return make_article(status=Article.Status.DRAFT, **fields)
+
+
+def make_scheduled(*, delay: timedelta = timedelta(days=1), **fields) -> Article:
+    return make_article(published_at=timezone.now() + delay, **fields)
+
+
+def make_staff(*, username: str = "editor", password: str = "a-long-test-pass-42"):
+    user = get_user_model().objects.create_user(
+        username=username,
+        password=password,
+        email=f"{username}@example.com",
+        is_staff=True,
+        is_superuser=True,
+    )
+    user.raw_password = password
+    return user
+
+
+def make_user(*, username: str = "reader", password: str = "a-long-test-pass-42"):
+    user = get_user_model().objects.create_user(username=username, password=password)
+    user.raw_password = password
+    return user
+
+
+def image_bytes(*, fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
+    output = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 90)).save(output, format=fmt)
+    return output.getvalue()
+
+
+def image_upload(
+    name: str = "photo.png", *, fmt: str = "PNG", size: tuple[int, int] = (64, 48)
+) -> SimpleUploadedFile:
+    content_type = {"PNG": "image/png", "JPEG": "image/jpeg"}.get(fmt, "image/gif")
+    return SimpleUploadedFile(
+        name, image_bytes(fmt=fmt, size=size), content_type=content_type
+    )
