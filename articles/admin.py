@@ -14,7 +14,21 @@ from articles.models import Article, Author, Topic
 class ArticleAdminForm(forms.ModelForm):
     class Meta:
         model = Article
-        fields = "__all__"
+        fields = [
+            "title",
+            "slug",
+            "summary",
+            "body",
+            "cover_image",
+            "cover_image_alt",
+            "author",
+            "topic",
+            "status",
+            "published_at",
+            "featured",
+            "seo_title",
+            "seo_description",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -32,9 +46,8 @@ class ArticleAdminForm(forms.ModelForm):
                 "cover_image_alt",
                 "Describe the cover image for readers who cannot see it.",
             )
-        if (
-            cleaned.get("status") == Article.Status.PUBLISHED
-            and not cleaned.get("published_at")
+        if cleaned.get("status") == Article.Status.PUBLISHED and not cleaned.get(
+            "published_at"
         ):
             cleaned["published_at"] = timezone.now()
         return cleaned

@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.images import validate_image_file, upload_to_cover
+from articles.images import upload_to_cover, validate_image_file
 
 
 class Topic(models.Model):
@@ -108,7 +108,9 @@ class Article(models.Model):
     )
     cover_image_width = models.PositiveIntegerField(null=True, editable=False)
     cover_image_height = models.PositiveIntegerField(null=True, editable=False)
-    author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="articles")
+    author = models.ForeignKey(
+        Author, on_delete=models.PROTECT, related_name="articles"
+    )
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="articles")
     body = RichTextUploadingField(
         help_text="Use 'Heading 2' for sections. Scripts, styles, embeds and "

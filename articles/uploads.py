@@ -46,7 +46,9 @@ def upload_image(request: HttpRequest) -> HttpResponse:
     cookie_token = request.COOKIES.get("ckCsrfToken", "")
     form_token = request.POST.get("ckCsrfToken", "")
     if not cookie_token or not constant_time_compare(cookie_token, form_token):
-        return _reply(request, error="The upload was refused: reload the page and try again.")
+        return _reply(
+            request, error="The upload was refused: reload the page and try again."
+        )
     upload = request.FILES.get("upload")
     if upload is None:
         return _reply(request, error="Choose an image file to upload.")

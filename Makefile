@@ -1,0 +1,57 @@
+# Two commands for a new user: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Development values for `make run` only; production reads the real environment.
+DEV_ENV := DJANGO_DEBUG=1
+# Tests run in production posture (DEBUG off) with a throwaway key.
+TEST_ENV := DJANGO_SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true
+
+.PHONY: run serve install migrate content test lint format check-deploy clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version))."; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || \
+	  { echo "Could not create a virtualenv. On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
+
+content: migrate
+	$(DEV_ENV) $(BIN)/python manage.py load_launch_content
+
+run: content
+	@echo "Skincare is starting on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
+	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+	  echo "Chromium is not installed: browser tests will be skipped. Install it with: sudo apt-get install chromium"
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Shows what `manage.py check --deploy` says with production values.
+check-deploy: install
+	DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	DJANGO_ALLOWED_HOSTS=example.com DJANGO_HTTPS=1 \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,185 @@
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from articles.models import Article
+from tests.factories import (
+    image_upload,
+    make_article,
+    make_author,
+    make_draft,
+    make_scheduled,
+    make_topic,
+    make_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+ADMIN_PAGES = [
+    "admin:index",
+    "admin:articles_article_changelist",
+    "admin:articles_article_add",
+    "admin:articles_topic_changelist",
+    "admin:articles_author_changelist",
+]
+
+
+def article_form(**overrides) -> dict:
+    data = {
+        "title": "Moisturising 101",
+        "slug": "",
+        "summary": "How to moisturise.",
+        "body": "<p>Apply daily.</p>",
+        "author": make_author().pk,
+        "topic": make_topic().pk,
+        "status": "published",
+        "published_at_0": "",
+        "published_at_1": "",
+        "seo_title": "",
+        "seo_description": "",
+        "cover_image_alt": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.parametrize("name", ADMIN_PAGES)
+def test_admin_pages_load_for_staff(staff_client, name):
+    make_article()
+    assert staff_client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", ADMIN_PAGES)
+def test_admin_pages_redirect_visitors_and_non_staff_to_login(client, name):
+    assert client.get(reverse(name)).status_code == 302
+    client.force_login(make_user())
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def test_change_page_has_ckeditor_preview_and_view_on_site(staff_client):
+    article = make_draft()
+    text = staff_client.get(
+        reverse("admin:articles_article_change", args=[article.pk])
+    ).text
+    assert "ckeditor/ckeditor.js" in text
+    assert reverse("ckeditor_upload") in text
+    assert reverse("admin:articles_article_preview", args=[article.pk]) in text
+    assert "admin/js/length-hints.js" in text
+    assert 'maxlength="160"' in text and 'maxlength="70"' in text
+
+
+def test_toolbar_has_no_cloud_plugins():
+    config = settings.CKEDITOR_CONFIGS["default"]
+    assert "exportpdf" in config["removePlugins"]
+    assert settings.CKEDITOR_RESTRICT_BY_USER == "pk"
+    assert settings.CKEDITOR_ALLOW_NONIMAGE_FILES is False
+
+
+def test_adding_an_article_without_slug_or_time_fills_both(staff_client):
+    response = staff_client.post(reverse("admin:articles_article_add"), article_form())
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    article = Article.objects.get()
+    assert article.slug == "moisturising-101"
+    assert article.is_live
+
+
+def test_admin_sanitises_the_body_on_save(staff_client):
+    staff_client.post(
+        reverse("admin:articles_article_add"),
+        article_form(body='<p onclick="x()">Hi</p><script>alert(1)</script>'),
+    )
+    assert Article.objects.get().body == "<p>Hi</p>"
+
+
+def test_cover_image_without_alt_text_is_refused_with_a_message(staff_client):
+    form = article_form()
+    form["cover_image"] = image_upload()
+    response = staff_client.post(reverse("admin:articles_article_add"), form)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "Describe the cover image" in errors["cover_image_alt"][0]
+    assert not Article.objects.exists()
+
+
+def test_cover_image_that_is_not_an_image_is_refused(staff_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    form = article_form(cover_image_alt="x")
+    form["cover_image"] = SimpleUploadedFile("x.png", b"not an image")
+    response = staff_client.post(reverse("admin:articles_article_add"), form)
+    assert response.status_code == 200
+    assert "cover_image" in response.context["adminform"].form.errors
+    assert not Article.objects.exists()
+
+
+def test_cover_image_with_alt_text_is_stored_with_its_size(staff_client):
+    form = article_form(cover_image_alt="Cream on a towel")
+    form["cover_image"] = image_upload(size=(90, 60))
+    response = staff_client.post(reverse("admin:articles_article_add"), form)
+    assert response.status_code == 302
+    article = Article.objects.get()
+    assert article.cover_image.name.startswith("covers/")
+    assert (article.cover_image_width, article.cover_image_height) == (90, 60)
+
+
+def test_future_publish_time_schedules_the_article(staff_client):
+    response = staff_client.post(
+        reverse("admin:articles_article_add"),
+        article_form(published_at_0="2999-01-01", published_at_1="09:00:00"),
+    )
+    assert response.status_code == 302
+    article = Article.objects.get()
+    assert article.is_scheduled and not article.is_live
+
+
+def test_publish_and_unpublish_actions(staff_client):
+    draft, live = make_draft(), make_article()
+    url = reverse("admin:articles_article_changelist")
+    staff_client.post(
+        url, {"action": "publish_selected", "_selected_action": [draft.pk]}
+    )
+    draft.refresh_from_db()
+    assert draft.is_live
+    staff_client.post(
+        url, {"action": "unpublish_selected", "_selected_action": [live.pk]}
+    )
+    live.refresh_from_db()
+    assert live.status == Article.Status.DRAFT
+
+
+def test_changelist_search_filters_and_state_column(staff_client):
+    topic = make_topic(name="Acne")
+    make_article(title="Findable acne piece", topic=topic)
+    make_scheduled(title="Later piece")
+    make_draft(title="Draft piece")
+    url = reverse("admin:articles_article_changelist")
+    text = staff_client.get(url, {"q": "findable"}).text
+    assert "Findable acne piece" in text and "Draft piece" not in text
+    text = staff_client.get(url, {"status__exact": "draft"}).text
+    assert "Draft piece" in text and "Findable acne piece" not in text
+    text = staff_client.get(url, {"topic__id__exact": topic.pk}).text
+    assert "Findable acne piece" in text and "Later piece" not in text
+    text = staff_client.get(url).text
+    assert ">Scheduled<" in text and ">Live<" in text and ">Draft<" in text
+
+
+def test_changelist_query_count_does_not_grow_with_articles(
+    staff_client, django_assert_max_num_queries
+):
+    for _ in range(30):
+        make_article()
+    with django_assert_max_num_queries(12):
+        staff_client.get(reverse("admin:articles_article_changelist"))
+
+
+def test_view_on_site_points_drafts_to_the_preview(staff_client):
+    from django.contrib.admin.sites import site
+
+    from articles.admin import ArticleAdmin
+
+    model_admin = ArticleAdmin(Article, site)
+    draft, live = make_draft(), make_article()
+    assert model_admin.view_on_site(draft).endswith(f"/{draft.pk}/preview/")
+    assert model_admin.view_on_site(live) == live.get_absolute_url()

@@ -1,0 +1,229 @@
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.files.base import ContentFile
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+from django.views.defaults import server_error
+
+from tests.factories import (
+    image_bytes,
+    make_article,
+    make_author,
+    make_draft,
+    make_topic,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+class Outline(HTMLParser):
+    """Collects headings, landmarks and links of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.headings: list[int] = []
+        self.tags: list[str] = []
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        for name, value in attrs:
+            if name in {"src", "href"} and value:
+                self.urls.append(value)
+
+
+def outline(html: str) -> Outline:
+    parser = Outline()
+    parser.feed(html)
+    return parser
+
+
+def make_many(count: int) -> None:
+    topics = [make_topic() for _ in range(3)]
+    authors = [make_author() for _ in range(3)]
+    for i in range(count):
+        make_article(topic=topics[i % 3], author=authors[i % 3], featured=i < 2)
+
+
+def test_home_shows_featured_and_latest_articles_and_topic_links(client):
+    topic = make_topic(name="Rosacea")
+    make_article(title="Featured story", featured=True, topic=topic)
+    make_article(title="Plain story", topic=topic)
+    response = client.get(reverse("articles:home"))
+    assert response.status_code == 200
+    text = response.text
+    assert text.index("Featured story") < text.index("Plain story")
+    assert f'href="{topic.get_absolute_url()}"' in text
+
+
+def test_article_list_is_paginated_newest_first(client):
+    now = timezone.now()
+    for day in range(23):
+        make_article(
+            title=f"Day {day:02d} piece", published_at=now - timedelta(days=day)
+        )
+    first = client.get(reverse("articles:list")).text
+    assert first.index("Day 00 piece") < first.index("Day 01 piece")
+    assert first.count('class="card"') == 10
+    last = client.get(reverse("articles:list") + "?page=3").text
+    assert last.count('class="card"') == 3
+    assert "Day 22 piece" in last
+    assert client.get(reverse("articles:list") + "?page=9").status_code == 404
+
+
+def test_article_page_shows_everything_a_reader_needs(client, media_root):
+    author = make_author(
+        name="Dr Ada Lee", credentials="MD, dermatologist", bio="Ada writes on acne."
+    )
+    topic = make_topic(name="Acne")
+    article = make_article(
+        title="Treating acne",
+        summary="A short summary.",
+        body="<h2>Causes</h2><p>Clogged pores.</p>",
+        author=author,
+        topic=topic,
+        cover_image_alt="A jar of cream on a towel",
+    )
+    article.cover_image.save("cover.png", ContentFile(image_bytes(size=(120, 80))))
+    text = client.get(article.get_absolute_url()).text
+    for expected in (
+        '<h1 class="article__title">Treating acne</h1>',
+        "A short summary.",
+        "Dr Ada Lee",
+        "MD, dermatologist",
+        "Ada writes on acne.",
+        f'href="{topic.get_absolute_url()}"',
+        "<h2>Causes</h2><p>Clogged pores.</p>",
+        'alt="A jar of cream on a towel"',
+        'width="120" height="80"',
+        f'datetime="{article.published_at.isoformat()}"',
+        '<link rel="canonical" href="http://testserver/articles/',
+    ):
+        assert expected in text, expected
+
+
+def test_updated_date_shows_only_when_edited_on_a_later_day(client):
+    article = make_article(published_at=timezone.now() - timedelta(days=5))
+    assert "Updated" in client.get(article.get_absolute_url()).text
+    fresh = make_article(published_at=timezone.now() - timedelta(minutes=5))
+    assert "Updated" not in client.get(fresh.get_absolute_url()).text
+
+
+def test_topic_page_lists_only_its_articles(client):
+    topic, other = make_topic(name="Eczema"), make_topic()
+    make_article(title="Eczema care", topic=topic)
+    make_article(title="Unrelated", topic=other)
+    text = client.get(topic.get_absolute_url()).text
+    assert "Eczema care" in text and "Unrelated" not in text
+
+
+def test_unknown_article_and_topic_are_404_in_the_site_design(client):
+    for url in ("/articles/no-such-article/", "/topics/nothing/", "/nowhere/"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "We couldn't find that page" in response.text
+        assert 'class="site-header"' in response.text
+
+
+def test_500_page_renders_in_the_site_design_without_a_request_context():
+    response = server_error(RequestFactory().get("/"))
+    assert response.status_code == 500
+    text = response.content.decode()
+    assert "Something went wrong on our side" in text
+    assert 'class="site-header"' in text
+
+
+@pytest.mark.parametrize(
+    ("name", "max_queries"),
+    [("home", 3), ("list", 2), ("detail", 1), ("topic", 3), ("topics", 1)],
+)
+def test_pages_run_a_constant_number_of_queries(
+    client, django_assert_max_num_queries, name, max_queries
+):
+    def fetch():
+        article = make_article(featured=True)
+        urls = {
+            "home": reverse("articles:home"),
+            "list": reverse("articles:list"),
+            "detail": article.get_absolute_url(),
+            "topic": article.topic.get_absolute_url(),
+            "topics": reverse("articles:topics"),
+        }
+        with django_assert_max_num_queries(max_queries):
+            assert client.get(urls[name]).status_code == 200
+
+    fetch()
+    make_many(40)
+    fetch()
+
+
+def test_pages_have_one_h1_headings_in_order_and_landmarks(client):
+    article = make_article(body="<h2>One</h2><p>x</p><h3>Sub</h3><h2>Two</h2>")
+    for url in (
+        reverse("articles:home"),
+        reverse("articles:list"),
+        article.get_absolute_url(),
+        article.topic.get_absolute_url(),
+        reverse("articles:topics"),
+        "/missing/",
+    ):
+        page = outline(client.get(url).text)
+        assert page.headings.count(1) == 1, url
+        assert page.headings[0] == 1, url
+        for before, after in zip(page.headings, page.headings[1:], strict=False):
+            assert after <= before + 1, (url, page.headings)
+        for landmark in ("header", "nav", "main", "footer"):
+            assert landmark in page.tags, (url, landmark)
+        assert "#main" in page.urls, url
+
+
+def test_pages_load_nothing_from_another_host(client):
+    article = make_article()
+    for url in (reverse("articles:home"), article.get_absolute_url()):
+        html = client.get(url).text
+        external = [
+            u
+            for u in outline(html).urls
+            if re.match(r"^(https?:)?//", u) and not u.startswith("http://testserver/")
+        ]
+        assert external == [], url
+
+
+def test_article_page_weight_stays_small(client):
+    article = make_article(body="<p>" + "Skin text. " * 200 + "</p>")
+    html = client.get(article.get_absolute_url()).content
+    css = Path(finders.find("css/site.css")).read_bytes()
+    # Uncompressed bytes: HTML without the body text, and the one stylesheet.
+    assert len(html) - len(article.body) < 8_000
+    assert len(css) < 16_000
+    assert outline(html.decode()).tags.count("script") == 0
+
+
+def test_public_pages_send_a_strict_content_security_policy(client):
+    policy = client.get(reverse("articles:home"))["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+
+
+def test_relaxed_policy_for_ckeditor_applies_under_admin_only(client, staff_client):
+    admin_policy = staff_client.get(reverse("admin:articles_article_add"))[
+        "Content-Security-Policy"
+    ]
+    assert "'unsafe-inline'" in admin_policy
+    public_policy = client.get(reverse("articles:list"))["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in public_policy
+
+
+def test_draft_is_not_linked_from_any_public_page(client):
+    draft = make_draft(slug="hidden-draft")
+    for url in (reverse("articles:home"), reverse("articles:list")):
+        assert draft.get_absolute_url() not in client.get(url).text
