@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from articles import services
 from articles.models import Article, Author, Topic
@@ -29,6 +30,7 @@ class ArticleAdminForm(forms.ModelForm):
             "seo_title",
             "seo_description",
         ]
+        widgets = {"summary": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,7 +58,15 @@ class ArticleAdminForm(forms.ModelForm):
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleAdminForm
-    list_display = ["title", "state", "published_at", "topic", "author", "featured"]
+    list_display = [
+        "title",
+        "state",
+        "published_at",
+        "topic",
+        "author",
+        "featured",
+        "site_link",
+    ]
     list_filter = ["status", "topic", "author", "featured"]
     search_fields = ["title", "summary", "body"]
     date_hierarchy = "published_at"
@@ -81,6 +91,11 @@ class ArticleAdmin(admin.ModelAdmin):
     @admin.display(description="State", ordering="status")
     def state(self, article: Article) -> str:
         return article.state_label
+
+    @admin.display(description="On site")
+    def site_link(self, article: Article) -> str:
+        label = "View" if article.is_live else "Preview"
+        return format_html('<a href="{}">{}</a>', self.view_on_site(article), label)
 
     def view_on_site(self, article: Article) -> str:
         if article.is_live:

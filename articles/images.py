@@ -5,6 +5,7 @@ An upload must pass all of: an allowed extension, a size limit, a pixel budget
 the extension (so a GIF/HTML polyglot named .html or .gif.html is refused).
 """
 
+import math
 import secrets
 import warnings
 from dataclasses import dataclass
@@ -55,10 +56,12 @@ def check_image(upload: File) -> CheckedImage:
         )
     if upload.size is not None and upload.size > settings.MAX_IMAGE_UPLOAD_BYTES:
         raise ValidationError(
-            "This image is %(size)d MB; the limit is %(limit)d MB.",
+            "This image is %(size).1f MB; the limit is %(limit)d MB.",
             code="too_large",
             params={
-                "size": upload.size // (1024 * 1024),
+                # Rounded up: rounded down, 10.4 MB would read "10 MB; the limit is
+                # 10 MB" and the refusal would make no sense to the editor.
+                "size": math.ceil(upload.size * 10 / (1024 * 1024)) / 10,
                 "limit": settings.MAX_IMAGE_UPLOAD_BYTES // (1024 * 1024),
             },
         )

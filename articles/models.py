@@ -68,7 +68,7 @@ class Article(models.Model):
     slug = models.SlugField(
         max_length=200,
         unique=True,
-        help_text="The article's address: /articles/<slug>/. Filled in from the "
+        help_text="The article's address: /articles/your-slug/. Filled in from the "
         "title; lowercase letters, numbers and hyphens.",
     )
     summary = models.TextField(

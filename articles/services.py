@@ -3,7 +3,7 @@
 import io
 from datetime import datetime
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import nh3
 from django.conf import settings
@@ -43,7 +43,8 @@ def _is_own_media_url(value: str) -> bool:
         not parts.scheme
         and not parts.netloc
         and parts.path.startswith(settings.MEDIA_URL)
-        and ".." not in parts.path
+        # Browsers also read %2e as a dot: "/media/%2e%2e/admin/" leaves /media/.
+        and ".." not in unquote(parts.path)
         and "\\" not in value
     )
 
@@ -112,16 +113,19 @@ def unpublish_article(*, article: Article) -> Article:
 def _reencode(upload: UploadedFile, image_format: str) -> bytes:
     """Decode and encode again: drops metadata and anything appended to the file."""
     upload.seek(0)
+    # Pillow copies a GIF or JPEG comment into the new file unless given one, and a
+    # comment can carry a script (image/HTML polyglots): give it an empty one.
     with Image.open(upload) as image:
         output = io.BytesIO()
         if image_format == "GIF" and getattr(image, "is_animated", False):
-            image.save(output, format="GIF", save_all=True, optimize=True)
+            image.save(output, format="GIF", save_all=True, optimize=True, comment=b"")
         else:
             oriented = ImageOps.exif_transpose(image)
             if image_format == "JPEG" and oriented.mode not in {"RGB", "L"}:
                 oriented = oriented.convert("RGB")
             options = {"JPEG": {"quality": 85, "optimize": True, "progressive": True}}
-            oriented.save(output, format=image_format, **options.get(image_format, {}))
+            extra = options.get(image_format, {})
+            oriented.save(output, format=image_format, comment=b"", **extra)
     return output.getvalue()
 
 

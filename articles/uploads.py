@@ -11,6 +11,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -18,9 +19,10 @@ from articles.services import store_editor_image
 
 
 def _dialog_response(func_num: str, url: str, message: str = "") -> HttpResponse:
-    # json.dumps escapes quotes; the "</" replacement keeps a crafted message from
-    # closing the script element.
-    args = ", ".join(json.dumps(v).replace("</", "<\\/") for v in (url, message))
+    # json.dumps escapes quotes; escaping every "<" keeps a crafted message from
+    # closing the script element ("</script") or, with "<!--<script>", putting the
+    # HTML parser in a state where our own "</script>" no longer closes it.
+    args = ", ".join(json.dumps(v).replace("<", "\\u003c") for v in (url, message))
     return HttpResponse(
         "<!DOCTYPE html><script>"
         f"window.parent.CKEDITOR.tools.callFunction({int(func_num)}, {args});"
@@ -42,6 +44,8 @@ def _reply(request: HttpRequest, *, url: str = "", error: str = "") -> HttpRespo
 # SameSite=Lax, and the URL is staff-only (see skincare/urls.py).
 @csrf_exempt
 @require_POST
+# The image dialog posts into a same-origin iframe and reads the answer there.
+@xframe_options_sameorigin
 def upload_image(request: HttpRequest) -> HttpResponse:
     cookie_token = request.COOKIES.get("ckCsrfToken", "")
     form_token = request.POST.get("ckCsrfToken", "")

@@ -183,3 +183,13 @@ def test_view_on_site_points_drafts_to_the_preview(staff_client):
     draft, live = make_draft(), make_article()
     assert model_admin.view_on_site(draft).endswith(f"/{draft.pk}/preview/")
     assert model_admin.view_on_site(live) == live.get_absolute_url()
+
+
+def test_changelist_links_live_articles_to_the_site_and_drafts_to_preview(
+    staff_client,
+):
+    live, draft = make_article(), make_draft()
+    text = staff_client.get(reverse("admin:articles_article_changelist")).text
+    assert f'<a href="{live.get_absolute_url()}">View</a>' in text
+    preview = reverse("admin:articles_article_preview", args=[draft.pk])
+    assert f'<a href="{preview}">Preview</a>' in text

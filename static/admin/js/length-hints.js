@@ -13,7 +13,7 @@ document.addEventListener("DOMContentLoaded", () => {
       counter.textContent = `${field.value.length} / ${field.maxLength} characters`;
     };
     field.addEventListener("input", update);
-    field.insertAdjacentElement("afterend", counter);
+    (field.closest(".flex-container") || field).insertAdjacentElement("afterend", counter);
     update();
   }
 });
