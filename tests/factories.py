@@ -84,3 +84,23 @@ def image_upload(
     return SimpleUploadedFile(
         name, image_bytes(fmt=fmt, size=size), content_type=content_type
     )
+
+
+def admin_article_form(**overrides) -> dict:
+    """POST data for the admin's article form: a valid article to publish now."""
+    data = {
+        "title": "Moisturising 101",
+        "slug": "",
+        "summary": "How to moisturise.",
+        "body": "<p>Apply daily.</p>",
+        "author": make_author().pk,
+        "topic": make_topic().pk,
+        "status": "published",
+        "published_at_0": "",
+        "published_at_1": "",
+        "seo_title": "",
+        "seo_description": "",
+        "cover_image_alt": "",
+    }
+    data.update(overrides)
+    return data

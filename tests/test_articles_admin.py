@@ -4,9 +4,9 @@ from django.urls import reverse
 
 from articles.models import Article
 from tests.factories import (
+    admin_article_form,
     image_upload,
     make_article,
-    make_author,
     make_draft,
     make_scheduled,
     make_topic,
@@ -22,25 +22,6 @@ ADMIN_PAGES = [
     "admin:articles_topic_changelist",
     "admin:articles_author_changelist",
 ]
-
-
-def article_form(**overrides) -> dict:
-    data = {
-        "title": "Moisturising 101",
-        "slug": "",
-        "summary": "How to moisturise.",
-        "body": "<p>Apply daily.</p>",
-        "author": make_author().pk,
-        "topic": make_topic().pk,
-        "status": "published",
-        "published_at_0": "",
-        "published_at_1": "",
-        "seo_title": "",
-        "seo_description": "",
-        "cover_image_alt": "",
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.mark.parametrize("name", ADMIN_PAGES)
@@ -78,7 +59,9 @@ def test_toolbar_has_no_cloud_plugins():
 
 
 def test_adding_an_article_without_slug_or_time_fills_both(staff_client):
-    response = staff_client.post(reverse("admin:articles_article_add"), article_form())
+    response = staff_client.post(
+        reverse("admin:articles_article_add"), admin_article_form()
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     article = Article.objects.get()
     assert article.slug == "moisturising-101"
@@ -88,13 +71,13 @@ def test_adding_an_article_without_slug_or_time_fills_both(staff_client):
 def test_admin_sanitises_the_body_on_save(staff_client):
     staff_client.post(
         reverse("admin:articles_article_add"),
-        article_form(body='<p onclick="x()">Hi</p><script>alert(1)</script>'),
+        admin_article_form(body='<p onclick="x()">Hi</p><script>alert(1)</script>'),
     )
     assert Article.objects.get().body == "<p>Hi</p>"
 
 
 def test_cover_image_without_alt_text_is_refused_with_a_message(staff_client):
-    form = article_form()
+    form = admin_article_form()
     form["cover_image"] = image_upload()
     response = staff_client.post(reverse("admin:articles_article_add"), form)
     assert response.status_code == 200
@@ -106,7 +89,7 @@ def test_cover_image_without_alt_text_is_refused_with_a_message(staff_client):
 def test_cover_image_that_is_not_an_image_is_refused(staff_client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    form = article_form(cover_image_alt="x")
+    form = admin_article_form(cover_image_alt="x")
     form["cover_image"] = SimpleUploadedFile("x.png", b"not an image")
     response = staff_client.post(reverse("admin:articles_article_add"), form)
     assert response.status_code == 200
@@ -115,7 +98,7 @@ def test_cover_image_that_is_not_an_image_is_refused(staff_client):
 
 
 def test_cover_image_with_alt_text_is_stored_with_its_size(staff_client):
-    form = article_form(cover_image_alt="Cream on a towel")
+    form = admin_article_form(cover_image_alt="Cream on a towel")
     form["cover_image"] = image_upload(size=(90, 60))
     response = staff_client.post(reverse("admin:articles_article_add"), form)
     assert response.status_code == 302
@@ -127,7 +110,7 @@ def test_cover_image_with_alt_text_is_stored_with_its_size(staff_client):
 def test_future_publish_time_schedules_the_article(staff_client):
     response = staff_client.post(
         reverse("admin:articles_article_add"),
-        article_form(published_at_0="2999-01-01", published_at_1="09:00:00"),
+        admin_article_form(published_at_0="2999-01-01", published_at_1="09:00:00"),
     )
     assert response.status_code == 302
     article = Article.objects.get()

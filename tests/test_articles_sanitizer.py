@@ -23,7 +23,7 @@ from articles.services import (
     sanitize_html,
     save_article,
 )
-from tests.factories import make_author, make_topic
+from tests.factories import admin_article_form, make_author, make_topic
 
 SAFE_SCHEMES = {"http", "https", "mailto"}
 # nh3 adds rel to every link; it is not in ALLOWED_ATTRIBUTES.
@@ -461,20 +461,11 @@ def test_save_article_sanitises_again_when_an_article_is_edited():
 
 @pytest.mark.django_db
 def test_admin_add_view_stores_sanitised_body(staff_client):
-    data = {
-        "title": "Admin XSS",
-        "slug": "admin-xss",
-        "summary": "A summary.",
-        "body": PAYLOAD_BODY + XSS_PAYLOADS["svg_foreignobject_iframe"],
-        "author": make_author().pk,
-        "topic": make_topic().pk,
-        "status": "published",
-        "published_at_0": "2024-05-01",
-        "published_at_1": "09:30:00",
-        "seo_title": "",
-        "seo_description": "",
-        "cover_image_alt": "",
-    }
+    data = admin_article_form(
+        title="Admin XSS",
+        slug="admin-xss",
+        body=PAYLOAD_BODY + XSS_PAYLOADS["svg_foreignobject_iframe"],
+    )
     response = staff_client.post(reverse("admin:articles_article_add"), data)
     errors = (
         response.context["adminform"].form.errors
