@@ -6,6 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Development values for `make run` only; production reads the real environment.
 DEV_ENV := DJANGO_DEBUG=1
+# Links in emails point at the running site.
+RUN_ENV = $(DEV_ENV) SITE_URL=http://$(HOST):$(PORT)
 # Tests run in production posture (DEBUG off) with a throwaway key.
 TEST_ENV := DJANGO_SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true
 
@@ -30,9 +32,13 @@ migrate: install
 content: migrate
 	$(DEV_ENV) $(BIN)/python manage.py load_launch_content
 
+# The site and one background worker (emails, newsletter sends); Ctrl-C stops both.
 run: content
 	@echo "Skincare is starting on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
-	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@echo "Emails are written to sent-emails/ (set EMAIL_HOST to send them over SMTP)."
+	@$(RUN_ENV) $(BIN)/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
@@ -54,4 +60,4 @@ check-deploy: install
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles test-artifacts sent-emails .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@ required, hosts from DJANGO_ALLOWED_HOSTS. README.md lists every variable.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
     "ckeditor",
     "ckeditor_uploader",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "articles",
     "newsletter",
 ]
@@ -103,6 +106,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": SQLITE_PATH,
+            # A file, not memory, so tests can run a real worker process beside them.
+            "TEST": {
+                "NAME": os.environ.get(
+                    "SQLITE_TEST_PATH",
+                    str(
+                        Path(tempfile.gettempdir()) / f"skincare-test-{os.getpid()}.db"
+                    ),
+                )
+            },
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
@@ -251,10 +263,26 @@ ADMIN_CONTENT_SECURITY_POLICY = {
     "frame-ancestors": ["'self'"],
 }
 
-EMAIL_BACKEND = os.environ.get(
-    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+# Email. With EMAIL_HOST set, mail goes out over SMTP; otherwise development writes
+# each message to a file in sent-emails/ and production prints it to the console.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", BASE_DIR / "sent-emails"))
+if EMAIL_HOST:
+    _default_email_backend = "django.core.mail.backends.smtp.EmailBackend"
+elif DEBUG:
+    _default_email_backend = "django.core.mail.backends.filebased.EmailBackend"
+else:
+    _default_email_backend = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", _default_email_backend)
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "DJANGO_DEFAULT_FROM_EMAIL", "Skincare <news@localhost>"
 )
-DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "news@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("Admin", address) for address in env_list("DJANGO_ADMINS")]
 
@@ -266,3 +294,45 @@ LOGGING = {
 }
 
 SITE_NAME = "Skincare"
+# Absolute links in emails (confirm, unsubscribe, archive) start with this.
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/") or (
+    f"https://{ALLOWED_HOSTS[0]}"
+    if ALLOWED_HOSTS and not DEBUG
+    else "http://127.0.0.1:8000"
+)
+
+# Background work: django-tasks with its database backend (the worker is
+# `manage.py db_worker`). Tasks live in the same database as the site.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Cache: per-process memory by default; REDIS_URL shares it between processes, which
+# the per-IP sign-up limit needs once the site runs more than one process.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Newsletter sending and abuse limits (README.md explains each).
+NEWSLETTER_BATCH_SIZE = int(os.environ.get("NEWSLETTER_BATCH_SIZE", "100"))
+NEWSLETTER_RATE_PER_SECOND = float(os.environ.get("NEWSLETTER_RATE_PER_SECOND", "0"))
+NEWSLETTER_WORKERS_PER_SEND = int(os.environ.get("NEWSLETTER_WORKERS_PER_SEND", "1"))
+NEWSLETTER_CLAIM_LEASE_SECONDS = int(
+    os.environ.get("NEWSLETTER_CLAIM_LEASE_SECONDS", "300")
+)
+NEWSLETTER_MAX_ATTEMPTS = int(os.environ.get("NEWSLETTER_MAX_ATTEMPTS", "5"))
+NEWSLETTER_RETRY_BASE_SECONDS = int(
+    os.environ.get("NEWSLETTER_RETRY_BASE_SECONDS", "60")
+)
+NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR = int(
+    os.environ.get("NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR", "10")
+)
+NEWSLETTER_CONFIRMATIONS_PER_DAY = 3
+NEWSLETTER_CONFIRM_MAX_AGE_DAYS = 7
+NEWSLETTER_PRUNE_PENDING_DAYS = 30

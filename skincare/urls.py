@@ -25,5 +25,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("media/<path:path>", serve_media, name="media"),
+    path("newsletter/", include("newsletter.urls")),
     path("", include("articles.urls")),
 ]

@@ -24,6 +24,32 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def clear_cache():
+    """Rate limits live in the cache: each test starts with none used."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def immediate_tasks(settings):
+    """Tasks run at once, in the test, when enqueued (after the commit they wait for:
+    use django_capture_on_commit_callbacks(execute=True)). Tests of the worker
+    itself switch back to the database backend."""
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
+    }
+
+
+@pytest.fixture
+def database_tasks(settings):
+    """Tasks are stored in the database, as in production, for a worker to run."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
 @pytest.fixture
 def staff(db):
     from tests.factories import make_staff

@@ -104,3 +104,78 @@ def admin_article_form(**overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+# Newsletter (staff side) ------------------------------------------------------------
+
+
+def make_issue(**fields):
+    """A draft issue unless told otherwise (status, scheduled_at, sent_at)."""
+    from newsletter.models import Issue
+
+    n = next(_counter)
+    fields.setdefault("subject", f"Issue {n}")
+    fields.setdefault("slug", f"issue-{n}")
+    fields.setdefault("body", f"<p>Body of issue {n}.</p>")
+    status = fields.setdefault("status", Issue.Status.DRAFT)
+    if status != Issue.Status.DRAFT:
+        fields.setdefault("scheduled_at", timezone.now())
+    if status in {Issue.Status.SENDING, Issue.Status.SENT}:
+        fields.setdefault("send_started_at", timezone.now())
+    if status == Issue.Status.SENT:
+        fields.setdefault("sent_at", timezone.now())
+    return Issue.objects.create(**fields)
+
+
+def make_listed_subscriber(status: str = "confirmed", **fields):
+    """A subscriber in any status, with the times that status requires."""
+    from newsletter.models import Subscriber
+
+    n = next(_counter)
+    now = timezone.now()
+    fields.setdefault("email", f"reader{n}@example.com")
+    fields.setdefault("consent_text", "Yes, email me the Skincare newsletter.")
+    fields.setdefault("consent_version", "test-v1")
+    fields.setdefault("consent_source", Subscriber.Source.FOOTER)
+    fields.setdefault("consent_ip", "203.0.113.9")
+    if status != Subscriber.Status.PENDING:
+        fields.setdefault("confirmed_at", now)
+    left_how = {
+        Subscriber.Status.UNSUBSCRIBED: Subscriber.LeftHow.LINK,
+        Subscriber.Status.BOUNCED: Subscriber.LeftHow.BOUNCE,
+        Subscriber.Status.COMPLAINED: Subscriber.LeftHow.COMPLAINT,
+    }.get(status)
+    if left_how:
+        fields.setdefault("left_at", now)
+        fields.setdefault("left_how", left_how)
+    return Subscriber.objects.create(status=status, **fields)
+
+
+# Newsletter (subscriber side) -------------------------------------------------------
+
+
+def make_subscriber(**fields):
+    """A pending sign-up from the newsletter page unless told otherwise; a status
+    other than pending gets the times it requires (confirmed_at, left_at)."""
+    from newsletter.models import Subscriber
+    from newsletter.services import CONSENT_TEXT, CONSENT_VERSION
+
+    n = next(_counter)
+    now = timezone.now()
+    fields.setdefault("email", f"subscriber{n}@example.com")
+    fields.setdefault("consent_text", CONSENT_TEXT)
+    fields.setdefault("consent_version", CONSENT_VERSION)
+    fields.setdefault("consent_source", Subscriber.Source.PAGE)
+    fields.setdefault("consent_ip", "198.51.100.7")
+    status = fields.setdefault("status", Subscriber.Status.PENDING)
+    if status != Subscriber.Status.PENDING:
+        fields.setdefault("confirmed_at", now)
+    left_how = {
+        Subscriber.Status.UNSUBSCRIBED: Subscriber.LeftHow.LINK,
+        Subscriber.Status.BOUNCED: Subscriber.LeftHow.BOUNCE,
+        Subscriber.Status.COMPLAINED: Subscriber.LeftHow.COMPLAINT,
+    }.get(status)
+    if left_how:
+        fields.setdefault("left_at", now)
+        fields.setdefault("left_how", left_how)
+    return Subscriber.objects.create(**fields)

@@ -135,5 +135,9 @@ def test_footer_carries_the_sources_closing_line_as_call_to_action(client):
         launch.call_to_action() == "Get updated with beauty resources, tips, and news"
     )
     assert launch.call_to_action() in text
-    # The sign-up form arrives with the newsletter; until then, no dead form.
-    assert "<form" not in text
+    # The call to action comes with a working form: it posts to the newsletter.
+    footer = text[text.index('<footer class="site-footer">') :]
+    signup = reverse("newsletter:subscribe")
+    assert f'<form class="signup signup--footer" method="post" action="{signup}">' in (
+        footer
+    )

@@ -227,3 +227,14 @@ def test_draft_is_not_linked_from_any_public_page(client):
     draft = make_draft(slug="hidden-draft")
     for url in (reverse("articles:home"), reverse("articles:list")):
         assert draft.get_absolute_url() not in client.get(url).text
+
+
+def test_a_form_posted_without_its_security_token_gets_a_page_in_the_site_design():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        reverse("newsletter:subscribe"), {"email": "a@example.com"}
+    )
+    assert response.status_code == 403
+    assert "That form could not be sent" in response.content.decode()
+    assert 'class="site-header"' in response.content.decode()

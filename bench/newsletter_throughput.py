@@ -1,0 +1,174 @@
+"""Newsletter send throughput against a loopback SMTP sink, beside the physical limit.
+
+Runs, in one process and against the same aiosmtpd sink:
+  1. our sender (claims, rendering, personal links, per-recipient records) sending
+     an issue to N confirmed subscribers, and
+  2. a bare smtplib loop sending the same N messages, built beforehand, over one
+     connection: the most this sink and machine can take.
+
+Usage: .venv/bin/python bench/newsletter_throughput.py [--count 10000] [--batch 500]
+With DATABASE_URL set it uses that PostgreSQL database (tables are created in a
+throwaway test database); otherwise a temporary SQLite file.
+"""
+
+import argparse
+import multiprocessing
+import os
+import smtplib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def serve_sink(port: int, accepted, ready, stop) -> None:
+    """A counting SMTP sink in its own process, so it never waits for our GIL."""
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    class Counting:
+        async def handle_DATA(self, server, session, envelope):
+            with accepted.get_lock():
+                accepted.value += len(envelope.rcpt_tos)
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Counting(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+    asyncio.set_event_loop(None)
+
+
+class Sink:
+    def __init__(self) -> None:
+        from tests.smtp_sink import free_port
+
+        # Spawned, not forked: a forked child would share the open database files.
+        context = multiprocessing.get_context("spawn")
+        self.port = free_port()
+        self.accepted = context.Value("q", 0)
+        self.ready, self.stop = context.Event(), context.Event()
+        self.process = context.Process(
+            target=serve_sink, args=(self.port, self.accepted, self.ready, self.stop)
+        )
+
+    def __enter__(self) -> "Sink":
+        self.process.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.process.join(10)
+
+    def count(self) -> int:
+        return self.accepted.value
+
+
+def report(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="skincare-bench-")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skincare.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret")
+    os.environ["SQLITE_PATH"] = str(Path(workdir) / "bench.sqlite3")
+    os.environ["SQLITE_TEST_PATH"] = str(Path(workdir) / "bench-test.sqlite3")
+    os.environ["NEWSLETTER_BATCH_SIZE"] = str(args.batch)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+    from django.utils import timezone
+
+    setup_test_environment()
+    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        from newsletter import emails, sending
+        from newsletter.models import Issue, Subscriber
+
+        Subscriber.objects.bulk_create(
+            (
+                Subscriber(
+                    email=f"reader{i}@example.com",
+                    first_name=f"Reader {i}",
+                    status=Subscriber.Status.CONFIRMED,
+                    confirmed_at=timezone.now(),
+                    consent_text="I agree",
+                    consent_version="bench",
+                    consent_source=Subscriber.Source.PAGE,
+                )
+                for i in range(args.count)
+            ),
+            batch_size=2000,
+        )
+        issue = Issue.objects.create(
+            subject="Winter skin, gently",
+            slug="winter-skin",
+            body="<h2>Hello</h2><p>" + "Moisturise twice a day. " * 40 + "</p>",
+            status=Issue.Status.SCHEDULED,
+            scheduled_at=timezone.now(),
+        )
+        # The sink only counts, as a mail server's queue would; parsing each
+        # message would make the sink, not the sender, the thing measured.
+        with Sink() as sink:
+            settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+            settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+            settings.NEWSLETTER_RATE_PER_SECOND = 0
+
+            started = time.perf_counter()
+            sending.start_send(issue_id=issue.pk)
+            result = sending.run(issue_id=issue.pk)
+            ours = time.perf_counter() - started
+            assert result.outcomes == {"sent": args.count}, result.outcomes
+            assert sink.count() == args.count
+
+            rendered = emails.render_issue(Issue.objects.get(pk=issue.pk))
+            prepared = [
+                (s.email, emails.issue_message(rendered=rendered, subscriber=s))
+                for s in Subscriber.objects.order_by("pk")
+            ]
+            payloads = [
+                (to, m.from_email, m.message().as_bytes(linesep="\r\n"))
+                for to, m in prepared
+            ]
+            smtp = smtplib.SMTP("127.0.0.1", sink.port)
+            started = time.perf_counter()
+            for to, sender, payload in payloads:
+                smtp.sendmail(sender, [to], payload)
+            bare = time.perf_counter() - started
+            smtp.quit()
+            assert sink.count() == 2 * args.count
+        size = sum(len(p) for _, _, p in payloads) / len(payloads)
+        vendor = connection.vendor
+    finally:
+        connection.creation.destroy_test_db(database, verbosity=0)
+
+    ours_rate, bare_rate = args.count / ours, args.count / bare
+    report(
+        f"database: {vendor}; recipients: {args.count}; batch: {args.batch}; "
+        f"average message: {size / 1024:.1f} KiB"
+    )
+    report(f"our sender (start + send + record): {ours:7.2f} s  {ours_rate:8.0f} msg/s")
+    report(
+        f"bare smtplib loop (prebuilt):        {bare:7.2f} s  {bare_rate:8.0f} msg/s"
+    )
+    report(f"ratio: {ours_rate / bare_rate:.2f} of the bare loop")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The newsletter sign-up form, shown in every page's footer and on /newsletter/."""
+
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from newsletter.models import Subscriber
+from newsletter.services import CONSENT_TEXT
+
+# First names end up in the confirmation email sent to whatever address was typed,
+# so a name must not be able to carry a link or markup to a stranger's inbox.
+# Refused: schemes, "www.", anything like a domain ("bit.ly"), markup and addresses.
+NAME_ABUSE = re.compile(r"://|www\.|[a-z0-9]\.[a-z]{2,}|[<>@/\\]", re.I)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class SubscribeForm(forms.Form):
+    # Where the form was shown. Only the two public forms may claim a source.
+    SOURCES = [
+        (Subscriber.Source.FOOTER.value, Subscriber.Source.FOOTER.label),
+        (Subscriber.Source.PAGE.value, Subscriber.Source.PAGE.label),
+    ]
+    HONEYPOT = "website"
+
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        error_messages={
+            "required": "Enter your email address.",
+            "invalid": "Enter an email address like name@example.com.",
+            "max_length": "An email address can be at most 254 characters long.",
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+    )
+    first_name = forms.CharField(
+        label="First name (optional)",
+        max_length=100,
+        required=False,
+        error_messages={
+            "max_length": "A first name can be at most 100 characters long.",
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    # The label is the consent wording itself: what is shown is what is stored.
+    consent = forms.BooleanField(
+        label=CONSENT_TEXT,
+        error_messages={
+            "required": "Tick this box to agree to receive the newsletter.",
+        },
+    )
+    # Hidden from people (CSS, aria-hidden, no tab stop); bots fill it in.
+    website = forms.CharField(
+        label="Leave this field empty",
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+    source = forms.ChoiceField(
+        choices=SOURCES,
+        initial=Subscriber.Source.PAGE,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "This form could not be sent. Please try again.",
+            "invalid_choice": "This form could not be sent. Please try again.",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django puts "Email address:" by default; our labels carry no colon.
+        self.label_suffix = ""
+
+    def clean_first_name(self) -> str:
+        name = self.cleaned_data["first_name"]
+        if CONTROL.search(name) or NAME_ABUSE.search(name):
+            raise ValidationError("Enter just your first name, or leave it empty.")
+        return name
+
+    @classmethod
+    def is_bot(cls, data) -> bool:
+        """A filled-in honeypot: answer as if it worked, and do nothing."""
+        return bool(str(data.get(cls.HONEYPOT, "")).strip())

@@ -1,0 +1,286 @@
+import uuid
+
+from ckeditor_uploader.fields import RichTextUploadingField
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def confirmed(self) -> "SubscriberQuerySet":
+        return self.filter(status=Subscriber.Status.CONFIRMED)
+
+    def by_email(self, email: str) -> "SubscriberQuerySet":
+        return self.filter(email__iexact=email.strip())
+
+    def unconfirmed_before(self, moment) -> "SubscriberQuerySet":
+        """Sign-ups never confirmed, last asked for before `moment`."""
+        return self.filter(status=Subscriber.Status.PENDING, consent_at__lt=moment)
+
+
+class Subscriber(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        CONFIRMED = "confirmed", "Confirmed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+
+    class Source(models.TextChoices):
+        FOOTER = "footer", "Footer form"
+        PAGE = "page", "Newsletter page"
+        IMPORT = "import", "CSV import"
+
+    class LeftHow(models.TextChoices):
+        LINK = "link", "Unsubscribe link"
+        ONE_CLICK = "one_click", "One-click (mail client)"
+        STAFF = "staff", "Staff"
+        BOUNCE = "bounce", "Permanent bounce"
+        COMPLAINT = "complaint", "Spam complaint"
+
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    # Proof of consent: what they agreed to, where, when, and from which address.
+    consent_text = models.TextField(help_text="The exact wording they agreed to.")
+    consent_version = models.CharField(max_length=40)
+    consent_source = models.CharField(max_length=10, choices=Source.choices)
+    consent_at = models.DateTimeField(default=timezone.now)
+    consent_ip = models.GenericIPAddressField(null=True, blank=True)
+    lawful_basis = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="For imports: on what basis the address was added, and evidence.",
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_ip = models.GenericIPAddressField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    left_how = models.CharField(max_length=10, choices=LeftHow.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
+            models.CheckConstraint(
+                condition=~Q(status="confirmed") | Q(confirmed_at__isnull=False),
+                name="subscriber_confirmed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["unsubscribed", "bounced", "complained"])
+                | Q(left_at__isnull=False),
+                name="subscriber_left_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class SubscriberEvent(models.Model):
+    """What happened to a subscription, kept as the record of consent and leaving."""
+
+    class Kind(models.TextChoices):
+        SIGNED_UP = "signed_up", "Signed up"
+        CONFIRMATION_SENT = "confirmation_sent", "Confirmation email sent"
+        CONFIRMED = "confirmed", "Confirmed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        IMPORTED = "imported", "Imported"
+        DATA_EXPORTED = "data_exported", "Data export sent"
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [
+            models.Index(fields=["subscriber", "kind", "at"], name="event_lookup_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class IssueQuerySet(models.QuerySet):
+    def archived(self) -> "IssueQuerySet":
+        """Issues shown in the public archive: those that have been sent."""
+        return self.filter(status=Issue.Status.SENT)
+
+
+class Issue(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+
+    subject = models.CharField(max_length=150)
+    slug = models.SlugField(
+        max_length=160,
+        unique=True,
+        help_text="Address in the public archive: /newsletter/archive/your-slug/.",
+    )
+    preheader = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="Preview text shown after the subject in most inboxes "
+        "(up to 150 characters).",
+    )
+    body = RichTextUploadingField(
+        help_text="Sanitised like articles when saved: no scripts, styles or embeds."
+    )
+    articles = models.ManyToManyField(
+        "articles.Article",
+        through="IssueArticle",
+        blank=True,
+        related_name="+",
+        help_text="Articles to feature after the body (title, summary and link).",
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=Status.choices,
+        default=Status.DRAFT,
+        db_index=True,
+        help_text="Set by sending, never by hand: a sent issue cannot be sent again.",
+    )
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipient_count = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IssueQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
+                name="issue_scheduled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="issue_sent_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    def get_absolute_url(self) -> str:
+        return reverse("newsletter:archive_detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_locked(self) -> bool:
+        """Once a send is scheduled or under way the issue can no longer change."""
+        return self.status != self.Status.DRAFT
+
+
+class IssueArticle(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE)
+    article = models.ForeignKey("articles.Article", on_delete=models.CASCADE)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issue", "article"], name="issue_article_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issue} - {self.article}"
+
+
+class SendClaim(models.Model):
+    """A batch of deliveries taken by one worker; its heartbeat says it is alive."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="claims")
+    worker = models.CharField(max_length=100)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["issue", "finished_at"], name="claim_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.worker} {self.claimed_at:%H:%M:%S}"
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def counts(self) -> dict[str, int]:
+        """Deliveries per status, every status present (zero when none)."""
+        found = dict(
+            self.order_by().values_list("status").annotate(n=models.Count("pk"))
+        )
+        return {status: found.get(status, 0) for status in Delivery.Status.values}
+
+
+class Delivery(models.Model):
+    """One issue to one subscriber: created once, sent at most once."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        UNCERTAIN = "uncertain", "Uncertain"
+        SKIPPED = "skipped", "Skipped"
+
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # Kept (without the subscriber) when a subscriber asks for their data to be
+    # deleted, so the send's totals stay true.
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claim = models.ForeignKey(
+        SendClaim, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issue", "subscriber"], name="delivery_once_per_subscriber"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["issue", "status", "next_attempt_at"], name="delivery_queue_idx"
+            ),
+            models.Index(fields=["claim", "status"], name="delivery_claim_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issue} to {self.subscriber_id}"

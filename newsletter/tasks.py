@@ -1,0 +1,70 @@
+"""Background tasks (django-tasks; run by `manage.py db_worker`).
+
+A task killed mid-run stays RUNNING in django-tasks-db and is not retried, so each
+task here is idempotent and keeps its own state in our tables: running one again,
+or another copy of it, never sends anything twice.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django_tasks import task
+
+from newsletter import emails, sending, services
+from newsletter.models import Issue, Subscriber
+
+
+@task()
+def send_confirmation_email(subscriber_id: int) -> bool:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriber.status != Subscriber.Status.PENDING:
+        return False  # Confirmed, left or deleted since: nothing to confirm.
+    emails.confirmation_message(subscriber=subscriber).send()
+    return True
+
+
+@task()
+def send_data_export(subscriber_id: int) -> bool:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return False
+    data = services.subscriber_data(subscriber)
+    emails.data_export_message(subscriber=subscriber, data=data).send()
+    return True
+
+
+@task()
+def send_test_issue(issue_id: int, to: str) -> None:
+    issue = Issue.objects.get(pk=issue_id)
+    emails.test_issue_message(issue=issue, to=to).send()
+
+
+@task()
+def start_issue_send(issue_id: int) -> bool:
+    """Runs at the scheduled time: create the deliveries, then start the workers."""
+    if not sending.start_send(issue_id=issue_id):
+        return False
+    for _ in range(max(1, settings.NEWSLETTER_WORKERS_PER_SEND)):
+        send_issue.enqueue(issue_id)
+    return True
+
+
+@task()
+def send_issue(issue_id: int) -> dict:
+    """One worker's share of a send; comes back later for deliveries due a retry."""
+    result = sending.run(issue_id=issue_id)
+    # A backend without deferred tasks (the immediate one) cannot come back later.
+    if not result.finished and send_issue.get_backend().supports_defer:
+        # Come back for retries that are due later, or, when other workers still
+        # hold claims, once their lease has run out in case one of them died.
+        lease = timezone.now() + timedelta(
+            seconds=settings.NEWSLETTER_CLAIM_LEASE_SECONDS + 1
+        )
+        run_after = min(filter(None, [result.next_retry_at, lease]))
+        send_issue.using(run_after=max(run_after, timezone.now())).enqueue(issue_id)
+    return {
+        "outcomes": result.outcomes,
+        "recovered_uncertain": result.recovered_uncertain,
+        "finished": result.finished,
+    }

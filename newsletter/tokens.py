@@ -1,0 +1,76 @@
+"""Signed, single-purpose links for subscribers: confirm, unsubscribe, data requests.
+
+Each purpose has its own salt, so a token for one can never be used for another. A
+token names the subscriber and a digest of their address: if the address changes
+or the subscriber is deleted, old links stop working.
+"""
+
+import hashlib
+from datetime import timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.core import signing
+
+from newsletter.models import Subscriber
+
+
+class Purpose(StrEnum):
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    DATA = "data"
+
+
+class TokenExpired(Exception):
+    def __init__(self, subscriber: Subscriber | None):
+        super().__init__("The link has expired.")
+        self.subscriber = subscriber
+
+
+class TokenInvalid(Exception):
+    pass
+
+
+def _salt(purpose: Purpose) -> str:
+    return f"newsletter.{purpose}"
+
+
+def _digest(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:12]
+
+
+def make_token(*, subscriber: Subscriber, purpose: Purpose) -> str:
+    payload = {"s": subscriber.pk, "e": _digest(subscriber.email)}
+    return signing.dumps(payload, salt=_salt(purpose), compress=True)
+
+
+def max_age(purpose: Purpose) -> timedelta | None:
+    if purpose == Purpose.CONFIRM:
+        return timedelta(days=settings.NEWSLETTER_CONFIRM_MAX_AGE_DAYS)
+    # Unsubscribe and data links must keep working in old emails.
+    return None
+
+
+def _subscriber(payload: object) -> Subscriber | None:
+    if not isinstance(payload, dict):
+        return None
+    subscriber = Subscriber.objects.filter(pk=payload.get("s")).first()
+    if subscriber is None or _digest(subscriber.email) != payload.get("e"):
+        return None
+    return subscriber
+
+
+def read_token(token: str, *, purpose: Purpose) -> Subscriber:
+    """The subscriber a token was made for; TokenExpired or TokenInvalid otherwise."""
+    salt = _salt(purpose)
+    try:
+        payload = signing.loads(token, salt=salt, max_age=max_age(purpose))
+    except signing.SignatureExpired:
+        # Still signed by us, only too old: say so, and allow a new link.
+        raise TokenExpired(_subscriber(signing.loads(token, salt=salt))) from None
+    except signing.BadSignature:
+        raise TokenInvalid from None
+    subscriber = _subscriber(payload)
+    if subscriber is None:
+        raise TokenInvalid
+    return subscriber

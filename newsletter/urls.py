@@ -1,0 +1,24 @@
+from django.urls import path
+
+from newsletter import views
+
+app_name = "newsletter"
+
+urlpatterns = [
+    path("", views.SubscribeView.as_view(), name="subscribe"),
+    path("thanks/", views.CheckInboxView.as_view(), name="check_inbox"),
+    path("confirm/<str:token>/", views.ConfirmView.as_view(), name="confirm"),
+    path(
+        "confirm/<str:token>/resend/",
+        views.ResendConfirmationView.as_view(),
+        name="confirm_resend",
+    ),
+    path(
+        "unsubscribe/<str:token>/", views.UnsubscribeView.as_view(), name="unsubscribe"
+    ),
+    path("data/<str:token>/", views.DataRequestView.as_view(), name="data"),
+    path("archive/", views.ArchiveListView.as_view(), name="archive"),
+    path(
+        "archive/<slug:slug>/", views.ArchiveDetailView.as_view(), name="archive_detail"
+    ),
+]

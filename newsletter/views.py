@@ -1,0 +1,297 @@
+"""The subscriber's side of the newsletter: sign up, confirm, leave, data, archive.
+
+Rules these pages keep:
+
+- Signing up shows the same "check your inbox" page whatever the address's state,
+  so the form cannot be used to find out who subscribes.
+- A GET never changes anything: mail scanners open every link in an email. Each
+  change is a POST from a button on the page the link opens.
+- Pages reached through a personal link (confirm, unsubscribe, data) are never
+  cached or indexed.
+- Unsubscribing takes one POST without a CSRF token (RFC 8058 one-click, sent by
+  mail providers); the signed token in the address is what authorises it.
+"""
+
+import logging
+import math
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import DetailView, ListView, TemplateView
+
+from articles.models import Article
+from newsletter import ratelimit, services
+from newsletter.forms import SubscribeForm
+from newsletter.models import Issue, Subscriber
+from newsletter.tokens import (
+    Purpose,
+    TokenExpired,
+    TokenInvalid,
+    make_token,
+    read_token,
+)
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_PAGE_SIZE = 12
+RECENT_ISSUES = 3
+LEFT = {
+    Subscriber.Status.UNSUBSCRIBED,
+    Subscriber.Status.BOUNCED,
+    Subscriber.Status.COMPLAINED,
+}
+
+
+class SubscribeView(View):
+    """GET: the newsletter page. POST (from it or any page's footer): sign up."""
+
+    template_name = "newsletter/subscribe.html"
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = SubscribeForm(initial={"source": Subscriber.Source.PAGE})
+        return self.page(form)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        ip = ratelimit.client_ip(request)
+        decision = ratelimit.hit(
+            scope="newsletter-signup",
+            ip=ip,
+            limit=settings.NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR,
+        )
+        if not decision.allowed:
+            if decision.count == settings.NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR + 1:
+                # Once per address and window, so a flood does not flood the log.
+                logger.warning("Newsletter sign-ups from %s over the hourly limit", ip)
+            response = render(
+                request,
+                "newsletter/rate_limited.html",
+                {"minutes": math.ceil(decision.retry_after / 60)},
+                status=429,
+            )
+            response["Retry-After"] = str(decision.retry_after)
+            return response
+        if SubscribeForm.is_bot(request.POST):
+            logger.info("Newsletter sign-up from %s filled the honeypot", ip)
+            return redirect("newsletter:check_inbox")
+        form = SubscribeForm(request.POST)
+        if not form.is_valid():
+            return self.page(form)
+        services.subscribe(
+            email=form.cleaned_data["email"],
+            first_name=form.cleaned_data["first_name"],
+            source=form.cleaned_data["source"],
+            ip=ip,
+        )
+        return redirect("newsletter:check_inbox")
+
+    def page(self, form: SubscribeForm) -> HttpResponse:
+        recent = Issue.objects.archived().only("subject", "slug", "sent_at")
+        context = {
+            "form": form,
+            "recent_issues": list(recent[:RECENT_ISSUES]),
+            # The footer leaves the sign-up to this page's own form.
+            "newsletter_page": True,
+        }
+        return render(self.request, self.template_name, context)
+
+
+class CheckInboxView(TemplateView):
+    """After signing up: the same words for every address, known or not."""
+
+    template_name = "newsletter/check_inbox.html"
+
+
+# Pages behind a personal link ---------------------------------------------------
+
+
+class TokenView(View):
+    """Reads the subscriber from the link's token; invalid links get a 404 page."""
+
+    purpose: Purpose
+    allow_expired = False
+    http_method_names = ["get", "post", "head", "options"]
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.expired = False
+        try:
+            self.subscriber = read_token(kwargs["token"], purpose=self.purpose)
+        except TokenExpired as exc:
+            self.subscriber = exc.subscriber
+            self.expired = True
+        except TokenInvalid:
+            self.subscriber = None
+        if self.subscriber is None or (self.expired and not self.allow_expired):
+            response = self.render("newsletter/link_invalid.html", status=404)
+        else:
+            response = super().dispatch(request, *args, **kwargs)
+        return private(response)
+
+    def render(self, template: str, status: int = 200, **context) -> HttpResponse:
+        context.setdefault("subscriber", self.subscriber)
+        context.setdefault("token", self.kwargs["token"])
+        context.setdefault("max_age_days", settings.NEWSLETTER_CONFIRM_MAX_AGE_DAYS)
+        return render(self.request, template, context, status=status)
+
+
+def private(response: HttpResponse) -> HttpResponse:
+    """A personal page: never stored by a browser or proxy, never indexed."""
+    add_never_cache_headers(response)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+class ConfirmView(TokenView):
+    """GET shows a button (mail scanners open links); its POST confirms."""
+
+    purpose = Purpose.CONFIRM
+    allow_expired = True
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        status = self.subscriber.status
+        if status == Subscriber.Status.CONFIRMED:
+            return self.render("newsletter/confirmed.html", already=True)
+        if self.expired:
+            return self.render("newsletter/confirm_expired.html")
+        if status != Subscriber.Status.PENDING:
+            return self.render("newsletter/confirm_ended.html")
+        return self.render("newsletter/confirm.html")
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        if self.subscriber.status == Subscriber.Status.CONFIRMED:
+            return self.render("newsletter/confirmed.html", already=True)
+        if self.expired:
+            return self.render("newsletter/confirm_expired.html")
+        ip = ratelimit.client_ip(request)
+        if services.confirm(subscriber=self.subscriber, ip=ip):
+            return self.render("newsletter/confirmed.html", already=False)
+        return self.render("newsletter/confirm_ended.html")
+
+
+class ResendConfirmationView(TokenView):
+    """From the expired-link page: send a fresh confirmation email."""
+
+    purpose = Purpose.CONFIRM
+    allow_expired = True
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        return redirect("newsletter:confirm", token=token)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        status = self.subscriber.status
+        if status == Subscriber.Status.CONFIRMED:
+            return self.render("newsletter/confirmed.html", already=True)
+        if status != Subscriber.Status.PENDING:
+            return self.render("newsletter/confirm_ended.html")
+        if not self.expired:
+            return redirect("newsletter:confirm", token=token)
+        ip = ratelimit.client_ip(request)
+        if services.request_confirmation(subscriber=self.subscriber, ip=ip):
+            return redirect("newsletter:check_inbox")
+        return self.render(
+            "newsletter/resend_limited.html",
+            per_day=settings.NEWSLETTER_CONFIRMATIONS_PER_DAY,
+        )
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class UnsubscribeView(TokenView):
+    """GET shows a button; any POST to the link unsubscribes at once.
+
+    The POST needs no CSRF token: mail providers send RFC 8058's bare
+    "List-Unsubscribe=One-Click" POST, and the signed token authorises it.
+    """
+
+    purpose = Purpose.UNSUBSCRIBE
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        if self.subscriber.status in LEFT:
+            return self.unsubscribed()
+        return self.render("newsletter/unsubscribe.html")
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        how = Subscriber.LeftHow.ONE_CLICK if one_click else Subscriber.LeftHow.LINK
+        services.unsubscribe(
+            subscriber=self.subscriber, how=how, ip=ratelimit.client_ip(request)
+        )
+        return self.unsubscribed()
+
+    def unsubscribed(self) -> HttpResponse:
+        data_token = make_token(subscriber=self.subscriber, purpose=Purpose.DATA)
+        return self.render(
+            "newsletter/unsubscribed.html",
+            data_url=reverse("newsletter:data", kwargs={"token": data_token}),
+        )
+
+
+class DataRequestView(TokenView):
+    """What we hold about a subscriber: emailed to them, or deleted (in two steps)."""
+
+    purpose = Purpose.DATA
+    EXPORT = "export"
+    DELETE = "delete"
+    DELETE_CONFIRMED = "delete-confirmed"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        return self.render("newsletter/data.html")
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        action = request.POST.get("action")
+        if action == self.EXPORT:
+            sent = services.request_data_export(
+                subscriber=self.subscriber, ip=ratelimit.client_ip(request)
+            )
+            return self.render(
+                "newsletter/data.html",
+                export_sent=sent,
+                export_refused=not sent,
+                per_day=settings.NEWSLETTER_CONFIRMATIONS_PER_DAY,
+            )
+        if action == self.DELETE:
+            return self.render("newsletter/data_delete_confirm.html")
+        if action == self.DELETE_CONFIRMED:
+            email = self.subscriber.email
+            services.delete_subscriber(subscriber=self.subscriber)
+            return self.render("newsletter/data_deleted.html", email=email)
+        return self.render("newsletter/data.html", status=400)
+
+
+# Public archive -----------------------------------------------------------------
+
+
+class ArchiveListView(ListView):
+    template_name = "newsletter/archive_list.html"
+    paginate_by = ARCHIVE_PAGE_SIZE
+    context_object_name = "issues"
+
+    def get_queryset(self):
+        return (
+            Issue.objects.archived()
+            .only("subject", "slug", "preheader", "sent_at")
+            .order_by("-sent_at", "-pk")
+        )
+
+
+class ArchiveDetailView(DetailView):
+    template_name = "newsletter/archive_detail.html"
+    context_object_name = "issue"
+
+    def get_queryset(self):
+        return Issue.objects.archived()
+
+    def get_context_data(self, **kwargs):
+        # Articles since unpublished are left out rather than linked to a 404.
+        featured = (
+            Article.objects.published()
+            .for_listing()
+            .filter(issuearticle__issue=self.object)
+            .order_by("issuearticle__position", "issuearticle__pk")
+        )
+        return super().get_context_data(featured=list(featured), **kwargs)

@@ -1,0 +1,115 @@
+"""A real SMTP server on loopback (aiosmtpd) that records what it accepts.
+
+Rules make it answer like real mail servers do: temporary (4xx) or permanent (5xx)
+refusals at RCPT or after DATA, for given addresses and for a number of attempts.
+"""
+
+import asyncio
+import email
+import email.policy
+import logging
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+# aiosmtpd logs every SMTP command at INFO; thousands of messages drown test output.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+@dataclass
+class Rule:
+    reply: str
+    at: str = "rcpt"  # "rcpt" or "data"
+    times: int | None = None  # None: every attempt
+
+
+@dataclass
+class Accepted:
+    recipient: str
+    message_id: str
+    headers: dict
+    raw: bytes
+
+
+@dataclass
+class SinkHandler:
+    delay: float = 0.0
+    parse: bool = True
+    rules: dict[str, Rule] = field(default_factory=dict)
+    accepted: list[Accepted] = field(default_factory=list)
+    attempts: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _rule(self, address: str, stage: str) -> str | None:
+        rule = self.rules.get(address)
+        if rule is None or rule.at != stage:
+            return None
+        with self.lock:
+            self.attempts[(address, stage)] += 1
+            count = self.attempts[(address, stage)]
+        if rule.times is None or count <= rule.times:
+            return rule.reply
+        return None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self._rule(address, "rcpt")
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        for address in envelope.rcpt_tos:
+            reply = self._rule(address, "data")
+            if reply:
+                return reply
+        raw = envelope.original_content or envelope.content
+        headers = {}
+        message_id = ""
+        if self.parse:
+            parsed = email.message_from_bytes(raw, policy=email.policy.default)
+            headers = {name: str(value).strip() for name, value in parsed.items()}
+            message_id = parsed.get("Message-ID", "")
+        with self.lock:
+            for address in envelope.rcpt_tos:
+                self.accepted.append(Accepted(address, message_id, headers, raw))
+        return "250 Message accepted for delivery"
+
+    def recipients(self) -> Counter:
+        with self.lock:
+            return Counter(item.recipient for item in self.accepted)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.accepted)
+
+
+def free_port() -> int:
+    # aiosmtpd's Controller checks its own port once started, so it needs a real one.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SMTPSink:
+    def __init__(self, handler: SinkHandler | None = None):
+        self.handler = handler or SinkHandler()
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=free_port()
+        )
+
+    def __enter__(self) -> "SMTPSink":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+    @property
+    def port(self) -> int:
+        return self.controller.port

@@ -1,0 +1,387 @@
+"""Sending issues exactly once, against a real SMTP server on loopback."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from articles.services import sanitize_html
+from newsletter import emails, sending
+from newsletter.models import Delivery, Issue, SendClaim, Subscriber
+from tests.smtp_sink import Rule, SMTPSink
+
+pytestmark = pytest.mark.django_db
+
+S = Subscriber.Status
+D = Delivery.Status
+
+
+def add_subscribers(count: int, *, status: str = S.CONFIRMED, prefix: str = "reader"):
+    now = timezone.now()
+    extra = {}
+    if status == S.CONFIRMED:
+        extra["confirmed_at"] = now
+    if status in {S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED}:
+        extra["left_at"] = now
+    Subscriber.objects.bulk_create(
+        Subscriber(
+            email=f"{prefix}{i}@example.com",
+            first_name=f"Reader {i}" if i % 2 else "",
+            status=status,
+            consent_text="I agree",
+            consent_version="test",
+            consent_source=Subscriber.Source.PAGE,
+            **extra,
+        )
+        for i in range(count)
+    )
+
+
+def scheduled_issue(**fields) -> Issue:
+    fields.setdefault("subject", "Winter skin, gently")
+    fields.setdefault("slug", "winter-skin")
+    body = "<h2>Hello</h2><p>Moisturise <a href='/articles/'>more</a>.</p>"
+    fields["body"] = sanitize_html(html=fields.get("body", body))
+    return Issue.objects.create(
+        status=Issue.Status.SCHEDULED, scheduled_at=timezone.now(), **fields
+    )
+
+
+@pytest.fixture
+def sink(settings):
+    with SMTPSink() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = server.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.NEWSLETTER_RETRY_BASE_SECONDS = 0
+        settings.NEWSLETTER_RATE_PER_SECOND = 0
+        yield server
+
+
+def test_two_thousand_recipients_each_get_exactly_one_message(sink, settings):
+    settings.NEWSLETTER_BATCH_SIZE = 250
+    add_subscribers(2000)
+    for status in (S.PENDING, S.UNSUBSCRIBED, S.BOUNCED, S.COMPLAINED):
+        add_subscribers(5, status=status, prefix=f"{status}-")
+    issue = scheduled_issue()
+
+    assert sending.start_send(issue_id=issue.pk)
+    result = sending.run(issue_id=issue.pk)
+
+    received = sink.handler.recipients()
+    assert len(received) == 2000
+    assert set(received.values()) == {1}
+    confirmed = set(Subscriber.objects.confirmed().values_list("email", flat=True))
+    assert set(received) == confirmed
+    assert result.outcomes == {D.SENT: 2000} and result.finished
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT and issue.recipient_count == 2000
+    assert issue.deliveries.counts()[D.SENT] == 2000
+    message_ids = [m.message_id for m in sink.handler.accepted]
+    assert len(set(message_ids)) == 2000
+
+
+def test_every_issue_email_is_personal_with_one_click_unsubscribe_headers(sink):
+    import email
+    import email.policy
+
+    from newsletter.tokens import Purpose, read_token
+
+    add_subscribers(3)
+    issue = scheduled_issue(preheader="Three small habits")
+    sending.start_send(issue_id=issue.pk)
+    sending.run(issue_id=issue.pk)
+    reader = Subscriber.objects.get(email="reader1@example.com")
+    accepted = next(m for m in sink.handler.accepted if m.recipient == reader.email)
+    message = email.message_from_bytes(accepted.raw, policy=email.policy.default)
+
+    header = accepted.headers["List-Unsubscribe"]
+    prefix = f"<{settings.SITE_URL}/newsletter/unsubscribe/"
+    assert header.startswith(prefix) and header.endswith("/>")
+    token = header.removeprefix(prefix).removesuffix("/>")
+    assert read_token(token, purpose=Purpose.UNSUBSCRIBE) == reader
+    assert accepted.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert accepted.message_id == emails.message_id(issue=issue, subscriber=reader)
+
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    unsubscribe_url = header[1:-1]
+    assert unsubscribe_url in text and unsubscribe_url in html
+    assert "Hi Reader 1," in html and "Hi Reader 1," in text
+    assert f'href="{settings.SITE_URL}/articles/"' in html  # absolute links
+    assert "Three small habits" in html
+    assert "<style" not in html and "<link" not in html
+    assert "%%" not in html and "%%" not in text
+
+
+def test_nobody_who_left_after_the_send_started_receives_it(sink):
+    add_subscribers(4)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    Subscriber.objects.filter(email="reader2@example.com").update(
+        status=S.UNSUBSCRIBED, left_at=timezone.now()
+    )
+    Subscriber.objects.filter(email="reader3@example.com").delete()
+    sending.run(issue_id=issue.pk)
+    assert set(sink.handler.recipients()) == {
+        "reader0@example.com",
+        "reader1@example.com",
+    }
+    assert issue.deliveries.counts()[D.SKIPPED] == 2
+
+
+def test_starting_twice_creates_no_second_delivery(sink):
+    add_subscribers(5)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    sending.start_send(issue_id=issue.pk)
+    assert issue.deliveries.count() == 5
+    sending.run(issue_id=issue.pk)
+    sending.run(issue_id=issue.pk)
+    assert sink.handler.count() == 5
+
+
+def test_a_sent_issue_is_never_started_again(sink):
+    add_subscribers(2)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    sending.run(issue_id=issue.pk)
+    add_subscribers(2, prefix="late")
+    assert not sending.start_send(issue_id=issue.pk)
+    assert sending.run(issue_id=issue.pk).outcomes == {}
+    assert sink.handler.count() == 2
+
+
+def test_database_refuses_a_second_delivery_for_the_same_subscriber():
+    from django.db import IntegrityError, transaction
+
+    add_subscribers(1)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    subscriber = Subscriber.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Delivery.objects.create(issue=issue, subscriber=subscriber)
+
+
+def test_scheduled_issue_does_not_start_before_its_time():
+    add_subscribers(1)
+    issue = scheduled_issue()
+    Issue.objects.filter(pk=issue.pk).update(
+        scheduled_at=timezone.now() + timedelta(hours=1)
+    )
+    assert not sending.start_send(issue_id=issue.pk)
+    assert not issue.deliveries.exists()
+
+
+def test_temporary_and_permanent_refusals_get_retries_and_failures(sink, settings):
+    settings.NEWSLETTER_MAX_ATTEMPTS = 4
+    add_subscribers(10)
+    rules = {
+        # Greylisted twice at RCPT, then accepted: sent on the third attempt.
+        "reader0@example.com": Rule("450 4.2.0 Greylisted, try later", times=2),
+        # Refused once after DATA with a temporary error, then accepted.
+        "reader1@example.com": Rule("451 4.3.0 Try again", at="data", times=1),
+        # Mailbox does not exist: fails at once and the subscriber bounces.
+        "reader2@example.com": Rule("550 5.1.1 No such user"),
+        # Permanent refusal of the content: fails, the subscriber stays.
+        "reader3@example.com": Rule("554 5.7.1 Rejected as spam", at="data"),
+        # Always busy: given up after NEWSLETTER_MAX_ATTEMPTS.
+        "reader4@example.com": Rule("421 4.7.0 Try again later"),
+    }
+    sink.handler.rules.update(rules)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    sending.run(issue_id=issue.pk)
+
+    received = sink.handler.recipients()
+    assert set(received.values()) == {1}
+    assert set(received) == {f"reader{i}@example.com" for i in (0, 1, 5, 6, 7, 8, 9)}
+
+    def delivery(i: int) -> Delivery:
+        return issue.deliveries.get(subscriber__email=f"reader{i}@example.com")
+
+    assert (delivery(0).status, delivery(0).attempts) == (D.SENT, 3)
+    assert (delivery(1).status, delivery(1).attempts) == (D.SENT, 2)
+    assert (delivery(2).status, delivery(2).smtp_code) == (D.FAILED, 550)
+    assert "No such user" in delivery(2).error
+    assert Subscriber.objects.get(email="reader2@example.com").status == S.BOUNCED
+    assert (delivery(3).status, delivery(3).smtp_code) == (D.FAILED, 554)
+    assert Subscriber.objects.get(email="reader3@example.com").status == S.CONFIRMED
+    assert (delivery(4).status, delivery(4).attempts) == (D.FAILED, 4)
+    assert "Gave up after 4 attempts" in delivery(4).error
+    assert sink.handler.attempts[("reader4@example.com", "rcpt")] == 4
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+
+
+def test_retries_wait_with_exponential_back_off(sink, settings):
+    settings.NEWSLETTER_RETRY_BASE_SECONDS = 60
+    add_subscribers(1)
+    sink.handler.rules["reader0@example.com"] = Rule("450 4.2.0 Greylisted")
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    before = timezone.now()
+    result = sending.run(issue_id=issue.pk)
+    row = issue.deliveries.get()
+    assert (row.status, row.attempts) == (D.QUEUED, 1)
+    assert timedelta(seconds=59) < row.next_attempt_at - before < timedelta(seconds=70)
+    assert result.next_retry_at == row.next_attempt_at and not result.finished
+    # Not due yet: a second run sends nothing.
+    assert sending.run(issue_id=issue.pk).outcomes == {}
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    sending.run(issue_id=issue.pk)
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (D.QUEUED, 2)
+    assert row.next_attempt_at - timezone.now() > timedelta(seconds=110)
+
+
+def test_each_attempt_at_one_delivery_has_the_same_message_id(sink):
+    add_subscribers(1)
+    sink.handler.rules["reader0@example.com"] = Rule("451 4.3.0 later", "data", 1)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    sending.run(issue_id=issue.pk)
+    reader = Subscriber.objects.get()
+    first = emails.issue_message(rendered=emails.render_issue(issue), subscriber=reader)
+    assert sink.handler.accepted[0].message_id == first.extra_headers["Message-ID"]
+
+
+def test_a_dead_workers_claim_leaves_one_uncertain_and_requeues_the_rest():
+    add_subscribers(6)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    claim, rows = sending.claim_batch(issue=issue, worker="w1", size=4)
+    # The worker recorded two outcomes, then died while sending the third.
+    Delivery.objects.filter(pk=rows[0].pk).update(status=D.SENT)
+    Delivery.objects.filter(pk=rows[1].pk).update(status=D.FAILED)
+    SendClaim.objects.filter(pk=claim.pk).update(
+        heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+
+    assert sending.recover_stale_claims(issue=issue) == 1
+    statuses = dict(issue.deliveries.values_list("pk", "status"))
+    assert statuses[rows[2].pk] == D.UNCERTAIN
+    assert statuses[rows[3].pk] == D.QUEUED
+    assert list(statuses.values()).count(D.QUEUED) == 3
+    # Settled once: a second recovery changes nothing.
+    assert sending.recover_stale_claims(issue=issue) == 0
+
+
+def test_a_live_workers_claim_is_left_alone():
+    add_subscribers(2)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    sending.claim_batch(issue=issue, worker="w1", size=2)
+    assert sending.recover_stale_claims(issue=issue) == 0
+    assert issue.deliveries.counts()[D.SENDING] == 2
+
+
+def test_two_workers_never_claim_the_same_delivery():
+    add_subscribers(10)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    _, first = sending.claim_batch(issue=issue, worker="w1", size=6)
+    _, second = sending.claim_batch(issue=issue, worker="w2", size=6)
+    assert len(first) == 6 and len(second) == 4
+    assert not {d.pk for d in first} & {d.pk for d in second}
+
+
+def test_rate_limit_paces_messages(sink, settings):
+    settings.NEWSLETTER_RATE_PER_SECOND = 40
+    add_subscribers(20)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    started = time.monotonic()
+    sending.run(issue_id=issue.pk)
+    elapsed = time.monotonic() - started
+    assert sink.handler.count() == 20
+    assert elapsed >= 19 / 40
+
+
+def test_unreachable_server_requeues_with_back_off(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens
+    settings.EMAIL_TIMEOUT = 2
+    add_subscribers(3)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    result = sending.run(issue_id=issue.pk)
+    assert not result.finished
+    rows = list(issue.deliveries.all())
+    assert {(d.status, d.attempts) for d in rows} == {(D.QUEUED, 1)}
+    assert all("Cannot connect" in d.error for d in rows)
+
+
+def test_progress_lists_counts_and_problems(sink):
+    add_subscribers(3)
+    sink.handler.rules["reader1@example.com"] = Rule("550 5.1.1 No such user")
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    sending.run(issue_id=issue.pk)
+    report = sending.progress(issue=Issue.objects.get(pk=issue.pk))
+    assert report["counts"][D.SENT] == 2 and report["counts"][D.FAILED] == 1
+    assert report["total"] == 3 and report["status"] == Issue.Status.SENT
+    assert report["problems"][0]["subscriber__email"] == "reader1@example.com"
+    assert report["problems"][0]["smtp_code"] == 550
+
+
+def test_fast_smtp_payload_matches_the_email_package_message():
+    import email
+    import email.policy
+
+    add_subscribers(1)
+    reader = Subscriber.objects.get()
+    reader.first_name = "Zoë <b>"
+    reader.email = "zoe@example.com"
+    issue = scheduled_issue(subject="Soin d'hiver: crème & douceur ✨")
+    rendered = emails.render_issue(issue)
+
+    def parse(raw: bytes):
+        return email.message_from_bytes(raw, policy=email.policy.default)
+
+    fast = parse(emails.issue_payload(rendered=rendered, subscriber=reader))
+    slow = parse(
+        emails.issue_message(rendered=rendered, subscriber=reader)
+        .message()
+        .as_bytes(linesep="\r\n")
+    )
+    for header in (
+        "Subject",
+        "From",
+        "To",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "List-Id",
+    ):
+        assert str(fast[header]).strip() == str(slow[header]).strip(), header
+    assert fast.get_content_type() == "multipart/alternative"
+    for kind in ("plain", "html"):
+        fast_part = fast.get_body(preferencelist=(kind,)).get_content()
+        slow_part = slow.get_body(preferencelist=(kind,)).get_content()
+        assert fast_part.replace("\r\n", "\n") == slow_part.replace("\r\n", "\n")
+    html = fast.get_body(preferencelist=("html",)).get_content()
+    assert "Hi Zoë &lt;b&gt;," in html
+
+
+def test_an_unfinished_send_comes_back_by_itself_when_retries_are_due(
+    sink, settings, database_tasks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from newsletter.tasks import send_issue
+
+    settings.NEWSLETTER_RETRY_BASE_SECONDS = 60
+    add_subscribers(2)
+    sink.handler.rules["reader0@example.com"] = Rule("450 4.2.0 Greylisted")
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    before = timezone.now()
+    send_issue.call(issue.pk)
+    follow_up = DBTaskResult.objects.get()
+    assert follow_up.task_path == "newsletter.tasks.send_issue"
+    assert timedelta(seconds=59) < follow_up.run_after - before < timedelta(seconds=70)
+    assert sink.handler.count() == 1
