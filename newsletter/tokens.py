@@ -41,7 +41,7 @@ def _digest(email: str) -> str:
 
 def make_token(*, subscriber: Subscriber, purpose: Purpose) -> str:
     payload = {"s": subscriber.pk, "e": _digest(subscriber.email)}
-    return signing.dumps(payload, salt=_salt(purpose), compress=True)
+    return signing.dumps(payload, salt=_salt(purpose))
 
 
 def max_age(purpose: Purpose) -> timedelta | None:
