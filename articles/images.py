@@ -130,3 +130,7 @@ def random_image_name(original_name: str) -> str:
 
 def upload_to_cover(instance: object, filename: str) -> str:
     return f"covers/{timezone.now():%Y/%m}/{random_image_name(filename)}"
+
+
+def upload_to_author(instance: object, filename: str) -> str:
+    return f"authors/{random_image_name(filename)}"

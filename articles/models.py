@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.images import upload_to_cover, validate_image_file
+from articles.images import upload_to_author, upload_to_cover, validate_image_file
 
 
 class Topic(models.Model):
@@ -40,12 +40,25 @@ class Author(models.Model):
         blank=True,
         help_text="A short biography in plain text, up to 600 characters.",
     )
+    photo = models.ImageField(
+        upload_to=upload_to_author,
+        blank=True,
+        validators=[validate_image_file],
+        width_field="photo_width",
+        height_field="photo_height",
+        help_text="A portrait, JPEG, PNG or WebP. Shown on the author page.",
+    )
+    photo_width = models.PositiveIntegerField(null=True, editable=False)
+    photo_height = models.PositiveIntegerField(null=True, editable=False)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return f"{self.name}, {self.credentials}" if self.credentials else self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:author", kwargs={"slug": self.slug})
 
 
 class ArticleQuerySet(models.QuerySet):
@@ -112,6 +125,21 @@ class Article(models.Model):
         Author, on_delete=models.PROTECT, related_name="articles"
     )
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="articles")
+    reviewer = models.ForeignKey(
+        Author,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviewed_articles",
+        help_text="Who medically reviewed this article. Leave empty unless a review "
+        "really took place: it is shown to readers and search engines.",
+    )
+    reviewed_at = models.DateField(
+        "reviewed on",
+        null=True,
+        blank=True,
+        help_text="The date of the medical review. Required with a reviewer.",
+    )
     body = RichTextUploadingField(
         help_text="Use 'Heading 2' for sections. Scripts, styles, embeds and "
         "images from other sites are removed when saved."
@@ -132,6 +160,12 @@ class Article(models.Model):
     )
     featured = models.BooleanField(
         default=False, help_text="Featured articles lead the home page."
+    )
+    content_updated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Last change to the title, summary or body after publishing.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -159,6 +193,11 @@ class Article(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["draft", "published"]),
                 name="article_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewer__isnull=True) | Q(reviewed_at__isnull=False),
+                name="article_review_has_date",
+                violation_error_message="A medical review needs its date.",
             ),
         ]
 
@@ -208,3 +247,77 @@ class Article(models.Model):
     @property
     def meta_description(self) -> str:
         return self.seo_description or self.summary
+
+
+class Reference(models.Model):
+    """A source an article rests on, numbered in order at the end of the article."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="references"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(max_length=300)
+    publisher = models.CharField("publisher or journal", max_length=200, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    url = models.URLField("URL", max_length=500, blank=True)
+    doi = models.CharField("DOI", max_length=200, blank=True)
+    pmid = models.CharField("PMID", max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ArticleRedirect(models.Model):
+    """An old slug of a published article, answered with a permanent redirect."""
+
+    old_slug = models.SlugField(max_length=200, unique=True)
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="old_slugs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.old_slug} -> {self.article.slug}"
+
+
+class SearchSynonym(models.Model):
+    """Words readers use for a term, so a search for either finds both."""
+
+    term = models.CharField(
+        max_length=100, unique=True, help_text="e.g. 'keratosis pilaris'"
+    )
+    synonyms = models.CharField(
+        max_length=500,
+        help_text="Comma-separated words or phrases meaning the same, e.g. "
+        "'chicken skin, KP'.",
+    )
+
+    class Meta:
+        ordering = ["term"]
+
+    def __str__(self) -> str:
+        return self.term
+
+
+class ImageRendition(models.Model):
+    """A resized copy of an uploaded image, made once, in one width and format."""
+
+    source = models.CharField(max_length=300, db_index=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=10)
+    file = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "width", "format"], name="rendition_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.width}w {self.format}"

@@ -11,12 +11,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image, ImageOps
 
 from articles.images import check_image, random_image_name
-from articles.models import Article
+from articles.models import Article, ArticleRedirect
 
 ALLOWED_TAGS = {
     "h2", "h3", "h4", "p", "br", "hr",
@@ -85,15 +86,34 @@ def unique_article_slug(*, title: str, exclude_pk: int | None = None) -> str:
     return candidate
 
 
+CONTENT_FIELDS = ("title", "summary", "body")
+
+
 def save_article(*, article: Article) -> Article:
-    """Save an article the way every path must: sanitised, slugged, publish rules."""
+    """Save an article the way every path must: sanitised, slugged, publish rules.
+
+    Also keeps what depends on the saved content in step: the old address of a
+    published article keeps working (a permanent redirect), and "last updated"
+    moves only when the content changes after publishing.
+    """
     article.body = sanitize_html(html=article.body)
     if not article.slug:
         article.slug = unique_article_slug(title=article.title, exclude_pk=article.pk)
     if article.status == Article.Status.PUBLISHED and article.published_at is None:
         article.published_at = timezone.now()
     article.full_clean()
-    article.save()
+    before = Article.objects.filter(pk=article.pk).first() if article.pk else None
+    with transaction.atomic():
+        if before is not None and before.is_live:
+            if any(getattr(before, f) != getattr(article, f) for f in CONTENT_FIELDS):
+                article.content_updated_at = timezone.now()
+            if before.slug != article.slug:
+                ArticleRedirect.objects.update_or_create(
+                    old_slug=before.slug, defaults={"article": article}
+                )
+        # A slug taken back by its article no longer redirects anywhere.
+        ArticleRedirect.objects.filter(old_slug=article.slug).delete()
+        article.save()
     return article
 
 

@@ -1,9 +1,10 @@
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.generic import DetailView, ListView, TemplateView
 
-from articles.models import Article, Topic
+from articles.models import Article, ArticleRedirect, Topic
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
@@ -49,7 +50,23 @@ class ArticleDetailView(DetailView):
     template_name = "articles/article_detail.html"
 
     def get_queryset(self):
-        return Article.objects.published().select_related("author", "topic")
+        return Article.objects.published().select_related(
+            "author", "topic", "reviewer"
+        )
+
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except Http404:
+            # An old address of an article answers with a permanent redirect.
+            moved = (
+                ArticleRedirect.objects.filter(old_slug=kwargs["slug"])
+                .select_related("article")
+                .first()
+            )
+            if moved is None or not moved.article.is_live:
+                raise
+            return redirect(moved.article, permanent=True)
 
 
 class TopicDetailView(ListView):
