@@ -40,7 +40,13 @@ run: content
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: install
+PAGE_QUALITY := tests/page_quality
+$(PAGE_QUALITY)/node_modules/.installed: $(PAGE_QUALITY)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  (cd $(PAGE_QUALITY) && npm ci --no-audit --no-fund --loglevel=error) && touch $@; \
+	else echo "npm is not installed: accessibility checks will be skipped. Install it with: sudo apt-get install nodejs npm"; fi
+
+test: install $(PAGE_QUALITY)/node_modules/.installed
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
 	  echo "Chromium is not installed: browser tests will be skipped. Install it with: sudo apt-get install chromium"
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -60,4 +66,4 @@ check-deploy: install
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts sent-emails .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles test-artifacts sent-emails $(PAGE_QUALITY)/node_modules .pytest_cache .ruff_cache

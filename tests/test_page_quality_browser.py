@@ -1,0 +1,82 @@
+"""axe-core (from the npm registry) run in Chromium on every kind of public page."""
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from tests.browser_fixtures import DESKTOP, PHONE
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE = Path(__file__).parent / "page_quality/node_modules/axe-core/axe.min.js"
+AXE_HINT = (
+    "axe-core is not installed: run `make test` (it runs npm ci in tests/page_quality)"
+)
+# WCAG 2.0, 2.1 and 2.2 A and AA, plus axe's best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+@pytest.fixture
+def axe_source() -> str:
+    if not AXE.exists():
+        if os.environ.get("CI"):
+            pytest.fail(AXE_HINT, pytrace=False)
+        pytest.skip(AXE_HINT)
+    return AXE.read_text()
+
+
+def public_pages() -> dict[str, str]:
+    call_command("load_launch_content", stdout=io.StringIO())
+    return {
+        "home": reverse("articles:home"),
+        "list": reverse("articles:list"),
+        "article": "/articles/microneedling-benefits-keratosis-pilaris/",
+        "topic": "/topics/keratosis-pilaris/",
+        "topics": reverse("articles:topics"),
+        "newsletter": reverse("newsletter:subscribe"),
+        "archive": reverse("newsletter:archive"),
+        "404": "/no-such-page/",
+    }
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_public_pages_have_no_accessibility_violations(
+    live_server, new_context, axe_source, viewport
+):
+    # axe is injected as a script, which our strict CSP would rightly refuse.
+    page = new_context(viewport=viewport, bypass_csp=True).new_page()
+    problems = {}
+    for name, path in public_pages().items():
+        page.goto(live_server.url + path)
+        page.add_script_tag(content=axe_source)
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+            AXE_TAGS,
+        )
+        violations = [
+            {
+                "id": v["id"],
+                "impact": v["impact"],
+                "nodes": [n["target"] for n in v["nodes"]][:5],
+            }
+            for v in result["violations"]
+        ]
+        if violations:
+            problems[name] = violations
+        assert result["passes"], f"axe checked nothing on {name}"
+    assert problems == {}, json.dumps(problems, indent=2)
+
+
+def test_axe_harness_reports_a_known_violation(new_context, axe_source):
+    page = new_context(bypass_csp=True).new_page()
+    page.set_content('<html><body><main><img src="x.png"></main></body></html>')
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    assert "image-alt" in {v["id"] for v in result["violations"]}
