@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -9,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from articles import services
-from articles.models import Article, Author, Topic
+from articles.models import Article, Author, Reference, Topic
 
 
 class ArticleAdminForm(forms.ModelForm):
@@ -24,6 +25,8 @@ class ArticleAdminForm(forms.ModelForm):
             "cover_image_alt",
             "author",
             "topic",
+            "reviewer",
+            "reviewed_at",
             "status",
             "published_at",
             "featured",
@@ -48,6 +51,15 @@ class ArticleAdminForm(forms.ModelForm):
                 "cover_image_alt",
                 "Describe the cover image for readers who cannot see it.",
             )
+        if cleaned.get("reviewer") and not cleaned.get("reviewed_at"):
+            self.add_error(
+                "reviewed_at",
+                "Enter the date of the medical review, or leave the reviewer empty.",
+            )
+        if cleaned.get("reviewed_at") and not cleaned.get("reviewer"):
+            self.add_error(
+                "reviewer", "Choose who did the medical review, or clear the date."
+            )
         if cleaned.get("status") == Article.Status.PUBLISHED and not cleaned.get(
             "published_at"
         ):
@@ -55,9 +67,20 @@ class ArticleAdminForm(forms.ModelForm):
         return cleaned
 
 
+class ReferenceInline(admin.TabularInline):
+    model = Reference
+    extra = 0
+    ordering = ["position", "pk"]
+    fields = ["position", "title", "publisher", "year", "url", "doi", "pmid"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    verbose_name = "source"
+    verbose_name_plural = "sources (numbered by position, shown under the article)"
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleAdminForm
+    inlines = [ReferenceInline]
     list_display = [
         "title",
         "state",
@@ -78,6 +101,7 @@ class ArticleAdmin(admin.ModelAdmin):
         (None, {"fields": ["title", "slug", "summary", "body"]}),
         ("Cover image", {"fields": ["cover_image", "cover_image_alt"]}),
         ("Author and topic", {"fields": ["author", "topic"]}),
+        ("Medical review", {"fields": ["reviewer", "reviewed_at"]}),
         ("Publishing", {"fields": ["status", "published_at", "featured"]}),
         (
             "Search engines",
@@ -155,3 +179,16 @@ class AuthorAdmin(admin.ModelAdmin):
     list_display = ["name", "credentials"]
     search_fields = ["name", "credentials"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request, obj, form, change):
+        services.save_author(author=obj)
+
+
+# Search synonyms (imported here so this block stands alone at the end).
+from articles.models import SearchSynonym  # noqa: E402
+
+
+@admin.register(SearchSynonym)
+class SearchSynonymAdmin(admin.ModelAdmin):
+    list_display = ["term", "synonyms"]
+    search_fields = ["term", "synonyms"]

@@ -232,15 +232,6 @@ class Article(models.Model):
         return "Draft"
 
     @property
-    def was_updated(self) -> bool:
-        """True when the article was edited on a later day than it went out."""
-        return bool(
-            self.published_at
-            and self.updated_at
-            and self.updated_at.date() > self.published_at.date()
-        )
-
-    @property
     def meta_title(self) -> str:
         return self.seo_title or self.title
 

@@ -16,8 +16,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image, ImageOps
 
+from articles import renditions
 from articles.images import check_image, random_image_name
-from articles.models import Article, ArticleRedirect
+from articles.models import Article, ArticleRedirect, Author
+from articles.search import index_article
 
 ALLOWED_TAGS = {
     "h2", "h3", "h4", "p", "br", "hr",
@@ -114,7 +116,24 @@ def save_article(*, article: Article) -> Article:
         # A slug taken back by its article no longer redirects anywhere.
         ArticleRedirect.objects.filter(old_slug=article.slug).delete()
         article.save()
+        index_article(article)
+        renditions.enqueue_changes(
+            before=renditions.article_sources(before) if before else set(),
+            after=renditions.article_sources(article),
+        )
     return article
+
+
+def save_author(*, author: Author) -> Author:
+    """Save an author; a new photo gets its renditions made (after the commit)."""
+    before = Author.objects.filter(pk=author.pk).first() if author.pk else None
+    with transaction.atomic():
+        author.save()
+        renditions.enqueue_changes(
+            before={before.photo.name} - {""} if before else set(),
+            after={author.photo.name} - {""},
+        )
+    return author
 
 
 def publish_article(*, article: Article, at: datetime | None = None) -> Article:
@@ -174,4 +193,5 @@ def store_editor_image(*, upload: UploadedFile, user: AbstractBaseUser) -> str:
         str(stem.with_name(f"{stem.stem}_thumb{stem.suffix}")),
         ContentFile(thumb.getvalue()),
     )
+    renditions.enqueue_changes(before=set(), after={path})
     return default_storage.url(path)

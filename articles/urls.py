@@ -1,6 +1,7 @@
 from django.urls import path
 
-from articles import views
+from articles import feeds, views, views_people
+from articles.views_search import search_view
 
 app_name = "articles"
 
@@ -10,4 +11,18 @@ urlpatterns = [
     path("articles/<slug:slug>/", views.ArticleDetailView.as_view(), name="detail"),
     path("topics/", views.TopicListView.as_view(), name="topics"),
     path("topics/<slug:slug>/", views.TopicDetailView.as_view(), name="topic"),
+    path("search/", search_view, name="search"),
+    path("feed/", feeds.LatestArticlesFeed(), name="feed"),
+    path("feed/atom/", feeds.LatestArticlesAtomFeed(), name="feed_atom"),
+    path("topics/<slug:slug>/feed/", feeds.TopicArticlesFeed(), name="topic_feed"),
+    path(
+        "topics/<slug:slug>/feed/atom/",
+        feeds.TopicArticlesAtomFeed(),
+        name="topic_feed_atom",
+    ),
+    path(
+        "authors/<slug:slug>/",
+        views_people.AuthorDetailView.as_view(),
+        name="author",
+    ),
 ]

@@ -50,9 +50,7 @@ class ArticleDetailView(DetailView):
     template_name = "articles/article_detail.html"
 
     def get_queryset(self):
-        return Article.objects.published().select_related(
-            "author", "topic", "reviewer"
-        )
+        return Article.objects.published().select_related("author", "topic", "reviewer")
 
     def get(self, request, *args, **kwargs):
         try:

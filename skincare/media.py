@@ -4,6 +4,11 @@ from django.views.static import serve
 
 from articles.images import ALLOWED_IMAGE_FORMATS, image_extension
 
+# Uploads, plus what renditions are written as (articles/renditions.py).
+SERVED_EXTENSIONS = {*ALLOWED_IMAGE_FORMATS, "avif"}
+# Python's mimetypes does not know every image type on every system (webp).
+CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
+
 
 def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     """Serve uploaded images. Only image types leave this view, never as a page.
@@ -11,9 +16,12 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     For larger sites put a web server or object store in front of MEDIA_ROOT with the
     same headers; this keeps the embedded default self-contained.
     """
-    if image_extension(path) not in ALLOWED_IMAGE_FORMATS:
+    extension = image_extension(path)
+    if extension not in SERVED_EXTENSIONS:
         raise Http404("Not an image")
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    if extension in CONTENT_TYPES:
+        response["Content-Type"] = CONTENT_TYPES[extension]
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     # Stored names are random and never reused, so a file never changes.

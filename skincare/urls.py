@@ -1,9 +1,12 @@
 from ckeditor_uploader.views import browse
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.views.decorators.cache import never_cache
 
+from articles.seo import robots_txt
+from articles.sitemaps import SITEMAPS
 from articles.uploads import upload_image
 from skincare.media import serve_media
 
@@ -25,6 +28,13 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("media/<path:path>", serve_media, name="media"),
+    path(
+        "sitemap.xml",
+        sitemap,
+        {"sitemaps": SITEMAPS},
+        name="django.contrib.sitemaps.views.sitemap",
+    ),
+    path("robots.txt", robots_txt, name="robots_txt"),
     path("newsletter/", include("newsletter.urls")),
     path("", include("articles.urls")),
 ]

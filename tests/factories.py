@@ -101,6 +101,9 @@ def admin_article_form(**overrides) -> dict:
         "seo_title": "",
         "seo_description": "",
         "cover_image_alt": "",
+        # The sources inline (articles/admin.py): none.
+        "references-TOTAL_FORMS": "0",
+        "references-INITIAL_FORMS": "0",
     }
     data.update(overrides)
     return data

@@ -417,7 +417,7 @@ def test_data_page_explains_and_offers_a_copy_or_deletion(client):
     response = client.get(data_url(subscriber))
     assert response.status_code == 200
     page = page_of(response)
-    assert page.buttons == ["Email me my data", "Delete my data", "Subscribe"]
+    assert page.buttons == ["Search", "Email me my data", "Delete my data", "Subscribe"]
     actions = [i["value"] for i in page.inputs if i.get("name") == "action"]
     assert actions == ["export", "delete"]
     assert "ada@example.com" in response.text

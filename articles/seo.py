@@ -1,0 +1,217 @@
+"""Search and sharing metadata: canonical URLs, Open Graph and JSON-LD.
+
+Everything here builds absolute addresses from settings.SITE_URL, never from the
+request's host, so a page reached through another name still points search engines
+and share previews at the one real address.
+"""
+
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+
+from articles.models import Article, Topic
+
+DEFAULT_IMAGE = "img/og-default.png"
+DEFAULT_IMAGE_SIZE = (1200, 630)
+LOGO_IMAGE = "img/og-default.png"
+# Personal links (tokens in the address): kept out of search engines, no canonical.
+PRIVATE_PREFIXES = (
+    "/newsletter/confirm/",
+    "/newsletter/unsubscribe/",
+    "/newsletter/data/",
+)
+
+
+def absolute(url: str) -> str:
+    """An absolute address on this site for a path (full URLs pass through)."""
+    if re.match(r"^https?://", url):
+        return url
+    if url.startswith("//"):
+        return f"{settings.SITE_URL.split(':', 1)[0]}:{url}"
+    return f"{settings.SITE_URL}{url if url.startswith('/') else '/' + url}"
+
+
+def absolutize_html(html: str) -> str:
+    """Make the site's own root-relative links and images absolute (for feeds)."""
+    return re.sub(r'(\s(?:href|src)=")/(?!/)', rf"\1{settings.SITE_URL}/", html or "")
+
+
+def canonical_url(request: HttpRequest | None, page_obj=None) -> str | None:
+    """The page's own address on SITE_URL; a later page of a list keeps its number."""
+    if request is None or request.path.startswith(PRIVATE_PREFIXES):
+        return None
+    url = absolute(request.path)
+    number = getattr(page_obj, "number", 1)
+    if number and number > 1:
+        url += f"?page={number}"
+    return url
+
+
+def default_image_url() -> str:
+    return absolute(static(DEFAULT_IMAGE))
+
+
+def article_image_url(article: Article) -> str | None:
+    if article.cover_image:
+        return absolute(article.cover_image.url)
+    return None
+
+
+def dump_json_ld(data: dict[str, Any]) -> SafeString:
+    """JSON for a <script type="application/ld+json"> element.
+
+    "<", ">" and "&" are escaped as \\u00XX, so no text in the data (a title with
+    "</script>" in it) can end the element early.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    # Safe: escaped above for a script element.
+    return mark_safe(text)
+
+
+def json_ld_script(data: dict[str, Any]) -> SafeString:
+    # Safe: the content is escaped by dump_json_ld.
+    return mark_safe(
+        f'<script type="application/ld+json">{dump_json_ld(data)}</script>'
+    )
+
+
+def _organization() -> dict[str, Any]:
+    return {
+        "@type": "Organization",
+        "@id": absolute("/#organization"),
+        "name": settings.SITE_NAME,
+        "url": absolute("/"),
+        "logo": {"@type": "ImageObject", "url": absolute(static(LOGO_IMAGE))},
+    }
+
+
+def _person(author) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        "@type": "Person",
+        "name": author.name,
+        "url": absolute(author.get_absolute_url()),
+    }
+    if author.credentials:
+        person["jobTitle"] = author.credentials
+    return person
+
+
+def _breadcrumbs(items: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "@type": "BreadcrumbList",
+        "itemListElement": [
+            {
+                "@type": "ListItem",
+                "position": position,
+                "name": name,
+                "item": absolute(url),
+            }
+            for position, (name, url) in enumerate(items, start=1)
+        ],
+    }
+
+
+def article_breadcrumbs(article: Article) -> dict[str, Any]:
+    return _breadcrumbs(
+        [
+            ("Home", reverse("articles:home")),
+            (article.topic.name, article.topic.get_absolute_url()),
+            (article.title, article.get_absolute_url()),
+        ]
+    )
+
+
+def topic_breadcrumbs(topic: Topic) -> dict[str, Any]:
+    return _breadcrumbs(
+        [
+            ("Home", reverse("articles:home")),
+            ("Topics", reverse("articles:topics")),
+            (topic.name, topic.get_absolute_url()),
+        ]
+    )
+
+
+def article_json_ld(article: Article) -> dict[str, Any]:
+    """A MedicalWebPage about its Article, and the page's breadcrumbs.
+
+    reviewedBy and lastReviewed appear only when a medical review is recorded:
+    claiming one that did not happen would mislead readers and search engines.
+    """
+    url = absolute(article.get_absolute_url())
+    modified = article.content_updated_at or article.published_at
+    article_data: dict[str, Any] = {
+        "@type": "Article",
+        "@id": f"{url}#article",
+        "headline": article.title[:110],
+        "description": article.meta_description,
+        "author": _person(article.author),
+        "publisher": _organization(),
+        "mainEntityOfPage": {"@id": url},
+        "articleSection": article.topic.name,
+    }
+    if article.published_at:
+        article_data["datePublished"] = article.published_at.isoformat()
+    if modified:
+        article_data["dateModified"] = modified.isoformat()
+    image = article_image_url(article)
+    if image:
+        article_data["image"] = image
+    page: dict[str, Any] = {
+        "@type": "MedicalWebPage",
+        "@id": url,
+        "url": url,
+        "name": article.meta_title,
+        "description": article.meta_description,
+        "inLanguage": "en",
+        "mainEntity": {"@id": f"{url}#article"},
+        "about": {"@type": "Thing", "name": article.topic.name},
+        "publisher": {"@id": _organization()["@id"]},
+        "breadcrumb": {"@id": f"{url}#breadcrumb"},
+    }
+    if modified:
+        page["dateModified"] = modified.isoformat()
+    if article.reviewer_id and article.reviewer and article.reviewed_at:
+        page["reviewedBy"] = _person(article.reviewer)
+        page["lastReviewed"] = article.reviewed_at.isoformat()
+    breadcrumbs = article_breadcrumbs(article)
+    breadcrumbs["@id"] = f"{url}#breadcrumb"
+    return {
+        "@context": "https://schema.org",
+        "@graph": [page, article_data, breadcrumbs],
+    }
+
+
+def topic_json_ld(topic: Topic) -> dict[str, Any]:
+    return {"@context": "https://schema.org", **topic_breadcrumbs(topic)}
+
+
+def website_json_ld() -> dict[str, Any]:
+    return {
+        "@context": "https://schema.org",
+        "@type": "WebSite",
+        "@id": absolute("/#website"),
+        "name": settings.SITE_NAME,
+        "url": absolute("/"),
+        "publisher": _organization(),
+        "potentialAction": {
+            "@type": "SearchAction",
+            "target": f"{settings.SITE_URL}/search/?q={{search_term_string}}",
+            "query-input": "required name=search_term_string",
+        },
+    }
+
+
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    text = render_to_string(
+        "robots.txt",
+        {"site_url": settings.SITE_URL, "disallow": ["/admin/", *PRIVATE_PREFIXES]},
+    )
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,226 @@
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from articles import search
+from articles.models import Article, SearchSynonym
+from articles.services import save_article, unpublish_article
+from tests.factories import make_article, make_author, make_topic
+
+pytestmark = pytest.mark.django_db
+
+SEARCH_URL = reverse("articles:search")
+
+
+def indexed(**fields) -> Article:
+    """An article saved the way the site saves them (so it is indexed)."""
+    return save_article(article=make_article(**fields))
+
+
+def titles(query: str, page: int = 1) -> list[str]:
+    results = search.search(query, page)
+    return [hit.article.title for hit in results.page] if results.page else []
+
+
+def test_only_live_articles_are_found():
+    indexed(title="Retinol at night")
+    indexed(title="Retinol draft", status=Article.Status.DRAFT)
+    indexed(title="Retinol scheduled", published_at=timezone.now() + timedelta(days=1))
+    assert titles("retinol") == ["Retinol at night"]
+
+
+def test_scheduled_article_appears_when_due_without_reindexing():
+    article = indexed(
+        title="Niacinamide basics", published_at=timezone.now() + timedelta(days=1)
+    )
+    assert titles("niacinamide") == []
+    Article.objects.filter(pk=article.pk).update(
+        published_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert titles("niacinamide") == ["Niacinamide basics"]
+
+
+def test_title_ranks_above_summary_above_body():
+    body_only = indexed(
+        title="Daily routine", summary="What to do each day.", body="<p>Azelaic.</p>"
+    )
+    summary_only = indexed(
+        title="Evening care", summary="Why azelaic acid helps.", body="<p>Gel.</p>"
+    )
+    in_title = indexed(
+        title="Azelaic acid explained", summary="A gentle acid.", body="<p>Yes.</p>"
+    )
+    assert titles("azelaic") == [in_title.title, summary_only.title, body_only.title]
+
+
+def test_stemming_finds_other_word_forms():
+    indexed(title="One treatment for rough bumps")
+    indexed(title="Gentle cleansing", body="<p>Treating dry patches gently.</p>")
+    assert titles("treatments") == ["One treatment for rough bumps"]
+    assert titles("treated") == ["Gentle cleansing"]
+
+
+def test_synonyms_match_each_other_both_ways():
+    # The data migration adds keratosis pilaris <-> chicken skin, KP.
+    assert SearchSynonym.objects.filter(term="keratosis pilaris").exists()
+    kp = indexed(title="Microneedling for keratosis pilaris")
+    skin = indexed(title="Living with chicken skin")
+    assert set(titles("chicken skin")) == {kp.title, skin.title}
+    assert set(titles("keratosis pilaris")) == {kp.title, skin.title}
+    assert set(titles("kp")) == {kp.title, skin.title}
+    indexed(title="Chicken soup for the skin")  # not the phrase: not a match
+    assert "Chicken soup for the skin" not in titles("chicken skin")
+
+
+def test_synonyms_edited_in_the_admin_apply(staff_client):
+    indexed(title="Sunscreen every morning")
+    response = staff_client.post(
+        reverse("admin:articles_searchsynonym_add"),
+        {"term": "sunblock", "synonyms": "sunscreen, SPF"},
+    )
+    assert response.status_code == 302
+    assert titles("sunblock") == ["Sunscreen every morning"]
+    assert titles("spf") == ["Sunscreen every morning"]
+
+
+def test_index_follows_edits_unpublishing_and_deletion(staff_client):
+    article = indexed(title="Ceramides repair", body="<p>Barrier lipids.</p>")
+    assert titles("ceramides") == ["Ceramides repair"]
+    article.title = "Barrier repair"
+    save_article(article=article)
+    assert titles("ceramides") == []
+    assert titles("barrier repair") == ["Barrier repair"]
+
+    unpublish_article(article=article)
+    assert titles("barrier") == []
+
+    other = indexed(title="Squalane oil")
+    staff_client.post(
+        reverse("admin:articles_article_delete", args=[other.pk]), {"post": "yes"}
+    )
+    assert not Article.objects.filter(pk=other.pk).exists()
+    assert search.backend().indexed_count() == 1
+
+    Article.objects.all().delete()
+    assert search.backend().indexed_count() == 0
+
+
+def test_rebuild_command_is_idempotent_and_has_a_dry_run():
+    # Made without save_article: not indexed until the rebuild.
+    make_article(title="Peptide serums")
+    indexed(title="Peptide myths")
+    out = StringIO()
+    call_command("rebuild_search_index", "--dry-run", stdout=out)
+    assert "Would index 2 article(s)" in out.getvalue()
+    assert titles("peptide") == ["Peptide myths"]
+    for _ in range(2):
+        out = StringIO()
+        call_command("rebuild_search_index", stdout=out)
+        assert "Indexed 2 article(s)" in out.getvalue()
+        assert search.backend().indexed_count() == 2
+    assert set(titles("peptide")) == {"Peptide serums", "Peptide myths"}
+
+
+def test_launch_content_is_indexed_by_the_loader():
+    call_command("load_launch_content", stdout=StringIO())
+    live = set(Article.objects.published().values_list("title", flat=True))
+    assert len(live) == 4
+    assert set(titles("keratosis pilaris")) == live
+    assert set(titles("chicken skin")) == live
+
+
+NASTY = [
+    '"',
+    '"unbalanced quote',
+    "acne AND",
+    "OR OR OR",
+    "NEAR(acne rosacea, 2)",
+    "acne*",
+    "^acne",
+    "-acne",
+    "(((acne",
+    "title:acne",
+    "acne' OR 1=1; --",
+    "\u00e9czema \u4e2d\u6587 \U0001f9f4 \u0627\u0644\u0639\u0631\u0628\u064a\u0629",
+    "x" * 5000,
+    "acne \x00 null byte",
+    "&&||!:* <script>alert(1)</script>",
+]
+
+
+@pytest.mark.parametrize("query", NASTY)
+def test_bad_queries_never_raise(client, query):
+    indexed(title="Acne and rosacea", body="<p>Acne treatment.</p>")
+    response = client.get(SEARCH_URL, {"q": query, "page": "x"})
+    assert response.status_code == 200
+    assert "<script>alert" not in response.text
+
+
+def test_long_queries_are_cut_to_200_characters():
+    assert len(search.search("acne " * 100).query) <= search.MAX_QUERY_LENGTH
+
+
+def test_highlights_escape_html(client):
+    indexed(
+        title="Acids & <b>bases</b>",
+        summary='Acids: "<script>alert(1)</script>" in the summary.',
+        body="<p>More about acids &lt;img src=x onerror=alert(1)&gt; here.</p>",
+    )
+    text = client.get(SEARCH_URL, {"q": "acids"}).text
+    assert "<mark>Acids</mark> &amp; &lt;b&gt;bases&lt;/b&gt;" in text
+    assert "<script>alert(1)" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<img src=x" not in text
+    assert "<mark>acids</mark>" in text
+
+
+def test_results_are_paginated_and_keep_the_query(client):
+    topic, author = make_topic(), make_author()
+    for i in range(13):
+        indexed(title=f"Hydration tip {i}", topic=topic, author=author)
+    first = client.get(SEARCH_URL, {"q": "hydration"}).text
+    assert first.count('class="search-result"') == 10
+    assert "13 articles" in first
+    assert "?q=hydration&amp;page=2" in first
+    second = client.get(SEARCH_URL, {"q": "hydration", "page": 2}).text
+    assert second.count('class="search-result"') == 3
+    beyond = client.get(SEARCH_URL, {"q": "hydration", "page": 99})
+    assert beyond.status_code == 200
+
+
+def test_empty_states(client):
+    indexed(title="Moisturiser basics")
+    empty = client.get(SEARCH_URL).text
+    assert "Tips:" in empty
+    assert f'href="{reverse("articles:topics")}"' in empty
+    none = client.get(SEARCH_URL, {"q": "zzzqqq"}).text
+    assert "No articles match" in none
+    assert "Check the spelling" in none
+    assert f'href="{reverse("articles:topics")}"' in none
+
+
+def test_header_has_a_labelled_search_box(client):
+    text = client.get(reverse("articles:home")).text
+    assert f'action="{SEARCH_URL}"' in text
+    assert 'method="get"' in text
+    assert '<label class="site-search__label" for="site-search-q">' in text
+    assert 'id="site-search-q"' in text and 'name="q"' in text
+    page = client.get(SEARCH_URL, {"q": "acne <b>"}).text
+    assert 'value="acne &lt;b&gt;"' in page
+
+
+def test_query_count_is_constant(client, django_assert_max_num_queries):
+    topic, author = make_topic(), make_author()
+    for i in range(3):
+        indexed(title=f"Serum guide {i}", topic=topic, author=author)
+    with django_assert_max_num_queries(4):
+        client.get(SEARCH_URL, {"q": "serum"})
+    for i in range(3, 25):
+        indexed(title=f"Serum guide {i}", topic=make_topic(), author=make_author())
+    with django_assert_max_num_queries(4):
+        response = client.get(SEARCH_URL, {"q": "serum guide", "page": 2})
+    assert response.text.count('class="search-result"') == 10
