@@ -13,13 +13,13 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 from PIL import Image, ImageOps
 
 from articles import renditions
 from articles.images import check_image, random_image_name
 from articles.models import Article, ArticleRedirect, Author
 from articles.search import index_article
+from skincare.slugs import unique_slug
 
 ALLOWED_TAGS = {
     "h2", "h3", "h4", "p", "br", "hr",
@@ -79,13 +79,12 @@ def sanitize_html(*, html: str) -> str:
 
 
 def unique_article_slug(*, title: str, exclude_pk: int | None = None) -> str:
-    base = slugify(title)[:190].strip("-") or "article"
-    candidate, n = base, 2
-    taken = Article.objects.exclude(pk=exclude_pk).filter(slug__startswith=base)
-    existing = set(taken.values_list("slug", flat=True))
-    while candidate in existing:
-        candidate, n = f"{base}-{n}", n + 1
-    return candidate
+    return unique_slug(
+        queryset=Article.objects.exclude(pk=exclude_pk),
+        text=title,
+        max_length=Article._meta.get_field("slug").max_length,
+        fallback="article",
+    )
 
 
 CONTENT_FIELDS = ("title", "summary", "body")

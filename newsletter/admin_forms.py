@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from django import forms
 from django.utils import timezone
-from django.utils.text import slugify
 
 from newsletter import services
 from newsletter.models import Issue
+from skincare.slugs import unique_slug
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 # Evidence goes into Subscriber.lawful_basis (300 characters) after the basis text.
@@ -15,13 +15,12 @@ MAX_EVIDENCE_CHARS = 200
 
 
 def unique_issue_slug(*, subject: str, exclude_pk: int | None = None) -> str:
-    base = slugify(subject)[:150].strip("-") or "issue"
-    candidate, n = base, 2
-    taken = Issue.objects.exclude(pk=exclude_pk).filter(slug__startswith=base)
-    existing = set(taken.values_list("slug", flat=True))
-    while candidate in existing:
-        candidate, n = f"{base}-{n}", n + 1
-    return candidate
+    return unique_slug(
+        queryset=Issue.objects.exclude(pk=exclude_pk),
+        text=subject,
+        max_length=Issue._meta.get_field("slug").max_length,
+        fallback="issue",
+    )
 
 
 class IssueAdminForm(forms.ModelForm):

@@ -131,27 +131,15 @@ def make_issue(**fields):
 
 
 def make_listed_subscriber(status: str = "confirmed", **fields):
-    """A subscriber in any status, with the times that status requires."""
+    """A subscriber in any status (confirmed by default), signed up in the footer."""
     from newsletter.models import Subscriber
 
-    n = next(_counter)
-    now = timezone.now()
-    fields.setdefault("email", f"reader{n}@example.com")
+    fields.setdefault("email", f"reader{next(_counter)}@example.com")
     fields.setdefault("consent_text", "Yes, email me the Skincare newsletter.")
     fields.setdefault("consent_version", "test-v1")
     fields.setdefault("consent_source", Subscriber.Source.FOOTER)
     fields.setdefault("consent_ip", "203.0.113.9")
-    if status != Subscriber.Status.PENDING:
-        fields.setdefault("confirmed_at", now)
-    left_how = {
-        Subscriber.Status.UNSUBSCRIBED: Subscriber.LeftHow.LINK,
-        Subscriber.Status.BOUNCED: Subscriber.LeftHow.BOUNCE,
-        Subscriber.Status.COMPLAINED: Subscriber.LeftHow.COMPLAINT,
-    }.get(status)
-    if left_how:
-        fields.setdefault("left_at", now)
-        fields.setdefault("left_how", left_how)
-    return Subscriber.objects.create(status=status, **fields)
+    return make_subscriber(status=status, **fields)
 
 
 # Newsletter (subscriber side) -------------------------------------------------------
