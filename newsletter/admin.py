@@ -132,6 +132,16 @@ class SubscriberEventInline(admin.TabularInline):
         return False
 
 
+CONSENT_FIELDS = [
+    "consent_text",
+    "consent_version",
+    "consent_source",
+    "consent_at",
+    "consent_ip",
+    "lawful_basis",
+]
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     list_display = [
@@ -153,16 +163,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         (None, {"fields": ["email", "first_name", "status"]}),
         (
             "Proof of consent",
-            {
-                "fields": [
-                    "consent_text",
-                    "consent_version",
-                    "consent_source",
-                    "consent_at",
-                    "consent_ip",
-                    "lawful_basis",
-                ]
-            },
+            {"fields": CONSENT_FIELDS},
         ),
         ("Confirmation", {"fields": ["confirmed_at", "confirmed_ip"]}),
         ("Leaving", {"fields": ["left_at", "left_how"]}),
@@ -172,12 +173,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     readonly_fields = [
         "email",
         "status",
-        "consent_text",
-        "consent_version",
-        "consent_source",
-        "consent_at",
-        "consent_ip",
-        "lawful_basis",
+        *CONSENT_FIELDS,
         "confirmed_at",
         "confirmed_ip",
         "left_at",
