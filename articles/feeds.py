@@ -6,8 +6,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
-from articles import seo
 from articles.models import Article, Topic
+from core.links import absolute, absolutize_html
 
 FEED_SIZE = 20
 
@@ -32,12 +32,12 @@ class LatestArticlesFeed(Feed):
         return settings.SITE_NAME
 
     def link(self, obj=None) -> str:
-        return seo.absolute(reverse("articles:home"))
+        return absolute(reverse("articles:home"))
 
     url_name = "articles:feed"
 
     def feed_url(self, obj=None) -> str:
-        return seo.absolute(reverse(self.url_name))
+        return absolute(reverse(self.url_name))
 
     def base_queryset(self, obj=None):
         return Article.objects.published().select_related("author", "topic")
@@ -50,10 +50,10 @@ class LatestArticlesFeed(Feed):
 
     def item_description(self, item: Article) -> str:
         # The whole sanitised body, with the site's links and images made absolute.
-        return seo.absolutize_html(item.body)
+        return absolutize_html(item.body)
 
     def item_link(self, item: Article) -> str:
-        return seo.absolute(item.get_absolute_url())
+        return absolute(item.get_absolute_url())
 
     def item_guid(self, item: Article) -> str:
         return f"{settings.SITE_URL}/articles/#{item.pk}"
@@ -70,7 +70,7 @@ class LatestArticlesFeed(Feed):
         return item.author.name
 
     def item_author_link(self, item: Article) -> str:
-        return seo.absolute(item.author.get_absolute_url())
+        return absolute(item.author.get_absolute_url())
 
     def item_categories(self, item: Article) -> list[str]:
         return [item.topic.name]
@@ -85,7 +85,7 @@ class LatestArticlesAtomFeed(LatestArticlesFeed):
         return item.summary
 
     def item_extra_kwargs(self, item: Article) -> dict:
-        return {"content": seo.absolutize_html(item.body)}
+        return {"content": absolutize_html(item.body)}
 
 
 class TopicFeedMixin:
@@ -96,13 +96,13 @@ class TopicFeedMixin:
         return f"{obj.name} · {settings.SITE_NAME}"
 
     def link(self, obj: Topic) -> str:
-        return seo.absolute(obj.get_absolute_url())
+        return absolute(obj.get_absolute_url())
 
     def description(self, obj: Topic) -> str:
         return obj.description or f"New {settings.SITE_NAME} articles on {obj.name}."
 
     def feed_url(self, obj: Topic) -> str:
-        return seo.absolute(reverse(self.url_name, kwargs={"slug": obj.slug}))
+        return absolute(reverse(self.url_name, kwargs={"slug": obj.slug}))
 
     def base_queryset(self, obj=None):
         return super().base_queryset(obj).filter(topic=obj)

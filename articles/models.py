@@ -1,10 +1,11 @@
-from ckeditor_uploader.fields import RichTextUploadingField
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.images import upload_to_author, upload_to_cover, validate_image_file
+from articles.images import upload_to_author, upload_to_cover
+from core.editor.fields import RichTextField
+from core.images import validate_image_file
 
 
 class Topic(models.Model):
@@ -27,7 +28,18 @@ class Topic(models.Model):
 
 
 class Author(models.Model):
+    class Kind(models.TextChoices):
+        PERSON = "person", "A person"
+        ORGANIZATION = "organization", "A team or organisation"
+
     name = models.CharField(max_length=120)
+    kind = models.CharField(
+        max_length=12,
+        choices=Kind.choices,
+        default=Kind.PERSON,
+        help_text="A byline that is a team (such as the editorial team) is shown "
+        "to search engines as an organisation, not a person.",
+    )
     slug = models.SlugField(max_length=120, unique=True)
     credentials = models.CharField(
         max_length=120,
@@ -61,12 +73,21 @@ class Author(models.Model):
         return reverse("articles:author", kwargs={"slug": self.slug})
 
 
+def published_q(prefix: str = "") -> Q:
+    """The one publish rule, as a filter: published, with a publish time now or
+    past. `prefix` reaches articles through a relation ("articles__")."""
+    return Q(
+        **{
+            f"{prefix}status": Article.Status.PUBLISHED,
+            f"{prefix}published_at__lte": timezone.now(),
+        }
+    )
+
+
 class ArticleQuerySet(models.QuerySet):
     def published(self) -> "ArticleQuerySet":
-        """Articles the public may see: published, with a publish time now or past."""
-        return self.filter(
-            status=Article.Status.PUBLISHED, published_at__lte=timezone.now()
-        )
+        """Articles the public may see (published_q)."""
+        return self.filter(published_q())
 
     def for_listing(self) -> "ArticleQuerySet":
         return self.select_related("author", "topic").defer("body")
@@ -140,7 +161,7 @@ class Article(models.Model):
         blank=True,
         help_text="The date of the medical review. Required with a reviewer.",
     )
-    body = RichTextUploadingField(
+    body = RichTextField(
         help_text="Use 'Heading 2' for sections. Scripts, styles, embeds and "
         "images from other sites are removed when saved."
     )
@@ -209,6 +230,7 @@ class Article(models.Model):
 
     @property
     def is_live(self) -> bool:
+        """published_q, for one article already loaded."""
         return (
             self.status == self.Status.PUBLISHED
             and self.published_at is not None
@@ -312,3 +334,34 @@ class ImageRendition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.width}w {self.format}"
+
+
+class HomePage(models.Model):
+    """The words at the top of the home page, edited by staff. One row only."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    headline = models.CharField(
+        max_length=80,
+        default="Skin care you can trust",
+        help_text="The home page's main heading, at most 80 characters.",
+    )
+    introduction = models.TextField(
+        max_length=300,
+        default="Clear, careful articles on skin conditions and treatments, written "
+        "so you can talk to your dermatologist with confidence.",
+        help_text="One or two sentences under the heading. Plain text.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "home page"
+        verbose_name_plural = "home page"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="homepage_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return "Home page"
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:home")

@@ -17,7 +17,6 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import partial
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -221,21 +220,6 @@ def article_sources(article: Article) -> set[str]:
     """The images an article shows itself: its cover and its body images."""
     cover = _image_name(article.cover_image)
     return {*body_sources(article.body), *([cover] if cover else [])}
-
-
-def enqueue_changes(*, before: set[str], after: set[str]) -> None:
-    """After the commit, make renditions for images now used and forget those of
-    images no longer used (kept while anything else still uses them)."""
-    from articles import tasks
-
-    for source in sorted(after - before):
-        transaction.on_commit(
-            partial(tasks.make_renditions.enqueue, source), robust=True
-        )
-    for source in sorted(before - after):
-        transaction.on_commit(
-            partial(tasks.forget_renditions.enqueue, source), robust=True
-        )
 
 
 # Looking renditions up --------------------------------------------------------------

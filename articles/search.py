@@ -21,9 +21,6 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
-from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -119,10 +116,17 @@ def _marked(text: str) -> SafeString:
     )
 
 
-def _live_params() -> list:
-    """Parameters of the published() rule, written out in the backends' SQL."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    return [Article.Status.PUBLISHED, now]
+def _live() -> tuple[str, list]:
+    """The publish rule (articles.models.published_q) as SQL on the articles table,
+    compiled by the ORM, so the raw queries here never restate it."""
+    query = Article.objects.published().query
+    sql, params = query.where.as_sql(
+        query.get_compiler(connection=connection), connection
+    )
+    return sql, list(params)
+
+
+ARTICLES = Article._meta.db_table
 
 
 # Backends -----------------------------------------------------------------------
@@ -144,30 +148,33 @@ class SQLiteBackend:
         return " AND ".join(parts), []
 
     def count(self, clauses: list[Clause]) -> int:
+        live, live_params = _live()
         match, _ = self.match(clauses)
         with connection.cursor() as cursor:
             cursor.execute(
                 # CROSS JOIN: SQLite keeps this order, full-text match first.
                 f"SELECT count(*) FROM {FTS_TABLE} "
-                f"CROSS JOIN articles_article a ON a.id = {FTS_TABLE}.rowid "
-                f"WHERE {FTS_TABLE} MATCH %s AND a.status = %s "
-                "AND a.published_at <= %s",
-                [match, *_live_params()],
+                f"CROSS JOIN {ARTICLES} ON {ARTICLES}.id = {FTS_TABLE}.rowid "
+                f"WHERE {FTS_TABLE} MATCH %s AND {live}",
+                [match, *live_params],
             )
             return cursor.fetchone()[0]
 
     def page(self, clauses: list[Clause], limit: int, offset: int) -> list[tuple]:
+        live, live_params = _live()
+        a = ARTICLES
         match, _ = self.match(clauses)
         t = FTS_TABLE
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {t}.rowid, highlight({t}, 0, %s, %s), "
                 f"highlight({t}, 1, %s, %s), snippet({t}, 2, %s, %s, '', 30) "
-                f"FROM {t} CROSS JOIN articles_article a ON a.id = {t}.rowid "
-                f"WHERE {t} MATCH %s AND a.status = %s AND a.published_at <= %s "
-                f"ORDER BY bm25({t}, 10.0, 4.0, 1.0), a.published_at DESC, a.id DESC "
+                f"FROM {t} CROSS JOIN {a} ON {a}.id = {t}.rowid "
+                f"WHERE {t} MATCH %s AND {live} "
+                f"ORDER BY bm25({t}, 10.0, 4.0, 1.0), {a}.published_at DESC, "
+                f"{a}.id DESC "
                 "LIMIT %s OFFSET %s",
-                [START, STOP] * 3 + [match, *_live_params(), limit, offset],
+                [START, STOP] * 3 + [match, *live_params, limit, offset],
             )
             return cursor.fetchall()
 
@@ -213,18 +220,20 @@ class PostgreSQLBackend:
         return "(" + " && ".join(sql) + ")", params
 
     def count(self, clauses: list[Clause]) -> int:
+        live, live_params = _live()
         query, params = self.tsquery(clauses)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT count(*) FROM {PG_TABLE} s "
-                "JOIN articles_article a ON a.id = s.article_id "
-                f"WHERE s.document @@ {query} AND a.status = %s "
-                "AND a.published_at <= %s",
-                [*params, *_live_params()],
+                f"JOIN {ARTICLES} ON {ARTICLES}.id = s.article_id "
+                f"WHERE s.document @@ {query} AND {live}",
+                [*params, *live_params],
             )
             return cursor.fetchone()[0]
 
     def page(self, clauses: list[Clause], limit: int, offset: int) -> list[tuple]:
+        live, live_params = _live()
+        a = ARTICLES
         query, params = self.tsquery(clauses)
         whole = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
         fragments = (
@@ -240,11 +249,10 @@ class PostgreSQLBackend:
                 f"ts_headline('{CONFIG}', s.body, {query}, %s) "
                 "FROM ("
                 f"  SELECT s.article_id, ts_rank(s.document, {query}) AS rank, "
-                "   a.published_at "
-                f"  FROM {PG_TABLE} s JOIN articles_article a ON a.id = s.article_id "
-                f"  WHERE s.document @@ {query} AND a.status = %s "
-                "   AND a.published_at <= %s "
-                "  ORDER BY rank DESC, a.published_at DESC, s.article_id DESC "
+                f"   {a}.published_at "
+                f"  FROM {PG_TABLE} s JOIN {a} ON {a}.id = s.article_id "
+                f"  WHERE s.document @@ {query} AND {live} "
+                f"  ORDER BY rank DESC, {a}.published_at DESC, s.article_id DESC "
                 "  LIMIT %s OFFSET %s"
                 f") top JOIN {PG_TABLE} s ON s.article_id = top.article_id "
                 "ORDER BY top.rank DESC, top.published_at DESC, top.article_id DESC",
@@ -257,7 +265,7 @@ class PostgreSQLBackend:
                     fragments,
                     *params,
                     *params,
-                    *_live_params(),
+                    *live_params,
                     limit,
                     offset,
                 ],
@@ -342,14 +350,6 @@ def rebuild(*, batch_size: int = 500) -> int:
         search_backend.write(batch, fresh=True)
         total += len(batch)
     return total
-
-
-# A signal for deletion only: articles are deleted one by one from the admin, in
-# bulk by its delete action and by any queryset.delete() (or a cascade), and no
-# single service sees all of those. Saves go through services.save_article.
-@receiver(post_delete, sender=Article, dispatch_uid="articles_search_remove")
-def _remove_deleted(sender, instance: Article, **kwargs) -> None:
-    remove_article(instance.pk)
 
 
 # Searching ----------------------------------------------------------------------

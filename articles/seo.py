@@ -6,7 +6,6 @@ and share previews at the one real address.
 """
 
 import json
-import re
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +16,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from articles.models import Article, Topic
+from core.links import absolute
 
 DEFAULT_IMAGE = "img/og-default.png"
 DEFAULT_IMAGE_SIZE = (1200, 630)
@@ -27,20 +27,6 @@ PRIVATE_PREFIXES = (
     "/newsletter/unsubscribe/",
     "/newsletter/data/",
 )
-
-
-def absolute(url: str) -> str:
-    """An absolute address on this site for a path (full URLs pass through)."""
-    if re.match(r"^https?://", url):
-        return url
-    if url.startswith("//"):
-        return f"{settings.SITE_URL.split(':', 1)[0]}:{url}"
-    return f"{settings.SITE_URL}{url if url.startswith('/') else '/' + url}"
-
-
-def absolutize_html(html: str) -> str:
-    """Make the site's own root-relative links and images absolute (for feeds)."""
-    return re.sub(r'(\s(?:href|src)=")/(?!/)', rf"\1{settings.SITE_URL}/", html or "")
 
 
 def canonical_url(request: HttpRequest | None, page_obj=None) -> str | None:

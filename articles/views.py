@@ -1,10 +1,9 @@
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
 from django.views.generic import DetailView, ListView, TemplateView
 
-from articles.models import Article, ArticleRedirect, Topic
+from articles.models import Article, ArticleRedirect, Topic, published_q
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
@@ -12,12 +11,10 @@ LATEST_ON_HOME = 6
 
 def topics_with_articles():
     """Topics that have at least one public article, with how many."""
-    public = Q(
-        articles__status=Article.Status.PUBLISHED,
-        articles__published_at__lte=timezone.now(),
-    )
     return (
-        Topic.objects.annotate(article_count=Count("articles", filter=public))
+        Topic.objects.annotate(
+            article_count=Count("articles", filter=published_q("articles__"))
+        )
         .filter(article_count__gt=0)
         .order_by("name")
     )

@@ -1,11 +1,39 @@
 import uuid
 
-from ckeditor_uploader.fields import RichTextUploadingField
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+
+from core.editor.fields import RichTextField
+
+
+class LawfulBasis(models.TextChoices):
+    """What an imported list rests on. Only recorded consent skips double opt-in."""
+
+    CONFIRM = "confirm", "Ask each address to confirm (double opt-in email)"
+    CONSENTED = (
+        "consented",
+        "They already gave consent to receive this newsletter (recorded, no email)",
+    )
+
+
+class SubscriberStatus(models.TextChoices):
+    PENDING = "pending", "Pending confirmation"
+    CONFIRMED = "confirmed", "Confirmed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+
+
+# Those who receive nothing any more, whatever the reason. The one definition.
+LEFT_STATUSES = (
+    SubscriberStatus.UNSUBSCRIBED,
+    SubscriberStatus.BOUNCED,
+    SubscriberStatus.COMPLAINED,
+)
 
 
 class SubscriberQuerySet(models.QuerySet):
@@ -15,18 +43,16 @@ class SubscriberQuerySet(models.QuerySet):
     def by_email(self, email: str) -> "SubscriberQuerySet":
         return self.filter(email__iexact=email.strip())
 
+    def left(self) -> "SubscriberQuerySet":
+        return self.filter(status__in=LEFT_STATUSES)
+
     def unconfirmed_before(self, moment) -> "SubscriberQuerySet":
         """Sign-ups never confirmed, last asked for before `moment`."""
         return self.filter(status=Subscriber.Status.PENDING, consent_at__lt=moment)
 
 
 class Subscriber(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending confirmation"
-        CONFIRMED = "confirmed", "Confirmed"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-        BOUNCED = "bounced", "Bounced"
-        COMPLAINED = "complained", "Complained"
+    Status = SubscriberStatus
 
     class Source(models.TextChoices):
         FOOTER = "footer", "Footer form"
@@ -60,6 +86,14 @@ class Subscriber(models.Model):
     confirmed_ip = models.GenericIPAddressField(null=True, blank=True)
     left_at = models.DateTimeField(null=True, blank=True)
     left_how = models.CharField(max_length=10, choices=LeftHow.choices, blank=True)
+    imported_from = models.ForeignKey(
+        "SubscriberImport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="subscribers",
+        help_text="The CSV import that added this address, if any.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -74,14 +108,17 @@ class Subscriber(models.Model):
                 name="subscriber_confirmed_has_time",
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=["unsubscribed", "bounced", "complained"])
-                | Q(left_at__isnull=False),
+                condition=~Q(status__in=LEFT_STATUSES) | Q(left_at__isnull=False),
                 name="subscriber_left_has_time",
             ),
         ]
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def has_left(self) -> bool:
+        return self.status in LEFT_STATUSES
 
 
 class SubscriberEvent(models.Model):
@@ -96,6 +133,7 @@ class SubscriberEvent(models.Model):
         COMPLAINED = "complained", "Complained"
         IMPORTED = "imported", "Imported"
         DATA_EXPORTED = "data_exported", "Data export sent"
+        DELETION_REQUESTED = "deletion_requested", "Deletion link sent"
 
     subscriber = models.ForeignKey(
         Subscriber, on_delete=models.CASCADE, related_name="events"
@@ -140,7 +178,15 @@ class Issue(models.Model):
         help_text="Preview text shown after the subject in most inboxes "
         "(up to 150 characters).",
     )
-    body = RichTextUploadingField(
+    greeting = models.CharField(
+        max_length=100,
+        blank=True,
+        default="Hi {first_name},",
+        help_text="The line before the body. {first_name} becomes each reader's "
+        "first name, or is left out when we don't know it. Leave empty when the "
+        "body starts with its own greeting.",
+    )
+    body = RichTextField(
         help_text="Sanitised like articles when saved: no scripts, styles or embeds."
     )
     articles = models.ManyToManyField(
@@ -161,6 +207,11 @@ class Issue(models.Model):
     send_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     recipient_count = models.PositiveIntegerField(null=True, blank=True)
+    not_sent_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why a scheduled send did not start (it went back to draft).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -245,8 +296,9 @@ class Delivery(models.Model):
         UNCERTAIN = "uncertain", "Uncertain"
         SKIPPED = "skipped", "Skipped"
 
+    # A sent issue is the record of who got what: it cannot be deleted.
     issue = models.ForeignKey(
-        Issue, on_delete=models.CASCADE, related_name="deliveries"
+        Issue, on_delete=models.PROTECT, related_name="deliveries"
     )
     # Kept (without the subscriber) when a subscriber asks for their data to be
     # deleted, so the send's totals stay true.
@@ -297,3 +349,49 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issue} to {self.subscriber_id}"
+
+
+class SubscriberImport(models.Model):
+    """A CSV of addresses staff upload: checked, then imported, by a worker task."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        CHECKED = "checked", "Checked: ready to import"
+        REFUSED = "refused", "Has errors: nothing imported"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed: nothing imported"
+
+    file_name = models.CharField(max_length=255)
+    data = models.TextField(help_text="The uploaded CSV, as text.")
+    fingerprint = models.CharField(max_length=64)
+    basis = models.CharField(max_length=12, choices=LawfulBasis.choices)
+    evidence = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.CHECKING
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    existing = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    report = models.JSONField(
+        default=list, blank=True, help_text="The first rows' outcomes and errors."
+    )
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"

@@ -38,7 +38,7 @@ from psycopg import pq
 
 from newsletter import emails
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
-from newsletter.services import unsubscribe
+from newsletter.subscriptions import unsubscribe
 
 logger = logging.getLogger(__name__)
 

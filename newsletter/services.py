@@ -1,7 +1,6 @@
-"""Writes with side effects for subscribers and issues.
-
-Emails are never sent here: these functions record what happened and enqueue
-background tasks (newsletter/tasks.py) once the transaction has committed.
+"""What subscribers and staff ask for: each change is recorded at once
+(subscriptions.py for a subscriber's state) and the emails and sends it needs are
+enqueued as background tasks (tasks.py) once the transaction has committed.
 """
 
 import csv
@@ -16,8 +15,22 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from articles.services import sanitize_html
-from newsletter.models import Delivery, Issue, Subscriber, SubscriberEvent
+from core.sanitize import sanitize_html
+from newsletter.models import (
+    Delivery,
+    Issue,
+    LawfulBasis,
+    Subscriber,
+    SubscriberEvent,
+)
+from newsletter.subscriptions import normalize_email, record_event
+from newsletter.tasks import (
+    send_confirmation_email,
+    send_data_export,
+    send_issue,
+    send_test_issue,
+    start_issue_send,
+)
 
 CONSENT_VERSION = "2026-11-v1"
 CONSENT_TEXT = (
@@ -27,35 +40,19 @@ CONSENT_TEXT = (
 Kind = SubscriberEvent.Kind
 
 
-def normalize_email(email: str) -> str:
-    """Trim, and lowercase the domain (the local part is the mailbox's business)."""
-    local, _, domain = email.strip().rpartition("@")
-    return f"{local}@{domain.lower()}" if local else email.strip()
-
-
-def _record(
-    subscriber: Subscriber, kind: str, *, ip: str | None = None, detail: str = ""
-) -> None:
-    SubscriberEvent.objects.create(
-        subscriber=subscriber, kind=kind, ip=ip, detail=detail[:500]
-    )
-
-
 def request_confirmation(*, subscriber: Subscriber, ip: str | None = None) -> bool:
     """Enqueue a confirmation email unless this address had its daily share.
 
     Returns whether one was enqueued. At most NEWSLETTER_CONFIRMATIONS_PER_DAY per
     address per 24 hours, so nobody can use the form to flood someone's inbox.
     """
-    from newsletter.tasks import send_confirmation_email
-
     since = timezone.now() - timedelta(days=1)
     sent_today = subscriber.events.filter(
         kind=Kind.CONFIRMATION_SENT, at__gte=since
     ).count()
     if sent_today >= settings.NEWSLETTER_CONFIRMATIONS_PER_DAY:
         return False
-    _record(subscriber, Kind.CONFIRMATION_SENT, ip=ip)
+    record_event(subscriber, Kind.CONFIRMATION_SENT, ip=ip)
     transaction.on_commit(lambda: send_confirmation_email.enqueue(subscriber.pk))
     return True
 
@@ -97,7 +94,9 @@ def _subscribe(email: str, first_name: str, consent: dict, ip: str | None) -> No
         subscriber = Subscriber.objects.create(
             email=email, first_name=first_name, **consent
         )
-        _record(subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"])
+        record_event(
+            subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"]
+        )
         request_confirmation(subscriber=subscriber, ip=ip)
         return
     if subscriber.status == Subscriber.Status.CONFIRMED:
@@ -109,131 +108,24 @@ def _subscribe(email: str, first_name: str, consent: dict, ip: str | None) -> No
         subscriber.first_name = first_name
     subscriber.status = Subscriber.Status.PENDING
     subscriber.save()
-    _record(subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"])
+    record_event(subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"])
     request_confirmation(subscriber=subscriber, ip=ip)
-
-
-def confirm(*, subscriber: Subscriber, ip: str | None) -> bool:
-    """Confirm a pending subscription. Returns whether it is confirmed now."""
-    with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        if subscriber.status == Subscriber.Status.CONFIRMED:
-            return True
-        if subscriber.status != Subscriber.Status.PENDING:
-            # An old link must not re-subscribe someone who has since left.
-            return False
-        subscriber.status = Subscriber.Status.CONFIRMED
-        subscriber.confirmed_at = timezone.now()
-        subscriber.confirmed_ip = ip
-        subscriber.save()
-        _record(subscriber, Kind.CONFIRMED, ip=ip)
-    return True
-
-
-LEAVING_STATUS = {
-    Subscriber.LeftHow.BOUNCE: (Subscriber.Status.BOUNCED, Kind.BOUNCED),
-    Subscriber.LeftHow.COMPLAINT: (Subscriber.Status.COMPLAINED, Kind.COMPLAINED),
-}
-
-
-def unsubscribe(
-    *, subscriber: Subscriber, how: str, ip: str | None = None, detail: str = ""
-) -> None:
-    """Stop all email to a subscriber at once. Safe to repeat."""
-    status, kind = LEAVING_STATUS.get(
-        how, (Subscriber.Status.UNSUBSCRIBED, Kind.UNSUBSCRIBED)
-    )
-    with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        if subscriber.status == status:
-            return
-        if (
-            subscriber.status
-            in {
-                Subscriber.Status.BOUNCED,
-                Subscriber.Status.COMPLAINED,
-            }
-            and status == Subscriber.Status.UNSUBSCRIBED
-        ):
-            return  # Already receives nothing; keep the stronger reason.
-        subscriber.status = status
-        subscriber.left_at = timezone.now()
-        subscriber.left_how = how
-        subscriber.save()
-        _record(subscriber, kind, ip=ip, detail=detail)
-
-
-def subscriber_data(subscriber: Subscriber) -> dict:
-    """Everything we hold about a subscriber, for their data request."""
-    return {
-        "email": subscriber.email,
-        "first_name": subscriber.first_name,
-        "status": subscriber.get_status_display(),
-        "signed_up_from": subscriber.get_consent_source_display(),
-        "consent_text": subscriber.consent_text,
-        "consent_version": subscriber.consent_version,
-        "consent_at": subscriber.consent_at,
-        "consent_ip": subscriber.consent_ip,
-        "lawful_basis": subscriber.lawful_basis,
-        "confirmed_at": subscriber.confirmed_at,
-        "left_at": subscriber.left_at,
-        "left_how": subscriber.get_left_how_display() if subscriber.left_how else "",
-        "history": [
-            {"at": e.at, "event": e.get_kind_display(), "ip": e.ip}
-            for e in subscriber.events.all()
-        ],
-        "issues_sent": list(
-            subscriber.deliveries.filter(status=Delivery.Status.SENT)
-            .order_by("sent_at")
-            .values_list("issue__subject", "sent_at")
-        ),
-    }
 
 
 def request_data_export(*, subscriber: Subscriber, ip: str | None) -> bool:
     """Email a subscriber everything we hold about them (at most 3 a day)."""
-    from newsletter.tasks import send_data_export
-
     since = timezone.now() - timedelta(days=1)
     if (
         subscriber.events.filter(kind=Kind.DATA_EXPORTED, at__gte=since).count()
         >= settings.NEWSLETTER_CONFIRMATIONS_PER_DAY
     ):
         return False
-    _record(subscriber, Kind.DATA_EXPORTED, ip=ip)
+    record_event(subscriber, Kind.DATA_EXPORTED, ip=ip)
     transaction.on_commit(lambda: send_data_export.enqueue(subscriber.pk))
     return True
 
 
-def delete_subscriber(*, subscriber: Subscriber) -> None:
-    """Erase a subscriber and their history. Past deliveries stay, anonymous."""
-    subscriber.delete()
-
-
-def prune_unconfirmed(*, older_than: timedelta, dry_run: bool = False) -> int:
-    """Delete sign-ups never confirmed and last asked for before `older_than` ago."""
-    stale = Subscriber.objects.unconfirmed_before(timezone.now() - older_than)
-    count = stale.count()
-    if not dry_run:
-        stale.delete()
-    return count
-
-
 # Imports ------------------------------------------------------------------------
-
-
-class LawfulBasis:
-    """What an imported list rests on. Only recorded consent skips double opt-in."""
-
-    CONFIRM = "confirm"
-    CONSENTED = "consented"
-    CHOICES = [
-        (CONFIRM, "Ask each address to confirm (double opt-in email)"),
-        (
-            CONSENTED,
-            "They already gave consent to receive this newsletter (recorded, no email)",
-        ),
-    ]
 
 
 @dataclass
@@ -331,7 +223,7 @@ def import_subscribers(
         return report
     now = timezone.now()
     confirmed = basis == LawfulBasis.CONSENTED
-    basis_text = dict(LawfulBasis.CHOICES)[basis]
+    basis_text = LawfulBasis(basis).label
     with transaction.atomic():
         for row in rows:
             if row.outcome != "added":
@@ -351,7 +243,7 @@ def import_subscribers(
                 lawful_basis=f"{basis_text}. Evidence: {evidence}"[:300],
                 confirmed_at=now if confirmed else None,
             )
-            _record(subscriber, Kind.IMPORTED, detail=f"{basis_text}. {evidence}")
+            record_event(subscriber, Kind.IMPORTED, detail=f"{basis_text}. {evidence}")
             if not confirmed:
                 request_confirmation(subscriber=subscriber)
     return report
@@ -387,8 +279,6 @@ def schedule_send(*, issue: Issue, at: datetime | None = None) -> int:
     The status change is one conditional UPDATE, so two staff members pressing
     "send" at once start one send, and a sent issue can never be sent again.
     """
-    from newsletter.tasks import start_issue_send
-
     when = at or timezone.now()
     with transaction.atomic():
         changed = Issue.objects.filter(pk=issue.pk, status=Issue.Status.DRAFT).update(
@@ -415,6 +305,16 @@ def cancel_schedule(*, issue: Issue) -> None:
 
 
 def send_test(*, issue: Issue, to: str) -> None:
-    from newsletter.tasks import send_test_issue
-
     transaction.on_commit(lambda: send_test_issue.enqueue(issue.pk, to))
+
+
+def resume_send(*, issue: Issue) -> int:
+    """Start a worker task on an issue that is sending (after a worker died).
+
+    Returns how many deliveries are queued for it. Claims of dead workers are
+    settled by the task itself, once their lease has run out.
+    """
+    if issue.status != Issue.Status.SENDING:
+        raise SendRefused("Only an issue that is sending can be resumed.")
+    transaction.on_commit(lambda: send_issue.enqueue(issue.pk))
+    return issue.deliveries.filter(status=Delivery.Status.QUEUED).count()

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from newsletter import emails, sending, services
+from newsletter import emails, selectors, sending
 from newsletter.models import Issue, Subscriber
 
 
@@ -29,7 +29,7 @@ def send_data_export(subscriber_id: int) -> bool:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
         return False
-    data = services.subscriber_data(subscriber)
+    data = selectors.subscriber_data(subscriber)
     emails.data_export_message(subscriber=subscriber, data=data).send()
     return True
 

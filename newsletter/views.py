@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.models import Article
-from newsletter import ratelimit, services
+from newsletter import ratelimit, services, subscriptions
 from newsletter.forms import SubscribeForm
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import (
@@ -41,11 +41,6 @@ logger = logging.getLogger(__name__)
 
 ARCHIVE_PAGE_SIZE = 12
 RECENT_ISSUES = 3
-LEFT = {
-    Subscriber.Status.UNSUBSCRIBED,
-    Subscriber.Status.BOUNCED,
-    Subscriber.Status.COMPLAINED,
-}
 
 
 class SubscribeView(View):
@@ -169,7 +164,7 @@ class ConfirmView(TokenView):
         if self.expired:
             return self.render("newsletter/confirm_expired.html")
         ip = ratelimit.client_ip(request)
-        if services.confirm(subscriber=self.subscriber, ip=ip):
+        if subscriptions.confirm(subscriber=self.subscriber, ip=ip):
             return self.render("newsletter/confirmed.html", already=False)
         return self.render("newsletter/confirm_ended.html")
 
@@ -211,14 +206,14 @@ class UnsubscribeView(TokenView):
     purpose = Purpose.UNSUBSCRIBE
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        if self.subscriber.status in LEFT:
+        if self.subscriber.has_left:
             return self.unsubscribed()
         return self.render("newsletter/unsubscribe.html")
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
         how = Subscriber.LeftHow.ONE_CLICK if one_click else Subscriber.LeftHow.LINK
-        services.unsubscribe(
+        subscriptions.unsubscribe(
             subscriber=self.subscriber, how=how, ip=ratelimit.client_ip(request)
         )
         return self.unsubscribed()
@@ -258,7 +253,7 @@ class DataRequestView(TokenView):
             return self.render("newsletter/data_delete_confirm.html")
         if action == self.DELETE_CONFIRMED:
             email = self.subscriber.email
-            services.delete_subscriber(subscriber=self.subscriber)
+            subscriptions.delete_subscriber(subscriber=self.subscriber)
             return self.render("newsletter/data_deleted.html", email=email)
         return self.render("newsletter/data.html", status=400)
 

@@ -11,6 +11,18 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+# The editor's settings live with the editor; Django reads them from here by name.
+from core.editor.settings import (  # noqa: F401
+    CKEDITOR_ALLOW_NONIMAGE_FILES,
+    CKEDITOR_BROWSE_SHOW_DIRS,
+    CKEDITOR_CONFIGS,
+    CKEDITOR_IMAGE_BACKEND,
+    CKEDITOR_RESTRICT_BY_USER,
+    CKEDITOR_UPLOAD_PATH,
+    EDITOR_APPS,
+    EDITOR_SILENCED_CHECKS,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -52,11 +64,11 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "ckeditor",
-    "ckeditor_uploader",
+    *EDITOR_APPS,
     "csp",
     "django_tasks",
     "django_tasks_db",
+    "core",
     "articles",
     "newsletter",
 ]
@@ -169,40 +181,6 @@ MAX_IMAGE_PIXELS = 40_000_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o644
 
-# django-ckeditor. Our own upload view replaces the package's (see
-# articles/uploads.py): it checks the extension and decodes with Pillow.
-CKEDITOR_UPLOAD_PATH = "uploads/"
-CKEDITOR_IMAGE_BACKEND = "ckeditor_uploader.backends.PillowBackend"
-CKEDITOR_RESTRICT_BY_USER = "pk"
-CKEDITOR_ALLOW_NONIMAGE_FILES = False
-CKEDITOR_BROWSE_SHOW_DIRS = False
-CKEDITOR_CONFIGS = {
-    "default": {
-        "skin": "moono-lisa",
-        "toolbar": "Article",
-        "toolbar_Article": [
-            ["Format"],
-            ["Bold", "Italic", "Subscript", "Superscript", "RemoveFormat"],
-            ["NumberedList", "BulletedList", "Blockquote"],
-            ["Link", "Unlink"],
-            ["Image", "Table", "HorizontalRule", "SpecialChar"],
-            ["Undo", "Redo"],
-            ["Source", "Maximize"],
-        ],
-        "format_tags": "p;h2;h3;h4",
-        "height": 420,
-        "width": "100%",
-        # Keep the editor to what the server-side sanitiser lets through, and drop
-        # the cloud plugins (exportpdf) that would send content to a third party.
-        "removePlugins": "exportpdf,flash,iframe,forms,smiley,language,div",
-        "extraPlugins": "uploadimage",
-        "removeDialogTabs": "image:advanced;link:advanced;link:target",
-        "filebrowserUploadMethod": "form",
-        "disableNativeSpellChecker": False,
-        "linkDefaultProtocol": "https://",
-    },
-}
-
 LOGIN_URL = "admin:login"
 
 # Security headers. Secure cookies, HSTS and the HTTPS redirect apply when the site
@@ -223,14 +201,7 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 
-SILENCED_SYSTEM_CHECKS = [
-    # ckeditor.W001 warns that the bundled CKEditor 4.22.1 has unfixed security
-    # advisories. We keep it by the product owner's choice and contain it: all
-    # rich text is sanitised with nh3 on save (articles/services.py), uploads are
-    # staff-only images checked by extension and Pillow, and the looser CSP it
-    # needs applies under /admin/ only (skincare/middleware.py).
-    "ckeditor.W001",
-]
+SILENCED_SYSTEM_CHECKS = [*EDITOR_SILENCED_CHECKS]
 
 # Content Security Policy for the public site: nothing loads from another host and
 # no inline script or style runs.

@@ -21,6 +21,7 @@ from PIL import Image
 from articles import renditions, services
 from articles.body import render_body
 from articles.models import Article, Author, ImageRendition
+from core.editor.services import store_editor_image
 from tests.factories import (
     image_upload,
     make_article,
@@ -221,7 +222,7 @@ def test_editor_upload_and_author_photo_get_renditions(
     user = make_user()
     upload = SimpleUploadedFile("pic.png", png_bytes((640, 480)), "image/png")
     with django_capture_on_commit_callbacks(execute=True):
-        url = services.store_editor_image(upload=upload, user=user)
+        url = store_editor_image(upload=upload, user=user)
     source = renditions.url_to_source(url)
     assert {w for w, _ in rows(source)} == {480, 640}
 
@@ -236,7 +237,8 @@ def test_author_admin_save_enqueues_renditions(
     staff_client, django_capture_on_commit_callbacks
 ):
     author = make_author(name="Dr Ada", slug="ada")
-    data = {"name": "Dr Ada", "slug": "ada", "credentials": "", "bio": ""}
+    data = {"name": "Dr Ada", "slug": "ada", "kind": "person", "credentials": ""}
+    data["bio"] = ""
     data["photo"] = SimpleUploadedFile("ada.png", png_bytes((200, 200)), "image/png")
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(

@@ -17,12 +17,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from articles.models import Article
-from articles.services import (
-    ALLOWED_ATTRIBUTES,
-    ALLOWED_TAGS,
-    sanitize_html,
-    save_article,
-)
+from articles.services import save_article
+from core.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, sanitize_html
 from tests.factories import admin_article_form, make_author, make_topic
 
 SAFE_SCHEMES = {"http", "https", "mailto"}

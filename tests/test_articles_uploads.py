@@ -21,8 +21,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from articles.images import check_image, validate_image_file
 from articles.models import Article
+from core.images import check_image, validate_image_file
 from tests.factories import image_bytes, image_upload, make_user
 
 pytestmark = pytest.mark.django_db

@@ -152,7 +152,7 @@ def test_subscriber_list_shows_counts_per_status(staff_client):
 
 
 def test_status_counts_take_one_query(staff_client):
-    from newsletter.admin import SubscriberAdmin
+    from newsletter.admin.subscribers import SubscriberAdmin
     from newsletter.models import Subscriber as Model
 
     one_of_each_status()
@@ -432,7 +432,7 @@ def test_a_draft_scheduled_while_its_form_was_open_is_not_changed(staff_client):
     staff_client.get(url)
     # Someone else schedules it; the editor's form (loaded as draft) posts now.
     form = issue_form(subject="After", slug=issue.slug)
-    from newsletter.admin_forms import IssueAdminForm
+    from newsletter.admin.forms import IssueAdminForm
 
     bound = IssueAdminForm(data=form, instance=issue)
     Issue.objects.filter(pk=issue.pk).update(
@@ -607,7 +607,7 @@ def test_a_race_lost_to_another_sender_is_refused(
     staff_client, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
 ):
     """Both staff loaded the draft; the service's conditional update decides."""
-    from newsletter import admin as newsletter_admin
+    from newsletter.admin import issues as newsletter_admin
 
     make_listed_subscriber(S.CONFIRMED)
     issue = make_issue()

@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from newsletter.admin import IMPORT_SESSION_KEY, csv_cell
-from newsletter.models import Subscriber, SubscriberEvent
-from newsletter.services import LawfulBasis
+from newsletter.admin.csv_export import csv_cell
+from newsletter.admin.imports import IMPORT_SESSION_KEY
+from newsletter.models import LawfulBasis, Subscriber, SubscriberEvent
 from tests.factories import make_listed_subscriber
 
 pytestmark = pytest.mark.django_db
@@ -399,6 +399,6 @@ def test_dry_run_of_a_large_file_takes_a_few_queries_not_one_per_row(
     ]
     with django_assert_max_num_queries(3):
         report = services.import_subscribers(
-            rows=rows, basis=services.LawfulBasis.CONFIRM, evidence="", dry_run=True
+            rows=rows, basis=LawfulBasis.CONFIRM, evidence="", dry_run=True
         )
     assert report.added == 12_000 and not report.errors

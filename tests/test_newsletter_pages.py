@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import services
+from newsletter import services, subscriptions
 from newsletter.models import Issue, IssueArticle, Subscriber, SubscriberEvent
 from newsletter.tokens import Purpose, make_token
 from tests.factories import make_article, make_draft, make_subscriber
@@ -436,7 +436,7 @@ def test_data_export_emails_everything_held_in_text_and_html(
     SubscriberEvent.objects.create(
         subscriber=subscriber, kind=Kind.SIGNED_UP, ip="198.51.100.23"
     )
-    services.confirm(subscriber=subscriber, ip="198.51.100.24")
+    subscriptions.confirm(subscriber=subscriber, ip="198.51.100.24")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(data_url(subscriber), {"action": "export"})

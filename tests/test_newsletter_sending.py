@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from articles.services import sanitize_html
+from core.sanitize import sanitize_html
 from newsletter import emails, sending
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
 from tests.smtp_sink import Rule, SMTPSink

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import ratelimit, services
+from newsletter import ratelimit, services, subscriptions
 from newsletter.models import Subscriber, SubscriberEvent
 from tests.factories import make_article, make_subscriber
 
@@ -505,8 +505,8 @@ def test_signing_up_again_after_unsubscribing_restarts_double_opt_in_with_new_co
 ):
     sign_up(ip="203.0.113.1", source="page")
     subscriber = Subscriber.objects.get()
-    services.confirm(subscriber=subscriber, ip="203.0.113.1")
-    services.unsubscribe(subscriber=subscriber, how=Subscriber.LeftHow.LINK)
+    subscriptions.confirm(subscriber=subscriber, ip="203.0.113.1")
+    subscriptions.unsubscribe(subscriber=subscriber, how=Subscriber.LeftHow.LINK)
     Subscriber.objects.filter(pk=subscriber.pk).update(
         consent_at=timezone.now() - timedelta(days=40)
     )

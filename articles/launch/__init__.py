@@ -23,6 +23,7 @@ TOPIC = {
 AUTHOR = {
     "name": "Skincare Editorial Team",
     "slug": "editorial-team",
+    "kind": "organization",
     "credentials": "",
     "bio": (
         "The Skincare editorial team writes and edits our articles. Talk to a "

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from newsletter import services
+from newsletter import subscriptions
 
 
 class Command(BaseCommand):
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             days = settings.NEWSLETTER_PRUNE_PENDING_DAYS
         if days < 1:
             raise CommandError("--days must be at least 1.")
-        count = services.prune_unconfirmed(
+        count = subscriptions.prune_unconfirmed(
             older_than=timedelta(days=days), dry_run=dry_run
         )
         noun = "sign-up" if count == 1 else "sign-ups"

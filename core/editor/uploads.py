@@ -1,7 +1,7 @@
 """Image upload endpoint for CKEditor, replacing django-ckeditor's own view.
 
 The package's view accepts any file Pillow can open under any extension; this one
-stores images only (see articles.images.check_image). It speaks both CKEditor 4
+stores images only (see core.images.check_image). It speaks both CKEditor 4
 upload protocols: the image dialog (a script calling back into the editor) and
 drag-and-drop/paste (JSON).
 """
@@ -15,7 +15,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from articles.services import store_editor_image
+from core.editor.services import store_editor_image
 
 
 def _dialog_response(func_num: str, url: str, message: str = "") -> HttpResponse:
@@ -41,7 +41,7 @@ def _reply(request: HttpRequest, *, url: str = "", error: str = "") -> HttpRespo
 
 # CKEditor cannot send Django's CSRF token. It sends its own double-submit token
 # (the ckCsrfToken cookie and form field), checked below; the session cookie is
-# SameSite=Lax, and the URL is staff-only (see skincare/urls.py).
+# SameSite=Lax, and the URL is staff-only (see core/editor/urls.py).
 @csrf_exempt
 @require_POST
 # The image dialog posts into a same-origin iframe and reads the answer there.

@@ -5,9 +5,9 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
+from core.slugs import unique_slug
 from newsletter import services
-from newsletter.models import Issue
-from skincare.slugs import unique_slug
+from newsletter.models import Issue, LawfulBasis
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 # Evidence goes into Subscriber.lawful_basis (300 characters) after the basis text.
@@ -85,7 +85,7 @@ class ImportForm(forms.Form):
     )
     basis = forms.ChoiceField(
         label="Lawful basis",
-        choices=services.LawfulBasis.CHOICES,
+        choices=LawfulBasis.choices,
         widget=forms.RadioSelect(attrs={"class": "radiolist"}),
         help_text="Only addresses that already gave consent to this newsletter may "
         "skip the confirmation email.",
@@ -117,7 +117,7 @@ class ImportForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if (
-            cleaned.get("basis") == services.LawfulBasis.CONSENTED
+            cleaned.get("basis") == LawfulBasis.CONSENTED
             and not (cleaned.get("evidence") or "").strip()
         ):
             self.add_error(

@@ -2,10 +2,9 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.static import serve
 
-from articles.images import ALLOWED_IMAGE_FORMATS, image_extension
+from core.images import ALLOWED_IMAGE_FORMATS, GENERATED_FORMATS, image_extension
 
-# Uploads, plus what renditions are written as (articles/renditions.py).
-SERVED_EXTENSIONS = {*ALLOWED_IMAGE_FORMATS, "avif"}
+SERVED_EXTENSIONS = {*ALLOWED_IMAGE_FORMATS, *GENERATED_FORMATS}
 # Python's mimetypes does not know every image type on every system (webp).
 CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
 

@@ -1,0 +1,357 @@
+"""The issue admin: write, preview, test, send or schedule, and follow a send."""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from core.sanitize import sanitize_html
+from newsletter import emails, services
+from newsletter.admin.forms import IssueAdminForm, ScheduleForm
+from newsletter.admin.progress import progress_data
+from newsletter.models import Delivery, Issue, IssueArticle, Subscriber
+
+
+class IssueArticleInline(admin.TabularInline):
+    model = IssueArticle
+    fields = ["position", "article"]
+    autocomplete_fields = ["article"]
+    ordering = ["position", "pk"]
+    extra = 1
+    verbose_name = "featured article"
+    verbose_name_plural = "Featured articles (shown after the body, lowest first)"
+
+    def _locked(self, obj) -> bool:
+        return obj is not None and obj.is_locked
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return not self._locked(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not self._locked(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not self._locked(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(Issue)
+class IssueAdmin(admin.ModelAdmin):
+    form = IssueAdminForm
+    list_display = [
+        "subject",
+        "status",
+        "scheduled_at",
+        "sent_at",
+        "recipients",
+        "sent_count",
+    ]
+    list_filter = ["status"]
+    search_fields = ["subject", "slug"]
+    prepopulated_fields = {"slug": ["subject"]}
+    inlines = [IssueArticleInline]
+    readonly_fields = [
+        "status",
+        "scheduled_at",
+        "send_started_at",
+        "sent_at",
+        "recipient_count",
+    ]
+    content_fields = ["subject", "slug", "preheader", "body"]
+
+    class Media:
+        js = ["admin/js/newsletter-progress.js"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                sent_total=Count(
+                    "deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)
+                )
+            )
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        content = self.content_fields
+        if obj is not None and obj.is_locked:
+            content = [f if f != "body" else "body_rendered" for f in content]
+        fieldsets = [(None, {"fields": content})]
+        if obj is not None:
+            fieldsets.append(("Sending", {"fields": self.readonly_fields}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_locked:
+            return [*self.content_fields, "body_rendered", *self.readonly_fields]
+        return self.readonly_fields
+
+    @admin.display(description="Body")
+    def body_rendered(self, issue: Issue) -> str:
+        # Saved sanitised; sanitised again here so nothing unsafe can ever render.
+        return mark_safe(sanitize_html(html=issue.body))
+
+    def view_on_site(self, issue: Issue) -> str | None:
+        # Only sent issues are in the public archive.
+        return issue.get_absolute_url() if issue.status == Issue.Status.SENT else None
+
+    @admin.display(description="Recipients", ordering="recipient_count")
+    def recipients(self, issue: Issue):
+        return issue.recipient_count
+
+    @admin.display(description="Sent", ordering="sent_total")
+    def sent_count(self, issue: Issue):
+        if issue.status in {Issue.Status.DRAFT, Issue.Status.SCHEDULED}:
+            return None
+        return issue.sent_total
+
+    # Once scheduled, an issue is shown read-only: no field, article or save button.
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_locked:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status in {
+            Issue.Status.SCHEDULED,
+            Issue.Status.SENDING,
+        }:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def has_send_permission(self, request: HttpRequest) -> bool:
+        return super().has_change_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        services.save_issue(issue=obj)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is IssueArticle:
+            # Number the featured articles 1, 2, 3 in the order they will appear.
+            items = IssueArticle.objects.filter(issue=form.instance).order_by(
+                "position", "pk"
+            )
+            for number, item in enumerate(items, start=1):
+                if item.position != number:
+                    IssueArticle.objects.filter(pk=item.pk).update(position=number)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        issue = self.get_object(request, object_id)
+        if issue is not None:
+            extra_context = {
+                **(extra_context or {}),
+                **self.sending_context(request, issue),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def sending_context(self, request: HttpRequest, issue: Issue) -> dict:
+        context = {
+            "can_send": issue.status == Issue.Status.DRAFT
+            and self.has_send_permission(request),
+            "can_cancel": issue.status == Issue.Status.SCHEDULED
+            and self.has_send_permission(request),
+            "has_send_permission": self.has_send_permission(request),
+            "progress_url": reverse("admin:newsletter_issue_progress", args=[issue.pk]),
+        }
+        if issue.status == Issue.Status.SCHEDULED:
+            context["confirmed_count"] = Subscriber.objects.confirmed().count()
+        if issue.is_locked:
+            context["progress"] = progress_data(issue)
+        return context
+
+    # Custom views ----------------------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+
+        def issue_path(route: str, view, name: str):
+            return path(
+                f"<int:object_id>/{route}", wrap(view), name=f"newsletter_issue_{name}"
+            )
+
+        return [
+            issue_path("preview/", self.preview_view, "preview"),
+            issue_path("preview/email.html", self.preview_html_view, "preview_html"),
+            issue_path("send-test/", require_POST(self.send_test_view), "send_test"),
+            issue_path("send/", self.send_view, "send"),
+            issue_path("schedule/", self.schedule_view, "schedule"),
+            issue_path(
+                "cancel-schedule/", require_POST(self.cancel_view), "cancel_schedule"
+            ),
+            issue_path("progress.json", self.progress_view, "progress"),
+            issue_path("resume/", require_POST(self.resume_view), "resume"),
+            *super().get_urls(),
+        ]
+
+    def _issue(self, request: HttpRequest, object_id: int, *, send=False) -> Issue:
+        issue = get_object_or_404(Issue, pk=object_id)
+        allowed = (
+            self.has_send_permission(request)
+            if send
+            else self.has_view_or_change_permission(request, issue)
+        )
+        if not allowed:
+            raise PermissionDenied
+        return issue
+
+    @staticmethod
+    def _change_url(issue: Issue) -> str:
+        return reverse("admin:newsletter_issue_change", args=[issue.pk])
+
+    def _context(self, request: HttpRequest, issue: Issue, title: str) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": issue,
+            "issue": issue,
+            "title": title,
+            "change_url": self._change_url(issue),
+        }
+
+    def _preview_message(self, request: HttpRequest, issue: Issue):
+        to = request.user.email or "preview@example.invalid"
+        return emails.test_issue_message(issue=issue, to=to)
+
+    def preview_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        issue = self._issue(request, object_id)
+        message = self._preview_message(request, issue)
+        context = {
+            **self._context(request, issue, f"Preview: {issue.subject}"),
+            "subject": message.subject.removeprefix("[Test] "),
+            "from_email": message.from_email,
+            "html": message.alternatives[0][0],
+            "text": message.body,
+            "html_url": reverse("admin:newsletter_issue_preview_html", args=[issue.pk]),
+        }
+        return TemplateResponse(request, "admin/newsletter/issue/preview.html", context)
+
+    def preview_html_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Exactly the email's HTML, as its own page (inert: no script can run)."""
+        issue = self._issue(request, object_id)
+        message = self._preview_message(request, issue)
+        response = HttpResponse(
+            message.alternatives[0][0], content_type="text/html; charset=utf-8"
+        )
+        response["Content-Security-Policy"] = (
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+            f"img-src 'self' data: https: {settings.SITE_URL}; "
+            "frame-ancestors 'self'"
+        )
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
+
+    def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        issue = self._issue(request, object_id, send=True)
+        to = (request.user.email or "").strip()
+        if not to:
+            messages.error(
+                request,
+                "Your account has no email address, so there is nowhere to send a "
+                "test. Add one to your user account, then try again.",
+            )
+        else:
+            services.send_test(issue=issue, to=to)
+            messages.success(request, f"Test sent to {to}.")
+        return HttpResponseRedirect(self._change_url(issue))
+
+    def send_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return self._send_or_schedule(request, object_id, schedule=False)
+
+    def schedule_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return self._send_or_schedule(request, object_id, schedule=True)
+
+    def _send_or_schedule(
+        self, request: HttpRequest, object_id: int, *, schedule: bool
+    ) -> HttpResponse:
+        issue = self._issue(request, object_id, send=True)
+        if issue.status != Issue.Status.DRAFT:
+            messages.error(
+                request,
+                "This issue has already been scheduled or sent; it cannot be sent "
+                "again.",
+            )
+            return HttpResponseRedirect(self._change_url(issue))
+        confirmed = Subscriber.objects.confirmed().count()
+        form = ScheduleForm(request.POST or None) if schedule else None
+        if request.method == "POST":
+            if not schedule and confirmed == 0:
+                messages.error(
+                    request, "There are no confirmed subscribers: nothing was sent."
+                )
+            elif form is None or form.is_valid():
+                at = form.cleaned_data["send_at"] if form else None
+                try:
+                    count = services.schedule_send(issue=issue, at=at)
+                except services.SendRefused as exc:
+                    messages.error(request, f"{exc} Nothing was sent.")
+                    return HttpResponseRedirect(self._change_url(issue))
+                if at:
+                    when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")
+                    messages.success(
+                        request,
+                        f"Scheduled for {when}. It will go to the subscribers "
+                        f"confirmed then ({count} today).",
+                    )
+                else:
+                    messages.success(
+                        request,
+                        f"Sending to {count} confirmed subscriber(s) has started.",
+                    )
+                return HttpResponseRedirect(self._change_url(issue))
+        title = (
+            f"Schedule “{issue.subject}”" if schedule else f"Send “{issue.subject}” now"
+        )
+        context = {
+            **self._context(request, issue, title),
+            "schedule": schedule,
+            "form": form,
+            "confirmed_count": confirmed,
+            "featured_count": issue.issuearticle_set.count(),
+            "time_zone": timezone.get_current_timezone_name(),
+        }
+        return TemplateResponse(
+            request, "admin/newsletter/issue/send_confirm.html", context
+        )
+
+    def cancel_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        issue = self._issue(request, object_id, send=True)
+        try:
+            services.cancel_schedule(issue=issue)
+        except services.SendRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, "The schedule is cancelled; the issue is a draft again."
+            )
+        return HttpResponseRedirect(self._change_url(issue))
+
+    def progress_view(self, request: HttpRequest, object_id: int) -> JsonResponse:
+        issue = self._issue(request, object_id)
+        return JsonResponse(progress_data(issue))
+
+    def resume_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        issue = self._issue(request, object_id, send=True)
+        try:
+            queued = services.resume_send(issue=issue)
+        except services.SendRefused as exc:
+            messages.error(request, f"{exc} Nothing done.")
+        else:
+            messages.success(
+                request,
+                f"Sending resumed: a worker will take the {queued} queued "
+                "deliveries. Deliveries marked uncertain are never sent again.",
+            )
+        return HttpResponseRedirect(self._change_url(issue))
