@@ -11,7 +11,7 @@ from django.utils.text import slugify
 
 from articles.renditions import add_pictures
 
-# The sanitiser (articles/services.py) leaves h2/h3 without attributes; a heading
+# The sanitiser (core/sanitize.py) leaves h2/h3 without attributes; a heading
 # that already has attributes (content stored before the sanitiser) is left alone.
 HEADING = re.compile(r"<(h[23])>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
 TAG = re.compile(r"<[^>]*>")
@@ -58,7 +58,7 @@ def _with_heading_ids(html: str) -> tuple[str, tuple[Heading, ...]]:
 
 def render_body(html: str) -> SafeString:
     # Safe: the stored body is sanitised with nh3 on every save
-    # (articles/services.py), and each step here only adds our own markup (ids
+    # (core/sanitize.py), and each step here only adds our own markup (ids
     # made by slugify: letters, digits, hyphens and underscores only).
     # Pictures first: it recognises the body the page prefetched renditions for.
     html = add_pictures(html)

@@ -216,6 +216,41 @@ def test_old_renditions_are_kept_while_something_else_uses_the_image(
     assert rows(shared)
 
 
+def test_deleting_an_article_deletes_its_image_renditions_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    body_image = store("uploads/1/body.png", png_bytes((500, 250)))
+    renditions.make_renditions(body_image)
+    article = make_article(body=f'<p><img src="/media/{body_image}" alt="x"></p>')
+    article.cover_image = image_upload("cover.png", size=(600, 300))
+    article.cover_image_alt = "A jar"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_article(article=article)
+    cover = article.cover_image.name
+    files = [
+        r.file for r in ImageRendition.objects.filter(source__in=[cover, body_image])
+    ]
+    assert rows(cover) and rows(body_image)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Article.objects.filter(pk=article.pk).delete()
+
+    assert not ImageRendition.objects.exists()
+    assert files and not any(default_storage.exists(f) for f in files)
+
+
+def test_deleting_an_article_keeps_renditions_another_article_uses(
+    django_capture_on_commit_callbacks,
+):
+    shared = store("covers/shared.png", png_bytes((500, 250)))
+    renditions.make_renditions(shared)
+    make_article(cover_image=shared, cover_image_alt="x")
+    doomed = make_article(cover_image=shared, cover_image_alt="x")
+    with django_capture_on_commit_callbacks(execute=True):
+        doomed.delete()
+    assert rows(shared)
+
+
 def test_editor_upload_and_author_photo_get_renditions(
     django_capture_on_commit_callbacks,
 ):

@@ -3,6 +3,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models.signals import post_delete
 from django.urls import reverse
 from django.utils import timezone
 
@@ -224,3 +225,17 @@ def test_query_count_is_constant(client, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         response = client.get(SEARCH_URL, {"q": "serum guide", "page": 2})
     assert response.text.count('class="search-result"') == 10
+
+
+def test_the_deletion_receiver_is_connected_by_the_app_config():
+    # Connected in ArticlesConfig.ready() under its dispatch_uid, not as a side
+    # effect of importing the admin.
+    uids = {key[0] for key, *_ in post_delete.receivers}
+    assert "articles_article_deleted" in uids
+
+
+def test_a_deleted_article_leaves_the_index():
+    article = save_article(article=make_article(title="Retinol basics"))
+    assert search.search("retinol").total == 1
+    article.delete()
+    assert search.search("retinol").total == 0

@@ -67,7 +67,7 @@ def imports_of(path: Path, module: str) -> list[tuple[str, bool, int]]:
                 package = module.split(".")
                 if path.name != "__init__.py":
                     package = package[:-1]
-                base = ".".join(package[: len(package) - node.level + 1] + [base])
+                base = ".".join([*package[: len(package) - node.level + 1], base])
             names = [f"{base}.{alias.name}" for alias in node.names] or [base]
         for name in names:
             target = resolve(name)
@@ -76,9 +76,7 @@ def imports_of(path: Path, module: str) -> list[tuple[str, bool, int]]:
     return found
 
 
-GRAPH = {
-    module: imports_of(path, module) for module, path in sorted(MODULES.items())
-}
+GRAPH = {module: imports_of(path, module) for module, path in sorted(MODULES.items())}
 
 
 def test_the_walk_sees_the_project():
@@ -139,7 +137,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_no_import_circles():
     graph = {
-        module: {target for target, _, _ in imports} for module, imports in GRAPH.items()
+        module: {target for target, _, _ in imports}
+        for module, imports in GRAPH.items()
     }
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
