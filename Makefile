@@ -44,11 +44,15 @@ PAGE_QUALITY := tests/page_quality
 $(PAGE_QUALITY)/node_modules/.installed: $(PAGE_QUALITY)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 	  (cd $(PAGE_QUALITY) && npm ci --no-audit --no-fund --loglevel=error) && touch $@; \
-	else echo "npm is not installed: accessibility checks will be skipped. Install it with: sudo apt-get install nodejs npm"; fi
+	else echo "npm is not installed: accessibility and HTML validity checks will be skipped. Install it with: sudo apt-get install nodejs npm"; fi
 
 test: install $(PAGE_QUALITY)/node_modules/.installed
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
 	  echo "Chromium is not installed: browser tests will be skipped. Install it with: sudo apt-get install chromium"
+	@command -v java >/dev/null 2>&1 || \
+	  echo "Java is not installed: the HTML validity test will be skipped. Install it with: sudo apt-get install default-jre-headless"
+	@command -v spamassassin >/dev/null 2>&1 || \
+	  echo "SpamAssassin is not installed: the spam score tests will be skipped. Install it with: sudo apt-get install spamassassin"
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -106,7 +106,7 @@ def test_article_page_shows_everything_a_reader_needs(client, media_root):
         '<h2 id="causes">Causes</h2><p>Clogged pores.</p>',
         'alt="A jar of cream on a towel"',
         'width="120" height="80"',
-        f'datetime="{article.published_at.isoformat()}"',
+        f'datetime="{timezone.localtime(article.published_at):%Y-%m-%dT%H:%M:%S%z}"',
         f'<link rel="canonical" href="{settings.SITE_URL}/articles/',
     ):
         assert expected in text, expected

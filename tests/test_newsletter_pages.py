@@ -575,7 +575,7 @@ def test_archive_lists_only_sent_issues_newest_first_with_their_date(client):
     assert response.status_code == 200
     assert text.index("Spring skin") < text.index("Winter skin")
     assert "Light SPF" in text
-    assert f'datetime="{newer.sent_at.isoformat()}"' in text
+    assert f'datetime="{timezone.localtime(newer.sent_at):%Y-%m-%dT%H:%M:%S%z}"' in text
     assert older.sent_at.strftime("%-d %B %Y") in text
     for issue in unsent:
         assert issue.subject not in text
