@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article, Reference
-from newsletter import emails, services
+from newsletter import emails, selectors
 from newsletter.models import Issue, IssueArticle, Subscriber
 from newsletter.tokens import Purpose, make_token
 from tests.factories import make_article, make_author, make_issue, make_subscriber
@@ -178,7 +178,7 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         ),
         "email-data-export": html_part(
             emails.data_export_message(
-                subscriber=reader, data=services.subscriber_data(reader)
+                subscriber=reader, data=selectors.subscriber_data(reader)
             )
         ),
         "email-issue": html_part(
