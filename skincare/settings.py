@@ -85,6 +85,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "skincare.middleware.PathAwareCSPMiddleware",
+    # After authentication (it lets staff send uploads) and inside the header
+    # middleware (its 413 page gets their headers); no middleware reads the body.
+    "skincare.middleware.RequestSizeLimitMiddleware",
     # Last, so it sees the outcome of every login attempt (django-axes' own advice).
     "axes.middleware.AxesMiddleware",
 ]
@@ -182,7 +185,11 @@ MAX_IMAGE_UPLOAD_BYTES = 10 * 1024 * 1024
 # Pixel budget for one uploaded image; anything larger is treated as a
 # decompression bomb (Pillow's own limit is higher and only warns below 2x).
 MAX_IMAGE_PIXELS = 40_000_000
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_UPLOAD_BYTES + 1024 * 1024
+# Form fields without the files: Django's default, room for a long article body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Bodies larger than this are refused with a 413 before they are read, except from
+# logged-in staff, whose limit follows the largest upload (skincare/middleware.py).
+PUBLIC_REQUEST_MAX_BYTES = 64 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o644
 
 LOGIN_URL = "admin:login"
@@ -339,4 +346,5 @@ NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR = int(
 )
 NEWSLETTER_CONFIRMATIONS_PER_DAY = 3
 NEWSLETTER_CONFIRM_MAX_AGE_DAYS = 7
+NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS = 24
 NEWSLETTER_PRUNE_PENDING_DAYS = 30
