@@ -24,7 +24,7 @@ class Purpose(StrEnum):
 
 
 class TokenExpired(Exception):
-    def __init__(self, subscriber: Subscriber | None):
+    def __init__(self, subscriber: Subscriber):
         super().__init__("The link has expired.")
         self.subscriber = subscriber
 
@@ -82,8 +82,12 @@ def read_token(token: str, *, purpose: Purpose) -> Subscriber:
     try:
         payload = signing.loads(token, salt=salt, max_age=max_age(purpose))
     except signing.SignatureExpired:
-        # Still signed by us, only too old: say so, and allow a new link.
-        raise TokenExpired(_subscriber(signing.loads(token, salt=salt))) from None
+        # Still signed by us, only too old: say so, and allow a new link, as long
+        # as it still names a subscriber.
+        subscriber = _subscriber(signing.loads(token, salt=salt))
+        if subscriber is None:
+            raise TokenInvalid from None
+        raise TokenExpired(subscriber) from None
     except signing.BadSignature:
         raise TokenInvalid from None
     subscriber = _subscriber(payload)
