@@ -8,8 +8,11 @@ PORT ?= 8000
 DEV_ENV := DJANGO_DEBUG=1
 # Links in emails point at the running site.
 RUN_ENV = $(DEV_ENV) SITE_URL=http://$(HOST):$(PORT)
-# Tests run in production posture (DEBUG off) with a throwaway key.
-TEST_ENV := DJANGO_SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true
+# Tests run in production posture (DEBUG off) with a throwaway key and a sender on a
+# real domain (production posture refuses news@localhost; no mail leaves the tests).
+TEST_FROM := news@example.com
+TEST_ENV := DJANGO_SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
+  DJANGO_DEFAULT_FROM_EMAIL=$(TEST_FROM)
 
 .PHONY: run serve install migrate content test lint format check-deploy clean
 
@@ -66,7 +69,7 @@ format: install
 # Shows what `manage.py check --deploy` says with production values.
 check-deploy: install
 	DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	DJANGO_ALLOWED_HOSTS=example.com DJANGO_HTTPS=1 \
+	DJANGO_ALLOWED_HOSTS=example.com DJANGO_HTTPS=1 DJANGO_DEFAULT_FROM_EMAIL=$(TEST_FROM) \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:

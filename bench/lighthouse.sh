@@ -11,6 +11,7 @@ trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 (cd tests/page_quality && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 export DJANGO_SECRET_KEY=lighthouse-only-key DJANGO_ALLOWED_HOSTS=127.0.0.1 \
+  DJANGO_DEFAULT_FROM_EMAIL=news@example.com \
   SQLITE_PATH="$work/db.sqlite3" DJANGO_STATIC_ROOT="$work/static" \
   DJANGO_MEDIA_ROOT="$work/media" SITE_URL="http://127.0.0.1:$port"
 unset DATABASE_URL

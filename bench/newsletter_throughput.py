@@ -83,6 +83,7 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="skincare-bench-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skincare.settings")
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret")
+    os.environ.setdefault("DJANGO_DEFAULT_FROM_EMAIL", "news@example.com")
     os.environ["SQLITE_PATH"] = str(Path(workdir) / "bench.sqlite3")
     os.environ["SQLITE_TEST_PATH"] = str(Path(workdir) / "bench-test.sqlite3")
     os.environ["NEWSLETTER_BATCH_SIZE"] = str(args.batch)

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core import checks
+
+from core.checks import check_sender
 
 
 class CoreConfig(AppConfig):
@@ -9,3 +12,6 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Shared"
+
+    def ready(self) -> None:
+        checks.register(check_sender, checks.Tags.security)

@@ -75,6 +75,21 @@ def data_export_message(
     return build(to=subscriber.email, subject=subject, text=text, html=html)
 
 
+def data_delete_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
+    """The link that deletes a subscriber, to the address they have right now."""
+    token = make_token(subscriber=subscriber, purpose=Purpose.DELETE)
+    context = {
+        "subscriber": subscriber,
+        "delete_url": absolute(
+            reverse("newsletter:data_delete", kwargs={"token": token})
+        ),
+        "max_age_hours": settings.NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS,
+        **subscriber_links(subscriber),
+    }
+    subject, text, html = render_email("newsletter/email/data_delete", context)
+    return build(to=subscriber.email, subject=subject, text=text, html=html)
+
+
 @dataclass(frozen=True)
 class RenderedIssue:
     issue: Issue

@@ -15,6 +15,35 @@ NAME_ABUSE = re.compile(r"://|www\.|[a-z0-9]\.[a-z]{2,}|[<>@/\\]", re.I)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+class BoundedMixin:
+    """Redisplays at most `max_chars` characters of what was sent (the field's
+    maxlength by default): a too-long value gets its error message, and the page
+    does not echo megabytes back."""
+
+    def __init__(self, *args, max_chars: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_chars = max_chars
+
+    def format_value(self, value):
+        value = super().format_value(value)
+        limit = self.max_chars or self.attrs.get("maxlength")
+        if value is not None and limit:
+            return str(value)[: int(limit)]
+        return value
+
+
+class BoundedTextInput(BoundedMixin, forms.TextInput):
+    pass
+
+
+class BoundedEmailInput(BoundedMixin, forms.EmailInput):
+    pass
+
+
+class BoundedHiddenInput(BoundedMixin, forms.HiddenInput):
+    pass
+
+
 class SubscribeForm(forms.Form):
     # Where the form was shown. Only the two public forms may claim a source.
     SOURCES = [
@@ -31,7 +60,9 @@ class SubscribeForm(forms.Form):
             "invalid": "Enter an email address like name@example.com.",
             "max_length": "An email address can be at most 254 characters long.",
         },
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
+        widget=BoundedEmailInput(
+            attrs={"autocomplete": "email", "spellcheck": "false"}
+        ),
     )
     first_name = forms.CharField(
         label="First name (optional)",
@@ -40,7 +71,7 @@ class SubscribeForm(forms.Form):
         error_messages={
             "max_length": "A first name can be at most 100 characters long.",
         },
-        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+        widget=BoundedTextInput(attrs={"autocomplete": "given-name"}),
     )
     # The label is the consent wording itself: what is shown is what is stored.
     consent = forms.BooleanField(
@@ -53,12 +84,13 @@ class SubscribeForm(forms.Form):
     website = forms.CharField(
         label="Leave this field empty",
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+        max_length=200,
+        widget=BoundedTextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
     source = forms.ChoiceField(
         choices=SOURCES,
         initial=Subscriber.Source.PAGE,
-        widget=forms.HiddenInput,
+        widget=BoundedHiddenInput(max_chars=20),
         error_messages={
             "required": "This form could not be sent. Please try again.",
             "invalid_choice": "This form could not be sent. Please try again.",

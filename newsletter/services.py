@@ -27,6 +27,7 @@ from newsletter.subscriptions import normalize_email, record_event
 from newsletter.tasks import (
     send_confirmation_email,
     send_data_export,
+    send_deletion_link,
     send_issue,
     send_test_issue,
     start_issue_send,
@@ -122,6 +123,24 @@ def request_data_export(*, subscriber: Subscriber, ip: str | None) -> bool:
         return False
     record_event(subscriber, Kind.DATA_EXPORTED, ip=ip)
     transaction.on_commit(lambda: send_data_export.enqueue(subscriber.pk))
+    return True
+
+
+def request_deletion(*, subscriber: Subscriber, ip: str | None) -> bool:
+    """Email the subscriber's current address a link that deletes their data.
+
+    Deleting takes that link, not the data page: the data page is reached from
+    unsubscribe links, which travel in headers and forwarded emails. At most
+    NEWSLETTER_CONFIRMATIONS_PER_DAY a day, like the data export.
+    """
+    since = timezone.now() - timedelta(days=1)
+    if (
+        subscriber.events.filter(kind=Kind.DELETION_REQUESTED, at__gte=since).count()
+        >= settings.NEWSLETTER_CONFIRMATIONS_PER_DAY
+    ):
+        return False
+    record_event(subscriber, Kind.DELETION_REQUESTED, ip=ip)
+    transaction.on_commit(lambda: send_deletion_link.enqueue(subscriber.pk))
     return True
 
 

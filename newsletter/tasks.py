@@ -35,6 +35,15 @@ def send_data_export(subscriber_id: int) -> bool:
 
 
 @task()
+def send_deletion_link(subscriber_id: int) -> bool:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return False  # Deleted already: nothing left to delete.
+    emails.data_delete_message(subscriber=subscriber).send()
+    return True
+
+
+@task()
 def send_test_issue(issue_id: int, to: str) -> None:
     issue = Issue.objects.get(pk=issue_id)
     emails.test_issue_message(issue=issue, to=to).send()

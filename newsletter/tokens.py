@@ -1,4 +1,5 @@
-"""Signed, single-purpose links for subscribers: confirm, unsubscribe, data requests.
+"""Signed, single-purpose links for subscribers: confirm, unsubscribe, data requests,
+and the emailed link that deletes a subscriber's data.
 
 Each purpose has its own salt, so a token for one can never be used for another. A
 token names the subscriber and a digest of their address: if the address changes
@@ -19,10 +20,11 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
     DATA = "data"
+    DELETE = "delete"
 
 
 class TokenExpired(Exception):
-    def __init__(self, subscriber: Subscriber | None):
+    def __init__(self, subscriber: Subscriber):
         super().__init__("The link has expired.")
         self.subscriber = subscriber
 
@@ -47,15 +49,29 @@ def make_token(*, subscriber: Subscriber, purpose: Purpose) -> str:
 def max_age(purpose: Purpose) -> timedelta | None:
     if purpose == Purpose.CONFIRM:
         return timedelta(days=settings.NEWSLETTER_CONFIRM_MAX_AGE_DAYS)
+    if purpose == Purpose.DELETE:
+        # Emailed on request, used at once: a short life if the email leaks later.
+        return timedelta(hours=settings.NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS)
     # Unsubscribe and data links must keep working in old emails.
     return None
 
 
+# Largest primary key the databases hold (a signed 64-bit integer).
+MAX_PK = 2**63 - 1
+
+
 def _subscriber(payload: object) -> Subscriber | None:
+    """The subscriber a payload names, or None for anything but the exact shape
+    make_token() writes: a signed token with an unexpected payload (made with a
+    leaked key, or an older format) is a bad link like any other, never a 500."""
     if not isinstance(payload, dict):
         return None
-    subscriber = Subscriber.objects.filter(pk=payload.get("s")).first()
-    if subscriber is None or _digest(subscriber.email) != payload.get("e"):
+    pk, digest = payload.get("s"), payload.get("e")
+    # type() rather than isinstance(): True is an int, and would name subscriber 1.
+    if type(pk) is not int or not 0 < pk <= MAX_PK or not isinstance(digest, str):
+        return None
+    subscriber = Subscriber.objects.filter(pk=pk).first()
+    if subscriber is None or _digest(subscriber.email) != digest:
         return None
     return subscriber
 
@@ -66,8 +82,12 @@ def read_token(token: str, *, purpose: Purpose) -> Subscriber:
     try:
         payload = signing.loads(token, salt=salt, max_age=max_age(purpose))
     except signing.SignatureExpired:
-        # Still signed by us, only too old: say so, and allow a new link.
-        raise TokenExpired(_subscriber(signing.loads(token, salt=salt))) from None
+        # Still signed by us, only too old: say so, and allow a new link, as long
+        # as it still names a subscriber.
+        subscriber = _subscriber(signing.loads(token, salt=salt))
+        if subscriber is None:
+            raise TokenInvalid from None
+        raise TokenExpired(subscriber) from None
     except signing.BadSignature:
         raise TokenInvalid from None
     subscriber = _subscriber(payload)

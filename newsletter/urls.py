@@ -17,6 +17,11 @@ urlpatterns = [
         "unsubscribe/<str:token>/", views.UnsubscribeView.as_view(), name="unsubscribe"
     ),
     path("data/<str:token>/", views.DataRequestView.as_view(), name="data"),
+    path(
+        "data/<str:token>/delete/",
+        views.DataDeleteView.as_view(),
+        name="data_delete",
+    ),
     path("archive/", views.ArchiveListView.as_view(), name="archive"),
     path(
         "archive/<slug:slug>/", views.ArchiveDetailView.as_view(), name="archive_detail"

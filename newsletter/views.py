@@ -227,12 +227,16 @@ class UnsubscribeView(TokenView):
 
 
 class DataRequestView(TokenView):
-    """What we hold about a subscriber: emailed to them, or deleted (in two steps)."""
+    """What we hold about a subscriber: emailed to them, or a deletion link emailed.
+
+    This page is reached from unsubscribe links, which travel in headers and in
+    forwarded emails, so it never deletes anything itself: deleting takes the link
+    emailed to the subscriber's address at that moment (DataDeleteView).
+    """
 
     purpose = Purpose.DATA
     EXPORT = "export"
     DELETE = "delete"
-    DELETE_CONFIRMED = "delete-confirmed"
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
         return self.render("newsletter/data.html")
@@ -250,12 +254,46 @@ class DataRequestView(TokenView):
                 per_day=settings.NEWSLETTER_CONFIRMATIONS_PER_DAY,
             )
         if action == self.DELETE:
-            return self.render("newsletter/data_delete_confirm.html")
-        if action == self.DELETE_CONFIRMED:
-            email = self.subscriber.email
-            subscriptions.delete_subscriber(subscriber=self.subscriber)
-            return self.render("newsletter/data_deleted.html", email=email)
+            sent = services.request_deletion(
+                subscriber=self.subscriber, ip=ratelimit.client_ip(request)
+            )
+            return self.render(
+                "newsletter/data.html",
+                delete_sent=sent,
+                delete_refused=not sent,
+                per_day=settings.NEWSLETTER_CONFIRMATIONS_PER_DAY,
+                max_age_hours=settings.NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS,
+            )
         return self.render("newsletter/data.html", status=400)
+
+
+class DataDeleteView(TokenView):
+    """The emailed deletion link: GET shows a button (mail scanners open links),
+    its POST deletes. An expired link deletes nothing and offers the data page."""
+
+    purpose = Purpose.DELETE
+    allow_expired = True
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        if self.expired:
+            return self.expired_page()
+        return self.render("newsletter/data_delete_confirm.html")
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        if self.expired:
+            return self.expired_page()
+        email = self.subscriber.email
+        subscriptions.delete_subscriber(subscriber=self.subscriber)
+        return self.render("newsletter/data_deleted.html", email=email)
+
+    def expired_page(self) -> HttpResponse:
+        data_token = make_token(subscriber=self.subscriber, purpose=Purpose.DATA)
+        return self.render(
+            "newsletter/data_delete_expired.html",
+            status=410,
+            data_url=reverse("newsletter:data", kwargs={"token": data_token}),
+            max_age_hours=settings.NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS,
+        )
 
 
 # Public archive -----------------------------------------------------------------

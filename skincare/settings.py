@@ -6,6 +6,7 @@ required, hosts from DJANGO_ALLOWED_HOSTS. README.md lists every variable.
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     *EDITOR_APPS,
     "csp",
+    "axes",
     "django_tasks",
     "django_tasks_db",
     "core",
@@ -83,6 +85,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "skincare.middleware.PathAwareCSPMiddleware",
+    # After authentication (it lets staff send uploads) and inside the header
+    # middleware (its 413 page gets their headers); no middleware reads the body.
+    "skincare.middleware.RequestSizeLimitMiddleware",
+    # Last, so it sees the outcome of every login attempt (django-axes' own advice).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "skincare.urls"
@@ -178,10 +185,42 @@ MAX_IMAGE_UPLOAD_BYTES = 10 * 1024 * 1024
 # Pixel budget for one uploaded image; anything larger is treated as a
 # decompression bomb (Pillow's own limit is higher and only warns below 2x).
 MAX_IMAGE_PIXELS = 40_000_000
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_UPLOAD_BYTES + 1024 * 1024
+# Form fields without the files: Django's default, room for a long article body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Bodies larger than this are refused with a 413 before they are read, except from
+# logged-in staff, whose limit follows the largest upload (skincare/middleware.py).
+PUBLIC_REQUEST_MAX_BYTES = 64 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o644
 
 LOGIN_URL = "admin:login"
+
+# Password guessing (django-axes). Failures are counted per account and address
+# together: after AXES_FAILURE_LIMIT in a row that pair is locked out for the cool-off,
+# even with the right password, while the same account from another address and
+# other accounts from the same address still get in. Axes' default is kept for
+# success: a login that works does not clear the failures (they expire with the
+# cool-off), so guessing cannot be hidden between logins.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(
+    minutes=int(os.environ.get("DJANGO_LOGIN_COOLOFF_MINUTES", "15"))
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "skincare.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client address is REMOTE_ADDR and nothing else, as for the sign-up limit
+# (newsletter/ratelimit.py): anyone can send X-Forwarded-For. The ipware settings
+# say the same in case django-ipware is ever installed.
+AXES_CLIENT_IP_CALLABLE = "newsletter.ratelimit.client_ip"
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_IPWARE_PROXY_COUNT = None
+# Lockouts are logged (logger "axes", WARNING) with the account and the address, so
+# an operator can see who is being guessed at from where; passwords never are.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
 
 # Security headers. Secure cookies, HSTS and the HTTPS redirect apply when the site
 # is served over HTTPS (DJANGO_HTTPS=1), typically behind a proxy that terminates TLS.
@@ -307,4 +346,5 @@ NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR = int(
 )
 NEWSLETTER_CONFIRMATIONS_PER_DAY = 3
 NEWSLETTER_CONFIRM_MAX_AGE_DAYS = 7
+NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS = 24
 NEWSLETTER_PRUNE_PENDING_DAYS = 30

@@ -6,6 +6,7 @@ Screenshots go to test-artifacts/ (gitignored) for a person to look at.
 import re
 
 import pytest
+from django.core import mail
 from playwright.sync_api import expect
 
 from newsletter import emails, services
@@ -152,6 +153,10 @@ def test_data_page_and_archive_render_in_the_site_design(
     expect(page.locator("h1")).to_have_text("Your data")
     screenshot(page, artifacts_dir / "newsletter-data-phone.png", PHONE)
     page.get_by_role("button", name="Delete my data").click()
+    expect(page.get_by_role("status")).to_contain_text("we emailed a link")
+    # Deleting takes the link emailed to the address.
+    link = re.search(r"https?://\S+/delete/", mail.outbox[-1].body)[0]
+    page.goto(link)
     expect(page.locator("h1")).to_have_text("Delete your data?")
     screenshot(page, artifacts_dir / "newsletter-data-delete-phone.png", PHONE)
     page.get_by_role("button", name="Yes, delete everything").click()

@@ -475,45 +475,6 @@ def test_data_export_is_sent_at_most_three_times_a_day_and_says_so(
     assert "on its way" not in answers[3].text
 
 
-def test_delete_asks_for_confirmation_first_and_deletes_nothing_yet(client):
-    subscriber = make_subscriber(status="confirmed")
-    path = data_url(subscriber)
-
-    response = client.post(path, {"action": "delete"})
-
-    assert "<h1>Delete your data?</h1>" in response.text
-    page = page_of(response)
-    assert "Yes, delete everything" in page.buttons
-    assert {"type": "hidden", "name": "action", "value": "delete-confirmed"} in (
-        page.inputs
-    )
-    assert path in page.hrefs  # "No, keep it"
-    assert Subscriber.objects.filter(pk=subscriber.pk).exists()
-
-
-def test_confirmed_deletion_removes_subscriber_and_history_and_kills_the_links(
-    client,
-):
-    subscriber = make_subscriber(email="ada@example.com", status="confirmed")
-    SubscriberEvent.objects.create(subscriber=subscriber, kind=Kind.SIGNED_UP)
-    other = make_subscriber()
-    SubscriberEvent.objects.create(subscriber=other, kind=Kind.SIGNED_UP)
-    links = [data_url(subscriber), unsubscribe_url(subscriber), confirm_url(subscriber)]
-
-    response = client.post(links[0], {"action": "delete-confirmed"})
-
-    assert response.status_code == 200
-    assert "<h1>Your data is deleted</h1>" in response.text
-    assert "ada@example.com" in response.text
-    assert_private(response)
-    assert not Subscriber.objects.filter(pk=subscriber.pk).exists()
-    assert not SubscriberEvent.objects.filter(subscriber_id=subscriber.pk).exists()
-    assert other.events.count() == 1
-    for link in links:
-        assert client.get(link).status_code == 404, link
-        assert client.post(link, {"action": "export"}).status_code == 404, link
-
-
 def test_unknown_data_action_changes_nothing(client, mailoutbox):
     subscriber = make_subscriber()
     response = client.post(data_url(subscriber), {"action": "drop-tables"})

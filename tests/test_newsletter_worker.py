@@ -30,6 +30,7 @@ def worker_env(port: int) -> dict:
         env["DATABASE_URL"] = f"postgres://{auth}@{host}/{db['NAME']}"
     env.update(
         DJANGO_SECRET_KEY="worker-test-secret",
+        DJANGO_DEFAULT_FROM_EMAIL="news@example.com",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(port),
         NEWSLETTER_BATCH_SIZE="100",

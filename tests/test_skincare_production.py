@@ -38,6 +38,7 @@ def production(tmp_path_factory):
     env.pop("DATABASE_URL", None)
     env.update(
         DJANGO_SECRET_KEY="production-posture-test-key",
+        DJANGO_DEFAULT_FROM_EMAIL="Skincare <news@skincare.example.com>",
         DJANGO_ALLOWED_HOSTS="testserver",
         DJANGO_STATIC_ROOT=str(tmp / "static"),
         SQLITE_PATH=str(tmp / "db.sqlite3"),

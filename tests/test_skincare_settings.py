@@ -42,6 +42,7 @@ def test_check_deploy_with_production_values_gives_no_warning():
         DJANGO_SECRET_KEY="k" * 20 + "a-long-random-production-secret-9x8y7z6w5v",
         DJANGO_ALLOWED_HOSTS="skincare.example",
         DJANGO_HTTPS="1",
+        DJANGO_DEFAULT_FROM_EMAIL="Skincare <news@skincare-mail.com>",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (1 silenced)." in result.stdout
