@@ -139,6 +139,7 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         "newsletter-confirm-ended": link("confirm", unsubscribed, Purpose.CONFIRM),
         "newsletter-unsubscribe": link("unsubscribe", confirmed, Purpose.UNSUBSCRIBE),
         "newsletter-data": link("data", confirmed, Purpose.DATA),
+        "newsletter-delete-confirm": link("data_delete", to_delete, Purpose.DELETE),
         "newsletter-invalid-link": "/newsletter/confirm/not-a-real-token/",
         "newsletter-archive": reverse("newsletter:archive"),
         "newsletter-archive-issue": issue.get_absolute_url(),
@@ -160,8 +161,12 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
             {},
             200,
         ),
-        "newsletter-data-delete-confirm": (data, {"action": "delete"}, 200),
-        "newsletter-data-deleted": (data, {"action": "delete-confirmed"}, 200),
+        "newsletter-data-delete-requested": (data, {"action": "delete"}, 200),
+        "newsletter-data-deleted": (
+            link("data_delete", to_delete, Purpose.DELETE),
+            {},
+            200,
+        ),
     }
     for name, (path, form, status) in posts.items():
         response = client.post(path, form)
@@ -184,6 +189,7 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         "email-issue": html_part(
             emails.issue_message(rendered=rendered, subscriber=reader)
         ),
+        "email-data-delete": html_part(emails.data_delete_message(subscriber=reader)),
         "email-test-issue": html_part(
             emails.test_issue_message(issue=issue, to="editor@example.com")
         ),
