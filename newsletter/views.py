@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.models import Article
-from newsletter import ratelimit, services, subscriptions
+from newsletter import origin, ratelimit, services, subscriptions
 from newsletter.forms import SubscribeForm
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import (
@@ -43,8 +43,15 @@ ARCHIVE_PAGE_SIZE = 12
 RECENT_ISSUES = 3
 
 
+@method_decorator(csrf_exempt, name="dispatch")
 class SubscribeView(View):
-    """GET: the newsletter page. POST (from it or any page's footer): sign up."""
+    """GET: the newsletter page. POST (from it or any page's footer): sign up.
+
+    No CSRF token: the form is on every public page, and a token would put a
+    per-visitor secret in each of them (see newsletter.origin). Cross-site posts
+    are refused from the Origin / Sec-Fetch-Site headers instead, before they can
+    count against the visitor's sign-up limit.
+    """
 
     template_name = "newsletter/subscribe.html"
     http_method_names = ["get", "post", "head", "options"]
@@ -54,6 +61,14 @@ class SubscribeView(View):
         return self.page(form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if not origin.is_own_origin(request):
+            logger.info(
+                "Newsletter sign-up refused: cross-site post (Origin %r, "
+                "Sec-Fetch-Site %r)",
+                request.headers.get("Origin"),
+                request.headers.get("Sec-Fetch-Site"),
+            )
+            return render(request, "newsletter/cross_site.html", status=403)
         ip = ratelimit.client_ip(request)
         decision = ratelimit.hit(
             scope="newsletter-signup",
