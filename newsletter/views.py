@@ -68,7 +68,9 @@ class SubscribeView(View):
                 request.headers.get("Origin"),
                 request.headers.get("Sec-Fetch-Site"),
             )
-            return render(request, "newsletter/cross_site.html", status=403)
+            return render(
+                request, "newsletter/cross_site.html", SIGNUP_FLOW, status=403
+            )
         ip = ratelimit.client_ip(request)
         decision = ratelimit.hit(
             scope="newsletter-signup",
@@ -82,7 +84,7 @@ class SubscribeView(View):
             response = render(
                 request,
                 "newsletter/rate_limited.html",
-                {"minutes": math.ceil(decision.retry_after / 60)},
+                {"minutes": math.ceil(decision.retry_after / 60), **SIGNUP_FLOW},
                 status=429,
             )
             response["Retry-After"] = str(decision.retry_after)
@@ -112,10 +114,15 @@ class SubscribeView(View):
         return render(self.request, self.template_name, context)
 
 
+# Pages of signing up, confirming and leaving: the footer leaves out its sign-up.
+SIGNUP_FLOW = {"signup_flow": True}
+
+
 class CheckInboxView(TemplateView):
     """After signing up: the same words for every address, known or not."""
 
     template_name = "newsletter/check_inbox.html"
+    extra_context = SIGNUP_FLOW
 
 
 # Pages behind a personal link ---------------------------------------------------
@@ -147,6 +154,7 @@ class TokenView(View):
         context.setdefault("subscriber", self.subscriber)
         context.setdefault("token", self.kwargs["token"])
         context.setdefault("max_age_days", settings.NEWSLETTER_CONFIRM_MAX_AGE_DAYS)
+        context.update(SIGNUP_FLOW)
         return render(self.request, template, context, status=status)
 
 
