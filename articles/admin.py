@@ -176,8 +176,10 @@ class TopicAdmin(admin.ModelAdmin):
 
 @admin.register(Author)
 class AuthorAdmin(admin.ModelAdmin):
-    list_display = ["name", "credentials"]
+    list_display = ["name", "kind", "credentials"]
+    list_filter = ["kind"]
     search_fields = ["name", "credentials"]
+    fields = ["name", "kind", "slug", "credentials", "bio", "photo"]
     prepopulated_fields = {"slug": ["name"]}
 
     def save_model(self, request, obj, form, change):

@@ -133,23 +133,32 @@ ARTICLES = Article._meta.db_table
 
 
 class SQLiteBackend:
-    def match(self, clauses: list[Clause]) -> tuple[str, list]:
+    @staticmethod
+    def clause_match(clause: Clause) -> str:
         def phrase(words: Phrase) -> str:
             return '"' + " ".join(words).replace('"', '""') + '"'
 
-        parts = []
-        for clause in clauses:
-            alternatives = [phrase(p) for p in clause]
-            parts.append(
-                alternatives[0]
-                if len(alternatives) == 1
-                else "(" + " OR ".join(alternatives) + ")"
-            )
-        return " AND ".join(parts), []
+        alternatives = [phrase(p) for p in clause]
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(" + " OR ".join(alternatives) + ")"
 
-    def count(self, clauses: list[Clause]) -> int:
+    def match(self, clauses: list[Clause], *, any_clause: bool = False) -> str:
+        joiner = " OR " if any_clause else " AND "
+        return joiner.join(self.clause_match(c) for c in clauses)
+
+    def matched_clauses(self, clauses: list[Clause]) -> tuple[str, list]:
+        """SQL counting the clauses each row matches (one MATCH per clause)."""
+        t = FTS_TABLE
+        sql = " + ".join(
+            f"({t}.rowid IN (SELECT rowid FROM {t} WHERE {t} MATCH %s))"
+            for _ in clauses
+        )
+        return f"({sql})", [self.clause_match(c) for c in clauses]
+
+    def count(self, clauses: list[Clause], *, any_clause: bool = False) -> int:
         live, live_params = _live()
-        match, _ = self.match(clauses)
+        match = self.match(clauses, any_clause=any_clause)
         with connection.cursor() as cursor:
             cursor.execute(
                 # CROSS JOIN: SQLite keeps this order, full-text match first.
@@ -160,21 +169,35 @@ class SQLiteBackend:
             )
             return cursor.fetchone()[0]
 
-    def page(self, clauses: list[Clause], limit: int, offset: int) -> list[tuple]:
+    def page(
+        self,
+        clauses: list[Clause],
+        limit: int,
+        offset: int,
+        *,
+        any_clause: bool = False,
+    ) -> list[tuple]:
         live, live_params = _live()
         a = ARTICLES
-        match, _ = self.match(clauses)
+        match = self.match(clauses, any_clause=any_clause)
         t = FTS_TABLE
+        # With any clause allowed, articles sharing more of the query's clauses
+        # come first; relevance orders those sharing as many.
+        matched, matched_params = "", []
+        if any_clause:
+            matched, matched_params = self.matched_clauses(clauses)
+            matched += " DESC, "
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {t}.rowid, highlight({t}, 0, %s, %s), "
                 f"highlight({t}, 1, %s, %s), snippet({t}, 2, %s, %s, '', 30) "
                 f"FROM {t} CROSS JOIN {a} ON {a}.id = {t}.rowid "
                 f"WHERE {t} MATCH %s AND {live} "
-                f"ORDER BY bm25({t}, 10.0, 4.0, 1.0), {a}.published_at DESC, "
-                f"{a}.id DESC "
+                f"ORDER BY {matched}bm25({t}, 10.0, 4.0, 1.0), "
+                f"{a}.published_at DESC, {a}.id DESC "
                 "LIMIT %s OFFSET %s",
-                [START, STOP] * 3 + [match, *live_params, limit, offset],
+                [START, STOP] * 3
+                + [match, *live_params, *matched_params, limit, offset],
             )
             return cursor.fetchall()
 
@@ -209,19 +232,34 @@ class SQLiteBackend:
 
 
 class PostgreSQLBackend:
-    def tsquery(self, clauses: list[Clause]) -> tuple[str, list]:
+    @staticmethod
+    def clause_query(clause: Clause) -> tuple[str, list]:
+        alternatives = [f"phraseto_tsquery('{CONFIG}', %s)" for _ in clause]
+        return "(" + " || ".join(alternatives) + ")", [" ".join(p) for p in clause]
+
+    def tsquery(
+        self, clauses: list[Clause], *, any_clause: bool = False
+    ) -> tuple[str, list]:
         sql, params = [], []
         for clause in clauses:
-            alternatives = []
-            for phrase in clause:
-                alternatives.append(f"phraseto_tsquery('{CONFIG}', %s)")
-                params.append(" ".join(phrase))
-            sql.append("(" + " || ".join(alternatives) + ")")
-        return "(" + " && ".join(sql) + ")", params
+            clause_sql, clause_params = self.clause_query(clause)
+            sql.append(clause_sql)
+            params.extend(clause_params)
+        joiner = " || " if any_clause else " && "
+        return "(" + joiner.join(sql) + ")", params
 
-    def count(self, clauses: list[Clause]) -> int:
+    def matched_clauses(self, clauses: list[Clause]) -> tuple[str, list]:
+        """SQL counting the clauses each row's document matches."""
+        sql, params = [], []
+        for clause in clauses:
+            clause_sql, clause_params = self.clause_query(clause)
+            sql.append(f"(s.document @@ {clause_sql})::int")
+            params.extend(clause_params)
+        return "(" + " + ".join(sql) + ")", params
+
+    def count(self, clauses: list[Clause], *, any_clause: bool = False) -> int:
         live, live_params = _live()
-        query, params = self.tsquery(clauses)
+        query, params = self.tsquery(clauses, any_clause=any_clause)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT count(*) FROM {PG_TABLE} s "
@@ -231,10 +269,22 @@ class PostgreSQLBackend:
             )
             return cursor.fetchone()[0]
 
-    def page(self, clauses: list[Clause], limit: int, offset: int) -> list[tuple]:
+    def page(
+        self,
+        clauses: list[Clause],
+        limit: int,
+        offset: int,
+        *,
+        any_clause: bool = False,
+    ) -> list[tuple]:
         live, live_params = _live()
         a = ARTICLES
-        query, params = self.tsquery(clauses)
+        query, params = self.tsquery(clauses, any_clause=any_clause)
+        # With any clause allowed, articles sharing more of the query's clauses
+        # come first; relevance orders those sharing as many.
+        matched, matched_params = (
+            self.matched_clauses(clauses) if any_clause else ("0", [])
+        )
         whole = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
         fragments = (
             f"StartSel={START}, StopSel={STOP}, MaxFragments=2, MaxWords=30, "
@@ -248,14 +298,16 @@ class PostgreSQLBackend:
                 f"ts_headline('{CONFIG}', s.summary, {query}, %s), "
                 f"ts_headline('{CONFIG}', s.body, {query}, %s) "
                 "FROM ("
-                f"  SELECT s.article_id, ts_rank(s.document, {query}) AS rank, "
-                f"   {a}.published_at "
+                f"  SELECT s.article_id, {matched} AS matched, "
+                f"   ts_rank(s.document, {query}) AS rank, {a}.published_at "
                 f"  FROM {PG_TABLE} s JOIN {a} ON {a}.id = s.article_id "
                 f"  WHERE s.document @@ {query} AND {live} "
-                f"  ORDER BY rank DESC, {a}.published_at DESC, s.article_id DESC "
+                f"  ORDER BY matched DESC, rank DESC, {a}.published_at DESC, "
+                "   s.article_id DESC "
                 "  LIMIT %s OFFSET %s"
                 f") top JOIN {PG_TABLE} s ON s.article_id = top.article_id "
-                "ORDER BY top.rank DESC, top.published_at DESC, top.article_id DESC",
+                "ORDER BY top.matched DESC, top.rank DESC, top.published_at DESC, "
+                "top.article_id DESC",
                 [
                     *params,
                     whole,
@@ -263,6 +315,7 @@ class PostgreSQLBackend:
                     whole,
                     *params,
                     fragments,
+                    *matched_params,
                     *params,
                     *params,
                     *live_params,
@@ -364,16 +417,25 @@ class SearchHit:
 
 
 class _LazyHits:
-    """What Paginator needs (count, slicing), running one query for each."""
+    """What Paginator needs (count, slicing), running one query for each.
+
+    Articles must match every clause. When none does and the query has more
+    than one clause, the closest matches stand in: articles matching any clause,
+    those sharing the most clauses first (`closest` is then True).
+    """
 
     def __init__(self, clauses: list[Clause]) -> None:
         self.clauses = clauses
         self.backend = backend()
         self._count: int | None = None
+        self.closest = False
 
     def count(self) -> int:
         if self._count is None:
             self._count = self.backend.count(self.clauses)
+            if self._count == 0 and len(self.clauses) > 1:
+                self._count = self.backend.count(self.clauses, any_clause=True)
+                self.closest = self._count > 0
         return self._count
 
     def __len__(self) -> int:
@@ -383,7 +445,9 @@ class _LazyHits:
         start, stop = window.start or 0, window.stop
         if self._count == 0 or stop is None or stop <= start:
             return []
-        rows = self.backend.page(self.clauses, stop - start, start)
+        rows = self.backend.page(
+            self.clauses, stop - start, start, any_clause=self.closest
+        )
         articles = Article.objects.for_listing().in_bulk([r[0] for r in rows])
         return [
             SearchHit(
@@ -402,6 +466,8 @@ class SearchResults:
     query: str  # as searched: stripped and cut to MAX_QUERY_LENGTH
     clauses: list[Clause]
     page: Page | None  # None when the query has no words to search for
+    # No live article has every word: these share the most of them.
+    closest: bool = False
 
     @property
     def total(self) -> int:
@@ -411,11 +477,16 @@ class SearchResults:
 def search(query: str, page: int | str | None = 1) -> SearchResults:
     """Live articles matching every word of the query (a word with synonyms
     matches any of them), best first, with highlighted title, summary and body
-    snippet. Never raises on user input; a page number out of range gives the
-    nearest page."""
+    snippet; when none matches every word, those sharing the most words
+    (`closest`). Never raises on user input; a page number out of range gives
+    the nearest page."""
     query = (query or "")[:MAX_QUERY_LENGTH].strip()
     if not tokenize(query):
         return SearchResults(query=query, clauses=[], page=None)
     clauses = build_clauses(query, synonym_groups())
-    paginator = Paginator(_LazyHits(clauses), PAGE_SIZE)
-    return SearchResults(query=query, clauses=clauses, page=paginator.get_page(page))
+    hits = _LazyHits(clauses)
+    paginator = Paginator(hits, PAGE_SIZE)
+    page_obj = paginator.get_page(page)  # counts first, which sets hits.closest
+    return SearchResults(
+        query=query, clauses=clauses, page=page_obj, closest=hits.closest
+    )

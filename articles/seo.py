@@ -15,11 +15,14 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from articles.models import Article, Topic
+from articles.models import Article, Author, Topic
 from core.links import absolute
 
 DEFAULT_IMAGE = "img/og-default.png"
 DEFAULT_IMAGE_SIZE = (1200, 630)
+# The page language, settings.LANGUAGE_CODE, as Open Graph writes it; base.html's
+# <html lang="en-US"> and JSON-LD's inLanguage say the same.
+OG_LOCALE = "en_US"
 LOGO_IMAGE = "img/og-default.png"
 # Personal links (tokens in the address): kept out of search engines, no canonical.
 PRIVATE_PREFIXES = (
@@ -79,7 +82,15 @@ def _organization() -> dict[str, Any]:
     }
 
 
-def _person(author) -> dict[str, Any]:
+def _byline(author: Author) -> dict[str, Any]:
+    """An author or reviewer: a Person, or an Organization for a team byline
+    (jobTitle belongs to people only)."""
+    if author.kind == Author.Kind.ORGANIZATION:
+        return {
+            "@type": "Organization",
+            "name": author.name,
+            "url": absolute(author.get_absolute_url()),
+        }
     person: dict[str, Any] = {
         "@type": "Person",
         "name": author.name,
@@ -138,7 +149,7 @@ def article_json_ld(article: Article) -> dict[str, Any]:
         "@id": f"{url}#article",
         "headline": article.title[:110],
         "description": article.meta_description,
-        "author": _person(article.author),
+        "author": _byline(article.author),
         "publisher": _organization(),
         "mainEntityOfPage": {"@id": url},
         "articleSection": article.topic.name,
@@ -147,16 +158,16 @@ def article_json_ld(article: Article) -> dict[str, Any]:
         article_data["datePublished"] = article.published_at.isoformat()
     if modified:
         article_data["dateModified"] = modified.isoformat()
-    image = article_image_url(article)
-    if image:
-        article_data["image"] = image
+    # Google requires an image on every Article: the site's share image stands in
+    # for a missing cover.
+    article_data["image"] = article_image_url(article) or default_image_url()
     page: dict[str, Any] = {
         "@type": "MedicalWebPage",
         "@id": url,
         "url": url,
         "name": article.meta_title,
         "description": article.meta_description,
-        "inLanguage": "en",
+        "inLanguage": "en-US",
         "mainEntity": {"@id": f"{url}#article"},
         "about": {"@type": "Thing", "name": article.topic.name},
         "publisher": {"@id": _organization()["@id"]},
@@ -165,7 +176,7 @@ def article_json_ld(article: Article) -> dict[str, Any]:
     if modified:
         page["dateModified"] = modified.isoformat()
     if article.reviewer_id and article.reviewer and article.reviewed_at:
-        page["reviewedBy"] = _person(article.reviewer)
+        page["reviewedBy"] = _byline(article.reviewer)
         page["lastReviewed"] = article.reviewed_at.isoformat()
     breadcrumbs = article_breadcrumbs(article)
     breadcrumbs["@id"] = f"{url}#breadcrumb"

@@ -9,5 +9,10 @@ def search_view(request):
     return render(
         request,
         "articles/search_results.html",
-        {"results": results, "max_query_length": MAX_QUERY_LENGTH},
+        {
+            "results": results,
+            "max_query_length": MAX_QUERY_LENGTH,
+            # The page has its own search form: the header leaves its box out.
+            "search_page": True,
+        },
     )

@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.models import Article
-from newsletter import ratelimit, services, subscriptions
+from newsletter import origin, ratelimit, services, subscriptions
 from newsletter.forms import SubscribeForm
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import (
@@ -43,8 +43,15 @@ ARCHIVE_PAGE_SIZE = 12
 RECENT_ISSUES = 3
 
 
+@method_decorator(csrf_exempt, name="dispatch")
 class SubscribeView(View):
-    """GET: the newsletter page. POST (from it or any page's footer): sign up."""
+    """GET: the newsletter page. POST (from it or any page's footer): sign up.
+
+    No CSRF token: the form is on every public page, and a token would put a
+    per-visitor secret in each of them (see newsletter.origin). Cross-site posts
+    are refused from the Origin / Sec-Fetch-Site headers instead, before they can
+    count against the visitor's sign-up limit.
+    """
 
     template_name = "newsletter/subscribe.html"
     http_method_names = ["get", "post", "head", "options"]
@@ -54,6 +61,16 @@ class SubscribeView(View):
         return self.page(form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if not origin.is_own_origin(request):
+            logger.info(
+                "Newsletter sign-up refused: cross-site post (Origin %r, "
+                "Sec-Fetch-Site %r)",
+                request.headers.get("Origin"),
+                request.headers.get("Sec-Fetch-Site"),
+            )
+            return render(
+                request, "newsletter/cross_site.html", SIGNUP_FLOW, status=403
+            )
         ip = ratelimit.client_ip(request)
         decision = ratelimit.hit(
             scope="newsletter-signup",
@@ -67,7 +84,7 @@ class SubscribeView(View):
             response = render(
                 request,
                 "newsletter/rate_limited.html",
-                {"minutes": math.ceil(decision.retry_after / 60)},
+                {"minutes": math.ceil(decision.retry_after / 60), **SIGNUP_FLOW},
                 status=429,
             )
             response["Retry-After"] = str(decision.retry_after)
@@ -97,10 +114,15 @@ class SubscribeView(View):
         return render(self.request, self.template_name, context)
 
 
+# Pages of signing up, confirming and leaving: the footer leaves out its sign-up.
+SIGNUP_FLOW = {"signup_flow": True}
+
+
 class CheckInboxView(TemplateView):
     """After signing up: the same words for every address, known or not."""
 
     template_name = "newsletter/check_inbox.html"
+    extra_context = SIGNUP_FLOW
 
 
 # Pages behind a personal link ---------------------------------------------------
@@ -132,6 +154,7 @@ class TokenView(View):
         context.setdefault("subscriber", self.subscriber)
         context.setdefault("token", self.kwargs["token"])
         context.setdefault("max_age_days", settings.NEWSLETTER_CONFIRM_MAX_AGE_DAYS)
+        context.update(SIGNUP_FLOW)
         return render(self.request, template, context, status=status)
 
 

@@ -3,6 +3,7 @@ import logging
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import render
 
 from newsletter.admin.forms import MAX_IMPORT_BYTES
@@ -76,3 +77,69 @@ class RequestSizeLimitMiddleware:
                     status=413,
                 )
         return self.get_response(request)
+
+
+# Media types worth compressing: pages, feeds, the sitemap, JSON. Images and
+# fonts are compressed already; static files never get here (WhiteNoise serves
+# them, pre-compressed, from above this middleware).
+COMPRESSIBLE_TYPES = frozenset(
+    {
+        "text/html",
+        "text/xml",
+        "application/xml",
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/json",
+        "application/ld+json",
+    }
+)
+
+
+class SecretFreeGZipMiddleware(GZipMiddleware):
+    """gzip for responses that hold no secret, so BREACH has nothing to find.
+
+    BREACH recovers a secret from the compressed size of a response that also
+    reflects attacker-chosen input. Rather than decide which pages reflect input
+    (search does, form errors do), the rule is: compress only responses that carry
+    no per-visitor secret at all. A response is left uncompressed when
+
+    - it sets a cookie: rendering {% csrf_token %} (get_token) makes the CSRF
+      middleware set its cookie on that very response, and a session or message
+      cookie is per-visitor state too. (Django 5 clears the request's
+      CSRF_COOKIE_NEEDS_UPDATE flag once it has set the cookie, so the cookie on
+      the response is the dependable sign; the flag is checked as well in case a
+      view used a token after the CSRF middleware ran);
+    - the request has a session cookie or a signed-in user: the admin, staff
+      previews and anything else shown to a known person;
+    - it is marked private or no-store: the personal newsletter pages, whose
+      signed link token is in the page;
+    - it is not HTML, XML, RSS/Atom or JSON, or is encoded already.
+
+    Public pages hold no token: the sign-up form is protected by an Origin check
+    instead of a CSRF token (newsletter.origin), which is what lets them be
+    compressed at all.
+    """
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if not self.holds_no_secret(request, response):
+            return response
+        return super().process_response(request, response)
+
+    @staticmethod
+    def holds_no_secret(request: HttpRequest, response: HttpResponseBase) -> bool:
+        media_type = response.get("Content-Type", "").split(";")[0].strip().lower()
+        if media_type not in COMPRESSIBLE_TYPES:
+            return False
+        if response.has_header("Content-Encoding"):
+            return False
+        if response.cookies or request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+            return False
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            return False
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return False
+        cache_control = response.get("Cache-Control", "").lower()
+        return "private" not in cache_control and "no-store" not in cache_control

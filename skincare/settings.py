@@ -78,6 +78,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Above everything that changes the body or sets cookies, so it compresses the
+    # final response and sees every cookie set on it; below WhiteNoise, which
+    # serves its own pre-compressed static files.
+    "skincare.middleware.SecretFreeGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -5,6 +5,7 @@ from django.urls import include, path
 from articles.seo import robots_txt
 from articles.sitemaps import SITEMAPS
 from core.media import serve_media
+from core.views import favicon
 
 admin.site.site_header = "Skincare admin"
 admin.site.site_title = "Skincare admin"
@@ -22,6 +23,7 @@ urlpatterns = [
         name="django.contrib.sitemaps.views.sitemap",
     ),
     path("robots.txt", robots_txt, name="robots_txt"),
+    path("favicon.ico", favicon, name="favicon"),
     path("newsletter/", include("newsletter.urls")),
     path("", include("articles.urls")),
 ]

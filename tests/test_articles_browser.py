@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Page, expect
 
 from articles import launch
 from articles.models import Article
+from newsletter.models import Issue
 from tests.browser_fixtures import DESKTOP, PHONE
 from tests.factories import make_author, make_draft, make_staff, make_topic
 
@@ -100,6 +102,63 @@ def test_visitor_reads_a_launch_article(page, live_server, artifacts_dir):
     assert watcher.violations == []
     assert watcher.urls, "no requests were recorded"
     assert watcher.foreign_urls(live_server.url) == []
+
+
+# Consecutive paragraphs of the body: the space between them, and the font size.
+PARAGRAPH_GAPS = """() => Array.from(document.querySelectorAll('.prose > p + p'))
+  .map(p => ({
+    gap: p.getBoundingClientRect().top
+      - p.previousElementSibling.getBoundingClientRect().bottom,
+    fontSize: parseFloat(getComputedStyle(p).fontSize),
+  }))"""
+
+
+def assert_paragraphs_apart(page: Page) -> int:
+    """Every pair of consecutive paragraphs has at least 0.75em between them."""
+    pairs = page.evaluate(PARAGRAPH_GAPS)
+    for pair in pairs:
+        assert pair["gap"] >= 0.75 * pair["fontSize"], (page.url, pair)
+    return len(pairs)
+
+
+def test_paragraphs_have_space_between_them_on_a_phone(
+    page, live_server, artifacts_dir
+):
+    call_command("load_launch_content", stdout=io.StringIO())
+    page.set_viewport_size(PHONE)
+    pairs = 0
+    for parsed in launch.parse_seed():
+        page.goto(f"{live_server.url}/articles/{parsed.spec.slug}/")
+        pairs += assert_paragraphs_apart(page)
+    assert pairs > 0, "no launch article has two paragraphs in a row"
+
+    now = timezone.now()
+    Issue.objects.create(
+        subject="Winter skin",
+        slug="winter-skin",
+        body="<p>Cold air dries the skin.</p><p>Heating dries it more.</p>"
+        "<p>A thicker cream at night helps.</p>",
+        status=Issue.Status.SENT,
+        scheduled_at=now,
+        send_started_at=now,
+        sent_at=now,
+    )
+    page.goto(f"{live_server.url}/newsletter/archive/winter-skin/")
+    assert assert_paragraphs_apart(page) == 2
+    screenshot(page, artifacts_dir / "newsletter-issue-phone.png", PHONE)
+
+
+def test_featured_cards_on_the_desktop_home_page_are_equally_tall(page, live_server):
+    call_command("load_launch_content", stdout=io.StringIO())
+    page.set_viewport_size(DESKTOP)
+    page.goto(live_server.url + "/")
+    cards = page.locator(".grid--featured > .card")
+    expect(cards).to_have_count(2)
+    first, second = (cards.nth(i).bounding_box() for i in range(2))
+    # Side by side, and the same height (their summaries differ in length).
+    assert abs(first["y"] - second["y"]) < 1
+    assert second["x"] > first["x"] + first["width"]
+    assert abs(first["height"] - second["height"]) < 1, (first, second)
 
 
 def test_first_tab_focuses_a_visible_skip_link(page, live_server):

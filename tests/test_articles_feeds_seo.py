@@ -2,6 +2,7 @@
 the permanent redirect from an article's old address."""
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles import services
-from articles.models import Article, ArticleRedirect
+from articles.models import Article, ArticleRedirect, Author
 from tests.factories import (
     admin_article_form,
     image_bytes,
@@ -327,6 +328,13 @@ def test_every_public_page_has_one_canonical_and_the_sharing_tags(client):
         assert page.meta("og:site_name") == ["Skincare"], name
         assert page.meta("og:image")[0].startswith(f"{SITE}/"), name
         assert page.meta("twitter:card") == ["summary_large_image"], name
+        assert page.meta("og:locale") == ["en_US"], name
+        # The Twitter card carries its own copy of what Open Graph says.
+        assert page.meta("twitter:title") == page.meta("og:title"), name
+        assert page.meta("twitter:description") == page.meta("og:description"), name
+        assert page.meta("twitter:image") == page.meta("og:image"), name
+        assert page.meta("twitter:image:alt") == page.meta("og:image:alt"), name
+        assert page.meta("twitter:image:alt")[0], name
         assert len(page.meta("description")) == 1, name
         assert len(page.titles) == 1, name
         expected = "article" if name == "article" else "website"
@@ -431,7 +439,8 @@ def test_article_json_ld_describes_a_medical_web_page_about_the_article(client):
     assert data["publisher"]["name"] == "Skincare"
     assert data["publisher"]["logo"]["url"].startswith(f"{SITE}/")
     assert data["mainEntityOfPage"] == {"@id": url}
-    assert "image" not in data
+    # Google's Article rule needs an image: the default share image stands in.
+    assert data["image"] == f"{SITE}/static/img/og-default.png"
     assert "reviewedBy" not in web_page and "lastReviewed" not in web_page
     assert "reviewedBy" not in json.dumps(page.data())
     crumbs = page.node("BreadcrumbList")["itemListElement"]
@@ -617,3 +626,77 @@ def test_old_address_of_an_unpublished_article_is_not_found(client):
     rename(article, "gone-new")
     services.unpublish_article(article=article)
     assert client.get("/articles/gone-old/").status_code == 404
+
+
+def test_og_locale_agrees_with_the_page_language(client):
+    response = client.get(make_article().get_absolute_url())
+    page = Head()
+    page.feed(response.text)
+    lang = re.search(r'<html lang="([^"]+)"', response.text).group(1)
+    assert page.meta("og:locale") == [lang.replace("-", "_")]
+    assert page.node("MedicalWebPage")["inLanguage"] == lang
+
+
+def test_article_with_cover_has_its_cover_on_the_twitter_card(client):
+    article = make_article(cover_image_alt="A jar of cream")
+    article.cover_image.save("cover.png", ContentFile(image_bytes(size=(120, 80))))
+    page = head(client, article.get_absolute_url())
+    assert page.meta("twitter:image") == [f"{SITE}{article.cover_image.url}"]
+    assert page.meta("twitter:image:alt") == ["A jar of cream"]
+    assert page.meta("twitter:title") == [article.meta_title]
+
+
+def test_team_byline_is_an_organization_and_a_person_stays_a_person(client):
+    team = make_author(
+        name="Editorial Team", kind=Author.Kind.ORGANIZATION, credentials="Editors"
+    )
+    reviewer = make_author(name="Review Board", kind=Author.Kind.ORGANIZATION)
+    article = make_article(author=team, reviewer=reviewer, reviewed_at=date(2026, 2, 1))
+    page = head(client, article.get_absolute_url())
+    assert page.node("Article")["author"] == {
+        "@type": "Organization",
+        "name": "Editorial Team",
+        "url": f"{SITE}{team.get_absolute_url()}",
+    }
+    assert page.node("MedicalWebPage")["reviewedBy"] == {
+        "@type": "Organization",
+        "name": "Review Board",
+        "url": f"{SITE}{reviewer.get_absolute_url()}",
+    }
+
+
+def test_launch_articles_name_the_editorial_team_as_an_organization_with_an_image(
+    client,
+):
+    call_command("load_launch_content", stdout=StringIO())
+    articles = list(Article.objects.published())
+    assert articles
+    for article in articles:
+        assert not article.cover_image
+        data = head(client, article.get_absolute_url()).node("Article")
+        assert data["author"]["@type"] == "Organization"
+        assert data["author"]["name"] == "Skincare Editorial Team"
+        assert data["image"] == f"{SITE}/static/img/og-default.png"
+
+
+def test_author_admin_shows_and_saves_the_kind(staff_client):
+    author = make_author(name="Skin Team")
+    listing = staff_client.get(reverse("admin:articles_author_changelist"))
+    assert "column-kind" in listing.text
+    form_page = staff_client.get(
+        reverse("admin:articles_author_change", args=[author.pk])
+    )
+    assert 'name="kind"' in form_page.text
+    response = staff_client.post(
+        reverse("admin:articles_author_change", args=[author.pk]),
+        {
+            "name": "Skin Team",
+            "kind": Author.Kind.ORGANIZATION,
+            "slug": author.slug,
+            "credentials": "",
+            "bio": "",
+        },
+    )
+    assert response.status_code == 302
+    author.refresh_from_db()
+    assert author.kind == Author.Kind.ORGANIZATION

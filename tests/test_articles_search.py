@@ -239,3 +239,126 @@ def test_a_deleted_article_leaves_the_index():
     assert search.search("retinol").total == 1
     article.delete()
     assert search.search("retinol").total == 0
+
+
+# Closest matches when no article has every word ------------------------------------
+
+
+def test_without_an_article_having_every_word_those_sharing_most_come_first():
+    topic, author = make_topic(), make_author()
+    # Two of the three words, but only in the body: weak relevance.
+    two = indexed(
+        title="Evening routine",
+        summary="What to do at night.",
+        body="<p>Retinol and niacinamide can be layered.</p>",
+        topic=topic,
+        author=author,
+    )
+    # One word each, the same word, in the title (strong relevance) or the body.
+    one_title = indexed(title="Retinol explained", topic=topic, author=author)
+    one_body = indexed(
+        title="Morning routine",
+        body="<p>Start low with retinol, twice a week.</p>",
+        topic=topic,
+        author=author,
+    )
+    indexed(title="Unrelated cleansing", topic=topic, author=author)
+    results = search.search("retinol niacinamide sunscreen")
+    assert results.closest
+    assert results.total == 3
+    assert [hit.article for hit in results.page] == [two, one_title, one_body]
+
+
+def test_closest_matches_count_a_term_and_its_synonyms_as_one_word():
+    # "chicken skin" is a synonym of "keratosis pilaris": one clause, not two.
+    both = indexed(title="Chicken skin and exfoliation")
+    kp_only = indexed(title="Keratosis pilaris overview")
+    results = search.search("keratosis pilaris exfoliation cure")
+    assert results.closest
+    assert [hit.article for hit in results.page] == [both, kp_only]
+
+
+def test_an_article_with_every_word_means_no_closest_matches():
+    indexed(title="Retinol and sunscreen together")
+    indexed(title="Retinol alone")
+    results = search.search("retinol sunscreen")
+    assert not results.closest
+    assert titles("retinol sunscreen") == ["Retinol and sunscreen together"]
+
+
+def test_closest_matches_never_include_drafts_or_scheduled_articles():
+    indexed(title="Retinol sunscreen draft", status=Article.Status.DRAFT)
+    indexed(
+        title="Retinol sunscreen scheduled",
+        published_at=timezone.now() + timedelta(days=1),
+    )
+    live = indexed(title="Sunscreen daily")
+    results = search.search("retinol sunscreen")
+    # The only articles with both words are not live: the live one stands in.
+    assert results.closest
+    assert [hit.article for hit in results.page] == [live]
+    draft_only = search.search("retinol")
+    assert draft_only.total == 0 and not draft_only.closest
+
+
+def test_page_says_when_it_shows_the_closest_matches(client):
+    indexed(title="Keratosis pilaris basics", summary="Rough bumps explained.")
+    text = client.get(SEARCH_URL, {"q": "keratosis pilaris cure"}).text
+    assert (
+        "No article has all of the words in &ldquo;keratosis pilaris cure&rdquo;; "
+        "these share the most of them (1 article):"
+    ) in text
+    assert text.count('class="search-result"') == 1
+    # Highlighted as the database marks words: as a phrase or word by word.
+    assert "<mark>Keratosis" in text and "</mark> basics" in text
+    assert "No articles match" not in text
+
+
+def test_closest_matches_are_paginated(client):
+    topic, author = make_topic(), make_author()
+    for i in range(12):
+        indexed(title=f"Peptide note {i}", topic=topic, author=author)
+    first = client.get(SEARCH_URL, {"q": "peptide ceramide"}).text
+    assert "No article has all of the words" in first
+    assert "(12 articles)" in first
+    assert first.count('class="search-result"') == 10
+    second = client.get(SEARCH_URL, {"q": "peptide ceramide", "page": 2}).text
+    assert second.count('class="search-result"') == 2
+    assert "No article has all of the words" in second
+
+
+def test_a_single_word_matching_nothing_still_says_nothing_matches(client):
+    indexed(title="Moisturiser basics")
+    text = client.get(SEARCH_URL, {"q": "zzzqqq"}).text
+    assert "No articles match &ldquo;zzzqqq&rdquo;" in text
+    assert "No article has all of the words" not in text
+    many = client.get(SEARCH_URL, {"q": "zzzqqq xxyyzz"}).text
+    assert "No articles match" in many
+    assert "No article has all of the words" not in many
+
+
+def test_closest_match_query_count_is_constant(client, django_assert_max_num_queries):
+    topic, author = make_topic(), make_author()
+    for i in range(3):
+        indexed(title=f"Serum guide {i}", topic=topic, author=author)
+    # One more than a full match: the count of articles with every word comes
+    # back empty before the closest matches are counted.
+    with django_assert_max_num_queries(5):
+        client.get(SEARCH_URL, {"q": "serum ceramide"})
+    for i in range(3, 25):
+        indexed(title=f"Serum guide {i}", topic=make_topic(), author=make_author())
+    with django_assert_max_num_queries(5):
+        response = client.get(SEARCH_URL, {"q": "serum ceramide", "page": 2})
+    assert response.text.count('class="search-result"') == 10
+
+
+def test_search_page_shows_one_search_box(client):
+    indexed(title="Moisturiser basics")
+    for params in ({}, {"q": "moisturiser"}, {"q": "zzzqqq"}):
+        text = client.get(SEARCH_URL, params).text
+        assert text.count('type="search"') == 1, params
+        assert text.count('role="search"') == 1, params
+        assert 'id="search-page-q"' in text
+        assert 'id="site-search-q"' not in text
+    # Every other page keeps the header's box.
+    assert 'id="site-search-q"' in client.get(reverse("articles:home")).text

@@ -14,7 +14,7 @@ from django.utils import timezone
 from newsletter import services, subscriptions
 from newsletter.models import Issue, IssueArticle, Subscriber, SubscriberEvent
 from newsletter.tokens import Purpose, make_token
-from tests.factories import make_article, make_draft, make_subscriber
+from tests.factories import make_article, make_draft, make_issue, make_subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -417,7 +417,8 @@ def test_data_page_explains_and_offers_a_copy_or_deletion(client):
     response = client.get(data_url(subscriber))
     assert response.status_code == 200
     page = page_of(response)
-    assert page.buttons == ["Search", "Email me my data", "Delete my data", "Subscribe"]
+    # No footer sign-up: the reader reached this page from their subscription.
+    assert page.buttons == ["Search", "Email me my data", "Delete my data"]
     actions = [i["value"] for i in page.inputs if i.get("name") == "action"]
     assert actions == ["export", "delete"]
     assert "ada@example.com" in response.text
@@ -691,3 +692,53 @@ def test_confirm_link_in_the_email_leads_to_the_confirm_page(
     # Its data link opens the data page too.
     data = re.search(re.escape(site) + r"(/newsletter/data/\S+/)", message.body)
     assert client.get(data.group(1)).status_code == 200
+
+
+# The footer on pages of signing up, confirming and leaving -------------------------
+
+
+def assert_no_footer_sign_up(name: str, response) -> None:
+    text = response.text
+    footer = text[text.index('<footer class="site-footer">') :]
+    assert "signup--footer" not in footer, name
+    assert "Get updated with beauty resources" not in footer, name
+    assert text.count('<input type="email"') == 0, name
+    # The footer's links stay, the archive among them.
+    assert f'href="{reverse("newsletter:archive")}"' in footer, name
+
+
+def test_pages_after_signing_up_leave_out_the_footer_sign_up_form(client, settings):
+    subscriber = make_subscriber()
+    pages = {
+        "check inbox": client.get(reverse("newsletter:check_inbox")),
+        "confirm": client.get(confirm_url(subscriber)),
+        "invalid link": client.get("/newsletter/confirm/not-a-token/"),
+        "data": client.get(data_url(subscriber)),
+        "unsubscribe": client.get(unsubscribe_url(subscriber)),
+    }
+    pages["confirmed"] = client.post(
+        confirm_url(make_subscriber()), REMOTE_ADDR="192.0.2.1"
+    )
+    pages["unsubscribed"] = client.post(unsubscribe_url(make_subscriber()))
+    pages["cross-site"] = client.post(
+        reverse("newsletter:subscribe"),
+        {"email": "a@example.com", "consent": "on"},
+        headers={"Origin": "https://evil.example"},
+    )
+    settings.NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR = 0
+    cache.clear()
+    pages["rate limited"] = client.post(
+        reverse("newsletter:subscribe"), {"email": "a@example.com", "consent": "on"}
+    )
+    assert "Please try again a little later" in pages["rate limited"].text
+    assert "Thank you, you&rsquo;re subscribed" in pages["confirmed"].text
+    assert pages["cross-site"].status_code == 403
+    for name, response in pages.items():
+        assert_no_footer_sign_up(name, response)
+
+
+def test_archive_pages_keep_the_footer_sign_up_form(client):
+    issue = make_issue(status=Issue.Status.SENT)
+    for url in (reverse("newsletter:archive"), issue.get_absolute_url()):
+        text = client.get(url).text
+        assert "signup--footer" in text, url

@@ -68,6 +68,7 @@ def seo_context(context) -> dict:
         "image_width": size[0],
         "image_height": size[1],
         "site_name": settings.SITE_NAME,
+        "locale": seo.OG_LOCALE,
         "article": article if is_article else None,
     }
 

@@ -14,7 +14,6 @@ register = template.Library()
 
 @register.inclusion_tag("includes/newsletter_form.html")
 def newsletter_signup_form() -> dict:
-    # Inclusion tags pass the page's csrf_token on to their template by themselves.
     form = SubscribeForm(
         auto_id="footer_%s", initial={"source": Subscriber.Source.FOOTER}
     )
