@@ -128,6 +128,7 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         "topic": articles[0].topic.get_absolute_url(),
         "search-results": f"{search}?q=chicken+skin",
         "search-no-results": f"{search}?q=zzzz",
+        "search-closest-matches": f"{search}?q=keratosis+pilaris+cure",
         "search-empty-query": f"{search}?q=",
         "author": "/authors/editorial-team/",
         "newsletter-signup": subscribe,
@@ -173,6 +174,17 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         assert response.status_code == status, (name, path)
         documents[name] = response.content.decode()
     assert "not-an-address" in documents["newsletter-signup-errors"]
+    refused = {
+        "newsletter-cross-site": client.post(
+            subscribe, {"email": "a@example.com"}, headers={"Origin": "https://x.test"}
+        ),
+        "request-too-large": client.post(
+            subscribe, {"email": "a@example.com", "website": "x" * 70_000}
+        ),
+    }
+    assert refused["newsletter-cross-site"].status_code == 403
+    assert refused["request-too-large"].status_code == 413
+    documents |= {name: r.content.decode() for name, r in refused.items()}
 
     # Emails: a fresh subscriber, since the ones above were confirmed or deleted.
     reader = make_subscriber(status=Subscriber.Status.CONFIRMED, first_name="Ada")
