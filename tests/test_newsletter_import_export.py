@@ -682,6 +682,7 @@ def test_staff_without_the_add_permission_can_do_nothing_with_imports(client, ch
 def test_visitors_and_non_staff_reach_no_import_page(client, checked):
     subscriber_import = checked(GOOD)
     gets, posts = import_urls(subscriber_import)
+    client.logout()  # `checked` uploaded as staff with this client.
     for user in [None, make_user()]:
         if user:
             client.force_login(user)
