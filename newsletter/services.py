@@ -3,28 +3,32 @@
 enqueued as background tasks (tasks.py) once the transaction has committed.
 """
 
-import csv
-import io
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.sanitize import sanitize_html
+from newsletter import imports
 from newsletter.models import (
     Delivery,
     Issue,
-    LawfulBasis,
     Subscriber,
     SubscriberEvent,
+    SubscriberImport,
 )
-from newsletter.subscriptions import normalize_email, record_event
+from newsletter.subscriptions import (
+    CONSENT_TEXT,
+    CONSENT_VERSION,
+    normalize_email,
+    record_event,
+)
 from newsletter.tasks import (
+    check_subscriber_import,
+    run_subscriber_import,
     send_confirmation_email,
     send_data_export,
     send_deletion_link,
@@ -33,11 +37,6 @@ from newsletter.tasks import (
     start_issue_send,
 )
 
-CONSENT_VERSION = "2026-11-v1"
-CONSENT_TEXT = (
-    "Yes, email me the Skincare newsletter: beauty resources, tips, and news, about "
-    "twice a month. I can unsubscribe at any time with one click."
-)
 Kind = SubscriberEvent.Kind
 
 
@@ -147,125 +146,60 @@ def request_deletion(*, subscriber: Subscriber, ip: str | None) -> bool:
 # Imports ------------------------------------------------------------------------
 
 
-@dataclass
-class ImportRow:
-    line: int
-    email: str
-    first_name: str
-    outcome: str = ""
-    error: str = ""
+class ImportRefused(Exception):
+    pass
 
 
-@dataclass
-class ImportReport:
-    rows: list[ImportRow] = field(default_factory=list)
-    dry_run: bool = True
-
-    @property
-    def errors(self) -> list[ImportRow]:
-        return [row for row in self.rows if row.error]
-
-    @property
-    def added(self) -> int:
-        return sum(1 for row in self.rows if row.outcome == "added")
-
-
-MAX_IMPORT_ROWS = 50_000
-
-
-def read_import_csv(data: bytes) -> list[ImportRow]:
-    """Rows of a CSV with an 'email' column and an optional 'first_name' column."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError("The file is not UTF-8 text.") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    headers = [h.strip().lower() for h in reader.fieldnames or []]
-    if "email" not in headers:
-        raise ValidationError(
-            "The first line must name the columns, including 'email'."
-        )
-    reader.fieldnames = headers
-    rows = []
-    for number, record in enumerate(reader, start=2):
-        if number - 1 > MAX_IMPORT_ROWS:
-            raise ValidationError(f"At most {MAX_IMPORT_ROWS} rows per file.")
-        rows.append(
-            ImportRow(
-                line=number,
-                email=(record.get("email") or "").strip(),
-                first_name=(record.get("first_name") or "").strip(),
-            )
-        )
-    return rows
-
-
-def import_subscribers(
+def create_import(
     *,
-    rows: list[ImportRow],
+    file_name: str,
+    text: str,
     basis: str,
     evidence: str,
-    dry_run: bool,
-) -> ImportReport:
-    """Add imported addresses. Nothing is written on a dry run or if any row fails."""
-    report = ImportReport(rows=rows, dry_run=dry_run)
-    seen: set[str] = set()
-    # A few queries for the whole file (SQLite caps the parameters of one query),
-    # case-insensitive like the unique constraint.
-    wanted = sorted({normalize_email(r.email).lower() for r in rows})
-    existing: set[str] = set()
-    for start in range(0, len(wanted), 5000):
-        existing.update(
-            Subscriber.objects.annotate(lower_email=Lower("email"))
-            .filter(lower_email__in=wanted[start : start + 5000])
-            .values_list("lower_email", flat=True)
-        )
-    for row in rows:
-        email = normalize_email(row.email)
-        try:
-            validate_email(email)
-        except ValidationError:
-            row.error = f"'{row.email}' is not a valid email address."
-            continue
-        if len(email) > 254:
-            row.error = "The address is longer than 254 characters."
-        elif len(row.first_name) > 100:
-            row.error = "The first name is longer than 100 characters."
-        elif email.lower() in seen:
-            row.error = "This address is in the file twice."
-        elif email.lower() in existing:
-            row.outcome = "already a subscriber (left unchanged)"
-        else:
-            row.outcome = "added"
-        seen.add(email.lower())
-    if dry_run or report.errors:
-        return report
-    now = timezone.now()
-    confirmed = basis == LawfulBasis.CONSENTED
-    basis_text = LawfulBasis(basis).label
-    with transaction.atomic():
-        for row in rows:
-            if row.outcome != "added":
-                continue
-            subscriber = Subscriber.objects.create(
-                email=normalize_email(row.email),
-                first_name=row.first_name,
-                status=(
-                    Subscriber.Status.CONFIRMED
-                    if confirmed
-                    else Subscriber.Status.PENDING
-                ),
-                consent_text=CONSENT_TEXT if not confirmed else basis_text,
-                consent_version=CONSENT_VERSION if not confirmed else "import",
-                consent_source=Subscriber.Source.IMPORT,
-                consent_at=now,
-                lawful_basis=f"{basis_text}. Evidence: {evidence}"[:300],
-                confirmed_at=now if confirmed else None,
+    total_rows: int,
+    user: AbstractBaseUser | None,
+) -> SubscriberImport:
+    """Keep an uploaded CSV (already readable: see imports.read_import_csv) and have
+    a worker check every row once this transaction has committed."""
+    subscriber_import = SubscriberImport.objects.create(
+        file_name=file_name[:255],
+        data=text,
+        fingerprint=imports.fingerprint(text=text, basis=basis, evidence=evidence),
+        basis=basis,
+        evidence=evidence,
+        status=SubscriberImport.Status.CHECKING,
+        total_rows=total_rows,
+        created_by=user,
+    )
+    transaction.on_commit(lambda: check_subscriber_import.enqueue(subscriber_import.pk))
+    return subscriber_import
+
+
+def start_import(*, subscriber_import: SubscriberImport) -> None:
+    """Import a checked, clean file with new addresses, in a worker.
+
+    One conditional UPDATE: a second press, a refresh or two staff members at once
+    start it once, and a file with errors can never be imported.
+    """
+    started = SubscriberImport.objects.filter(
+        pk=subscriber_import.pk,
+        status=SubscriberImport.Status.CHECKED,
+        error_count=0,
+        added__gt=0,
+    ).update(status=SubscriberImport.Status.IMPORTING, started_at=timezone.now())
+    if not started:
+        subscriber_import.refresh_from_db()
+        raise ImportRefused(
+            "This import cannot be started: it is "
+            f"“{subscriber_import.get_status_display()}”"
+            + (
+                " with no new addresses."
+                if subscriber_import.status == SubscriberImport.Status.CHECKED
+                else "."
             )
-            record_event(subscriber, Kind.IMPORTED, detail=f"{basis_text}. {evidence}")
-            if not confirmed:
-                request_confirmation(subscriber=subscriber)
-    return report
+        )
+    transaction.on_commit(lambda: run_subscriber_import.enqueue(subscriber_import.pk))
+    subscriber_import.refresh_from_db()
 
 
 # Issues -------------------------------------------------------------------------

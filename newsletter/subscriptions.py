@@ -12,6 +12,13 @@ from newsletter.models import Subscriber, SubscriberEvent
 
 Kind = SubscriberEvent.Kind
 
+# What a sign-up agrees to; imports that ask for confirmation record it too.
+CONSENT_VERSION = "2026-11-v1"
+CONSENT_TEXT = (
+    "Yes, email me the Skincare newsletter: beauty resources, tips, and news, about "
+    "twice a month. I can unsubscribe at any time with one click."
+)
+
 
 def normalize_email(email: str) -> str:
     """Trim, and lowercase the domain (the local part is the mailbox's business)."""

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from newsletter import emails, selectors, sending
-from newsletter.models import Issue, Subscriber
+from newsletter import emails, imports, selectors, sending
+from newsletter.models import Issue, LawfulBasis, Subscriber, SubscriberImport
 
 
 @task()
@@ -77,3 +77,29 @@ def send_issue(issue_id: int) -> dict:
         "recovered_uncertain": result.recovered_uncertain,
         "finished": result.finished,
     }
+
+
+@task()
+def check_subscriber_import(import_id: int) -> str:
+    """Check each row of an uploaded CSV, saving progress as it goes."""
+    return imports.check_import(import_id=import_id)
+
+
+@task()
+def run_subscriber_import(import_id: int) -> bool:
+    """Add a checked CSV's new addresses (all or nothing); then ask them to confirm."""
+    return imports.run_import(import_id=import_id, then=_ask_to_confirm)
+
+
+def _ask_to_confirm(subscriber_import: SubscriberImport) -> None:
+    # Called inside the import's transaction: the database backend stores the task
+    # there, so it exists if and only if the import was saved, even if this worker
+    # dies right after.
+    if subscriber_import.basis == LawfulBasis.CONFIRM:
+        send_import_confirmations.enqueue(subscriber_import.pk)
+
+
+@task()
+def send_import_confirmations(import_id: int) -> int:
+    """One confirmation email per address a "confirm" import added, never twice."""
+    return imports.send_import_confirmations(import_id=import_id)

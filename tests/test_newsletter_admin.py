@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -842,16 +843,52 @@ def test_browser_import_report(page, live_server, artifacts_dir, tmp_path):
     watcher = browser_staff_page(page, live_server)
     page.goto(f"{live_server.url}/admin/newsletter/subscriber/")
     page.get_by_role("link", name="Import CSV").click()
-    expect(page.get_by_label("Dry run (check the file")).to_be_checked()
     page.get_by_label("CSV file").set_input_files(path)
     page.get_by_label("Ask each address to confirm").check()
-    page.get_by_role("button", name="Check the file").click()
-    report = page.locator("#import-report")
-    expect(report).to_contain_text("Dry run report: nothing was changed")
+    page.get_by_role("button", name="Upload and check the file").click()
+    report = page.locator("#import-progress")
+    # Tasks run at once in tests: the check is over when the page loads.
+    expect(report).to_contain_text("Has errors: nothing imported")
     expect(report).to_contain_text("'not-an-email' is not a valid email address.")
     expect(report).to_contain_text("This address is in the file twice.")
+    expect(page.get_by_role("button", name=re.compile("^Import"))).to_have_count(0)
     screenshot(page, artifacts_dir / "newsletter-import-report.png", DESKTOP)
     assert Subscriber.objects.count() == 1
+    assert watcher.errors == [] and watcher.violations == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_import_progress_then_import(page, live_server, artifacts_dir):
+    from playwright.sync_api import expect
+
+    from newsletter import imports
+    from newsletter.models import SubscriberImport
+    from tests.browser_fixtures import DESKTOP
+    from tests.test_articles_browser import screenshot
+
+    watcher = browser_staff_page(page, live_server)
+    subscriber_import = SubscriberImport.objects.create(
+        file_name="fair-2026.csv",
+        data="email,first_name\nada@example.com,Ada\ngrace@example.com,Grace\n",
+        basis="confirm",
+        created_by=get_user_model().objects.get(username="editor"),
+        total_rows=2,
+    )
+    page.goto(
+        f"{live_server.url}/admin/newsletter/subscriber/import/{subscriber_import.pk}/"
+    )
+    panel = page.locator("#import-progress")
+    expect(panel).to_contain_text("0 of 2 rows checked")
+    SubscriberImport.objects.filter(pk=subscriber_import.pk).update(rows_done=1)
+    expect(panel).to_contain_text("1 of 2 rows checked")  # Polled, not reloaded.
+    imports.check_import(import_id=subscriber_import.pk)
+    button = page.get_by_role("button", name="Import 2 addresses")
+    expect(button).to_be_visible()  # The page reloaded itself with the report.
+    screenshot(page, artifacts_dir / "newsletter-import-checked.png", DESKTOP)
+    button.click()
+    expect(panel).to_contain_text("Imported 2 address(es)")
+    assert Subscriber.objects.count() == 2
     assert watcher.errors == [] and watcher.violations == []
 
 

@@ -1,19 +1,27 @@
 """CSV export and import of subscribers in the admin."""
 
 import csv
-import hashlib
 import io
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
+from newsletter import imports, services, tasks
 from newsletter.admin.csv_export import csv_cell
-from newsletter.admin.imports import IMPORT_SESSION_KEY
-from newsletter.models import LawfulBasis, Subscriber, SubscriberEvent
-from tests.factories import make_listed_subscriber
+from newsletter.models import (
+    LawfulBasis,
+    Subscriber,
+    SubscriberEvent,
+    SubscriberImport,
+)
+from tests.factories import make_listed_subscriber, make_staff, make_user
+from tests.smtp_sink import SinkHandler, SMTPSink
+from tests.test_newsletter_worker import start_worker, worker_env
 
 pytestmark = pytest.mark.django_db
 
@@ -181,58 +189,102 @@ def test_visitors_cannot_export(client):
 
 # Import -------------------------------------------------------------------------------
 
+IS = SubscriberImport.Status
+K = SubscriberEvent.Kind
+GOOD = "email,first_name\nada@example.com,Ada\nBob@Example.COM,\n"
+
 
 def csv_file(text: str | bytes, name: str = "list.csv") -> SimpleUploadedFile:
     data = text.encode() if isinstance(text, str) else text
     return SimpleUploadedFile(name, data, content_type="text/csv")
 
 
-def post_import(client, text, *, basis=LawfulBasis.CONFIRM, evidence="", dry_run=True):
+def upload(client, text, *, basis=LawfulBasis.CONFIRM, evidence=""):
     data = {"file": csv_file(text), "basis": basis, "evidence": evidence}
-    if dry_run:
-        data["dry_run"] = "on"
     return client.post(reverse(IMPORT_URL), data)
 
 
-GOOD = "email,first_name\nada@example.com,Ada\nBob@Example.COM,\n"
+def url(name: str, subscriber_import: SubscriberImport) -> str:
+    return reverse(
+        f"admin:newsletter_subscriber_import_{name}", args=[subscriber_import.pk]
+    )
 
 
-def test_import_page_loads_with_dry_run_ticked(staff_client):
+@pytest.fixture
+def checked(staff_client, django_capture_on_commit_callbacks):
+    """Upload a file and let the (immediate) check task run; the import, reloaded."""
+
+    def check(text, **options) -> SubscriberImport:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = upload(staff_client, text, **options)
+        assert response.status_code == 302, response.context["form"].errors
+        subscriber_import = SubscriberImport.objects.latest("pk")
+        assert response["Location"] == url("status", subscriber_import)
+        return subscriber_import
+
+    return check
+
+
+@pytest.fixture
+def start(staff_client, django_capture_on_commit_callbacks):
+    """Press "Import N addresses" and let the (immediate) tasks run."""
+
+    def press(subscriber_import, client=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = (client or staff_client).post(url("start", subscriber_import))
+        subscriber_import.refresh_from_db()
+        return response
+
+    return press
+
+
+def test_import_page_shows_the_form_and_the_recent_imports(staff_client, staff):
+    SubscriberImport.objects.create(
+        file_name="old-list.csv", data="email\n", basis="confirm", created_by=staff
+    )
     response = staff_client.get(reverse(IMPORT_URL))
     assert response.status_code == 200
-    form = response.context["form"]
-    assert form["dry_run"].value() is True
-    assert 'name="dry_run" checked' in response.text or "checked" in response.text
+    assert set(response.context["form"].fields) == {"file", "basis", "evidence"}
+    assert "old-list.csv" in response.text
+    assert "Upload and check the file" in response.text
     listing = staff_client.get(reverse("admin:newsletter_subscriber_changelist"))
     assert reverse(IMPORT_URL) in listing.text
 
 
-def test_dry_run_reports_each_row_and_writes_nothing(staff_client, mailoutbox):
+def test_the_check_reports_each_row_with_its_line_and_writes_nothing(
+    staff_client, checked, mailoutbox
+):
     make_listed_subscriber(S.CONFIRMED, email="known@example.com")
-    response = post_import(
-        staff_client,
+    subscriber_import = checked(
         "email,first_name\n"
         "ada@example.com,Ada\n"
         "not-an-email,X\n"
         "ADA@example.com,Again\n"
         f"long@example.com,{'n' * 101}\n"
-        "known@example.com,\n",
+        "known@example.com,\n"
     )
-    assert response.status_code == 200
-    report = response.context["report"]
-    assert report.dry_run
-    outcomes = {row.line: row.outcome or row.error for row in report.rows}
+    assert subscriber_import.status == IS.REFUSED
+    assert (
+        subscriber_import.total_rows,
+        subscriber_import.rows_done,
+        subscriber_import.added,
+        subscriber_import.existing,
+        subscriber_import.error_count,
+    ) == (5, 5, 1, 1, 3)
+    report = subscriber_import.report
+    # Errors first, with their line numbers; then the rows in order.
+    assert [row["line"] for row in report] == [3, 4, 5, 2, 6]
+    outcomes = {row["line"]: row["outcome"] or row["error"] for row in report}
     assert outcomes[2] == "added"
     assert "not a valid email address" in outcomes[3]
     assert "in the file twice" in outcomes[4]
     assert "longer than 100 characters" in outcomes[5]
     assert outcomes[6].startswith("already a subscriber")
-    summary = response.context["summary"]
-    assert (summary["total"], summary["added"], summary["existing"]) == (5, 1, 1)
-    assert summary["errors"] == 3
-    text = response.text
-    assert "not-an-email" in text and "in the file twice" in text
-    assert "Dry run report: nothing was changed" in text
+    page = staff_client.get(url("status", subscriber_import)).text
+    assert "not-an-email" in page and "in the file twice" in page
+    assert "nothing can be imported from this file" in page
+    assert "would be added" in page
+    assert url("start", subscriber_import) not in page
     assert Subscriber.objects.count() == 1
     assert mailoutbox == []
 
@@ -247,77 +299,53 @@ def test_dry_run_reports_each_row_and_writes_nothing(staff_client, mailoutbox):
     ],
 )
 def test_unreadable_files_are_refused_with_a_message(staff_client, content, message):
-    response = post_import(staff_client, content)
+    response = upload(staff_client, content)
     assert response.status_code == 200
-    assert response.context["report"] is None
     assert message in " ".join(response.context["form"].errors["file"])
+    assert not SubscriberImport.objects.exists()
     assert not Subscriber.objects.exists()
 
 
-def test_files_over_5_mb_are_refused(staff_client):
-    big = "email\n" + "someone@example.com\n" * (5 * 1024 * 1024 // 20 + 10)
-    response = post_import(staff_client, big)
-    errors = str(response.context["form"].errors["file"])
-    assert "the limit is 5 MB" in errors
-    assert not Subscriber.objects.exists()
+def test_files_over_the_size_limit_are_refused(staff_client):
+    from newsletter.admin.forms import MAX_IMPORT_BYTES
+
+    assert MAX_IMPORT_BYTES == 20 * 1024 * 1024
+    big = "email\n" + "someone@example.com\n" * (MAX_IMPORT_BYTES // 20 + 10)
+    response = upload(staff_client, big)
+    assert "the limit is 20 MB" in str(response.context["form"].errors["file"])
+    assert not SubscriberImport.objects.exists()
+
+
+def test_files_over_the_row_limit_are_refused(staff_client, monkeypatch):
+    assert imports.MAX_IMPORT_ROWS >= 100_000
+    monkeypatch.setattr(imports, "MAX_IMPORT_ROWS", 2)
+    response = upload(staff_client, "email\na@example.com\nb@example.com\nc@x.com\n")
+    assert "At most 2 rows per file" in str(response.context["form"].errors["file"])
+    assert not SubscriberImport.objects.exists()
 
 
 def test_consented_basis_needs_evidence(staff_client):
-    response = post_import(staff_client, GOOD, basis=LawfulBasis.CONSENTED)
+    response = upload(staff_client, GOOD, basis=LawfulBasis.CONSENTED)
     assert "where and when" in str(response.context["form"].errors["evidence"])
-    assert response.context["report"] is None
+    assert not SubscriberImport.objects.exists()
 
 
-def test_a_real_run_needs_a_clean_dry_run_of_the_same_file_first(
-    staff_client, mailoutbox
-):
-    response = post_import(staff_client, GOOD, dry_run=False)
-    assert "dry run first" in str(response.context["form"].errors["dry_run"])
-    assert not Subscriber.objects.exists()
-    post_import(staff_client, GOOD)
-    # A different file after the check is checked again, not imported.
-    other = "email\neve@example.com\n"
-    response = post_import(staff_client, other, dry_run=False)
-    assert "dry run first" in str(response.context["form"].errors["dry_run"])
-    assert not Subscriber.objects.exists()
-    assert mailoutbox == []
-
-
-def test_a_real_run_with_errors_writes_nothing(
-    staff_client, mailoutbox, django_capture_on_commit_callbacks
-):
-    bad = "email\nada@example.com\nnot-an-email\n"
-    # As if the file had passed a dry run (it cannot): the importer still refuses.
-    session = staff_client.session
-    session[IMPORT_SESSION_KEY] = hashlib.sha256(
-        b"\0".join([bad.encode(), LawfulBasis.CONFIRM.encode(), b""])
-    ).hexdigest()
-    session.save()
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post_import(staff_client, bad, dry_run=False)
-    assert response.context["report"] is not None
-    assert response.context["report"].dry_run is False
-    assert "nothing was imported" in messages_of(response)[-1]
-    assert "Nothing was imported" in response.text
-    assert not Subscriber.objects.exists()
-    assert mailoutbox == []
-
-
-def test_a_clean_import_adds_pending_subscribers_and_asks_each_to_confirm(
-    staff_client, mailoutbox, django_capture_on_commit_callbacks
+def test_a_clean_import_adds_pending_subscribers_and_asks_each_to_confirm_once(
+    staff_client, checked, start, mailoutbox
 ):
     make_listed_subscriber(S.CONFIRMED, email="known@example.com", first_name="K")
-    text = GOOD + "known@example.com,Changed\n"
-    response = post_import(staff_client, text)
-    assert response.context["checked"] is True
-    assert response.context["form"]["dry_run"].value() is False
-    assert "choose <strong>the same file</strong> again" in response.text
-    assert Subscriber.objects.count() == 1
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post_import(staff_client, text, dry_run=False)
-    assert response.status_code == 200
-    assert "Imported 2 address(es)" in messages_of(response)[-1]
-    assert "Import done" in response.text
+    subscriber_import = checked(GOOD + "known@example.com,Changed\n")
+    assert subscriber_import.status == IS.CHECKED
+    assert (subscriber_import.added, subscriber_import.existing) == (2, 1)
+    page = staff_client.get(url("status", subscriber_import)).text
+    assert "Import 2 addresses" in page and url("start", subscriber_import) in page
+    assert Subscriber.objects.count() == 1  # Nothing changes before the button.
+
+    response = start(subscriber_import)
+    assert response.status_code == 302
+    assert "Importing 2 address(es)" in messages_of(response)[-1]
+    assert subscriber_import.status == IS.DONE
+    assert subscriber_import.started_at and subscriber_import.finished_at
     added = Subscriber.objects.exclude(email="known@example.com").order_by("email")
     assert [(s.email, s.first_name) for s in added] == [
         ("Bob@example.com", ""),
@@ -326,79 +354,391 @@ def test_a_clean_import_adds_pending_subscribers_and_asks_each_to_confirm(
     for subscriber in added:
         assert subscriber.status == S.PENDING
         assert subscriber.consent_source == Subscriber.Source.IMPORT
+        assert subscriber.consent_version == services.CONSENT_VERSION
         assert subscriber.confirmed_at is None
-        assert subscriber.events.filter(kind=SubscriberEvent.Kind.IMPORTED).exists()
+        assert subscriber.imported_from == subscriber_import
+        kinds = list(subscriber.events.values_list("kind", flat=True))
+        assert kinds == [K.IMPORTED, K.CONFIRMATION_SENT]
     assert sorted(m.to[0] for m in mailoutbox) == [
         "Bob@example.com",
         "ada@example.com",
     ]
     known = Subscriber.objects.get(email="known@example.com")
-    assert (known.first_name, known.status) == ("K", S.CONFIRMED)
-    # The check is used up: the same file cannot be imported twice by a refresh.
-    response = post_import(staff_client, text, dry_run=False)
-    assert "dry run first" in str(response.context["form"].errors["dry_run"])
+    assert (known.first_name, known.status, known.imported_from) == (
+        "K",
+        S.CONFIRMED,
+        None,
+    )
+    page = staff_client.get(url("status", subscriber_import)).text
+    assert "Imported 2 address(es)" in page
+    # A second press (or a refresh of the POST) imports and sends nothing more.
+    response = start(subscriber_import)
+    assert "cannot be started" in messages_of(response)[-1]
+    assert Subscriber.objects.count() == 3
+    assert len(mailoutbox) == 2
 
 
 def test_import_of_people_who_already_consented_confirms_them_without_email(
-    staff_client, mailoutbox, django_capture_on_commit_callbacks
+    checked, start, mailoutbox
 ):
     evidence = "Sign-up form on old-site.example, export of 2026-03-03"
-    post_import(staff_client, GOOD, basis=LawfulBasis.CONSENTED, evidence=evidence)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post_import(
-            staff_client,
-            GOOD,
-            basis=LawfulBasis.CONSENTED,
-            evidence=evidence,
-            dry_run=False,
-        )
-    assert "as confirmed subscribers" in messages_of(response)[-1]
+    subscriber_import = checked(GOOD, basis=LawfulBasis.CONSENTED, evidence=evidence)
+    start(subscriber_import)
+    assert subscriber_import.status == IS.DONE
     subscribers = Subscriber.objects.all()
     assert subscribers.count() == 2
     for subscriber in subscribers:
         assert subscriber.status == S.CONFIRMED
         assert subscriber.confirmed_at is not None
+        assert subscriber.consent_version == "import"
         assert evidence in subscriber.lawful_basis
         assert "already gave consent" in subscriber.lawful_basis
-        event = subscriber.events.get(kind=SubscriberEvent.Kind.IMPORTED)
+        event = subscriber.events.get(kind=K.IMPORTED)
         assert evidence in event.detail
+        assert not subscriber.events.filter(kind=K.CONFIRMATION_SENT).exists()
     assert mailoutbox == []
 
 
-def test_changing_the_basis_after_the_dry_run_needs_a_new_check(staff_client):
-    post_import(staff_client, GOOD)
-    response = post_import(
-        staff_client,
-        GOOD,
-        basis=LawfulBasis.CONSENTED,
-        evidence="Paper forms at the 2026 fair",
-        dry_run=False,
+def test_a_file_with_errors_can_never_be_imported(checked, start, mailoutbox):
+    subscriber_import = checked("email\nada@example.com\nnot-an-email\n")
+    assert subscriber_import.status == IS.REFUSED
+    response = start(subscriber_import)  # A crafted POST: there is no button.
+    assert "cannot be started" in messages_of(response)[-1]
+    assert subscriber_import.status == IS.REFUSED
+    assert not Subscriber.objects.exists()
+    assert mailoutbox == []
+
+
+def test_a_file_of_known_addresses_only_has_nothing_to_import(checked, start):
+    make_listed_subscriber(email="ada@example.com")
+    subscriber_import = checked("email\nADA@example.com\n")
+    assert (subscriber_import.status, subscriber_import.added) == (IS.CHECKED, 0)
+    response = start(subscriber_import)
+    assert "no new addresses" in messages_of(response)[-1]
+    assert subscriber_import.status == IS.CHECKED
+
+
+def test_check_progress_is_saved_as_it_goes(staff, monkeypatch):
+    subscriber_import = SubscriberImport.objects.create(
+        file_name="l.csv",
+        data="email\n" + "".join(f"p{n}@example.com\n" for n in range(5)),
+        basis=LawfulBasis.CONFIRM,
+        created_by=staff,
     )
-    assert "dry run first" in str(response.context["form"].errors["dry_run"])
-    assert not Subscriber.objects.exists()
+    monkeypatch.setattr(imports, "CHECK_CHUNK", 2)
+    seen = []
+    lookup = imports.existing_addresses
+
+    def spy(lowered):
+        found = SubscriberImport.objects.get(pk=subscriber_import.pk)
+        seen.append((found.rows_done, found.total_rows, found.status))
+        return lookup(lowered)
+
+    monkeypatch.setattr(imports, "existing_addresses", spy)
+    assert tasks.check_subscriber_import.call(subscriber_import.pk) == IS.CHECKED
+    assert seen == [(0, 5, IS.CHECKING), (2, 5, IS.CHECKING), (4, 5, IS.CHECKING)]
+    subscriber_import.refresh_from_db()
+    assert (subscriber_import.rows_done, subscriber_import.added) == (5, 5)
 
 
-def test_non_staff_cannot_import(client):
-    from tests.factories import make_user
+def test_the_page_and_its_json_show_progress_while_checking(staff_client, staff):
+    subscriber_import = SubscriberImport.objects.create(
+        file_name="big.csv",
+        data="email\n",
+        basis=LawfulBasis.CONFIRM,
+        created_by=staff,
+        total_rows=10_000,
+        rows_done=4_000,
+    )
+    data = staff_client.get(url("progress", subscriber_import)).json()
+    assert data["status"] == IS.CHECKING
+    assert (data["rows_done"], data["total_rows"], data["poll"]) == (4000, 10000, True)
+    page = staff_client.get(url("status", subscriber_import)).text
+    assert "4000</span> of <span" in page
+    assert 'data-poll="1"' in page
+    assert 'http-equiv="refresh"' in page  # Without JavaScript.
+    assert "newsletter-import-progress.js" in page
+    SubscriberImport.objects.filter(pk=subscriber_import.pk).update(
+        status=IS.REFUSED, rows_done=10_000, error_count=3
+    )
+    data = staff_client.get(url("progress", subscriber_import)).json()
+    assert (data["status"], data["poll"], data["error_count"]) == (IS.REFUSED, False, 3)
+    assert 'data-poll="0"' in staff_client.get(url("status", subscriber_import)).text
 
-    client.force_login(make_user())
-    response = post_import(client, GOOD)
+
+def test_running_the_tasks_again_writes_and_sends_nothing_twice(
+    checked, start, mailoutbox
+):
+    subscriber_import = checked(GOOD)
+    start(subscriber_import)
+    assert subscriber_import.status == IS.DONE and len(mailoutbox) == 2
+    assert tasks.run_subscriber_import.call(subscriber_import.pk) is False
+    assert tasks.check_subscriber_import.call(subscriber_import.pk) == IS.DONE
+    assert tasks.send_import_confirmations.call(subscriber_import.pk) == 0
+    assert Subscriber.objects.count() == 2
+    assert SubscriberEvent.objects.filter(kind=K.IMPORTED).count() == 2
+    assert len(mailoutbox) == 2
+
+
+def test_confirmations_go_only_to_those_still_waiting_for_one(
+    checked, start, mailoutbox
+):
+    subscriber_import = checked(
+        "email\n" + "".join(f"w{n}@example.com\n" for n in range(4))
+    )
+    start(subscriber_import)
+    assert len(mailoutbox) == 4
+    mailoutbox.clear()
+    # As if the worker had died after two emails: two have no record of theirs.
+    SubscriberEvent.objects.filter(
+        kind=K.CONFIRMATION_SENT,
+        subscriber__email__in=["w0@example.com", "w1@example.com"],
+    ).delete()
+    # w1 confirmed meanwhile (by another route): it needs no email.
+    Subscriber.objects.filter(email="w1@example.com").update(
+        status=S.CONFIRMED, confirmed_at=subscriber_import.finished_at
+    )
+    assert tasks.send_import_confirmations.call(subscriber_import.pk) == 1
+    assert [m.to[0] for m in mailoutbox] == ["w0@example.com"]
+    assert tasks.send_import_confirmations.call(subscriber_import.pk) == 0
+
+
+def test_an_address_added_by_someone_else_during_the_import_fails_it_cleanly(
+    staff_client, checked, start, monkeypatch, mailoutbox
+):
+    subscriber_import = checked(GOOD)
+    # Another import commits ada@ after our last look at the list: only the unique
+    # constraint on lower(email) can catch it.
+    make_listed_subscriber(email="ADA@example.com")
+    monkeypatch.setattr(imports, "existing_addresses", lambda lowered: set())
+    response = start(subscriber_import)
     assert response.status_code == 302
+    assert subscriber_import.status == IS.FAILED
+    assert "added to the list by someone else" in subscriber_import.error
+    assert list(Subscriber.objects.values_list("email", flat=True)) == [
+        "ADA@example.com"
+    ]
+    assert not SubscriberEvent.objects.filter(kind=K.IMPORTED).exists()
+    assert mailoutbox == []
+    page = staff_client.get(url("status", subscriber_import)).text
+    assert "added to the list by someone else" in page
+
+
+def test_two_imports_of_the_same_address_the_second_leaves_it_unchanged(
+    checked, start, mailoutbox
+):
+    first = checked("email\nada@example.com\n")
+    second = checked("email\nAda@Example.com\nbob@example.com\n")
+    assert (first.added, second.added) == (1, 2)
+    start(first)
+    start(second)
+    assert (first.status, second.status) == (IS.DONE, IS.DONE)
+    assert (second.added, second.existing) == (1, 1)
+    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [
+        "ada@example.com",
+        "bob@example.com",
+    ]
+    assert sorted(m.to[0] for m in mailoutbox) == ["ada@example.com", "bob@example.com"]
+
+
+def test_a_failure_during_the_import_saves_nothing(checked, start, monkeypatch):
+    subscriber_import = checked(GOOD)
+    insert = imports.insert_rows
+
+    def broken(model, **kwargs):
+        if model is SubscriberEvent:  # After the subscribers went in.
+            raise IntegrityError("simulated: the disk is full")
+        insert(model, **kwargs)
+
+    monkeypatch.setattr(imports, "insert_rows", broken)
+    start(subscriber_import)
+    assert subscriber_import.status == IS.FAILED
     assert not Subscriber.objects.exists()
 
 
-@pytest.mark.django_db
-def test_dry_run_of_a_large_file_takes_a_few_queries_not_one_per_row(
+def test_an_unexpected_error_fails_the_import_and_saves_nothing(
+    checked, start, monkeypatch
+):
+    subscriber_import = checked(GOOD)
+
+    def broken(rows):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(imports, "report_rows", broken)
+    start(subscriber_import)
+    assert subscriber_import.status == IS.FAILED
+    assert "RuntimeError" in subscriber_import.error
+    assert not Subscriber.objects.exists()
+    assert not SubscriberEvent.objects.exists()
+
+
+def run_worker(env: dict) -> None:
+    """A real `manage.py db_worker`, until the queue is empty."""
+    worker = start_worker(env)
+    assert worker.wait(timeout=120) == 0, worker.stderr.read().decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_database_backend_a_worker_checks_imports_and_sends(
+    staff_client, database_tasks
+):
+    with SMTPSink(SinkHandler()) as sink:
+        env = worker_env(sink.port)
+        assert upload(staff_client, GOOD).status_code == 302
+        subscriber_import = SubscriberImport.objects.get()
+        assert subscriber_import.status == IS.CHECKING  # Waiting for a worker.
+        assert DBTaskResult.objects.count() == 1
+        page = staff_client.get(url("status", subscriber_import)).text
+        assert 'data-poll="1"' in page
+        run_worker(env)
+        subscriber_import.refresh_from_db()
+        assert subscriber_import.status == IS.CHECKED
+
+        staff_client.post(url("start", subscriber_import))
+        subscriber_import.refresh_from_db()
+        assert subscriber_import.status == IS.IMPORTING
+        assert not Subscriber.objects.exists()
+        run_worker(env)
+        subscriber_import.refresh_from_db()
+        assert subscriber_import.status == IS.DONE
+        assert Subscriber.objects.count() == 2
+        # check, import, and one task for all the confirmation emails
+        assert DBTaskResult.objects.count() == 3
+        assert sorted(sink.handler.recipients()) == [
+            "Bob@example.com",
+            "ada@example.com",
+        ]
+
+
+def test_checking_a_large_file_takes_a_few_queries_not_one_per_row(
     django_assert_max_num_queries,
 ):
-    from newsletter import services
-
     rows = [
-        services.ImportRow(line=i + 2, email=f"new{i}@example.com", first_name="")
+        imports.ImportRow(line=i + 2, email=f"new{i}@example.com", first_name="")
         for i in range(12_000)
     ]
     with django_assert_max_num_queries(3):
-        report = services.import_subscribers(
-            rows=rows, basis=LawfulBasis.CONFIRM, evidence="", dry_run=True
+        result = imports.check_rows(rows)
+    assert (result.added, result.errors) == (12_000, 0)
+
+
+def test_importing_a_large_file_writes_in_batches(
+    staff, django_assert_max_num_queries, monkeypatch
+):
+    subscriber_import = SubscriberImport.objects.create(
+        file_name="l.csv",
+        data="email\n" + "".join(f"b{n}@example.com\n" for n in range(3000)),
+        basis=LawfulBasis.CONSENTED,
+        evidence="Paper forms",
+        created_by=staff,
+        status=IS.IMPORTING,
+    )
+    # A subscriber and its event each, in a statement per batch of rows.
+    monkeypatch.setattr(imports, "WRITE_BATCH", 1000)
+    with django_assert_max_num_queries(15):
+        assert imports.run_import(import_id=subscriber_import.pk)
+    assert Subscriber.objects.filter(imported_from=subscriber_import).count() == 3000
+    assert SubscriberEvent.objects.filter(kind=K.IMPORTED).count() == 3000
+    one = Subscriber.objects.get(email="b7@example.com")
+    assert one.status == S.CONFIRMED
+    assert one.created_at == one.updated_at == one.consent_at == one.confirmed_at
+    assert (one.consent_ip, one.left_at, one.left_how) == (None, None, "")
+    assert one.events.get().detail.endswith("Paper forms")
+
+
+# Who may import -----------------------------------------------------------------------
+
+
+def staff_with(*codenames: str, username: str):
+    from django.contrib.auth.models import Permission
+
+    user = make_user(username=username)
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="newsletter", codename__in=codenames
         )
-    assert report.added == 12_000 and not report.errors
+    )
+    return user
+
+
+def import_urls(subscriber_import) -> tuple[list[str], list[str]]:
+    gets = [
+        reverse(IMPORT_URL),
+        url("status", subscriber_import),
+        url("progress", subscriber_import),
+    ]
+    posts = [reverse(IMPORT_URL), url("start", subscriber_import)]
+    return gets, posts
+
+
+def test_staff_without_the_add_permission_can_do_nothing_with_imports(client, checked):
+    subscriber_import = checked(GOOD)
+    client.force_login(staff_with("view_subscriber", username="viewer"))
+    gets, _ = import_urls(subscriber_import)
+    for address in gets:
+        assert client.get(address).status_code == 403, address
+    assert client.post(url("start", subscriber_import)).status_code == 403
+    assert upload(client, GOOD).status_code == 403
+    subscriber_import.refresh_from_db()
+    assert subscriber_import.status == IS.CHECKED
+    assert SubscriberImport.objects.count() == 1
+    assert not Subscriber.objects.exists()
+
+
+def test_visitors_and_non_staff_reach_no_import_page(client, checked):
+    subscriber_import = checked(GOOD)
+    gets, posts = import_urls(subscriber_import)
+    client.logout()  # `checked` uploaded as staff with this client.
+    for user in [None, make_user()]:
+        if user:
+            client.force_login(user)
+        for address in gets:
+            response = client.get(address)
+            assert response.status_code == 302, address
+            assert reverse("admin:login") in response["Location"]
+        for address in posts:
+            assert client.post(address).status_code == 302, address
+    subscriber_import.refresh_from_db()
+    assert subscriber_import.status == IS.CHECKED
+    assert not Subscriber.objects.exists()
+
+
+def test_staff_with_the_add_permission_import_their_own_files_only(
+    client, start, django_capture_on_commit_callbacks, mailoutbox
+):
+    editor = staff_with("add_subscriber", "view_subscriber", username="importer")
+    other = staff_with("add_subscriber", "view_subscriber", username="other")
+    client.force_login(editor)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(client, GOOD).status_code == 302
+    mine = SubscriberImport.objects.get()
+    assert (mine.created_by, mine.status) == (editor, IS.CHECKED)
+
+    client.force_login(other)
+    for address in import_urls(mine)[0][1:]:
+        assert client.get(address).status_code == 404, address
+    assert "list.csv" not in client.get(reverse(IMPORT_URL)).text
+    assert start(mine, client=client).status_code == 404
+    assert mine.status == IS.CHECKED
+
+    # A superuser may follow anyone's import, but not import a file they did not
+    # upload (the uploader vouched for its basis and evidence).
+    client.force_login(make_staff(username="boss"))
+    page = client.get(url("status", mine)).text
+    assert "Only importer can import this file" in page
+    assert url("start", mine) not in page
+    assert start(mine, client=client).status_code == 403
+    assert mine.status == IS.CHECKED and not Subscriber.objects.exists()
+
+    client.force_login(editor)
+    start(mine, client=client)
+    assert mine.status == IS.DONE
+    assert Subscriber.objects.count() == 2 and len(mailoutbox) == 2
+
+
+def test_the_import_urls_refuse_the_wrong_method(staff_client, checked):
+    subscriber_import = checked(GOOD)
+    assert staff_client.get(url("start", subscriber_import)).status_code == 405
+    assert staff_client.post(url("progress", subscriber_import)).status_code == 405

@@ -6,10 +6,11 @@ from django import forms
 from django.utils import timezone
 
 from core.slugs import unique_slug
-from newsletter import services
+from newsletter import imports
 from newsletter.models import Issue, LawfulBasis
 
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
+# 100,000 rows of an address and a first name fit well within it.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
 # Evidence goes into Subscriber.lawful_basis (300 characters) after the basis text.
 MAX_EVIDENCE_CHARS = 200
 
@@ -79,8 +80,8 @@ class ImportForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text="UTF-8 CSV whose first line names the columns: 'email' (required) "
-        "and 'first_name' (optional). At most 5 MB and "
-        f"{services.MAX_IMPORT_ROWS:,} rows.",
+        f"and 'first_name' (optional). At most {MAX_IMPORT_BYTES // 1024 // 1024} MB "
+        f"and {imports.MAX_IMPORT_ROWS:,} rows.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
     basis = forms.ChoiceField(
@@ -98,11 +99,6 @@ class ImportForm(forms.Form):
         help_text="Where and when they gave consent, e.g. “Sign-up form on "
         "old-site.example, 2024-2026, export of 3 March 2026”. Required when they "
         "already consented; kept with each subscriber.",
-    )
-    dry_run = forms.BooleanField(
-        label="Dry run (check the file, change nothing)",
-        required=False,
-        initial=True,
     )
 
     def clean_file(self):

@@ -222,11 +222,7 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
                 wrap(self.export_view),
                 name="newsletter_subscriber_export",
             ),
-            path(
-                "import/",
-                wrap(self.import_view),
-                name="newsletter_subscriber_import",
-            ),
+            *self.import_urls(),
             *super().get_urls(),
         ]
 
