@@ -371,6 +371,8 @@ class ClaimWriter:
         # recorded; only those after it can be given back untouched.
         self.started_pk = 0
         self.pending: Delivery | None = None
+        self.pending_code: int | None = None
+        self.lost: ClaimLost | None = None
         self.pgconn = None
         if db_connection.vendor == "postgresql":
             db_connection.ensure_connection()
@@ -408,10 +410,8 @@ class ClaimWriter:
         self.started_pk = max(self.started_pk, delivery.pk)
         fields["updated_at"] = timezone.now()
         mine = Delivery.objects.filter(pk=delivery.pk, claim_id=self.claim.pk)
-        if mine.filter(status=Delivery.Status.SENDING).update(**fields):
-            return
-        self._late(mine, fields)
-        raise ClaimLost("the claim was settled while this message was out")
+        if not mine.filter(status=Delivery.Status.SENDING).update(**fields):
+            self._late(mine, fields)
 
     def sent(self, delivery: Delivery, *, smtp_code: int | None) -> None:
         self.flush()
@@ -449,9 +449,17 @@ class ClaimWriter:
         self.pending_code = smtp_code
 
     def flush(self) -> None:
-        """Wait until the last recorded outcome is committed; check it counted."""
-        if self.pending is None:
-            return
+        """Wait until the last recorded outcome is committed; check it counted.
+
+        Raises ClaimLost (once) when an outcome could only be recorded late.
+        """
+        if self.pending is not None:
+            self._confirm()
+        if self.lost is not None:
+            lost, self.lost = self.lost, None
+            raise lost
+
+    def _confirm(self) -> None:
         delivery, self.pending = self.pending, None
         error = None
         recorded = 0
@@ -478,12 +486,12 @@ class ClaimWriter:
                 "updated_at": timezone.now(),
             },
         )
-        raise ClaimLost("the claim was settled while this message was out")
 
     def _late(self, mine, fields: dict) -> None:
         """Recovery marked this message uncertain, not knowing how it went. This
         worker knows: it records the truth (the row is still this claim's, so staff
-        have not queued it again), then stops."""
+        have not queued it again), then stops before its next message."""
+        self.lost = ClaimLost("the claim was settled while a message was out")
         if mine.filter(status=Delivery.Status.UNCERTAIN).update(**fields) and (
             fields.get("status") == Delivery.Status.QUEUED
         ):
