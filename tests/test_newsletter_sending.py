@@ -1,10 +1,12 @@
 """Sending issues exactly once, against a real SMTP server on loopback."""
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from articles.services import sanitize_html
@@ -405,9 +407,18 @@ class StallingPacer(sending.Pacer):
             return
         time.sleep(self.sleep)
         if self.recover:
+            # Another worker: its own thread, so its own database connection.
+            thread = threading.Thread(target=self._recover)
+            thread.start()
+            thread.join()
+
+    def _recover(self) -> None:
+        try:
             SendClaim.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
             issue = Issue.objects.get()
             self.recovered = sending.recover_stale_claims(issue=issue)
+        finally:
+            connection.close()
 
 
 def send_one_batch(pacer: sending.Pacer, size: int = 8):
@@ -429,6 +440,7 @@ def send_one_batch(pacer: sending.Pacer, size: int = 8):
     return claim, rows, outcomes
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_whose_claim_was_recovered_mid_batch_sends_nothing_more(sink):
     add_subscribers(8)
     sending.start_send(issue_id=scheduled_issue().pk)
@@ -463,6 +475,7 @@ def test_a_worker_stops_before_data_once_half_its_lease_is_gone(sink, settings):
     assert claim.finished_at is not None
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_stalled_worker_gives_back_the_uncertain_one_it_never_started(sink, settings):
     settings.NEWSLETTER_CLAIM_LEASE_SECONDS = 1
     add_subscribers(6)
