@@ -155,8 +155,12 @@ class SubscriberEvent(models.Model):
 
 class IssueQuerySet(models.QuerySet):
     def archived(self) -> "IssueQuerySet":
-        """Issues shown in the public archive: those that have been sent."""
-        return self.filter(status=Issue.Status.SENT)
+        """Issues shown in the public archive: those that have been sent.
+
+        By sent date, not status: an issue whose uncertain deliveries staff send
+        again is "sending" for a while, and stays in the archive meanwhile.
+        """
+        return self.filter(sent_at__isnull=False)
 
 
 class Issue(models.Model):

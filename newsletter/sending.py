@@ -12,6 +12,17 @@ How a send stays exact when workers die:
   id still marked "sending". Recovery marks that one uncertain (reported to staff,
   never resent blindly) and puts the rest of the claim back in the queue. A claim is
   dead when its heartbeat is older than NEWSLETTER_CLAIM_LEASE_SECONDS.
+- Every write a worker makes for its batch is fenced by its claim: it changes a row
+  only while that row is still "sending" under this claim. A worker that stalled
+  (SIGSTOP, a VM pause, a long GC) past its lease and lost its claim to recovery
+  finds out at its next write or heartbeat, and stops before its next DATA; it also
+  stops by itself before DATA once half its lease has passed without a confirmed
+  heartbeat (time.monotonic() keeps running while a process is stopped). So after
+  losing its claim a worker sends at most the one message recovery counted as
+  uncertain, and when it runs again it records how that message really went.
+- No write transaction is ever open during SMTP I/O: a claim is one UPDATE, each
+  outcome one autocommitted UPDATE (on SQLite a stopped writer would otherwise
+  block every other writer of the database).
 - 4xx answers are retried with exponential back-off; 5xx answers fail the delivery,
   and a bad mailbox marks the subscriber bounced. Each attempt at one delivery has
   the same Message-ID, so a receiving server can drop a copy.
@@ -33,6 +44,8 @@ from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import EmailMessage
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from psycopg import pq
 
@@ -145,7 +158,13 @@ class Transport:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.backend.connection = None
             raise ConnectionLost(str(exc), maybe_delivered=False) from exc
-        before_data()
+        try:
+            before_data()
+        except BaseException:
+            # Not sending after all (e.g. the claim is lost): end the SMTP
+            # transaction so the connection can carry another message.
+            _reset(connection)
+            raise
         try:
             # data() raises when DATA itself is refused, but returns the answer to
             # the message: both must be checked.
@@ -196,60 +215,91 @@ def start_send(*, issue_id: int) -> bool:
     return True
 
 
+UNCERTAIN_ERROR = (
+    "The worker stopped while sending this message; it may or may not have gone "
+    "out, so it was not sent again."
+)
+
+
 def recover_stale_claims(*, issue: Issue, lease: timedelta | None = None) -> int:
     """Settle the claims of dead workers. Returns how many were uncertain."""
     if lease is None:
         lease = timedelta(seconds=settings.NEWSLETTER_CLAIM_LEASE_SECONDS)
     uncertain = 0
+    cutoff = timezone.now() - lease
     stale = SendClaim.objects.filter(
-        issue=issue, finished_at=None, heartbeat_at__lt=timezone.now() - lease
+        issue=issue, finished_at=None, heartbeat_at__lt=cutoff
     )
-    for claim in stale:
+    for claim_id in list(stale.values_list("pk", flat=True)):
         with transaction.atomic():
-            open_rows = Delivery.objects.filter(
-                claim=claim, status=Delivery.Status.SENDING
-            ).order_by("pk")
-            in_flight = open_rows.first()
-            if in_flight is not None:
+            # Checked again under lock: its worker may have beaten since, and its
+            # fenced writes wait for (PostgreSQL) or follow (SQLite) this one.
+            if not stale.select_for_update().filter(pk=claim_id).exists():
+                continue
+            open_ids = list(
+                Delivery.objects.select_for_update()
+                .filter(claim_id=claim_id, status=Delivery.Status.SENDING)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            if open_ids:
                 uncertain += 1
-                Delivery.objects.filter(pk=in_flight.pk).update(
+                Delivery.objects.filter(pk=open_ids[0]).update(
                     status=Delivery.Status.UNCERTAIN,
-                    error="The worker stopped while sending this message; it may or "
-                    "may not have gone out, so it was not sent again.",
+                    error=UNCERTAIN_ERROR,
                     updated_at=timezone.now(),
                 )
-                open_rows.exclude(pk=in_flight.pk).update(
+                Delivery.objects.filter(
+                    claim_id=claim_id, status=Delivery.Status.SENDING
+                ).update(
                     status=Delivery.Status.QUEUED, claim=None, updated_at=timezone.now()
                 )
-            SendClaim.objects.filter(pk=claim.pk).update(finished_at=timezone.now())
+            SendClaim.objects.filter(pk=claim_id).update(finished_at=timezone.now())
     return uncertain
 
 
-def claim_batch(*, issue: Issue, worker: str, size: int) -> tuple[SendClaim, list]:
-    """Take up to `size` due deliveries for this worker; ([], None) when none."""
-    with transaction.atomic():
-        ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(
-                issue=issue,
-                status=Delivery.Status.QUEUED,
-                next_attempt_at__lte=timezone.now(),
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)[:size]
+TABLE = Delivery._meta.db_table
+# One statement, so that on SQLite the write lock is held for that statement only
+# (a worker stopped inside a longer transaction would block every writer).
+CLAIM_SQL = (
+    "UPDATE {table} SET status = 'sending', claim_id = %s, updated_at = %s "
+    "WHERE id IN (SELECT id FROM {table} WHERE issue_id = %s AND status = 'queued' "
+    "AND next_attempt_at <= %s ORDER BY id LIMIT %s{lock})"
+)
+
+
+def claim_batch(
+    *, issue: Issue, worker: str, size: int
+) -> tuple[SendClaim | None, list[Delivery]]:
+    """Take up to `size` due deliveries for this worker; (None, []) when none."""
+    claim = SendClaim.objects.create(issue=issue, worker=worker)
+    now = timezone.now()
+    lock = " FOR UPDATE SKIP LOCKED" if db_connection.vendor == "postgresql" else ""
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            CLAIM_SQL.format(table=TABLE, lock=lock),
+            [
+                _claim_value(claim),
+                db_connection.ops.adapt_datetimefield_value(now),
+                issue.pk,
+                db_connection.ops.adapt_datetimefield_value(now),
+                size,
+            ],
         )
-        if not ids:
-            return None, []
-        claim = SendClaim.objects.create(issue=issue, worker=worker)
-        Delivery.objects.filter(pk__in=ids).update(
-            status=Delivery.Status.SENDING, claim=claim, updated_at=timezone.now()
-        )
+        claimed = cursor.rowcount
+    if not claimed:
+        claim.delete()
+        return None, []
     deliveries = list(
         Delivery.objects.filter(claim=claim, status=Delivery.Status.SENDING)
         .select_related("subscriber")
         .order_by("pk")
     )
     return claim, deliveries
+
+
+def _claim_value(claim: SendClaim):
+    return SendClaim._meta.pk.get_db_prep_value(claim.pk, db_connection)
 
 
 @dataclass
@@ -268,35 +318,100 @@ class Pacer:
         self.next_at = max(now, self.next_at) + 1 / self.rate
 
 
-def _record(delivery: Delivery, **fields) -> None:
-    fields["updated_at"] = timezone.now()
-    Delivery.objects.filter(pk=delivery.pk).update(**fields)
+class ClaimLost(Exception):
+    """This worker may no longer send its batch: another settled its claim."""
 
 
-TABLE = Delivery._meta.db_table
+class LeaseRunningOut(ClaimLost):
+    """Too long since the last confirmed heartbeat: let the batch go before DATA."""
+
+
 SENT_SQL = (
     "UPDATE {table} SET status = 'sent', attempts = attempts + 1, "
     "sent_at = {now}, smtp_code = {code}, error = '', updated_at = {now} "
-    "WHERE id = {pk}"
+    "WHERE id = {pk} AND claim_id = {claim} AND status = 'sending'"
+)
+# Beyond this share of the lease without a confirmed heartbeat a worker starts no
+# more messages: another may settle its claim at any moment.
+LEASE_SAFETY = 0.5
+SENT_LATE_NOTE = "Recorded by its worker after another had marked it uncertain."
+REQUEUED_LATE_NOTE = (
+    "Its worker had not started sending it when another marked it uncertain; "
+    "queued again."
 )
 
 
-class SentWriter:
-    """Records sent deliveries: the one database write per recipient.
+class ClaimWriter:
+    """Every write a worker makes for one claimed batch, fenced by that claim.
 
-    On PostgreSQL the UPDATE for message i is sent without waiting (libpq's
-    asynchronous API on the same connection) and confirmed by flush(), which runs
-    before message i+1's DATA: the commit's round trip overlaps that message's MAIL
-    and RCPT, and no DATA ever starts while an earlier outcome is unrecorded. On
-    SQLite a write is local and quick, so it is made at once.
+    A write changes a delivery only while it is still "sending" under this claim;
+    one that matches nothing means recovery settled the claim, and raises
+    ClaimLost. guard() runs just before each DATA: it waits until the previous
+    outcome is committed, beats the claim's heartbeat when due, and refuses to go
+    on when the lease may have run out.
+
+    Recording a sent message is the one write per recipient. On PostgreSQL the
+    UPDATE for message i is sent without waiting (libpq's asynchronous API on the
+    same connection) and confirmed by flush(), before message i+1's DATA: the
+    commit's round trip overlaps that message's MAIL and RCPT. On SQLite a write is
+    local and quick, so it is made at once. Either way it is one autocommitted
+    statement: no transaction stays open while SMTP talks.
     """
 
-    def __init__(self) -> None:
-        self.pending = False
+    def __init__(self, *, issue: Issue, claim: SendClaim, claimed_at: float) -> None:
+        self.issue = issue
+        self.claim = claim
+        self.claim_value = _claim_value(claim)
+        lease = settings.NEWSLETTER_CLAIM_LEASE_SECONDS
+        self.safe_for = lease * LEASE_SAFETY
+        self.beat_every = min(HEARTBEAT_EVERY_SECONDS, lease / 4)
+        # time.monotonic() just before the heartbeat now in the database was taken.
+        self.beat_at = claimed_at
+        # Deliveries up to this id have had their DATA started or their outcome
+        # recorded; only those after it can be given back untouched.
+        self.started_pk = 0
+        self.pending: Delivery | None = None
+        self.pending_code: int | None = None
+        self.lost: ClaimLost | None = None
         self.pgconn = None
         if db_connection.vendor == "postgresql":
             db_connection.ensure_connection()
             self.pgconn = db_connection.connection.pgconn
+
+    # Before DATA -------------------------------------------------------------
+
+    def guard(self, delivery: Delivery) -> None:
+        """Called right before DATA: may this worker still send `delivery`?"""
+        self.flush()
+        since = time.monotonic() - self.beat_at
+        if since >= self.safe_for:
+            raise LeaseRunningOut(
+                f"{since:.1f} s since the claim's last confirmed heartbeat"
+            )
+        if since >= self.beat_every:
+            self.beat()
+        self.started_pk = delivery.pk
+
+    def beat(self) -> None:
+        self.flush()
+        started = time.monotonic()
+        alive = SendClaim.objects.filter(pk=self.claim.pk, finished_at=None).update(
+            heartbeat_at=timezone.now()
+        )
+        if not alive:
+            raise ClaimLost("the claim was settled by another worker")
+        self.beat_at = started
+
+    # Outcomes ----------------------------------------------------------------
+
+    def record(self, delivery: Delivery, **fields) -> None:
+        """Record an outcome other than sent (retry, failure, skip, uncertain)."""
+        self.flush()
+        self.started_pk = max(self.started_pk, delivery.pk)
+        fields["updated_at"] = timezone.now()
+        mine = Delivery.objects.filter(pk=delivery.pk, claim_id=self.claim.pk)
+        if not mine.filter(status=Delivery.Status.SENDING).update(**fields):
+            self._late(mine, fields)
 
     def sent(self, delivery: Delivery, *, smtp_code: int | None) -> None:
         self.flush()
@@ -304,37 +419,127 @@ class SentWriter:
         if self.pgconn is None:
             with db_connection.cursor() as cursor:
                 cursor.execute(
-                    SENT_SQL.format(table=TABLE, now="%s", code="%s", pk="%s"),
-                    [now, smtp_code, now, delivery.pk],
+                    SENT_SQL.format(
+                        table=TABLE, now="%s", code="%s", pk="%s", claim="%s"
+                    ),
+                    [
+                        db_connection.ops.adapt_datetimefield_value(now),
+                        smtp_code,
+                        db_connection.ops.adapt_datetimefield_value(now),
+                        delivery.pk,
+                        self.claim_value,
+                    ],
                 )
+                recorded = cursor.rowcount
+            if not recorded:
+                self._sent_late(delivery, smtp_code)
             return
         self.pgconn.send_query_params(
-            SENT_SQL.format(table=TABLE, now="$1", code="$2", pk="$3").encode(),
+            SENT_SQL.format(
+                table=TABLE, now="$1", code="$2", pk="$3", claim="$4"
+            ).encode(),
             [
                 now.isoformat().encode(),
                 None if smtp_code is None else str(smtp_code).encode(),
                 str(delivery.pk).encode(),
+                str(self.claim.pk).encode(),
             ],
         )
-        self.pending = True
+        self.pending = delivery
+        self.pending_code = smtp_code
 
     def flush(self) -> None:
-        """Wait until the last recorded outcome is committed."""
-        if not self.pending:
-            return
-        self.pending = False
+        """Wait until the last recorded outcome is committed; check it counted.
+
+        Raises ClaimLost (once) when an outcome could only be recorded late.
+        """
+        if self.pending is not None:
+            self._confirm()
+        if self.lost is not None:
+            lost, self.lost = self.lost, None
+            raise lost
+
+    def _confirm(self) -> None:
+        delivery, self.pending = self.pending, None
         error = None
+        recorded = 0
         while (result := self.pgconn.get_result()) is not None:
             if result.status != pq.ExecStatus.COMMAND_OK:
                 error = result.error_message.decode(errors="replace")
+            else:
+                recorded += result.command_tuples or 0
         if error:
             raise DatabaseError(f"Recording a sent delivery failed: {error}")
+        if not recorded:
+            self._sent_late(delivery, self.pending_code)
+
+    def _sent_late(self, delivery: Delivery, smtp_code: int | None) -> None:
+        mine = Delivery.objects.filter(pk=delivery.pk, claim_id=self.claim.pk)
+        self._late(
+            mine,
+            {
+                "status": Delivery.Status.SENT,
+                "attempts": delivery.attempts + 1,
+                "sent_at": timezone.now(),
+                "smtp_code": smtp_code,
+                "error": SENT_LATE_NOTE,
+                "updated_at": timezone.now(),
+            },
+        )
+
+    def _late(self, mine, fields: dict) -> None:
+        """Recovery marked this message uncertain, not knowing how it went. This
+        worker knows: it records the truth (the row is still this claim's, so staff
+        have not queued it again), then stops before its next message."""
+        self.lost = ClaimLost("the claim was settled while a message was out")
+        if mine.filter(status=Delivery.Status.UNCERTAIN).update(**fields) and (
+            fields.get("status") == Delivery.Status.QUEUED
+        ):
+            reopen_issue(issue=self.issue)
+
+    # The rest of the batch ---------------------------------------------------
+
+    def release(self, deliveries: list[Delivery]) -> None:
+        """Give back the deliveries this worker never started sending."""
+        self.flush()
+        ids = [d.pk for d in deliveries if d.pk > self.started_pk]
+        if not ids:
+            return
+        mine = Delivery.objects.filter(pk__in=ids, claim_id=self.claim.pk)
+        back = {"status": Delivery.Status.QUEUED, "claim": None}
+        mine.filter(status=Delivery.Status.SENDING).update(
+            **back, updated_at=timezone.now()
+        )
+        # Recovery marks the lowest open delivery uncertain; if this worker had
+        # not started it, it is known unsent and goes back in the queue.
+        if mine.filter(status=Delivery.Status.UNCERTAIN).update(
+            **back, error=REQUEUED_LATE_NOTE, updated_at=timezone.now()
+        ):
+            reopen_issue(issue=self.issue)
+
+    def finish(self) -> bool:
+        """Close the claim. False when recovery had already closed it."""
+        self.flush()
+        return bool(
+            SendClaim.objects.filter(pk=self.claim.pk, finished_at=None).update(
+                finished_at=timezone.now()
+            )
+        )
 
 
-def _retry_or_fail(delivery: Delivery, error: TransientError) -> str:
+def reopen_issue(*, issue: Issue) -> None:
+    """A sent issue whose deliveries are queued again is sending until they are."""
+    Issue.objects.filter(pk=issue.pk, status=Issue.Status.SENT).update(
+        status=Issue.Status.SENDING, updated_at=timezone.now()
+    )
+
+
+def _retry_or_fail(
+    delivery: Delivery, error: TransientError, writer: ClaimWriter
+) -> str:
     attempts = delivery.attempts + 1
     if attempts >= settings.NEWSLETTER_MAX_ATTEMPTS:
-        _record(
+        writer.record(
             delivery,
             status=Delivery.Status.FAILED,
             attempts=attempts,
@@ -344,7 +549,7 @@ def _retry_or_fail(delivery: Delivery, error: TransientError) -> str:
         )
         return Delivery.Status.FAILED
     delay = settings.NEWSLETTER_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-    _record(
+    writer.record(
         delivery,
         status=Delivery.Status.QUEUED,
         attempts=attempts,
@@ -363,31 +568,53 @@ def send_claimed(
     deliveries: list[Delivery],
     transport: Transport,
     pacer: Pacer,
-) -> dict[str, int]:
-    """Send a claimed batch in order, recording each outcome before the next."""
-    rendered = emails.rendered_issue(issue)
+    claimed_at: float | None = None,
+) -> tuple[dict[str, int], bool]:
+    """Send a claimed batch in order, recording each outcome before the next.
+
+    Returns the outcomes, and whether this worker should stop (the mail server
+    cannot be reached). A lost claim ends the batch but not the worker.
+    """
+    writer = ClaimWriter(
+        issue=issue,
+        claim=claim,
+        claimed_at=time.monotonic() if claimed_at is None else claimed_at,
+    )
     outcomes: dict[str, int] = {}
-    last_beat = time.monotonic()
-    writer = SentWriter()
-    for index, delivery in enumerate(deliveries):
-        if time.monotonic() - last_beat > HEARTBEAT_EVERY_SECONDS:
-            writer.flush()
-            SendClaim.objects.filter(pk=claim.pk).update(heartbeat_at=timezone.now())
-            last_beat = time.monotonic()
-        outcome, connection_lost = _deliver(
-            delivery, rendered=rendered, transport=transport, pacer=pacer, writer=writer
-        )
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        if connection_lost:
-            # The connection broke: the rest of the batch was never attempted.
-            rest = [d.pk for d in deliveries[index + 1 :]]
-            Delivery.objects.filter(pk__in=rest).update(
-                status=Delivery.Status.QUEUED, claim=None, updated_at=timezone.now()
+    unreachable = False
+    try:
+        if transport.smtp and transport.backend.connection is None:
+            try:
+                transport.open()
+            except ConnectionLost as exc:
+                for delivery in deliveries:
+                    _retry_or_fail(delivery, exc, writer)
+                unreachable = True
+        rendered = None if unreachable else emails.rendered_issue(issue)
+        for index, delivery in enumerate([] if unreachable else deliveries):
+            outcome, connection_lost = _deliver(
+                delivery,
+                rendered=rendered,
+                transport=transport,
+                pacer=pacer,
+                writer=writer,
             )
-            break
-    writer.flush()
-    SendClaim.objects.filter(pk=claim.pk).update(finished_at=timezone.now())
-    return outcomes
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if connection_lost:
+                # The connection broke: the rest of the batch was never attempted.
+                writer.release(deliveries[index + 1 :])
+                break
+        writer.flush()
+    except ClaimLost as exc:
+        logger.warning(
+            "Worker %s stopped its batch (claim %s): %s",
+            claim.worker,
+            claim.pk,
+            exc,
+        )
+        writer.release(deliveries)
+    writer.finish()
+    return outcomes, unreachable
 
 
 def _is_due(delivery: Delivery) -> bool:
@@ -401,15 +628,14 @@ def _deliver(
     rendered: "emails.RenderedIssue",
     transport: Transport,
     pacer: Pacer,
-    writer: SentWriter,
+    writer: ClaimWriter,
 ) -> tuple[str, bool]:
     """Send one delivery and record its outcome: (outcome, connection lost)."""
     subscriber = delivery.subscriber
     # Checked at the moment of sending: whoever left since the send started, or
     # asked for their data to be deleted, receives nothing.
     if not _is_due(delivery):
-        writer.flush()
-        _record(
+        writer.record(
             delivery,
             status=Delivery.Status.SKIPPED,
             error="No longer subscribed when the message was due.",
@@ -417,48 +643,44 @@ def _deliver(
         return Delivery.Status.SKIPPED, False
     pacer.wait()
     try:
-        try:
-            if transport.smtp:
-                transport.send_payload(
-                    sender=rendered.sender[0],
-                    recipient=subscriber.email,
-                    payload=emails.issue_payload(
-                        rendered=rendered, subscriber=subscriber
-                    ),
-                    before_data=writer.flush,
-                )
-            else:
-                writer.flush()
-                transport.send_message(
-                    emails.issue_message(rendered=rendered, subscriber=subscriber)
-                )
-        finally:
-            # Whatever happened, the previous outcome is committed before this one.
-            writer.flush()
+        if transport.smtp:
+            transport.send_payload(
+                sender=rendered.sender[0],
+                recipient=subscriber.email,
+                payload=emails.issue_payload(rendered=rendered, subscriber=subscriber),
+                before_data=lambda: writer.guard(delivery),
+            )
+        else:
+            writer.guard(delivery)
+            transport.send_message(
+                emails.issue_message(rendered=rendered, subscriber=subscriber)
+            )
     except ConnectionLost as exc:
         if not exc.maybe_delivered:
-            return _retry_or_fail(delivery, exc), True
-        _record(
+            return _retry_or_fail(delivery, exc, writer), True
+        writer.record(
             delivery,
             status=Delivery.Status.UNCERTAIN,
             error=f"Connection lost during sending: {exc.reason}"[:500],
         )
         return Delivery.Status.UNCERTAIN, True
     except PermanentError as exc:
-        _record(
+        # The mailbox is gone whatever becomes of this worker's claim.
+        writer.flush()
+        if exc.code in BAD_MAILBOX_CODES:
+            unsubscribe(
+                subscriber=subscriber, how=Subscriber.LeftHow.BOUNCE, detail=exc.reason
+            )
+        writer.record(
             delivery,
             status=Delivery.Status.FAILED,
             attempts=delivery.attempts + 1,
             smtp_code=exc.code,
             error=exc.reason,
         )
-        if exc.code in BAD_MAILBOX_CODES:
-            unsubscribe(
-                subscriber=subscriber, how=Subscriber.LeftHow.BOUNCE, detail=exc.reason
-            )
         return Delivery.Status.FAILED, False
     except TransientError as exc:
-        return _retry_or_fail(delivery, exc), False
+        return _retry_or_fail(delivery, exc, writer), False
     writer.sent(delivery, smtp_code=250 if transport.smtp else None)
     return Delivery.Status.SENT, False
 
@@ -470,8 +692,11 @@ def finish_if_done(*, issue: Issue) -> bool:
     ).exists()
     if pending:
         return False
+    # An issue sent again (uncertain deliveries re-queued) keeps its first date.
     Issue.objects.filter(pk=issue.pk, status=Issue.Status.SENDING).update(
-        status=Issue.Status.SENT, sent_at=timezone.now(), updated_at=timezone.now()
+        status=Issue.Status.SENT,
+        sent_at=Coalesce("sent_at", Value(timezone.now())),
+        updated_at=timezone.now(),
     )
     return True
 
@@ -496,30 +721,24 @@ def run(*, issue_id: int, worker: str | None = None) -> RunResult:
     pacer = Pacer(rate=settings.NEWSLETTER_RATE_PER_SECOND)
     try:
         while True:
+            claimed_at = time.monotonic()
             claim, deliveries = claim_batch(
                 issue=issue, worker=worker, size=settings.NEWSLETTER_BATCH_SIZE
             )
             if claim is None:
                 break
-            if transport.smtp and transport.backend.connection is None:
-                try:
-                    transport.open()
-                except ConnectionLost as exc:
-                    for delivery in deliveries:
-                        _retry_or_fail(delivery, exc)
-                    SendClaim.objects.filter(pk=claim.pk).update(
-                        finished_at=timezone.now()
-                    )
-                    break
-            outcomes = send_claimed(
+            outcomes, unreachable = send_claimed(
                 issue=issue,
                 claim=claim,
                 deliveries=deliveries,
                 transport=transport,
                 pacer=pacer,
+                claimed_at=claimed_at,
             )
             for status, count in outcomes.items():
                 totals[status] = totals.get(status, 0) + count
+            if unreachable:
+                break
     finally:
         transport.close()
     finished = finish_if_done(issue=issue)

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
 from core.sanitize import sanitize_html
@@ -271,3 +273,36 @@ def resume_send(*, issue: Issue) -> int:
         raise SendRefused("Only an issue that is sending can be resumed.")
     transaction.on_commit(lambda: send_issue.enqueue(issue.pk))
     return issue.deliveries.filter(status=Delivery.Status.QUEUED).count()
+
+
+def resend_uncertain(*, issue: Issue, by: str = "") -> int:
+    """Queue an issue's uncertain deliveries again, at staff's request.
+
+    Uncertain means a worker stopped while sending: the message may have arrived,
+    or may never have left. Staff may prefer a possible second copy (same
+    Message-ID, so many servers and clients drop it) to a reader missing the
+    issue. Returns how many were queued; a sent issue is sending again until they
+    are done, then keeps its first sent date.
+    """
+    now = timezone.now()
+    note = f"Uncertain; queued again on {now:%Y-%m-%d %H:%M} UTC"
+    note += f" by {by}. " if by else ". "
+    with transaction.atomic():
+        issue = Issue.objects.select_for_update().get(pk=issue.pk)
+        if issue.status not in {Issue.Status.SENDING, Issue.Status.SENT}:
+            raise SendRefused("Only an issue that is sending or sent has deliveries.")
+        # claim=None: a stalled worker that still holds the old claim can no
+        # longer write to these rows (its writes are fenced by its claim).
+        count = issue.deliveries.filter(status=Delivery.Status.UNCERTAIN).update(
+            status=Delivery.Status.QUEUED,
+            claim=None,
+            next_attempt_at=now,
+            error=Substr(Concat(Value(note), F("error")), 1, 500),
+            updated_at=now,
+        )
+        if count:
+            Issue.objects.filter(pk=issue.pk, status=Issue.Status.SENT).update(
+                status=Issue.Status.SENDING, updated_at=now
+            )
+            transaction.on_commit(lambda: send_issue.enqueue(issue.pk))
+    return count

@@ -10,7 +10,9 @@ import email.policy
 import logging
 import socket
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -32,6 +34,9 @@ class Accepted:
     message_id: str
     headers: dict
     raw: bytes
+    # Which connection it came on, and when (time.monotonic()): tells workers apart.
+    peer: tuple = ()
+    at: float = 0.0
 
 
 @dataclass
@@ -42,6 +47,9 @@ class SinkHandler:
     accepted: list[Accepted] = field(default_factory=list)
     attempts: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with ("rcpt" or "data", address) before answering: lets a test act
+    # (e.g. stop the client) at a known point of the SMTP conversation.
+    on_command: Callable[[str, str], None] | None = None
 
     def _rule(self, address: str, stage: str) -> str | None:
         rule = self.rules.get(address)
@@ -55,6 +63,8 @@ class SinkHandler:
         return None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.on_command:
+            self.on_command("rcpt", address)
         reply = self._rule(address, "rcpt")
         if reply:
             return reply
@@ -62,6 +72,9 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.on_command:
+            for address in envelope.rcpt_tos:
+                self.on_command("data", address)
         if self.delay:
             await asyncio.sleep(self.delay)
         for address in envelope.rcpt_tos:
@@ -77,7 +90,16 @@ class SinkHandler:
             message_id = parsed.get("Message-ID", "")
         with self.lock:
             for address in envelope.rcpt_tos:
-                self.accepted.append(Accepted(address, message_id, headers, raw))
+                self.accepted.append(
+                    Accepted(
+                        address,
+                        message_id,
+                        headers,
+                        raw,
+                        peer=tuple(session.peer or ()),
+                        at=time.monotonic(),
+                    )
+                )
         return "250 Message accepted for delivery"
 
     def recipients(self) -> Counter:

@@ -74,6 +74,7 @@ def staff_urls(issue: Issue, subscriber: Subscriber) -> list[str]:
         reverse("admin:newsletter_issue_send", args=[pk]),
         reverse("admin:newsletter_issue_schedule", args=[pk]),
         reverse("admin:newsletter_issue_progress", args=[pk]),
+        reverse("admin:newsletter_issue_resend_uncertain", args=[pk]),
     ]
 
 
@@ -103,6 +104,7 @@ def test_visitors_and_non_staff_reach_none_of_the_newsletter_admin(client):
         reverse(f"admin:newsletter_issue_{name}", args=[issue.pk]) for name in POST_ONLY
     ] + [
         reverse("admin:newsletter_issue_send", args=[issue.pk]),
+        reverse("admin:newsletter_issue_resend_uncertain", args=[issue.pk]),
         reverse("admin:newsletter_subscriber_import"),
     ]
     for user in [None, make_user()]:
@@ -777,6 +779,86 @@ def test_resume_is_refused_unless_sending(
             reverse("admin:newsletter_issue_resume", args=[issue.pk])
         )
     assert "Only an issue that is sending" in messages_of(response)[-1]
+    assert not DBTaskResult.objects.exists()
+
+
+# Issues: sending uncertain deliveries again -------------------------------------------
+
+
+def test_progress_links_to_resending_only_when_some_are_uncertain(staff_client):
+    issue = make_sending_issue()
+    url = reverse("admin:newsletter_issue_resend_uncertain", args=[issue.pk])
+    change = reverse("admin:newsletter_issue_change", args=[issue.pk])
+    assert url in staff_client.get(change).text
+    issue.deliveries.filter(status=Delivery.Status.UNCERTAIN).update(
+        status=Delivery.Status.SENT
+    )
+    assert url not in staff_client.get(change).text
+
+
+def test_resend_uncertain_page_explains_the_risk_and_lists_them(staff_client):
+    issue = make_sending_issue()
+    uncertain = issue.deliveries.get(status=Delivery.Status.UNCERTAIN)
+    response = staff_client.get(
+        reverse("admin:newsletter_issue_resend_uncertain", args=[issue.pk])
+    )
+    text = re.sub(r"\s+", " ", response.text)
+    assert "These messages may already have arrived." in text
+    assert "the same Message-ID as the first attempt" in text
+    assert "drop it" in text
+    assert uncertain.subscriber.email in text
+    assert 'value="Yes, send these 1 again"' in text
+    # Showing the page changes nothing.
+    uncertain.refresh_from_db()
+    assert uncertain.status == Delivery.Status.UNCERTAIN
+
+
+def test_resend_uncertain_post_queues_them_and_starts_a_worker(
+    staff_client, database_tasks, django_capture_on_commit_callbacks
+):
+    issue = make_sending_issue()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            reverse("admin:newsletter_issue_resend_uncertain", args=[issue.pk])
+        )
+    assert response.status_code == 302
+    assert "1 uncertain delivery queued again" in messages_of(response)[-1]
+    counts = issue.deliveries.counts()
+    assert counts[Delivery.Status.UNCERTAIN] == 0
+    assert counts[Delivery.Status.QUEUED] == 2
+    assert (
+        "by editor"
+        in issue.deliveries.filter(status=Delivery.Status.QUEUED)
+        .exclude(error="")
+        .get()
+        .error
+    )
+    task = DBTaskResult.objects.get()
+    assert task.task_path == "newsletter.tasks.send_issue"
+
+
+def test_resend_uncertain_is_refused_to_staff_who_cannot_change_issues(
+    client, database_tasks, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission
+
+    issue = make_sending_issue()
+    viewer = make_user(username="viewer")
+    viewer.is_staff = True
+    viewer.save()
+    viewer.user_permissions.add(
+        Permission.objects.get(codename="view_issue"),
+        Permission.objects.get(codename="view_delivery"),
+    )
+    client.force_login(viewer)
+    url = reverse("admin:newsletter_issue_resend_uncertain", args=[issue.pk])
+    change = client.get(reverse("admin:newsletter_issue_change", args=[issue.pk]))
+    assert change.status_code == 200
+    assert url not in change.text
+    assert client.get(url).status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url).status_code == 403
+    assert issue.deliveries.counts()[Delivery.Status.UNCERTAIN] == 1
     assert not DBTaskResult.objects.exists()
 
 

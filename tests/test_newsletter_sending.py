@@ -1,10 +1,12 @@
 """Sending issues exactly once, against a real SMTP server on loopback."""
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from core.sanitize import sanitize_html
@@ -385,3 +387,183 @@ def test_an_unfinished_send_comes_back_by_itself_when_retries_are_due(
     assert follow_up.task_path == "newsletter.tasks.send_issue"
     assert timedelta(seconds=59) < follow_up.run_after - before < timedelta(seconds=70)
     assert sink.handler.count() == 1
+
+
+# A worker that stalls past its lease ------------------------------------------------
+
+
+class StallingPacer(sending.Pacer):
+    """Before message number `at`, acts as if the worker stalled: sleeps, and/or
+    lets another worker recover its claim (the heartbeat is made old first)."""
+
+    def __init__(self, *, at: int, sleep: float = 0.0, recover: bool = False):
+        super().__init__(rate=0)
+        self.at, self.sleep, self.recover, self.calls = at, sleep, recover, 0
+        self.recovered = None
+
+    def wait(self) -> None:
+        self.calls += 1
+        if self.calls != self.at + 1:
+            return
+        time.sleep(self.sleep)
+        if self.recover:
+            # Another worker: its own thread, so its own database connection.
+            thread = threading.Thread(target=self._recover)
+            thread.start()
+            thread.join()
+
+    def _recover(self) -> None:
+        try:
+            SendClaim.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
+            issue = Issue.objects.get()
+            self.recovered = sending.recover_stale_claims(issue=issue)
+        finally:
+            connection.close()
+
+
+def send_one_batch(pacer: sending.Pacer, size: int = 8):
+    issue = Issue.objects.get()
+    claimed_at = time.monotonic()
+    claim, rows = sending.claim_batch(issue=issue, worker="w1", size=size)
+    transport = sending.Transport()
+    try:
+        outcomes, _ = sending.send_claimed(
+            issue=issue,
+            claim=claim,
+            deliveries=rows,
+            transport=transport,
+            pacer=pacer,
+            claimed_at=claimed_at,
+        )
+    finally:
+        transport.close()
+    return claim, rows, outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_claim_was_recovered_mid_batch_sends_nothing_more(sink):
+    add_subscribers(8)
+    sending.start_send(issue_id=scheduled_issue().pk)
+    # Recovery runs while the worker is about to send message 3 (index 3): it
+    # marks that one uncertain and re-queues the rest.
+    pacer = StallingPacer(at=3, recover=True)
+    _, rows, outcomes = send_one_batch(pacer)
+    assert pacer.recovered == 1
+    # The worker finished the message it had started and recorded that it was
+    # sent (it alone knows), then stopped: nothing re-queued went out from it.
+    assert sink.handler.count() == 4
+    statuses = [d.status for d in Delivery.objects.order_by("pk")]
+    assert statuses == [D.SENT] * 4 + [D.QUEUED] * 4
+    late = Delivery.objects.get(pk=rows[3].pk)
+    assert late.error == sending.SENT_LATE_NOTE
+    assert not Delivery.objects.filter(pk__in=[d.pk for d in rows[4:]]).exclude(
+        claim=None
+    )
+    assert outcomes == {D.SENT: 4}
+
+
+def test_a_worker_stops_before_data_once_half_its_lease_is_gone(sink, settings):
+    settings.NEWSLETTER_CLAIM_LEASE_SECONDS = 1
+    add_subscribers(6)
+    sending.start_send(issue_id=scheduled_issue().pk)
+    claim, _, outcomes = send_one_batch(StallingPacer(at=2, sleep=0.6))
+    assert sink.handler.count() == 2
+    assert outcomes == {D.SENT: 2}
+    statuses = [d.status for d in Delivery.objects.order_by("pk")]
+    assert statuses == [D.SENT] * 2 + [D.QUEUED] * 4
+    claim.refresh_from_db()
+    assert claim.finished_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stalled_worker_gives_back_the_uncertain_one_it_never_started(sink, settings):
+    settings.NEWSLETTER_CLAIM_LEASE_SECONDS = 1
+    add_subscribers(6)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    # Stalled before message 2's DATA, long enough for its claim to be recovered.
+    pacer = StallingPacer(at=2, sleep=0.6, recover=True)
+    send_one_batch(pacer)
+    assert pacer.recovered == 1
+    assert sink.handler.count() == 2
+    given_back = Delivery.objects.order_by("pk")[2]
+    # Recovery could only guess "uncertain"; the worker knew it never sent it.
+    assert given_back.status == D.QUEUED
+    assert given_back.error == sending.REQUEUED_LATE_NOTE
+    assert issue.deliveries.counts()[D.UNCERTAIN] == 0
+    sending.run(issue_id=issue.pk)
+    assert max(sink.handler.recipients().values()) == 1
+    assert sink.handler.count() == 6
+
+
+# Sending uncertain deliveries again, at staff's choice -------------------------------
+
+
+def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
+    sink, database_tasks, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from newsletter import services
+
+    add_subscribers(5)
+    issue = scheduled_issue()
+    sending.start_send(issue_id=issue.pk)
+    sending.run(issue_id=issue.pk)
+    issue.refresh_from_db()
+    first_sent_at = issue.sent_at
+    # Two deliveries whose worker was lost mid-DATA (here they had arrived).
+    uncertain = list(Delivery.objects.order_by("pk")[:2])
+    Delivery.objects.filter(pk__in=[d.pk for d in uncertain]).update(
+        status=D.UNCERTAIN, error=sending.UNCERTAIN_ERROR
+    )
+    untouched = dict(
+        Delivery.objects.exclude(status=D.UNCERTAIN).values_list("pk", "updated_at")
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        count = services.resend_uncertain(issue=issue, by="editor")
+    assert count == 2
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENDING
+    # Still in the public archive while the two go out again.
+    assert Issue.objects.archived().filter(pk=issue.pk).exists()
+    assert issue.deliveries.counts()[D.QUEUED] == 2
+    for row in Delivery.objects.filter(pk__in=[d.pk for d in uncertain]):
+        assert (row.status, row.claim_id) == (D.QUEUED, None)
+        assert row.error.startswith("Uncertain; queued again on ")
+        assert "by editor" in row.error
+        assert row.error.endswith(sending.UNCERTAIN_ERROR)
+    assert (
+        dict(
+            Delivery.objects.exclude(pk__in=[d.pk for d in uncertain]).values_list(
+                "pk", "updated_at"
+            )
+        )
+        == untouched
+    )
+    task = DBTaskResult.objects.get()
+    assert task.task_path == "newsletter.tasks.send_issue"
+
+    sending.run(issue_id=issue.pk)
+    received = sink.handler.recipients()
+    for row in uncertain:
+        email = row.subscriber.email
+        assert received[email] == 2
+        copies = [a.message_id for a in sink.handler.accepted if a.recipient == email]
+        assert copies[0] == copies[1] != ""
+    assert sum(received.values()) == 7
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+    assert issue.sent_at == first_sent_at
+    assert issue.deliveries.counts()[D.SENT] == 5
+
+
+def test_resending_uncertain_refuses_an_issue_that_never_started():
+    from newsletter import services
+
+    issue = scheduled_issue()
+    with pytest.raises(services.SendRefused):
+        services.resend_uncertain(issue=issue)
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SCHEDULED

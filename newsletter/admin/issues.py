@@ -23,6 +23,9 @@ from newsletter.admin.forms import IssueAdminForm, ScheduleForm
 from newsletter.admin.progress import progress_data
 from newsletter.models import Delivery, Issue, IssueArticle, Subscriber
 
+# Addresses listed on the page that asks before sending uncertain ones again.
+RESEND_LIST_ROWS = 100
+
 
 class IssueArticleInline(admin.TabularInline):
     model = IssueArticle
@@ -170,6 +173,12 @@ class IssueAdmin(admin.ModelAdmin):
             context["confirmed_count"] = Subscriber.objects.confirmed().count()
         if issue.is_locked:
             context["progress"] = progress_data(issue)
+            if context["progress"]["counts"][Delivery.Status.UNCERTAIN] and (
+                self.has_send_permission(request)
+            ):
+                context["resend_uncertain_url"] = reverse(
+                    "admin:newsletter_issue_resend_uncertain", args=[issue.pk]
+                )
         return context
 
     # Custom views ----------------------------------------------------------------
@@ -193,6 +202,9 @@ class IssueAdmin(admin.ModelAdmin):
             ),
             issue_path("progress.json", self.progress_view, "progress"),
             issue_path("resume/", require_POST(self.resume_view), "resume"),
+            issue_path(
+                "resend-uncertain/", self.resend_uncertain_view, "resend_uncertain"
+            ),
             *super().get_urls(),
         ]
 
@@ -352,6 +364,45 @@ class IssueAdmin(admin.ModelAdmin):
             messages.success(
                 request,
                 f"Sending resumed: a worker will take the {queued} queued "
-                "deliveries. Deliveries marked uncertain are never sent again.",
+                "deliveries. Uncertain ones are sent again only if you choose to.",
             )
         return HttpResponseRedirect(self._change_url(issue))
+
+    def resend_uncertain_view(
+        self, request: HttpRequest, object_id: int
+    ) -> HttpResponse:
+        """GET: what sending the uncertain deliveries again means. POST: do it."""
+        issue = self._issue(request, object_id, send=True)
+        if request.method == "POST":
+            try:
+                count = services.resend_uncertain(
+                    issue=issue, by=request.user.get_username()
+                )
+            except services.SendRefused as exc:
+                messages.error(request, f"{exc} Nothing was sent.")
+            else:
+                if count:
+                    messages.success(
+                        request,
+                        f"{count} uncertain deliver{'y' if count == 1 else 'ies'} "
+                        "queued again; a worker will send them.",
+                    )
+                else:
+                    messages.info(request, "No delivery is uncertain: nothing to do.")
+            return HttpResponseRedirect(self._change_url(issue))
+        uncertain = issue.deliveries.filter(status=Delivery.Status.UNCERTAIN)
+        count = uncertain.count()
+        addresses = list(
+            uncertain.order_by("pk").values_list("subscriber__email", flat=True)[
+                :RESEND_LIST_ROWS
+            ]
+        )
+        context = {
+            **self._context(request, issue, f"Send “{issue.subject}” again?"),
+            "uncertain_count": count,
+            "addresses": addresses,
+            "more": count - len(addresses),
+        }
+        return TemplateResponse(
+            request, "admin/newsletter/issue/resend_uncertain.html", context
+        )
