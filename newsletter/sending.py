@@ -60,15 +60,21 @@ HEARTBEAT_EVERY_SECONDS = 5
 BAD_MAILBOX_CODES = {550, 551, 553}
 
 
-class TransientError(Exception):
+class DeliveryError(Exception):
+    """One message was not sent: the server's code (if any) and why."""
+
     def __init__(self, code: int | None, reason: str):
         super().__init__(reason)
         self.code = code
         self.reason = reason
 
 
-class PermanentError(TransientError):
-    pass
+class TransientError(DeliveryError):
+    """A 4xx answer or a broken connection: worth trying again later."""
+
+
+class PermanentError(DeliveryError):
+    """A 5xx answer: this message will not be accepted; never retried."""
 
 
 class ConnectionLost(TransientError):
@@ -91,7 +97,7 @@ def _reset(connection: smtplib.SMTP) -> None:
         logger.info("RSET failed; the next message will reconnect", exc_info=True)
 
 
-def _classify(code: int, reply: bytes | str) -> TransientError:
+def _classify(code: int, reply: bytes | str) -> DeliveryError:
     reason = f"{code} {_reply_text(reply)}"[:500]
     if 400 <= code < 500:
         return TransientError(code, reason)
