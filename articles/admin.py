@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -10,7 +11,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from articles import services
-from articles.models import Article, Author, Reference, Topic
+from articles.models import Article, Author, Reference, Topic, published_q
+
+# Wide inputs for the one-line text fields, so a normal title shows in full.
+WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
 
 
 class ArticleAdminForm(forms.ModelForm):
@@ -33,7 +37,14 @@ class ArticleAdminForm(forms.ModelForm):
             "seo_title",
             "seo_description",
         ]
-        widgets = {"summary": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "title": WIDE_TEXT,
+            "slug": WIDE_TEXT,
+            "summary": forms.Textarea(attrs={"rows": 3, "class": "wide-text"}),
+            "cover_image_alt": WIDE_TEXT,
+            "seo_title": WIDE_TEXT,
+            "seo_description": WIDE_TEXT,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,6 +78,24 @@ class ArticleAdminForm(forms.ModelForm):
         return cleaned
 
 
+class StateFilter(admin.SimpleListFilter):
+    """Draft, Scheduled, Live: the states the State column shows (published_q)."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("draft", "Draft"), ("scheduled", "Scheduled"), ("live", "Live")]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        published = queryset.filter(status=Article.Status.PUBLISHED)
+        return {
+            "draft": queryset.exclude(status=Article.Status.PUBLISHED),
+            "scheduled": published.exclude(published_q()),
+            "live": queryset.filter(published_q()),
+        }.get(self.value(), queryset)
+
+
 class ReferenceInline(admin.TabularInline):
     model = Reference
     extra = 0
@@ -84,13 +113,13 @@ class ArticleAdmin(admin.ModelAdmin):
     list_display = [
         "title",
         "state",
-        "published_at",
+        "publish_time",
         "topic",
         "author",
         "featured",
         "site_link",
     ]
-    list_filter = ["status", "topic", "author", "featured"]
+    list_filter = [StateFilter, "topic", "author", "featured"]
     search_fields = ["title", "summary", "body"]
     date_hierarchy = "published_at"
     list_select_related = ["topic", "author"]
@@ -111,10 +140,38 @@ class ArticleAdmin(admin.ModelAdmin):
 
     class Media:
         js = ["admin/js/length-hints.js"]
+        css = {"all": ["admin/css/articles.css"]}
 
-    @admin.display(description="State", ordering="status")
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Sorting by State goes Draft, Scheduled, Live (then by publish time).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                state_rank=Case(
+                    When(published_q(), then=Value(2)),
+                    When(status=Article.Status.PUBLISHED, then=Value(1)),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                )
+            )
+        )
+
+    @admin.display(description="State", ordering="state_rank")
     def state(self, article: Article) -> str:
         return article.state_label
+
+    @admin.display(description="Publish time", ordering="published_at")
+    def publish_time(self, article: Article) -> str:
+        if article.published_at is None:
+            return "-"
+        moment = timezone.localtime(article.published_at)
+        return format_html(
+            '<time datetime="{}">{} <span class="time-of-day">{}</span></time>',
+            moment.isoformat(),
+            moment.strftime("%d %b %Y"),
+            moment.strftime("%H:%M"),
+        )
 
     @admin.display(description="On site")
     def site_link(self, article: Article) -> str:

@@ -1,8 +1,15 @@
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
 import pytest
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.urls import reverse
+from django.utils import timezone
 
 from articles.models import Article
+from core.sanitize import sanitize_html
 from tests.factories import (
     admin_article_form,
     image_upload,
@@ -140,7 +147,7 @@ def test_changelist_search_filters_and_state_column(staff_client):
     url = reverse("admin:articles_article_changelist")
     text = staff_client.get(url, {"q": "findable"}).text
     assert "Findable acne piece" in text and "Draft piece" not in text
-    text = staff_client.get(url, {"status__exact": "draft"}).text
+    text = staff_client.get(url, {"state": "draft"}).text
     assert "Draft piece" in text and "Findable acne piece" not in text
     text = staff_client.get(url, {"topic__id__exact": topic.pk}).text
     assert "Findable acne piece" in text and "Later piece" not in text
@@ -176,3 +183,90 @@ def test_changelist_links_live_articles_to_the_site_and_drafts_to_preview(
     assert f'<a href="{live.get_absolute_url()}">View</a>' in text
     preview = reverse("admin:articles_article_preview", args=[draft.pk])
     assert f'<a href="{preview}">Preview</a>' in text
+
+
+def changelist_titles(client, **params) -> list[str]:
+    response = client.get(reverse("admin:articles_article_changelist"), params)
+    return [article.title for article in response.context["cl"].result_list]
+
+
+def test_state_filter_offers_draft_scheduled_and_live(staff_client):
+    make_article(title="Live piece")
+    make_scheduled(title="Later piece")
+    make_draft(title="Draft piece")
+    make_draft(title="Old draft", published_at=timezone.now() - timedelta(days=3))
+    text = staff_client.get(reverse("admin:articles_article_changelist")).text
+    for value in ["draft", "scheduled", "live"]:
+        assert f"?state={value}" in text
+    assert "status__exact" not in text
+    assert changelist_titles(staff_client, state="live") == ["Live piece"]
+    assert changelist_titles(staff_client, state="scheduled") == ["Later piece"]
+    assert sorted(changelist_titles(staff_client, state="draft")) == [
+        "Draft piece",
+        "Old draft",
+    ]
+
+
+def test_state_filter_agrees_with_the_public_rule(staff_client):
+    make_article()
+    make_scheduled()
+    make_draft()
+    live = set(changelist_titles(staff_client, state="live"))
+    assert live == set(Article.objects.published().values_list("title", flat=True))
+    for state in ["draft", "scheduled", "live"]:
+        for title in changelist_titles(staff_client, state=state):
+            label = Article.objects.get(title=title).state_label
+            assert label.lower() == state
+
+
+def test_state_column_sorts_draft_scheduled_live(staff_client):
+    make_article(title="Live piece")
+    make_draft(title="Draft piece")
+    make_scheduled(title="Later piece")
+    # The State column is the second one (after the title).
+    assert changelist_titles(staff_client, o="2") == [
+        "Draft piece",
+        "Later piece",
+        "Live piece",
+    ]
+    assert changelist_titles(staff_client, o="-2")[0] == "Live piece"
+
+
+def test_changelist_shows_a_short_publish_time(staff_client):
+    moment = timezone.make_aware(datetime(2026, 3, 4, 9, 5))
+    make_article(published_at=moment)
+    text = staff_client.get(reverse("admin:articles_article_changelist")).text
+    assert "04 Mar 2026" in text and "09:05" in text
+    assert "a.m." not in text
+
+
+def test_text_inputs_are_wide_and_the_admin_stylesheet_is_served(staff_client):
+    response = staff_client.get(reverse("admin:articles_article_add"))
+    form = response.context["adminform"].form
+    for name in ["title", "slug", "summary", "seo_title", "seo_description"]:
+        assert "wide-text" in form.fields[name].widget.attrs["class"], name
+    assert "admin/css/articles.css" in response.text
+    assert finders.find("admin/css/articles.css")
+
+
+def test_editor_content_stylesheet_fits_images_and_is_same_origin():
+    config = settings.CKEDITOR_CONFIGS["default"]
+    (css_url,) = config["contentsCss"]
+    assert css_url.startswith(settings.STATIC_URL)
+    css = Path(finders.find(css_url.removeprefix(settings.STATIC_URL))).read_text()
+    assert re.search(r"img\s*\{[^}]*max-width:\s*100%", css)
+    assert re.search(r"img\s*\{[^}]*height:\s*auto", css)
+
+
+def test_image_dialog_fields_the_sanitiser_would_strip_are_disallowed():
+    # CKEditor drops a dialog field whose requiredContent the filter disallows:
+    # Border (img{border-width}), HSpace/VSpace (img{margin-*}), Alignment
+    # (img{float}).
+    disallowed = settings.CKEDITOR_CONFIGS["default"]["disallowedContent"]
+    assert disallowed == "img{border*,margin*,float}"
+    assert (
+        sanitize_html(
+            html='<p><img src="/media/a.png" alt="a" style="float:left;border:1px"></p>'
+        ).count("float")
+        == 0
+    )
