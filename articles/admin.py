@@ -4,14 +4,21 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from articles import services
-from articles.models import Article, Author, Reference, Topic, published_q
+from articles.models import (
+    Article,
+    Author,
+    HomePage,
+    Reference,
+    Topic,
+    published_q,
+)
 
 # Wide inputs for the one-line text fields, so a normal title shows in full.
 WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
@@ -239,6 +246,33 @@ class AuthorAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.save_author(author=obj)
+
+
+@admin.register(HomePage)
+class HomePageAdmin(admin.ModelAdmin):
+    """The one row of words at the top of the home page: changed, never added
+    (unless it is missing) nor deleted."""
+
+    fields = ["headline", "introduction"]
+    formfield_overrides = {
+        models.TextField: {
+            "widget": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"})
+        }
+    }
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not HomePage.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        page = HomePage.objects.first()
+        if page is None:
+            return redirect("admin:articles_homepage_add")
+        return redirect("admin:articles_homepage_change", page.pk)
 
 
 # Search synonyms (imported here so this block stands alone at the end).

@@ -8,7 +8,7 @@ from django.contrib.staticfiles import finders
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, HomePage
 from core.sanitize import sanitize_html
 from tests.factories import (
     admin_article_form,
@@ -270,3 +270,76 @@ def test_image_dialog_fields_the_sanitiser_would_strip_are_disallowed():
         ).count("float")
         == 0
     )
+
+
+# The home page's words --------------------------------------------------------------
+
+HOME_CHANGE = "admin:articles_homepage_change"
+
+
+def home_form(**overrides) -> dict:
+    return {"headline": "Calm skin, clear facts", "introduction": "Read this."} | (
+        overrides
+    )
+
+
+def test_staff_edit_of_the_home_page_shows_on_the_home_page(staff_client, client):
+    response = staff_client.post(reverse(HOME_CHANGE, args=[1]), home_form())
+    assert response.status_code == 302
+    text = client.get(reverse("articles:home")).text
+    assert "Calm skin, clear facts</h1>" in text
+    assert "Read this.</p>" in text
+    assert "Skin care you can trust" not in text
+
+
+def test_home_page_words_are_escaped(staff_client, client):
+    staff_client.post(
+        reverse(HOME_CHANGE, args=[1]), home_form(headline="<b>Bold</b> & brave")
+    )
+    text = client.get(reverse("articles:home")).text
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; brave" in text
+
+
+def test_home_page_falls_back_to_the_defaults_without_its_row(client):
+    HomePage.objects.all().delete()
+    text = client.get(reverse("articles:home")).text
+    assert f"{HomePage().headline}</h1>" in text
+    assert HomePage().introduction in text
+
+
+def test_home_page_admin_has_one_row_no_add_no_delete(staff_client):
+    listing = staff_client.get(reverse("admin:articles_homepage_changelist"))
+    assert listing.status_code == 302
+    assert listing["Location"] == reverse(HOME_CHANGE, args=[1])
+    assert staff_client.get(reverse("admin:articles_homepage_add")).status_code == 403
+    delete = reverse("admin:articles_homepage_delete", args=[1])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    assert HomePage.objects.filter(pk=1).exists()
+    change = staff_client.get(reverse(HOME_CHANGE, args=[1])).text
+    assert "deletelink" not in change and "_addanother" not in change
+
+
+def test_home_page_admin_can_recreate_a_missing_row(staff_client):
+    HomePage.objects.all().delete()
+    listing = staff_client.get(reverse("admin:articles_homepage_changelist"))
+    assert listing["Location"] == reverse("admin:articles_homepage_add")
+    staff_client.post(reverse("admin:articles_homepage_add"), home_form())
+    assert HomePage.objects.get().headline == "Calm skin, clear facts"
+
+
+def test_non_staff_cannot_edit_the_home_page(client):
+    client.force_login(make_user())
+    response = client.post(reverse(HOME_CHANGE, args=[1]), home_form())
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+    assert HomePage.objects.get().headline == HomePage().headline
+
+
+def test_staff_without_the_permission_cannot_edit_the_home_page(client):
+    editor = make_user(username="writer")
+    editor.is_staff = True
+    editor.save()
+    client.force_login(editor)
+    response = client.post(reverse(HOME_CHANGE, args=[1]), home_form())
+    assert response.status_code == 403
+    assert HomePage.objects.get().headline == HomePage().headline
