@@ -683,7 +683,9 @@ def test_scheduling_needs_a_time_in_the_future(staff_client, when):
 
 
 def test_cancel_schedule_makes_it_a_draft_again(staff_client):
-    issue = make_issue(status=Issue.Status.SCHEDULED)
+    issue = make_issue(
+        status=Issue.Status.SCHEDULED, scheduled_at=timezone.now() + timedelta(days=1)
+    )
     response = staff_client.post(
         reverse("admin:newsletter_issue_cancel_schedule", args=[issue.pk])
     )
