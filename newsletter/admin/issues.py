@@ -66,7 +66,7 @@ class IssueAdmin(admin.ModelAdmin):
     form = IssueAdminForm
     list_display = [
         "subject",
-        "status",
+        "send_status",
         "scheduled_at",
         "sent_at",
         "recipients",
@@ -79,7 +79,7 @@ class IssueAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["subject"]}
     inlines = [IssueArticleInline]
     readonly_fields = [
-        "status",
+        "send_status",
         "scheduled_at",
         "send_started_at",
         "sent_at",
@@ -125,7 +125,7 @@ class IssueAdmin(admin.ModelAdmin):
         return issue.get_absolute_url() if issue.status == Issue.Status.SENT else None
 
     @admin.display(description="Status", ordering="status")
-    def status(self, issue: Issue) -> str:
+    def send_status(self, issue: Issue) -> str:
         # "Starting" rather than "Scheduled" once due, as the progress panel says.
         return PHASE_LABELS[send_phase(issue)]
 

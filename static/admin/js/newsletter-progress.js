@@ -67,7 +67,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     body.replaceChildren(...rows);
     // The read-only "Status" field of the form below follows too.
-    const statusField = document.querySelector(".field-status .readonly");
+    const statusField = document.querySelector(".field-send_status .readonly");
     if (statusField) statusField.textContent = data.status_label;
     showWhile(data.phase);
   };
