@@ -903,7 +903,7 @@ def test_browser_progress_updates_without_reloading(page, live_server, artifacts
         status=Issue.Status.SENT, sent_at=timezone.now()
     )
     expect(panel.locator('[data-field="status_label"]')).to_have_text("Sent")
-    expect(page.locator(".field-status .readonly")).to_have_text("Sent")
+    expect(page.locator(".field-send_status .readonly")).to_have_text("Sent")
     expect(panel).to_contain_text("(Finished.)")
     expect(page.get_by_role("button", name="Resume sending")).to_be_hidden()
     expect(page.locator('.issue-locked [data-show-while="sent"]')).to_be_visible()
