@@ -2,15 +2,29 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from articles import services
-from articles.models import Article, Author, Reference, Topic
+from articles.models import (
+    Article,
+    Author,
+    HomePage,
+    Reference,
+    Topic,
+    published_q,
+)
+
+# Autocomplete pickers (app_label, model_name) that offer only live articles.
+LIVE_ONLY_PICKERS = {("newsletter", "issuearticle")}
+
+# Wide inputs for the one-line text fields, so a normal title shows in full.
+WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
 
 
 class ArticleAdminForm(forms.ModelForm):
@@ -33,7 +47,14 @@ class ArticleAdminForm(forms.ModelForm):
             "seo_title",
             "seo_description",
         ]
-        widgets = {"summary": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "title": WIDE_TEXT,
+            "slug": WIDE_TEXT,
+            "summary": forms.Textarea(attrs={"rows": 3, "class": "wide-text"}),
+            "cover_image_alt": WIDE_TEXT,
+            "seo_title": WIDE_TEXT,
+            "seo_description": WIDE_TEXT,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,6 +88,24 @@ class ArticleAdminForm(forms.ModelForm):
         return cleaned
 
 
+class StateFilter(admin.SimpleListFilter):
+    """Draft, Scheduled, Live: the states the State column shows (published_q)."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("draft", "Draft"), ("scheduled", "Scheduled"), ("live", "Live")]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        published = queryset.filter(status=Article.Status.PUBLISHED)
+        return {
+            "draft": queryset.exclude(status=Article.Status.PUBLISHED),
+            "scheduled": published.exclude(published_q()),
+            "live": queryset.filter(published_q()),
+        }.get(self.value(), queryset)
+
+
 class ReferenceInline(admin.TabularInline):
     model = Reference
     extra = 0
@@ -84,13 +123,13 @@ class ArticleAdmin(admin.ModelAdmin):
     list_display = [
         "title",
         "state",
-        "published_at",
+        "publish_time",
         "topic",
         "author",
         "featured",
         "site_link",
     ]
-    list_filter = ["status", "topic", "author", "featured"]
+    list_filter = [StateFilter, "topic", "author", "featured"]
     search_fields = ["title", "summary", "body"]
     date_hierarchy = "published_at"
     list_select_related = ["topic", "author"]
@@ -111,15 +150,56 @@ class ArticleAdmin(admin.ModelAdmin):
 
     class Media:
         js = ["admin/js/length-hints.js"]
+        css = {"all": ["admin/css/articles.css"]}
 
-    @admin.display(description="State", ordering="status")
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Sorting by State goes Draft, Scheduled, Live (then by publish time).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                state_rank=Case(
+                    When(published_q(), then=Value(2)),
+                    When(status=Article.Status.PUBLISHED, then=Value(1)),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                )
+            )
+        )
+
+    @admin.display(description="State", ordering="state_rank")
     def state(self, article: Article) -> str:
         return article.state_label
+
+    @admin.display(description="Publish time", ordering="published_at")
+    def publish_time(self, article: Article) -> str:
+        if article.published_at is None:
+            return "-"
+        moment = timezone.localtime(article.published_at)
+        return format_html(
+            '<time datetime="{}">{} <span class="time-of-day">{}</span></time>',
+            moment.isoformat(),
+            moment.strftime("%d %b %Y"),
+            moment.strftime("%H:%M"),
+        )
 
     @admin.display(description="On site")
     def site_link(self, article: Article) -> str:
         label = "View" if article.is_live else "Preview"
         return format_html('<a href="{}">{}</a>', self.view_on_site(article), label)
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        # The newsletter's featured-article picker offers live articles only.
+        source = (request.GET.get("app_label"), request.GET.get("model_name"))
+        if (
+            request.path == reverse("admin:autocomplete")
+            and source in LIVE_ONLY_PICKERS
+        ):
+            queryset = queryset.filter(published_q())
+        return queryset, may_have_duplicates
 
     def view_on_site(self, article: Article) -> str:
         if article.is_live:
@@ -184,6 +264,36 @@ class AuthorAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.save_author(author=obj)
+
+
+@admin.register(HomePage)
+class HomePageAdmin(admin.ModelAdmin):
+    """The one row of words at the top of the home page: changed, never added
+    (unless it is missing) nor deleted."""
+
+    fields = ["headline", "introduction"]
+    formfield_overrides = {
+        models.CharField: {
+            "widget": forms.TextInput(attrs={"class": "vTextField vLargeTextField"})
+        },
+        models.TextField: {
+            "widget": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"})
+        },
+    }
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not HomePage.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        page = HomePage.objects.first()
+        if page is None:
+            return redirect("admin:articles_homepage_add")
+        return redirect("admin:articles_homepage_change", page.pk)
 
 
 # Search synonyms (imported here so this block stands alone at the end).

@@ -3,7 +3,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
 
-from articles.models import Article, ArticleRedirect, Topic, published_q
+from articles.models import Article, ArticleRedirect, HomePage, Topic, published_q
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
@@ -20,11 +20,17 @@ def topics_with_articles():
     )
 
 
+def home_page() -> HomePage:
+    """The home page's words as staff last saved them; the defaults if never."""
+    return HomePage.objects.first() or HomePage()
+
+
 class HomeView(TemplateView):
     template_name = "articles/home.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        context["home"] = home_page()
         public = Article.objects.published().for_listing()
         featured = list(public.filter(featured=True)[:3])
         context["featured"] = featured

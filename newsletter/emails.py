@@ -9,6 +9,7 @@ recipient.
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from email.header import Header
@@ -16,6 +17,7 @@ from email.utils import formataddr, formatdate, parseaddr
 from functools import cached_property, lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 from django.utils.html import escape
@@ -29,6 +31,29 @@ from newsletter.tokens import Purpose, make_token
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
 DATA_URL = "%%DATA_URL%%"
 GREETING_NAME = "%%FIRST_NAME%%"
+# "{first_name}" after a space: the space goes too when the name is unknown.
+GREETING_SPACED_NAME = "%%SPACE_FIRST_NAME%%"
+
+# The one placeholder an issue's greeting may use.
+NAME_FIELD = "{first_name}"
+
+
+def check_greeting(greeting: str) -> None:
+    """Refuse a greeting with a placeholder other than {first_name}."""
+    unknown = re.findall(r"\{[^{}]*\}?|\}", greeting.replace(NAME_FIELD, ""))
+    if unknown:
+        raise ValidationError(
+            "The greeting can only use {first_name} (the reader's first name); "
+            f"remove {', '.join(dict.fromkeys(unknown))}.",
+            code="unknown_placeholder",
+        )
+
+
+def greeting_template(greeting: str) -> str:
+    """The greeting with placeholders that personalise() fills in per reader."""
+    return greeting.replace(f" {NAME_FIELD}", GREETING_SPACED_NAME).replace(
+        NAME_FIELD, GREETING_NAME
+    )
 
 
 def message_id(*, issue: Issue, subscriber: Subscriber) -> str:
@@ -129,7 +154,7 @@ def render_issue(issue: Issue) -> RenderedIssue:
         "archive_url": absolute(issue.get_absolute_url()),
         "unsubscribe_url": UNSUBSCRIBE_URL,
         "data_url": DATA_URL,
-        "first_name": GREETING_NAME,
+        "greeting": greeting_template(issue.greeting.strip()),
     }
     subject, text, html = render_email("newsletter/email/issue", context)
     return RenderedIssue(issue=issue, subject=subject, text=text, html=html)
@@ -146,11 +171,12 @@ def rendered_issue(issue: Issue) -> RenderedIssue:
 
 
 def personalise(template: str, *, links: dict, first_name: str, html: bool) -> str:
-    # The template writes "Hi%%FIRST_NAME%%,": "Hi Ada," or, with no name, "Hi,".
-    name = f" {escape(first_name) if html else first_name}" if first_name else ""
+    # "Hi {first_name}," reads "Hi Ada," or, with no name, "Hi,".
+    name = escape(first_name) if html else first_name
     return (
         template.replace(UNSUBSCRIBE_URL, links["unsubscribe_url"])
         .replace(DATA_URL, links["data_url"])
+        .replace(GREETING_SPACED_NAME, f" {name}" if name else "")
         .replace(GREETING_NAME, name)
     )
 

@@ -1,6 +1,33 @@
-"""Reads about subscribers."""
+"""Reads about subscribers and issues."""
 
-from newsletter.models import Delivery, Subscriber
+from articles.models import published_q
+from newsletter.models import Delivery, Issue, Subscriber
+
+
+def featured_not_live(issue: Issue) -> list[str]:
+    """Titles of the issue's featured articles the public cannot see right now."""
+    return list(
+        issue.issuearticle_set.exclude(published_q("article__"))
+        .order_by("position", "pk")
+        .values_list("article__title", flat=True)
+    )
+
+
+def featured_refusal(issue: Issue) -> str:
+    """Why the issue cannot go out because of its featured articles ("" if it can)."""
+    titles = featured_not_live(issue)
+    if not titles:
+        return ""
+    names = ", ".join(f"“{title}”" for title in titles)
+    return (
+        f"The featured article {names} is not live (a draft, or scheduled for "
+        "later), so readers would find no page behind its link. Publish it or "
+        "remove it from the issue."
+        if len(titles) == 1
+        else f"The featured articles {names} are not live (drafts, or scheduled "
+        "for later), so readers would find no page behind their links. Publish "
+        "them or remove them from the issue."
+    )
 
 
 def subscriber_data(subscriber: Subscriber) -> dict:

@@ -49,7 +49,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from psycopg import pq
 
-from newsletter import emails
+from newsletter import emails, selectors
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
 from newsletter.subscriptions import unsubscribe
 
@@ -195,7 +195,8 @@ def start_send(*, issue_id: int) -> bool:
     """Create the deliveries of a scheduled issue whose time has come.
 
     Returns whether the issue is sending (so workers should run). Idempotent: a
-    second call for an issue already sending creates nothing.
+    second call for an issue already sending creates nothing. An issue featuring
+    an article that is no longer live goes back to draft, with the reason recorded.
     """
     with transaction.atomic():
         issue = Issue.objects.select_for_update().get(pk=issue_id)
@@ -204,6 +205,22 @@ def start_send(*, issue_id: int) -> bool:
         if issue.status != Issue.Status.SCHEDULED:
             return False
         if issue.scheduled_at and issue.scheduled_at > timezone.now():
+            return False
+        refusal = selectors.featured_refusal(issue)
+        if refusal:
+            # Unpublished since it was scheduled: back to draft, saying why.
+            issue.status = Issue.Status.DRAFT
+            issue.scheduled_at = None
+            issue.not_sent_reason = f"Not sent at the scheduled time: {refusal}"
+            issue.save(
+                update_fields=[
+                    "status",
+                    "scheduled_at",
+                    "not_sent_reason",
+                    "updated_at",
+                ]
+            )
+            logger.warning("Issue %s not sent: %s", issue.pk, refusal)
             return False
         subscriber_ids = Subscriber.objects.confirmed().values_list("pk", flat=True)
         Delivery.objects.bulk_create(

@@ -9,12 +9,13 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
 from core.sanitize import sanitize_html
 from newsletter import imports
+from newsletter.emails import check_greeting
 from newsletter.models import (
     Delivery,
     Issue,
@@ -22,6 +23,7 @@ from newsletter.models import (
     SubscriberEvent,
     SubscriberImport,
 )
+from newsletter.selectors import featured_refusal
 from newsletter.subscriptions import (
     CONSENT_TEXT,
     CONSENT_VERSION,
@@ -219,6 +221,8 @@ def save_issue(*, issue: Issue) -> Issue:
             "This issue is scheduled or sent and can no longer change."
         )
     issue.body = sanitize_html(html=issue.body)
+    issue.greeting = issue.greeting.strip()
+    check_greeting(issue.greeting)
     issue.full_clean()
     issue.save()
     return issue
@@ -233,11 +237,19 @@ def schedule_send(*, issue: Issue, at: datetime | None = None) -> int:
 
     The status change is one conditional UPDATE, so two staff members pressing
     "send" at once start one send, and a sent issue can never be sent again.
+    Refused while a featured article is not live (checked again when the send
+    starts: sending.start_send).
     """
     when = at or timezone.now()
+    refusal = featured_refusal(issue)
+    if refusal:
+        raise SendRefused(refusal)
     with transaction.atomic():
         changed = Issue.objects.filter(pk=issue.pk, status=Issue.Status.DRAFT).update(
-            status=Issue.Status.SCHEDULED, scheduled_at=when, updated_at=timezone.now()
+            status=Issue.Status.SCHEDULED,
+            scheduled_at=when,
+            not_sent_reason="",
+            updated_at=timezone.now(),
         )
         if not changed:
             raise SendRefused("This issue has already been scheduled or sent.")
@@ -249,12 +261,39 @@ def schedule_send(*, issue: Issue, at: datetime | None = None) -> int:
     return Subscriber.objects.confirmed().count()
 
 
+# How long a due issue may wait for a worker to start its send before the admin says
+# no worker seems to be running, and lets staff cancel it.
+START_GRACE = timedelta(seconds=60)
+
+
+def start_overdue(issue: Issue) -> bool:
+    """A due scheduled issue that no worker has started within START_GRACE."""
+    return (
+        issue.status == Issue.Status.SCHEDULED
+        and issue.scheduled_at is not None
+        and issue.scheduled_at <= timezone.now() - START_GRACE
+    )
+
+
 def cancel_schedule(*, issue: Issue) -> None:
-    """Back to draft, if the send has not started yet."""
-    changed = Issue.objects.filter(pk=issue.pk, status=Issue.Status.SCHEDULED).update(
-        status=Issue.Status.DRAFT, scheduled_at=None, updated_at=timezone.now()
+    """Back to draft, if the send has not started yet.
+
+    Refused while a due issue is starting (a worker may be creating its deliveries
+    right now), until START_GRACE has passed without one.
+    """
+    now = timezone.now()
+    changed = (
+        Issue.objects.filter(pk=issue.pk, status=Issue.Status.SCHEDULED)
+        .filter(Q(scheduled_at__gt=now) | Q(scheduled_at__lte=now - START_GRACE))
+        .update(status=Issue.Status.DRAFT, scheduled_at=None, updated_at=now)
     )
     if not changed:
+        issue.refresh_from_db()
+        if issue.status == Issue.Status.SCHEDULED:
+            raise SendRefused(
+                "This issue is starting: a worker may be creating its deliveries "
+                "now. If none has started it within a minute, you can cancel it."
+            )
         raise SendRefused("This issue is not scheduled (it may have started sending).")
     issue.refresh_from_db()
 

@@ -1,8 +1,15 @@
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
 import pytest
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.urls import reverse
+from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, HomePage
+from core.sanitize import sanitize_html
 from tests.factories import (
     admin_article_form,
     image_upload,
@@ -140,7 +147,7 @@ def test_changelist_search_filters_and_state_column(staff_client):
     url = reverse("admin:articles_article_changelist")
     text = staff_client.get(url, {"q": "findable"}).text
     assert "Findable acne piece" in text and "Draft piece" not in text
-    text = staff_client.get(url, {"status__exact": "draft"}).text
+    text = staff_client.get(url, {"state": "draft"}).text
     assert "Draft piece" in text and "Findable acne piece" not in text
     text = staff_client.get(url, {"topic__id__exact": topic.pk}).text
     assert "Findable acne piece" in text and "Later piece" not in text
@@ -176,3 +183,163 @@ def test_changelist_links_live_articles_to_the_site_and_drafts_to_preview(
     assert f'<a href="{live.get_absolute_url()}">View</a>' in text
     preview = reverse("admin:articles_article_preview", args=[draft.pk])
     assert f'<a href="{preview}">Preview</a>' in text
+
+
+def changelist_titles(client, **params) -> list[str]:
+    response = client.get(reverse("admin:articles_article_changelist"), params)
+    return [article.title for article in response.context["cl"].result_list]
+
+
+def test_state_filter_offers_draft_scheduled_and_live(staff_client):
+    make_article(title="Live piece")
+    make_scheduled(title="Later piece")
+    make_draft(title="Draft piece")
+    make_draft(title="Old draft", published_at=timezone.now() - timedelta(days=3))
+    text = staff_client.get(reverse("admin:articles_article_changelist")).text
+    for value in ["draft", "scheduled", "live"]:
+        assert f"?state={value}" in text
+    assert "status__exact" not in text
+    assert changelist_titles(staff_client, state="live") == ["Live piece"]
+    assert changelist_titles(staff_client, state="scheduled") == ["Later piece"]
+    assert sorted(changelist_titles(staff_client, state="draft")) == [
+        "Draft piece",
+        "Old draft",
+    ]
+
+
+def test_state_filter_agrees_with_the_public_rule(staff_client):
+    make_article()
+    make_scheduled()
+    make_draft()
+    live = set(changelist_titles(staff_client, state="live"))
+    assert live == set(Article.objects.published().values_list("title", flat=True))
+    for state in ["draft", "scheduled", "live"]:
+        for title in changelist_titles(staff_client, state=state):
+            label = Article.objects.get(title=title).state_label
+            assert label.lower() == state
+
+
+def test_state_column_sorts_draft_scheduled_live(staff_client):
+    make_article(title="Live piece")
+    make_draft(title="Draft piece")
+    make_scheduled(title="Later piece")
+    # The State column is the second one (after the title).
+    assert changelist_titles(staff_client, o="2") == [
+        "Draft piece",
+        "Later piece",
+        "Live piece",
+    ]
+    assert changelist_titles(staff_client, o="-2")[0] == "Live piece"
+
+
+def test_changelist_shows_a_short_publish_time(staff_client):
+    moment = timezone.make_aware(datetime(2026, 3, 4, 9, 5))
+    make_article(published_at=moment)
+    text = staff_client.get(reverse("admin:articles_article_changelist")).text
+    assert "04 Mar 2026" in text and "09:05" in text
+    assert "a.m." not in text
+
+
+def test_text_inputs_are_wide_and_the_admin_stylesheet_is_served(staff_client):
+    response = staff_client.get(reverse("admin:articles_article_add"))
+    form = response.context["adminform"].form
+    for name in ["title", "slug", "summary", "seo_title", "seo_description"]:
+        assert "wide-text" in form.fields[name].widget.attrs["class"], name
+    assert "admin/css/articles.css" in response.text
+    assert finders.find("admin/css/articles.css")
+
+
+def test_editor_content_stylesheet_fits_images_and_is_same_origin():
+    config = settings.CKEDITOR_CONFIGS["default"]
+    (css_url,) = config["contentsCss"]
+    assert css_url.startswith(settings.STATIC_URL)
+    css = Path(finders.find(css_url.removeprefix(settings.STATIC_URL))).read_text()
+    assert re.search(r"img\s*\{[^}]*max-width:\s*100%", css)
+    assert re.search(r"img\s*\{[^}]*height:\s*auto", css)
+
+
+def test_image_dialog_fields_the_sanitiser_would_strip_are_disallowed():
+    # CKEditor drops a dialog field whose requiredContent the filter disallows:
+    # Border (img{border-width}), HSpace/VSpace (img{margin-*}), Alignment
+    # (img{float}).
+    disallowed = settings.CKEDITOR_CONFIGS["default"]["disallowedContent"]
+    assert disallowed == "img{border*,margin*,float}"
+    assert (
+        sanitize_html(
+            html='<p><img src="/media/a.png" alt="a" style="float:left;border:1px"></p>'
+        ).count("float")
+        == 0
+    )
+
+
+# The home page's words --------------------------------------------------------------
+
+HOME_CHANGE = "admin:articles_homepage_change"
+
+
+def home_form(**overrides) -> dict:
+    return {"headline": "Calm skin, clear facts", "introduction": "Read this."} | (
+        overrides
+    )
+
+
+def test_staff_edit_of_the_home_page_shows_on_the_home_page(staff_client, client):
+    response = staff_client.post(reverse(HOME_CHANGE, args=[1]), home_form())
+    assert response.status_code == 302
+    text = client.get(reverse("articles:home")).text
+    assert "Calm skin, clear facts</h1>" in text
+    assert "Read this.</p>" in text
+    assert "Skin care you can trust" not in text
+
+
+def test_home_page_words_are_escaped(staff_client, client):
+    staff_client.post(
+        reverse(HOME_CHANGE, args=[1]), home_form(headline="<b>Bold</b> & brave")
+    )
+    text = client.get(reverse("articles:home")).text
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; brave" in text
+
+
+def test_home_page_falls_back_to_the_defaults_without_its_row(client):
+    HomePage.objects.all().delete()
+    text = client.get(reverse("articles:home")).text
+    assert f"{HomePage().headline}</h1>" in text
+    assert HomePage().introduction in text
+
+
+def test_home_page_admin_has_one_row_no_add_no_delete(staff_client):
+    listing = staff_client.get(reverse("admin:articles_homepage_changelist"))
+    assert listing.status_code == 302
+    assert listing["Location"] == reverse(HOME_CHANGE, args=[1])
+    assert staff_client.get(reverse("admin:articles_homepage_add")).status_code == 403
+    delete = reverse("admin:articles_homepage_delete", args=[1])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    assert HomePage.objects.filter(pk=1).exists()
+    change = staff_client.get(reverse(HOME_CHANGE, args=[1])).text
+    assert "deletelink" not in change and "_addanother" not in change
+
+
+def test_home_page_admin_can_recreate_a_missing_row(staff_client):
+    HomePage.objects.all().delete()
+    listing = staff_client.get(reverse("admin:articles_homepage_changelist"))
+    assert listing["Location"] == reverse("admin:articles_homepage_add")
+    staff_client.post(reverse("admin:articles_homepage_add"), home_form())
+    assert HomePage.objects.get().headline == "Calm skin, clear facts"
+
+
+def test_non_staff_cannot_edit_the_home_page(client):
+    client.force_login(make_user())
+    response = client.post(reverse(HOME_CHANGE, args=[1]), home_form())
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+    assert HomePage.objects.get().headline == HomePage().headline
+
+
+def test_staff_without_the_permission_cannot_edit_the_home_page(client):
+    editor = make_user(username="writer")
+    editor.is_staff = True
+    editor.save()
+    client.force_login(editor)
+    response = client.post(reverse(HOME_CHANGE, args=[1]), home_form())
+    assert response.status_code == 403
+    assert HomePage.objects.get().headline == HomePage().headline

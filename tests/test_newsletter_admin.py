@@ -5,20 +5,26 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.sites import site
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from newsletter import emails
+from articles.models import Article
+from newsletter import emails, sending, services
+from newsletter.admin.issues import IssueArticleInline
 from newsletter.models import Delivery, Issue, IssueArticle, Subscriber
 from tests.factories import (
     make_article,
+    make_draft,
     make_issue,
     make_listed_subscriber,
+    make_scheduled,
     make_staff,
     make_user,
 )
@@ -686,7 +692,9 @@ def test_scheduling_needs_a_time_in_the_future(staff_client, when):
 
 
 def test_cancel_schedule_makes_it_a_draft_again(staff_client):
-    issue = make_issue(status=Issue.Status.SCHEDULED)
+    issue = make_issue(
+        status=Issue.Status.SCHEDULED, scheduled_at=timezone.now() + timedelta(days=1)
+    )
     response = staff_client.post(
         reverse("admin:newsletter_issue_cancel_schedule", args=[issue.pk])
     )
@@ -1014,7 +1022,7 @@ def test_browser_progress_updates_without_reloading(page, live_server, artifacts
         status=Issue.Status.SENT, sent_at=timezone.now()
     )
     expect(panel.locator('[data-field="status_label"]')).to_have_text("Sent")
-    expect(page.locator(".field-status .readonly")).to_have_text("Sent")
+    expect(page.locator(".field-send_status .readonly")).to_have_text("Sent")
     expect(panel).to_contain_text("(Finished.)")
     expect(page.get_by_role("button", name="Resume sending")).to_be_hidden()
     expect(page.locator('.issue-locked [data-show-while="sent"]')).to_be_visible()
@@ -1072,3 +1080,236 @@ def test_browser_send_confirmation_and_send(
     ]
     expect(page.get_by_role("link", name="Send now…")).to_have_count(0)
     assert watcher.errors == [] and watcher.violations == []
+
+
+# Issues: deleting ---------------------------------------------------------------------
+
+
+def test_a_sent_issue_cannot_be_deleted_nor_offered_a_delete_button(staff_client):
+    issue = make_issue(status=Issue.Status.SENT)
+    url = reverse("admin:newsletter_issue_delete", args=[issue.pk])
+    assert staff_client.get(url).status_code == 403
+    assert staff_client.post(url, {"post": "yes"}).status_code == 403
+    change = staff_client.get(reverse("admin:newsletter_issue_change", args=[issue.pk]))
+    assert url not in change.text
+    assert Issue.objects.filter(pk=issue.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "status", [Issue.Status.SCHEDULED, Issue.Status.SENDING, Issue.Status.SENT]
+)
+def test_bulk_delete_of_a_locked_issue_deletes_nothing_and_says_why(
+    staff_client, status
+):
+    locked = make_issue(status=status, subject="Winter record")
+    draft = make_issue()
+    response = staff_client.post(
+        reverse("admin:newsletter_issue_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [locked.pk, draft.pk],
+            "post": "yes",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Issue.objects.filter(pk__in=[locked.pk, draft.pk]).count() == 2
+    (message,) = messages_of(response)
+    assert message.startswith("Nothing was deleted: only draft issues")
+    assert "“Winter record”" in message
+
+
+def test_bulk_delete_still_deletes_drafts(staff_client):
+    drafts = [make_issue(), make_issue()]
+    response = staff_client.post(
+        reverse("admin:newsletter_issue_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [d.pk for d in drafts],
+            "post": "yes",
+        },
+    )
+    assert response.status_code == 302
+    assert not Issue.objects.exists()
+
+
+# Issues: starting a send --------------------------------------------------------------
+
+
+def started_issue(seconds_ago: int) -> Issue:
+    """Sent now (scheduled for `seconds_ago`), no worker has created deliveries."""
+    return make_issue(
+        status=Issue.Status.SCHEDULED,
+        scheduled_at=timezone.now() - timedelta(seconds=seconds_ago),
+    )
+
+
+def test_right_after_send_now_the_issue_is_starting_without_cancel(staff_client):
+    issue = started_issue(2)
+    change = reverse("admin:newsletter_issue_change", args=[issue.pk])
+    text = staff_client.get(change).text
+    assert "Starting: waiting for a worker" in text
+    assert 'data-status="starting"' in text
+    assert re.search(r'<li data-show-while="scheduled" hidden>', text)
+    assert re.search(r'<li data-show-while="not_started" hidden>', text)
+    assert '<div class="readonly">Starting</div>' in text
+    data = staff_client.get(
+        reverse("admin:newsletter_issue_progress", args=[issue.pk])
+    ).json()
+    assert (data["phase"], data["status_label"], data["poll"]) == (
+        "starting",
+        "Starting",
+        True,
+    )
+    listing = staff_client.get(reverse("admin:newsletter_issue_changelist")).text
+    assert '<td class="field-send_status">Starting</td>' in listing
+
+
+def test_a_crafted_cancel_while_starting_is_refused(staff_client):
+    issue = started_issue(2)
+    response = staff_client.post(
+        reverse("admin:newsletter_issue_cancel_schedule", args=[issue.pk])
+    )
+    assert "This issue is starting" in messages_of(response)[-1]
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SCHEDULED
+
+
+def test_a_send_no_worker_took_says_so_and_can_be_cancelled(staff_client):
+    issue = started_issue(61)
+    text = staff_client.get(
+        reverse("admin:newsletter_issue_change", args=[issue.pk])
+    ).text
+    assert "no worker has picked this send up for over 60 seconds" in text
+    assert "manage.py db_worker" in text
+    assert re.search(r'<li data-show-while="not_started">', text)
+    assert "Cancel send" in text
+    data = staff_client.get(
+        reverse("admin:newsletter_issue_progress", args=[issue.pk])
+    ).json()
+    assert (data["phase"], data["status_label"]) == ("not_started", "Not started")
+    response = staff_client.post(
+        reverse("admin:newsletter_issue_cancel_schedule", args=[issue.pk])
+    )
+    assert "draft again" in messages_of(response)[-1]
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+
+
+def test_a_future_schedule_still_shows_scheduled_with_cancel(staff_client):
+    issue = make_issue(
+        status=Issue.Status.SCHEDULED, scheduled_at=timezone.now() + timedelta(hours=2)
+    )
+    text = staff_client.get(
+        reverse("admin:newsletter_issue_change", args=[issue.pk])
+    ).text
+    assert re.search(r'<li data-show-while="scheduled">', text)
+    data = staff_client.get(
+        reverse("admin:newsletter_issue_progress", args=[issue.pk])
+    ).json()
+    assert (data["phase"], data["status_label"], data["poll"]) == (
+        "scheduled",
+        "Scheduled",
+        False,
+    )
+
+
+# Issues: featured articles ------------------------------------------------------------
+
+
+def test_the_article_picker_offers_only_live_articles(staff_client):
+    make_article(title="Live dry skin")
+    make_draft(title="Draft dry skin")
+    make_scheduled(title="Later dry skin")
+    response = staff_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "dry skin",
+            "app_label": "newsletter",
+            "model_name": "issuearticle",
+            "field_name": "article",
+        },
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["Live dry skin"]
+    inline = IssueArticleInline(Issue, site)
+    request = RequestFactory().get("/")
+    request.user = make_staff(username="picker")
+    field = inline.formfield_for_foreignkey(
+        IssueArticle._meta.get_field("article"), request
+    )
+    assert [a.title for a in field.queryset] == ["Live dry skin"]
+
+
+def test_a_draft_cannot_be_featured_through_the_form(staff_client):
+    draft = make_draft(title="Unfinished")
+    issue = make_issue()
+    response = staff_client.post(
+        reverse("admin:newsletter_issue_change", args=[issue.pk]),
+        issue_form(
+            slug=issue.slug,
+            greeting="Hi {first_name},",
+            **{
+                "issuearticle_set-TOTAL_FORMS": "1",
+                "issuearticle_set-0-position": "1",
+                "issuearticle_set-0-article": str(draft.pk),
+                "issuearticle_set-0-issue": str(issue.pk),
+            },
+        ),
+    )
+    assert response.status_code == 200
+    assert "Only live articles can be featured" in response.text
+    assert not IssueArticle.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["send", "schedule"])
+def test_send_now_and_schedule_refuse_an_issue_featuring_a_draft(
+    staff_client, action, django_capture_on_commit_callbacks
+):
+    make_listed_subscriber()
+    issue = make_issue()
+    IssueArticle.objects.create(issue=issue, article=make_article(title="Fine"))
+    IssueArticle.objects.create(issue=issue, article=make_draft(title="Unfinished"))
+    data = {}
+    if action == "schedule":
+        later = timezone.localtime() + timedelta(days=1)
+        data = {"send_at": later.strftime("%Y-%m-%dT%H:%M")}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            reverse(f"admin:newsletter_issue_{action}", args=[issue.pk]), data
+        )
+    assert response.status_code == 302
+    message = messages_of(response)[-1]
+    assert "“Unfinished” is not live" in message and "Fine" not in message
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+    assert not Delivery.objects.exists()
+
+
+def test_a_scheduled_issue_whose_article_was_unpublished_goes_back_to_draft(
+    staff_client, mailoutbox, database_tasks
+):
+    make_listed_subscriber()
+    article = make_article(title="Winter care")
+    issue = make_issue()
+    IssueArticle.objects.create(issue=issue, article=article)
+    services.schedule_send(issue=issue, at=timezone.now() + timedelta(hours=1))
+    article.status = Article.Status.DRAFT
+    article.save()
+    Issue.objects.filter(pk=issue.pk).update(scheduled_at=timezone.now())
+    assert sending.start_send(issue_id=issue.pk) is False
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+    assert issue.scheduled_at is None
+    assert "“Winter care” is not live" in issue.not_sent_reason
+    assert not Delivery.objects.exists() and not mailoutbox
+    text = staff_client.get(
+        reverse("admin:newsletter_issue_change", args=[issue.pk])
+    ).text
+    assert "Not sent at the scheduled time" in text
+    # Scheduling again (once fixed) clears the reason.
+    article.status = Article.Status.PUBLISHED
+    article.save()
+    services.schedule_send(issue=issue, at=timezone.now() + timedelta(hours=1))
+    issue.refresh_from_db()
+    assert issue.not_sent_reason == ""

@@ -32,6 +32,15 @@ CKEDITOR_CONFIGS = {
         "removePlugins": "exportpdf,flash,iframe,forms,smiley,language,div",
         "extraPlugins": "uploadimage",
         "removeDialogTabs": "image:advanced;link:advanced;link:target",
+        # Border, spacing and alignment would be inline styles the sanitiser strips.
+        # CKEditor 4.22 has no option to remove dialog fields; it drops every field
+        # whose content the editor's filter disallows, so this removes the image
+        # dialog's Border, HSpace, VSpace and Alignment.
+        "disallowedContent": "img{border*,margin*,float}",
+        # The editing area's stylesheet: images fit, prose is readable. Same origin
+        # (STATIC_URL, unhashed name, which WhiteNoise serves too), so the admin's
+        # CSP allows it.
+        "contentsCss": ["/static/admin/css/editor-content.css"],
         "filebrowserUploadMethod": "form",
         "disableNativeSpellChecker": False,
         "linkDefaultProtocol": "https://",

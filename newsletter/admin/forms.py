@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from core.slugs import unique_slug
-from newsletter import imports
+from newsletter import emails, imports
 from newsletter.models import Issue, LawfulBasis
 
 # 100,000 rows of an address and a first name fit well within it.
@@ -27,13 +27,18 @@ def unique_issue_slug(*, subject: str, exclude_pk: int | None = None) -> str:
 class IssueAdminForm(forms.ModelForm):
     class Meta:
         model = Issue
-        fields = ["subject", "slug", "preheader", "body"]
+        fields = ["subject", "slug", "preheader", "greeting", "body"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "slug" in self.fields:
             # Filled in from the subject when left empty (also without JavaScript).
             self.fields["slug"].required = False
+
+    def clean_greeting(self) -> str:
+        greeting = self.cleaned_data["greeting"].strip()
+        emails.check_greeting(greeting)
+        return greeting
 
     def clean(self):
         cleaned = super().clean()

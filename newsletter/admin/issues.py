@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import (
@@ -17,10 +18,11 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from articles.models import Article
 from core.sanitize import sanitize_html
 from newsletter import emails, services
 from newsletter.admin.forms import IssueAdminForm, ScheduleForm
-from newsletter.admin.progress import progress_data
+from newsletter.admin.progress import PHASE_LABELS, progress_data, send_phase
 from newsletter.models import Delivery, Issue, IssueArticle, Subscriber
 
 # Addresses listed on the page that asks before sending uncertain ones again.
@@ -35,6 +37,19 @@ class IssueArticleInline(admin.TabularInline):
     extra = 1
     verbose_name = "featured article"
     verbose_name_plural = "Featured articles (shown after the body, lowest first)"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Only live articles: a draft's link would answer 404 to every reader. The
+        # autocomplete's search is limited the same way (ArticleAdmin).
+        if db_field.name == "article":
+            kwargs["queryset"] = Article.objects.published()
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "article":
+            field.error_messages["invalid_choice"] = (
+                "Only live articles can be featured: this one is a draft or "
+                "scheduled for later (or was deleted)."
+            )
+        return field
 
     def _locked(self, obj) -> bool:
         return obj is not None and obj.is_locked
@@ -54,24 +69,26 @@ class IssueAdmin(admin.ModelAdmin):
     form = IssueAdminForm
     list_display = [
         "subject",
-        "status",
+        "send_status",
         "scheduled_at",
         "sent_at",
         "recipients",
         "sent_count",
     ]
     list_filter = ["status"]
+    # Replaces the admin's site-wide delete action of the same name.
+    actions = ["delete_selected"]
     search_fields = ["subject", "slug"]
     prepopulated_fields = {"slug": ["subject"]}
     inlines = [IssueArticleInline]
     readonly_fields = [
-        "status",
+        "send_status",
         "scheduled_at",
         "send_started_at",
         "sent_at",
         "recipient_count",
     ]
-    content_fields = ["subject", "slug", "preheader", "body"]
+    content_fields = ["subject", "slug", "preheader", "greeting", "body"]
 
     class Media:
         js = ["admin/js/newsletter-progress.js"]
@@ -110,6 +127,11 @@ class IssueAdmin(admin.ModelAdmin):
         # Only sent issues are in the public archive.
         return issue.get_absolute_url() if issue.status == Issue.Status.SENT else None
 
+    @admin.display(description="Status", ordering="status")
+    def send_status(self, issue: Issue) -> str:
+        # "Starting" rather than "Scheduled" once due, as the progress panel says.
+        return PHASE_LABELS[send_phase(issue)]
+
     @admin.display(description="Recipients", ordering="recipient_count")
     def recipients(self, issue: Issue):
         return issue.recipient_count
@@ -126,13 +148,33 @@ class IssueAdmin(admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    # Only drafts can be deleted: a sent issue is its archive page and the record
+    # of who got what (Delivery.issue is PROTECT too); a scheduled or sending one
+    # is under way.
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.status in {
-            Issue.Status.SCHEDULED,
-            Issue.Status.SENDING,
-        }:
+        if obj is not None and obj.is_locked:
             return False
         return super().has_delete_permission(request, obj)
+
+    @admin.action(permissions=["delete"], description="Delete selected draft issues")
+    def delete_selected(self, request: HttpRequest, queryset: QuerySet):
+        """The admin's bulk delete, refused whole if any issue is not a draft."""
+        locked = list(
+            queryset.exclude(status=Issue.Status.DRAFT).values_list(
+                "subject", flat=True
+            )
+        )
+        if locked:
+            names = ", ".join(f"“{subject}”" for subject in locked)
+            self.message_user(
+                request,
+                f"Nothing was deleted: only draft issues can be deleted, and {names} "
+                f"{'is' if len(locked) == 1 else 'are'} scheduled, sending or sent "
+                "(a sent issue is its archive page and the record of its delivery).",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(self, request, queryset)
 
     def has_send_permission(self, request: HttpRequest) -> bool:
         return super().has_change_permission(request)
@@ -161,11 +203,15 @@ class IssueAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def sending_context(self, request: HttpRequest, issue: Issue) -> dict:
+        phase = send_phase(issue)
         context = {
+            "phase": phase,
             "can_send": issue.status == Issue.Status.DRAFT
             and self.has_send_permission(request),
-            "can_cancel": issue.status == Issue.Status.SCHEDULED
+            # Not while starting: a worker may be creating the deliveries right now.
+            "can_cancel": phase in {"scheduled", "not_started"}
             and self.has_send_permission(request),
+            "start_grace_seconds": int(services.START_GRACE.total_seconds()),
             "has_send_permission": self.has_send_permission(request),
             "progress_url": reverse("admin:newsletter_issue_progress", args=[issue.pk]),
         }
@@ -346,7 +392,7 @@ class IssueAdmin(admin.ModelAdmin):
             messages.error(request, str(exc))
         else:
             messages.success(
-                request, "The schedule is cancelled; the issue is a draft again."
+                request, "The send is cancelled; the issue is a draft again."
             )
         return HttpResponseRedirect(self._change_url(issue))
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from newsletter import sending
+from newsletter import sending, services
 from newsletter.models import Delivery, Issue
 
 PROGRESS_POLL_STATUSES = {Issue.Status.SENDING}
@@ -19,9 +19,30 @@ COUNT_ORDER = [
 ]
 
 
+# What the page calls each moment of a send. A due scheduled issue is "starting"
+# until a worker creates its deliveries, and "not started" once START_GRACE passed.
+PHASE_LABELS = {
+    "draft": "Draft",
+    "scheduled": "Scheduled",
+    "starting": "Starting",
+    "not_started": "Not started",
+    "sending": "Sending",
+    "sent": "Sent",
+}
+
+
+def send_phase(issue: Issue) -> str:
+    if issue.status != Issue.Status.SCHEDULED:
+        return issue.status
+    if issue.scheduled_at is not None and issue.scheduled_at > timezone.now():
+        return "scheduled"
+    return "not_started" if services.start_overdue(issue) else "starting"
+
+
 def progress_data(issue: Issue) -> dict:
     """sending.progress, plus what the page needs to show and to keep polling."""
     data = sending.progress(issue=issue)
+    phase = send_phase(issue)
     counts = data["counts"]
     done = sum(
         counts[status]
@@ -35,6 +56,8 @@ def progress_data(issue: Issue) -> dict:
     labels = dict(Delivery.Status.choices)
     return {
         **data,
+        "phase": phase,
+        "status_label": PHASE_LABELS[phase],
         "done": done,
         "rows": [
             {"status": status, "label": labels[status], "count": counts[status]}
@@ -51,11 +74,7 @@ def progress_data(issue: Issue) -> dict:
             for problem in data["problems"]
         ],
         "poll": issue.status in PROGRESS_POLL_STATUSES
-        or (
-            issue.status == Issue.Status.SCHEDULED
-            and issue.scheduled_at is not None
-            and issue.scheduled_at <= timezone.now()
-        ),
+        or phase in {"starting", "not_started"},
         "scheduled_at": _iso(issue.scheduled_at),
         "send_started_at": _iso(issue.send_started_at),
         "sent_at": _iso(issue.sent_at),

@@ -18,18 +18,20 @@ document.addEventListener("DOMContentLoaded", () => {
     return td;
   };
 
-  const showWhile = (status) => {
-    // Elements anywhere on the page shown only in one status (e.g. "Resume sending").
+  const showWhile = (phase) => {
+    // Elements anywhere on the page shown only in some phases of the send (e.g.
+    // "Resume sending", "Cancel send"): space-separated phase names.
+    const listed = (value) => value.split(" ").includes(phase);
     for (const element of document.querySelectorAll("[data-show-while]")) {
-      element.hidden = element.dataset.showWhile !== status;
+      element.hidden = !listed(element.dataset.showWhile);
     }
     for (const element of document.querySelectorAll("[data-show-while-not]")) {
-      element.hidden = element.dataset.showWhileNot === status;
+      element.hidden = listed(element.dataset.showWhileNot);
     }
   };
 
   const render = (data) => {
-    panel.dataset.status = data.status;
+    panel.dataset.status = data.phase;
     field("status_label").textContent = data.status_label;
     field("done").textContent = data.done;
     field("total").textContent = data.total;
@@ -65,9 +67,9 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     body.replaceChildren(...rows);
     // The read-only "Status" field of the form below follows too.
-    const statusField = document.querySelector(".field-status .readonly");
+    const statusField = document.querySelector(".field-send_status .readonly");
     if (statusField) statusField.textContent = data.status_label;
-    showWhile(data.status);
+    showWhile(data.phase);
   };
 
   const poll = async () => {
