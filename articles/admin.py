@@ -20,9 +20,6 @@ from articles.models import (
     published_q,
 )
 
-# Autocomplete pickers (app_label, model_name) that offer only live articles.
-LIVE_ONLY_PICKERS = {("newsletter", "issuearticle")}
-
 # Wide inputs for the one-line text fields, so a normal title shows in full.
 WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
 
@@ -187,19 +184,6 @@ class ArticleAdmin(admin.ModelAdmin):
     def site_link(self, article: Article) -> str:
         label = "View" if article.is_live else "Preview"
         return format_html('<a href="{}">{}</a>', self.view_on_site(article), label)
-
-    def get_search_results(self, request: HttpRequest, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(
-            request, queryset, search_term
-        )
-        # The newsletter's featured-article picker offers live articles only.
-        source = (request.GET.get("app_label"), request.GET.get("model_name"))
-        if (
-            request.path == reverse("admin:autocomplete")
-            and source in LIVE_ONLY_PICKERS
-        ):
-            queryset = queryset.filter(published_q())
-        return queryset, may_have_duplicates
 
     def view_on_site(self, article: Article) -> str:
         if article.is_live:

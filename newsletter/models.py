@@ -7,6 +7,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from articles.models import published_q
 from core.editor.fields import RichTextField
 
 
@@ -248,7 +249,11 @@ class Issue(models.Model):
 
 class IssueArticle(models.Model):
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE)
-    article = models.ForeignKey("articles.Article", on_delete=models.CASCADE)
+    # Only live articles can be picked (the admin's autocomplete and form apply
+    # this): a draft's link would answer 404 to every reader.
+    article = models.ForeignKey(
+        "articles.Article", on_delete=models.CASCADE, limit_choices_to=published_q
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

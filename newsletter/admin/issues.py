@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from articles.models import Article
 from core.sanitize import sanitize_html
 from newsletter import emails, services
 from newsletter.admin.forms import IssueAdminForm, ScheduleForm
@@ -39,10 +38,8 @@ class IssueArticleInline(admin.TabularInline):
     verbose_name_plural = "Featured articles (shown after the body, lowest first)"
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # Only live articles: a draft's link would answer 404 to every reader. The
-        # autocomplete's search is limited the same way (ArticleAdmin).
-        if db_field.name == "article":
-            kwargs["queryset"] = Article.objects.published()
+        # The choices are live articles only (IssueArticle.article's
+        # limit_choices_to, which the autocomplete applies too).
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "article":
             field.error_messages["invalid_choice"] = (
