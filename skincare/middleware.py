@@ -6,8 +6,6 @@ from django.http import HttpRequest, HttpResponseBase
 from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import render
 
-from newsletter.admin.forms import MAX_IMPORT_BYTES
-
 logger = logging.getLogger(__name__)
 
 
@@ -38,7 +36,7 @@ def public_body_limit() -> int:
 def staff_body_limit() -> int:
     """The largest file staff may upload (an image, or a subscriber CSV), plus the
     form's other fields (capped by DATA_UPLOAD_MAX_MEMORY_SIZE) and some overhead."""
-    largest_file = max(settings.MAX_IMAGE_UPLOAD_BYTES, MAX_IMPORT_BYTES)
+    largest_file = max(settings.MAX_IMAGE_UPLOAD_BYTES, settings.MAX_IMPORT_BYTES)
     return largest_file + settings.DATA_UPLOAD_MAX_MEMORY_SIZE + UPLOAD_OVERHEAD_BYTES
 
 

@@ -186,6 +186,8 @@ STORAGES = {
 
 # Uploads larger than this are refused before they reach Pillow.
 MAX_IMAGE_UPLOAD_BYTES = 10 * 1024 * 1024
+# The largest subscriber CSV staff may import (about 100,000 rows fit in far less).
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
 # Pixel budget for one uploaded image; anything larger is treated as a
 # decompression bomb (Pillow's own limit is higher and only warns below 2x).
 MAX_IMAGE_PIXELS = 40_000_000
@@ -225,6 +227,9 @@ AXES_IPWARE_PROXY_COUNT = None
 # Lockouts are logged (logger "axes", WARNING) with the account and the address, so
 # an operator can see who is being guessed at from where; passwords never are.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
+# No start-up banner on every manage.py command, and log lines name only what a
+# lockout is about (account and address), not every header axes can see.
+AXES_VERBOSE = False
 
 # Security headers. Secure cookies, HSTS and the HTTPS redirect apply when the site
 # is served over HTTPS (DJANGO_HTTPS=1), typically behind a proxy that terminates TLS.

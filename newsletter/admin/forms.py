@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from core.slugs import unique_slug
@@ -10,7 +11,6 @@ from newsletter import emails, imports
 from newsletter.models import Issue, LawfulBasis
 
 # 100,000 rows of an address and a first name fit well within it.
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 # Evidence goes into Subscriber.lawful_basis (300 characters) after the basis text.
 MAX_EVIDENCE_CHARS = 200
 
@@ -85,7 +85,8 @@ class ImportForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text="UTF-8 CSV whose first line names the columns: 'email' (required) "
-        f"and 'first_name' (optional). At most {MAX_IMPORT_BYTES // 1024 // 1024} MB "
+        "and 'first_name' (optional). At most "
+        f"{settings.MAX_IMPORT_BYTES // 1024 // 1024} MB "
         f"and {imports.MAX_IMPORT_ROWS:,} rows.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
@@ -108,10 +109,11 @@ class ImportForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
+        if upload.size > settings.MAX_IMPORT_BYTES:
             raise forms.ValidationError(
                 f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is "
-                f"{MAX_IMPORT_BYTES // 1024 // 1024} MB. Split it into smaller files."
+                f"{settings.MAX_IMPORT_BYTES // 1024 // 1024} MB. Split it into "
+                "smaller files."
             )
         return upload
 
