@@ -44,19 +44,30 @@ from newsletter.tasks import (
 Kind = SubscriberEvent.Kind
 
 
+def _record_within_daily_limit(
+    subscriber: Subscriber, kind: str, *, ip: str | None
+) -> bool:
+    """Record one more email of this kind to a subscriber, unless they had
+    NEWSLETTER_CONFIRMATIONS_PER_DAY of them in the last 24 hours: a form must not
+    be usable to flood someone's inbox. Returns whether it was recorded."""
+    since = timezone.now() - timedelta(days=1)
+    if (
+        subscriber.events.filter(kind=kind, at__gte=since).count()
+        >= settings.NEWSLETTER_CONFIRMATIONS_PER_DAY
+    ):
+        return False
+    record_event(subscriber, kind, ip=ip)
+    return True
+
+
 def request_confirmation(*, subscriber: Subscriber, ip: str | None = None) -> bool:
     """Enqueue a confirmation email unless this address had its daily share.
 
     Returns whether one was enqueued. At most NEWSLETTER_CONFIRMATIONS_PER_DAY per
     address per 24 hours, so nobody can use the form to flood someone's inbox.
     """
-    since = timezone.now() - timedelta(days=1)
-    sent_today = subscriber.events.filter(
-        kind=Kind.CONFIRMATION_SENT, at__gte=since
-    ).count()
-    if sent_today >= settings.NEWSLETTER_CONFIRMATIONS_PER_DAY:
+    if not _record_within_daily_limit(subscriber, Kind.CONFIRMATION_SENT, ip=ip):
         return False
-    record_event(subscriber, Kind.CONFIRMATION_SENT, ip=ip)
     transaction.on_commit(lambda: send_confirmation_email.enqueue(subscriber.pk))
     return True
 
@@ -118,13 +129,8 @@ def _subscribe(email: str, first_name: str, consent: dict, ip: str | None) -> No
 
 def request_data_export(*, subscriber: Subscriber, ip: str | None) -> bool:
     """Email a subscriber everything we hold about them (at most 3 a day)."""
-    since = timezone.now() - timedelta(days=1)
-    if (
-        subscriber.events.filter(kind=Kind.DATA_EXPORTED, at__gte=since).count()
-        >= settings.NEWSLETTER_CONFIRMATIONS_PER_DAY
-    ):
+    if not _record_within_daily_limit(subscriber, Kind.DATA_EXPORTED, ip=ip):
         return False
-    record_event(subscriber, Kind.DATA_EXPORTED, ip=ip)
     transaction.on_commit(lambda: send_data_export.enqueue(subscriber.pk))
     return True
 
@@ -136,13 +142,8 @@ def request_deletion(*, subscriber: Subscriber, ip: str | None) -> bool:
     unsubscribe links, which travel in headers and forwarded emails. At most
     NEWSLETTER_CONFIRMATIONS_PER_DAY a day, like the data export.
     """
-    since = timezone.now() - timedelta(days=1)
-    if (
-        subscriber.events.filter(kind=Kind.DELETION_REQUESTED, at__gte=since).count()
-        >= settings.NEWSLETTER_CONFIRMATIONS_PER_DAY
-    ):
+    if not _record_within_daily_limit(subscriber, Kind.DELETION_REQUESTED, ip=ip):
         return False
-    record_event(subscriber, Kind.DELETION_REQUESTED, ip=ip)
     transaction.on_commit(lambda: send_deletion_link.enqueue(subscriber.pk))
     return True
 
