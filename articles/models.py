@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -8,6 +10,43 @@ from core.editor.fields import RichTextField
 from core.images import validate_image_file
 
 
+class Stage(models.TextChoices):
+    """Where an article is in the editorial workflow. Scheduled turns into Live by
+    itself when its publish time comes (Article.stage_label)."""
+
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+    SCHEDULED = "scheduled", "Scheduled"
+    LIVE = "live", "Live"
+    UNPUBLISHED = "unpublished", "Unpublished"
+
+
+class Evidence(models.TextChoices):
+    """How strong the evidence behind an article is, shown near its title."""
+
+    STRONG = "strong", "Strong"
+    MODERATE = "moderate", "Moderate"
+    LIMITED = "limited", "Limited"
+    EXPERT_OPINION = "expert_opinion", "Expert opinion"
+
+
+# What each evidence label means, for readers (the editorial policy page).
+EVIDENCE_EXPLAINED = {
+    Evidence.STRONG: "Several well-designed randomised controlled trials or "
+    "systematic reviews agree.",
+    Evidence.MODERATE: "At least one good randomised trial, or several consistent "
+    "controlled studies, with some limits.",
+    Evidence.LIMITED: "Small, uncontrolled or early studies, case series, or "
+    "results that do not yet agree.",
+    Evidence.EXPERT_OPINION: "Clinical experience and professional guidance, "
+    "without study results to rest on.",
+}
+
+DEFAULT_REVIEW_INTERVAL_MONTHS = 12
+
+
 class Topic(models.Model):
     name = models.CharField(max_length=80, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
@@ -15,6 +54,18 @@ class Topic(models.Model):
         blank=True,
         max_length=300,
         help_text="One or two sentences shown on the topic page. Plain text.",
+    )
+    medical = models.BooleanField(
+        default=False,
+        help_text="Every article in a medical topic needs a medical reviewer's "
+        "approval of the exact version before it is published.",
+    )
+    review_interval_months = models.PositiveSmallIntegerField(
+        "review every (months)",
+        default=DEFAULT_REVIEW_INTERVAL_MONTHS,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="A medical article is due for a new review this many months "
+        "after its approval.",
     )
 
     class Meta:
@@ -62,6 +113,15 @@ class Author(models.Model):
     )
     photo_width = models.PositiveIntegerField(null=True, editable=False)
     photo_height = models.PositiveIntegerField(null=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="author_profile",
+        help_text="The staff account this byline belongs to. A medical reviewer's "
+        "approvals are shown with this name and these credentials.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -91,6 +151,10 @@ class ArticleQuerySet(models.QuerySet):
 
     def for_listing(self) -> "ArticleQuerySet":
         return self.select_related("author", "topic").defer("body")
+
+    def medical(self) -> "ArticleQuerySet":
+        """Articles that need a medical reviewer's approval to be published."""
+        return self.filter(Q(medical=True) | Q(topic__medical=True))
 
 
 class Article(models.Model):
@@ -188,6 +252,70 @@ class Article(models.Model):
         editable=False,
         help_text="Last change to the title, summary or body after publishing.",
     )
+    medical = models.BooleanField(
+        "medical article",
+        default=False,
+        help_text="Needs a medical reviewer's approval of the exact version before "
+        "it is published. Articles in a medical topic are medical anyway.",
+    )
+    evidence = models.CharField(
+        "evidence label",
+        max_length=20,
+        choices=Evidence.choices,
+        blank=True,
+        help_text="How strong the evidence behind the article is; shown near the "
+        "title and explained on the editorial policy page.",
+    )
+    stage = models.CharField(
+        max_length=20,
+        choices=Stage.choices,
+        default=Stage.DRAFT,
+        editable=False,
+        help_text="Where the latest version is in the workflow. Changed only by "
+        "workflow actions (submit, approve, publish...), each one logged.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The writer who owns the article.",
+    )
+    assigned_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The medical reviewer asked to review this article.",
+    )
+    latest_revision = models.ForeignKey(
+        "ArticleRevision",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    live_revision = models.ForeignKey(
+        "ArticleRevision",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The revision readers see; later revisions are drafts.",
+    )
+    review_due = models.DateField(
+        "review due",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the medical review of the live version should be renewed.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -220,6 +348,25 @@ class Article(models.Model):
                 name="article_review_has_date",
                 violation_error_message="A medical review needs its date.",
             ),
+            models.CheckConstraint(
+                condition=Q(stage__in=Stage.values),
+                name="article_stage_valid",
+            ),
+            # Scheduled and Live are published; Unpublished is not.
+            models.CheckConstraint(
+                condition=~Q(stage__in=[Stage.SCHEDULED, Stage.LIVE])
+                | Q(status="published"),
+                name="article_published_stage_is_published",
+            ),
+            models.CheckConstraint(
+                condition=~Q(stage=Stage.UNPUBLISHED) | Q(status="draft"),
+                name="article_unpublished_stage_is_draft",
+            ),
+        ]
+        permissions = [
+            ("publish_article", "Can publish, schedule and unpublish articles"),
+            ("review_article", "Can approve articles medically or request changes"),
+            ("override_checks", "Can publish despite failing content checks"),
         ]
 
     def __str__(self) -> str:
@@ -254,6 +401,25 @@ class Article(models.Model):
         return "Draft"
 
     @property
+    def stage_label(self) -> str:
+        """The stage as staff read it: a scheduled article whose time has come is
+        live."""
+        if self.stage == Stage.SCHEDULED and self.is_live:
+            return Stage.LIVE.label
+        return Stage(self.stage).label
+
+    @property
+    def is_medical(self) -> bool:
+        return self.medical or self.topic.medical
+
+    @property
+    def has_unpublished_changes(self) -> bool:
+        return (
+            self.live_revision_id is not None
+            and self.latest_revision_id != self.live_revision_id
+        )
+
+    @property
     def meta_title(self) -> str:
         return self.seo_title or self.title
 
@@ -281,6 +447,257 @@ class Reference(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ArticleRevision(models.Model):
+    """One saved version of an article: everything an editor can change, sources
+    included (articles/revisions.py makes and applies them). Never edited."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="revisions"
+    )
+    number = models.PositiveIntegerField()
+    data = models.JSONField(help_text="The article's fields and sources.")
+    review_hash = models.CharField(
+        max_length=64,
+        help_text="A digest of what a medical approval covers: title, summary, "
+        "body and sources.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "number"], name="revision_number_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Revision {self.number} of {self.data.get('title', '')}"
+
+
+class Transition(models.Model):
+    """One step of an article through the workflow: who, when, from, to, why."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="transitions"
+    )
+    revision = models.ForeignKey(
+        ArticleRevision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(default=timezone.now)
+    from_stage = models.CharField(max_length=20, choices=Stage.choices)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    note = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_from_stage_display()} -> {self.get_to_stage_display()}"
+
+
+class MedicalApproval(models.Model):
+    """A medical reviewer's approval of one exact revision (its review_hash)."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="approvals"
+    )
+    revision = models.ForeignKey(
+        ArticleRevision, on_delete=models.CASCADE, related_name="approvals"
+    )
+    review_hash = models.CharField(max_length=64)
+    reviewer = models.ForeignKey(
+        Author,
+        on_delete=models.PROTECT,
+        related_name="approvals",
+        help_text="The reviewer's byline, with the credentials shown to readers.",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["-approved_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} approved revision {self.revision.number}"
+
+
+class Correction(models.Model):
+    """A correction or update recorded when a change is published, shown dated at
+    the foot of the article and in its JSON-LD."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="corrections"
+    )
+    revision = models.ForeignKey(
+        ArticleRevision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    text = models.TextField(
+        max_length=1000,
+        help_text="What was wrong or what changed, in plain words, for readers.",
+    )
+    published_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["published_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class Autosave(models.Model):
+    """What one person was typing, saved every half minute without publishing or
+    making a revision; offered back when they reopen the article."""
+
+    article = models.ForeignKey(
+        Article,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="autosaves",
+        help_text="Empty for an article not saved yet.",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    data = models.JSONField()
+    base_revision = models.ForeignKey(
+        ArticleRevision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The revision the editor had open when typing began.",
+    )
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "user"], name="autosave_one_per_article_user"
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(article__isnull=True),
+                name="autosave_one_new_article_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Autosave by {self.user} at {self.saved_at:%Y-%m-%d %H:%M}"
+
+
+class PreviewLink(models.Model):
+    """A signed, expiring link to one draft revision for an outside reviewer."""
+
+    revision = models.ForeignKey(
+        ArticleRevision, on_delete=models.CASCADE, related_name="preview_links"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Preview of {self.revision}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class ReviewReminder(models.Model):
+    """One weekly email to a reviewer about their due reviews: one per week at
+    most, whatever the worker does."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    week = models.DateField(help_text="The Monday of the week it was sent.")
+    article_count = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "week"], name="review_reminder_once_a_week"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Review reminder for {self.user} ({self.week})"
+
+
+class EditorialPolicy(models.Model):
+    """How articles are written, reviewed, labelled and corrected. One row only;
+    editors change it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    title = models.CharField(max_length=120, default="Editorial policy")
+    body = RichTextField(
+        help_text="The policy readers see. The evidence labels are explained "
+        "under it automatically."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "editorial policy"
+        verbose_name_plural = "editorial policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="editorialpolicy_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:editorial_policy")
 
 
 class ArticleRedirect(models.Model):

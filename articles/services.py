@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles import renditions, tasks
-from articles.models import Article, ArticleRedirect, Author
+from articles.models import Article, ArticleRedirect, Author, Stage
 from articles.search import index_article
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
@@ -71,15 +71,22 @@ def save_author(*, author: Author) -> Author:
 
 
 def publish_article(*, article: Article, at: datetime | None = None) -> Article:
-    """Publish now, or at a future time (scheduling). Keeps an existing time."""
+    """Publish the row as it is, now or at a future time (scheduling); keeps an
+    existing time. The editorial workflow (articles/workflow.py) decides when."""
     article.status = Article.Status.PUBLISHED
     if at is not None:
         article.published_at = at
+    if article.published_at is None:
+        article.published_at = timezone.now()
+    article.stage = (
+        Stage.LIVE if article.published_at <= timezone.now() else (Stage.SCHEDULED)
+    )
     return save_article(article=article)
 
 
 def unpublish_article(*, article: Article) -> Article:
     article.status = Article.Status.DRAFT
+    article.stage = Stage.UNPUBLISHED
     return save_article(article=article)
 
 

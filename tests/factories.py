@@ -5,6 +5,7 @@ import itertools
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
@@ -62,6 +63,30 @@ def make_staff(*, username: str = "editor", password: str = "a-long-test-pass-42
         is_superuser=True,
     )
     user.raw_password = password
+    return user
+
+
+def make_role_user(
+    role: str, *, username: str | None = None, password: str = "a-long-test-pass-42"
+):
+    """A staff member in one role's group: "Writer", "Medical reviewer" or
+    "Editor" (groups made by articles' migration 0005)."""
+    name = username or role.lower().replace(" ", "-")
+    user = get_user_model().objects.create_user(
+        username=name,
+        password=password,
+        email=f"{name}@example.com",
+        is_staff=True,
+    )
+    user.groups.add(Group.objects.get(name=role))
+    user.raw_password = password
+    return user
+
+
+def make_reviewer(*, username: str = "reviewer", credentials: str = "MD, FAAD"):
+    """A medical reviewer with an author profile carrying credentials."""
+    user = make_role_user("Medical reviewer", username=username)
+    make_author(name=f"Dr {username.title()}", user=user, credentials=credentials)
     return user
 
 

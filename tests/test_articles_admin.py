@@ -167,7 +167,7 @@ def test_changelist_query_count_does_not_grow_with_articles(
 def test_view_on_site_points_drafts_to_the_preview(staff_client):
     from django.contrib.admin.sites import site
 
-    from articles.admin import ArticleAdmin
+    from articles.admin.articles import ArticleAdmin
 
     model_admin = ArticleAdmin(Article, site)
     draft, live = make_draft(), make_article()

@@ -4,19 +4,17 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from articles import services
+from articles.admin import revision_views
 from articles.models import (
     Article,
-    Author,
-    HomePage,
     Reference,
-    Topic,
     published_q,
 )
 
@@ -213,6 +211,7 @@ class ArticleAdmin(admin.ModelAdmin):
         preview = self.admin_site.admin_view(self.preview_view)
         return [
             path("<int:object_id>/preview/", preview, name="articles_article_preview"),
+            *revision_views.urls(self),
             *super().get_urls(),
         ]
 
@@ -229,62 +228,3 @@ class ArticleAdmin(admin.ModelAdmin):
         )
         response["X-Robots-Tag"] = "noindex, nofollow"
         return response
-
-
-@admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
-    search_fields = ["name"]
-    prepopulated_fields = {"slug": ["name"]}
-
-
-@admin.register(Author)
-class AuthorAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "credentials"]
-    list_filter = ["kind"]
-    search_fields = ["name", "credentials"]
-    fields = ["name", "kind", "slug", "credentials", "bio", "photo"]
-    prepopulated_fields = {"slug": ["name"]}
-
-    def save_model(self, request, obj, form, change):
-        services.save_author(author=obj)
-
-
-@admin.register(HomePage)
-class HomePageAdmin(admin.ModelAdmin):
-    """The one row of words at the top of the home page: changed, never added
-    (unless it is missing) nor deleted."""
-
-    fields = ["headline", "introduction"]
-    formfield_overrides = {
-        models.CharField: {
-            "widget": forms.TextInput(attrs={"class": "vTextField vLargeTextField"})
-        },
-        models.TextField: {
-            "widget": forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"})
-        },
-    }
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return not HomePage.objects.exists() and super().has_add_permission(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        page = HomePage.objects.first()
-        if page is None:
-            return redirect("admin:articles_homepage_add")
-        return redirect("admin:articles_homepage_change", page.pk)
-
-
-# Search synonyms (imported here so this block stands alone at the end).
-from articles.models import SearchSynonym  # noqa: E402
-
-
-@admin.register(SearchSynonym)
-class SearchSynonymAdmin(admin.ModelAdmin):
-    list_display = ["term", "synonyms"]
-    search_fields = ["term", "synonyms"]

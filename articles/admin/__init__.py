@@ -1,0 +1,9 @@
+"""The articles' staff side. Importing the modules registers their ModelAdmins:
+articles.py (editing and the workflow actions), revision_views.py (revisions,
+diff, restore, autosave, share previews), site_content.py (topics, authors, the
+home page, search synonyms), dashboard.py (the editorial dashboard on the admin
+home)."""
+
+from articles.admin import articles, site_content
+
+__all__ = ["articles", "site_content"]

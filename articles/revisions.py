@@ -1,0 +1,183 @@
+"""Revisions: an article's editable fields and sources as one JSON snapshot.
+
+The Article row holds what readers see once an article has been published (lists,
+search, feeds read it); a later revision is a draft until it is published. Only
+articles never published keep their row in step with the latest revision.
+"""
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Max
+
+from articles.body import plain_text
+from articles.models import Article, ArticleRevision, Reference
+
+# The fields a revision keeps; foreign keys by id, images by stored name.
+FIELDS = (
+    "title",
+    "slug",
+    "summary",
+    "body",
+    "seo_title",
+    "seo_description",
+    "cover_image",
+    "cover_image_alt",
+    "author_id",
+    "topic_id",
+    "evidence",
+    "medical",
+    "featured",
+)
+SOURCE_FIELDS = ("title", "publisher", "year", "url", "doi", "pmid")
+# What a medical approval covers: a change to any of these makes it stale.
+REVIEWED = ("title", "summary", "body", "sources")
+
+
+def source_dict(source: Reference | dict[str, Any]) -> dict[str, Any]:
+    get = source.get if isinstance(source, dict) else source.__dict__.get
+    return {
+        name: get(name) if name == "year" else (get(name) or "")
+        for name in SOURCE_FIELDS
+    }
+
+
+def snapshot(
+    article: Article, *, sources: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The article's editable state. `sources` defaults to its Reference rows."""
+    data: dict[str, Any] = {}
+    for name in FIELDS:
+        value = getattr(article, name)
+        data[name] = value.name or "" if name == "cover_image" else value
+    if sources is None:
+        sources = list(article.references.all()) if article.pk else []
+    data["sources"] = [source_dict(s) for s in sources]
+    return data
+
+
+def review_hash(data: dict[str, Any]) -> str:
+    reviewed = {name: data.get(name) for name in REVIEWED}
+    text = json.dumps(reviewed, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def apply(article: Article, data: dict[str, Any]) -> None:
+    """Set the row's fields from a snapshot (not saved; sources apart)."""
+    for name in FIELDS:
+        if name in data:
+            setattr(article, name, data[name])
+
+
+def as_article(revision: ArticleRevision) -> Article:
+    """An unsaved copy of the article as the revision has it, for previews and the
+    editing form. Its sources are in `revision_sources`."""
+    base = revision.article
+    copy = Article.objects.select_related("author", "topic").get(pk=base.pk)
+    apply(copy, revision.data)
+    copy.revision_sources = revision.data.get("sources", [])
+    return copy
+
+
+def write_sources(*, article: Article, sources: list[dict[str, Any]]) -> None:
+    """Make the article's Reference rows exactly these sources, in order."""
+    article.references.all().delete()
+    Reference.objects.bulk_create(
+        Reference(article=article, position=position, **source_dict(source))
+        for position, source in enumerate(sources, start=1)
+    )
+
+
+def create_revision(
+    *, article: Article, data: dict[str, Any], user=None, note: str = ""
+) -> ArticleRevision:
+    """A new revision, numbered after the last; it becomes the latest (saved)."""
+    last = article.revisions.aggregate(n=Max("number"))["n"] or 0
+    revision = ArticleRevision.objects.create(
+        article=article,
+        number=last + 1,
+        data=data,
+        review_hash=review_hash(data),
+        created_by=user,
+        note=note,
+    )
+    article.latest_revision = revision
+    Article.objects.filter(pk=article.pk).update(latest_revision=revision)
+    return revision
+
+
+def latest(article: Article, *, user=None) -> ArticleRevision:
+    """The latest revision; revision 1 is made from the row for an article that
+    has none yet (made before revisions, or outside the admin)."""
+    if article.latest_revision_id:
+        return article.latest_revision
+    revision = create_revision(
+        article=article, data=snapshot(article), user=user, note="First revision"
+    )
+    if article.is_live or article.is_scheduled:
+        article.live_revision = revision
+        Article.objects.filter(pk=article.pk).update(live_revision=revision)
+    return revision
+
+
+# Comparing two revisions --------------------------------------------------------------
+
+
+@dataclass
+class FieldDiff:
+    label: str
+    rows: list[tuple[str, str, str]]  # (kind, left, right): equal/replace/insert/delete
+    changed: bool
+
+
+def _lines(data: dict[str, Any], name: str) -> list[str]:
+    if name == "body":
+        # One line per block of text, so a diff points at paragraphs.
+        html = (data.get("body") or "").replace("</p>", "</p>\n")
+        for tag in ("</h2>", "</h3>", "</h4>", "</li>", "<br>", "<br />"):
+            html = html.replace(tag, tag + "\n")
+        return [line.strip() for line in plain_text(html).split("\n") if line.strip()]
+    if name == "sources":
+        return [
+            ". ".join(
+                str(s.get(f)) for f in SOURCE_FIELDS if s.get(f) not in ("", None)
+            )
+            for s in data.get("sources", [])
+        ]
+    value = data.get(name)
+    return [str(value)] if value not in ("", None) else []
+
+
+DIFF_FIELDS = (
+    ("title", "Title"),
+    ("summary", "Summary"),
+    ("body", "Body text"),
+    ("sources", "Sources"),
+    ("seo_title", "SEO title"),
+    ("seo_description", "SEO description"),
+    ("evidence", "Evidence label"),
+)
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> list[FieldDiff]:
+    """A side-by-side comparison of two snapshots, field by field."""
+    result = []
+    for name, label in DIFF_FIELDS:
+        left, right = _lines(old, name), _lines(new, name)
+        rows: list[tuple[str, str, str]] = []
+        matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                rows += [("equal", a, a) for a in left[i1:i2]]
+                continue
+            olds, news = left[i1:i2], right[j1:j2]
+            for k in range(max(len(olds), len(news))):
+                a = olds[k] if k < len(olds) else ""
+                b = news[k] if k < len(news) else ""
+                kind = "replace" if a and b else ("delete" if a else "insert")
+                rows.append((kind, a, b))
+        result.append(FieldDiff(label=label, rows=rows, changed=left != right))
+    return result

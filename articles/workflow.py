@@ -1,0 +1,621 @@
+"""The editorial workflow: who may do what to an article, and doing it.
+
+Draft -> In review -> Changes requested -> Approved -> Scheduled / Live ->
+Unpublished. Every action checks its permission here, on the server, and records
+a Transition; a refused action changes nothing and raises WorkflowError with the
+reason. Roles are groups (migration 0005): Writer, Medical reviewer, Editor.
+"""
+
+import calendar
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.db import transaction
+from django.db.models import TextChoices
+from django.utils import timezone
+
+from articles import content_checks, revisions, services
+from articles.models import (
+    Article,
+    ArticleRevision,
+    Author,
+    Autosave,
+    Correction,
+    MedicalApproval,
+    PreviewLink,
+    Stage,
+    Topic,
+    Transition,
+)
+from core.sanitize import sanitize_html
+
+
+class WorkflowError(Exception):
+    """An action that is not allowed, or not possible now; the message says why."""
+
+
+class Action(TextChoices):
+    EDIT = "edit", "Edit"
+    SUBMIT = "submit", "Submit for review"
+    APPROVE = "approve", "Approve"
+    REQUEST_CHANGES = "request_changes", "Request changes"
+    PUBLISH = "publish", "Publish"
+    UNPUBLISH = "unpublish", "Unpublish"
+    ASSIGN_REVIEWER = "assign_reviewer", "Assign a reviewer"
+    SHARE_PREVIEW = "share_preview", "Share a preview"
+
+
+PUBLISH_PERMISSION = "articles.publish_article"
+REVIEW_PERMISSION = "articles.review_article"
+OVERRIDE_PERMISSION = "articles.override_checks"
+EDIT_PERMISSION = "articles.change_article"
+ADD_PERMISSION = "articles.add_article"
+PREVIEW_SALT = "articles.preview-link"
+PREVIEW_DAYS_DEFAULT = 7
+PREVIEW_DAYS_MAX = 30
+SUBMITTABLE = {Stage.DRAFT, Stage.CHANGES_REQUESTED, Stage.UNPUBLISHED}
+
+
+def is_editor(user: AbstractBaseUser) -> bool:
+    return user.has_perm(PUBLISH_PERMISSION)
+
+
+def is_reviewer(user: AbstractBaseUser) -> bool:
+    return user.has_perm(REVIEW_PERMISSION)
+
+
+def is_medical(article: Article, data: dict[str, Any] | None = None) -> bool:
+    """Medical by the article's flag or its topic's, as `data` (a revision) has
+    them when given."""
+    if data is None:
+        return article.is_medical
+    topic_id = data.get("topic_id", article.topic_id)
+    topic_medical = (
+        article.topic.medical
+        if topic_id == article.topic_id
+        else Topic.objects.filter(pk=topic_id, medical=True).exists()
+    )
+    return bool(data.get("medical")) or topic_medical
+
+
+def current_approval(
+    article: Article, revision: ArticleRevision
+) -> MedicalApproval | None:
+    """The latest approval that covers this revision's reviewed content."""
+    return (
+        article.approvals.filter(review_hash=revision.review_hash)
+        .select_related("reviewer")
+        .first()
+    )
+
+
+def needs_live_approval(article: Article) -> bool:
+    """A medical article readers see without a current approval (the reviewers'
+    queue): the launch articles, for one."""
+    return (
+        article.status == Article.Status.PUBLISHED
+        and article.reviewer_id is None
+        and article.is_medical
+    )
+
+
+def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str:
+    """Why `user` may not do `action` to `article` now; empty when they may."""
+    if not (user.is_active and user.is_staff):
+        return "Only active staff can do this."
+    editor = is_editor(user)
+    if action == Action.EDIT:
+        if article is None or article.pk is None:
+            return "" if user.has_perm(ADD_PERMISSION) else "You cannot add articles."
+        if editor:
+            return ""
+        if not user.has_perm(EDIT_PERMISSION):
+            return "Your role cannot change articles."
+        if article.created_by_id != user.pk:
+            return "Writers change only their own articles; ask an editor."
+        if article.stage in (Stage.IN_REVIEW, Stage.APPROVED):
+            return (
+                "The article is in review (or approved): it is locked for writers "
+                "until a reviewer asks for changes, or an editor unlocks it."
+            )
+        return ""
+    assert article is not None
+    stage = article.stage
+    if action == Action.SUBMIT:
+        if refusal(user, Action.EDIT, article):
+            return refusal(user, Action.EDIT, article)
+        if stage not in SUBMITTABLE:
+            return (
+                f"Only a draft can be submitted; this article is {article.stage_label}."
+            )
+        return ""
+    if action in (Action.APPROVE, Action.REQUEST_CHANGES):
+        medical = article.is_medical
+        if medical and not is_reviewer(user):
+            return "Only a medical reviewer can review a medical article."
+        if not medical and not (is_reviewer(user) or editor):
+            return "Only an editor or a reviewer can review an article."
+        queue = action == Action.APPROVE and medical and needs_live_approval(article)
+        if stage != Stage.IN_REVIEW and not (
+            queue and not article.has_unpublished_changes
+        ):
+            return (
+                "Only an article in review can be reviewed; this one is "
+                f"{article.stage_label}."
+            )
+        return ""
+    if action in (Action.PUBLISH, Action.ASSIGN_REVIEWER, Action.SHARE_PREVIEW):
+        if not editor:
+            return "Only an editor can do this."
+        if (
+            action == Action.PUBLISH
+            and stage in (Stage.LIVE, Stage.SCHEDULED)
+            and (not article.has_unpublished_changes)
+        ):
+            return "This version is already published."
+        return ""
+    if action == Action.UNPUBLISH:
+        if not editor:
+            return "Only an editor can unpublish."
+        if article.status != Article.Status.PUBLISHED:
+            return "The article is not published."
+        return ""
+    return "Unknown action."
+
+
+def allowed(user: AbstractBaseUser, article: Article) -> list[str]:
+    """The actions `user` may take on `article` now (buttons to show)."""
+    return [a for a in Action.values if not refusal(user, a, article)]
+
+
+def _check(user: AbstractBaseUser, action: str, article: Article | None) -> None:
+    reason = refusal(user, action, article)
+    if reason:
+        raise WorkflowError(reason)
+
+
+def _log(
+    *,
+    article: Article,
+    user,
+    from_stage: str,
+    to_stage: str,
+    note: str = "",
+    revision: ArticleRevision | None = None,
+) -> Transition:
+    return Transition.objects.create(
+        article=article,
+        revision=revision or article.latest_revision,
+        actor=user,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        note=note,
+    )
+
+
+def _locked(article: Article) -> Article:
+    """The article's row, locked for the transaction (two editors at once)."""
+    return (
+        Article.objects.select_for_update().select_related("topic").get(pk=article.pk)
+    )
+
+
+# Saving ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_draft(
+    *, article: Article, data: dict[str, Any], user, note: str = ""
+) -> ArticleRevision:
+    """Save an edit as a new revision. Readers see no change: a published article
+    keeps its row (the live version) until a revision is published; a draft's row
+    follows its latest revision. A change to what a medical approval covers sends
+    an approved or published article back to Draft (the approval is stale)."""
+    _check(user, Action.EDIT, article)
+    data = {**data, "body": sanitize_html(html=data.get("body") or "")}
+    if article.pk is None:
+        revisions.apply(article, data)
+        article.created_by = user
+        services.save_article(article=article)
+        revisions.write_sources(article=article, sources=data.get("sources", []))
+        revision = revisions.create_revision(
+            article=article, data=revisions.snapshot(article), user=user, note=note
+        )
+        _log(
+            article=article,
+            user=user,
+            from_stage=Stage.DRAFT,
+            to_stage=Stage.DRAFT,
+            note="Created",
+            revision=revision,
+        )
+        Autosave.objects.filter(user=user, article__isnull=True).delete()
+        return revision
+    article = _locked(article)
+    previous = revisions.latest(article, user=user)
+    published = article.status == Article.Status.PUBLISHED
+    if not published:
+        revisions.apply(article, data)
+        services.save_article(article=article)
+        revisions.write_sources(article=article, sources=data.get("sources", []))
+        data = revisions.snapshot(article)
+    else:
+        # Checked like a save (slug, lengths), without touching the live row.
+        copy = Article.objects.get(pk=article.pk)
+        revisions.apply(copy, data)
+        if not copy.slug:
+            copy.slug = services.unique_article_slug(
+                title=copy.title, exclude_pk=copy.pk
+            )
+            data["slug"] = copy.slug
+        copy.full_clean(exclude=["slug"] if copy.slug == article.slug else None)
+    Autosave.objects.filter(user=user, article=article).delete()
+    if data == previous.data:
+        return previous
+    revision = revisions.create_revision(
+        article=article, data=data, user=user, note=note
+    )
+    content_changed = revision.review_hash != previous.review_hash
+    back_to_draft = (published and article.stage in (Stage.LIVE, Stage.SCHEDULED)) or (
+        content_changed and article.stage in (Stage.IN_REVIEW, Stage.APPROVED)
+    )
+    if back_to_draft:
+        why = (
+            "Edited after approval: the approval no longer covers this version."
+            if article.stage == Stage.APPROVED and content_changed
+            else "Changes saved as a draft; readers still see the published version."
+        )
+        _log(
+            article=article,
+            user=user,
+            from_stage=article.stage,
+            to_stage=Stage.DRAFT,
+            note=why,
+            revision=revision,
+        )
+        Article.objects.filter(pk=article.pk).update(stage=Stage.DRAFT)
+    return revision
+
+
+def restore_revision(
+    *, article: Article, revision: ArticleRevision, user
+) -> ArticleRevision:
+    """Make an old revision's content the latest draft (a new revision)."""
+    if revision.article_id != article.pk:
+        raise WorkflowError("That revision belongs to another article.")
+    return save_draft(
+        article=article,
+        data=dict(revision.data),
+        user=user,
+        note=f"Restored from revision {revision.number}",
+    )
+
+
+# Review ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def submit_for_review(*, article: Article, user, note: str = "") -> Article:
+    article = _locked(article)
+    _check(user, Action.SUBMIT, article)
+    revision = revisions.latest(article, user=user)
+    _log(
+        article=article,
+        user=user,
+        from_stage=article.stage,
+        to_stage=Stage.IN_REVIEW,
+        note=note,
+        revision=revision,
+    )
+    article.stage = Stage.IN_REVIEW
+    Article.objects.filter(pk=article.pk).update(stage=Stage.IN_REVIEW)
+    return article
+
+
+def reviewer_byline(user) -> Author:
+    """The author profile a medical approval is shown with."""
+    author = Author.objects.filter(user=user).first()
+    if author is None:
+        raise WorkflowError(
+            "Your account has no author profile: readers are told who reviewed an "
+            "article. Ask an editor to link your profile, with your credentials."
+        )
+    if not author.credentials:
+        raise WorkflowError(
+            "Your author profile has no credentials: add them before approving a "
+            "medical article."
+        )
+    return author
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return day.replace(
+        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def _reviewed_fields(
+    article: Article, approval: MedicalApproval | None
+) -> dict[str, Any]:
+    """What the public page says about review, from the approval covering the live
+    revision (or nothing)."""
+    if approval is None:
+        return {"reviewer": None, "reviewed_at": None, "review_due": None}
+    reviewed = timezone.localdate(approval.approved_at)
+    return {
+        "reviewer": approval.reviewer,
+        "reviewed_at": reviewed,
+        "review_due": add_months(reviewed, article.topic.review_interval_months),
+    }
+
+
+@transaction.atomic
+def approve(*, article: Article, user, note: str = "") -> MedicalApproval | None:
+    """Approve the latest revision. For a medical article, a medical reviewer's
+    approval of this exact revision; approving the live revision shows readers
+    the reviewed-by line at once."""
+    article = _locked(article)
+    _check(user, Action.APPROVE, article)
+    revision = revisions.latest(article, user=user)
+    approval = None
+    if article.is_medical:
+        approval = MedicalApproval.objects.create(
+            article=article,
+            revision=revision,
+            review_hash=revision.review_hash,
+            reviewer=reviewer_byline(user),
+            user=user,
+            note=note,
+        )
+    if (
+        article.status == Article.Status.PUBLISHED
+        and revision.pk == article.live_revision_id
+    ):
+        # The version readers see is the one approved.
+        Article.objects.filter(pk=article.pk).update(
+            **_reviewed_fields(article, approval)
+        )
+        _log(
+            article=article,
+            user=user,
+            from_stage=article.stage,
+            to_stage=article.stage,
+            note=note or "Approved the live version.",
+            revision=revision,
+        )
+        return approval
+    _log(
+        article=article,
+        user=user,
+        from_stage=article.stage,
+        to_stage=Stage.APPROVED,
+        note=note,
+        revision=revision,
+    )
+    Article.objects.filter(pk=article.pk).update(stage=Stage.APPROVED)
+    return approval
+
+
+@transaction.atomic
+def request_changes(*, article: Article, user, note: str) -> Article:
+    article = _locked(article)
+    _check(user, Action.REQUEST_CHANGES, article)
+    if not note.strip():
+        raise WorkflowError("Say what needs to change: the writer reads your note.")
+    _log(
+        article=article,
+        user=user,
+        from_stage=article.stage,
+        to_stage=Stage.CHANGES_REQUESTED,
+        note=note.strip(),
+    )
+    Article.objects.filter(pk=article.pk).update(stage=Stage.CHANGES_REQUESTED)
+    article.stage = Stage.CHANGES_REQUESTED
+    return article
+
+
+@transaction.atomic
+def assign_reviewer(*, article: Article, user, reviewer) -> Article:
+    article = _locked(article)
+    _check(user, Action.ASSIGN_REVIEWER, article)
+    if reviewer is not None and not (reviewer.is_active and is_reviewer(reviewer)):
+        raise WorkflowError(f"{reviewer} is not a medical reviewer.")
+    Article.objects.filter(pk=article.pk).update(assigned_reviewer=reviewer)
+    _log(
+        article=article,
+        user=user,
+        from_stage=article.stage,
+        to_stage=article.stage,
+        note=f"Reviewer: {reviewer.get_full_name() or reviewer.get_username()}"
+        if reviewer
+        else "Reviewer unassigned",
+    )
+    article.assigned_reviewer = reviewer
+    return article
+
+
+# Publishing -----------------------------------------------------------------------
+
+
+def publish_blockers(
+    article: Article, revision: ArticleRevision
+) -> tuple[str, list[content_checks.Check]]:
+    """Why this revision cannot be published: a missing medical approval (never
+    overridden), and the failing content checks (an editor may override)."""
+    medical = is_medical(article, revision.data)
+    approval_problem = ""
+    if medical and current_approval(article, revision) is None:
+        last = article.approvals.select_related("revision").first()
+        approval_problem = (
+            "A medical article needs a medical reviewer's approval of this exact "
+            "version."
+            + (
+                f" The last approval covers revision {last.revision.number}; the "
+                "title, summary, body or sources changed since."
+                if last
+                else ""
+            )
+        )
+    return approval_problem, content_checks.failing(revision.data, medical=medical)
+
+
+@transaction.atomic
+def publish(
+    *,
+    article: Article,
+    user,
+    at: datetime | None = None,
+    override_reason: str = "",
+    correction: str = "",
+) -> Article:
+    """Publish the latest revision now, or schedule it (`at` in the future)."""
+    article = _locked(article)
+    _check(user, Action.PUBLISH, article)
+    revision = revisions.latest(article, user=user)
+    approval_problem, failing = publish_blockers(article, revision)
+    if approval_problem:
+        raise WorkflowError(approval_problem)
+    override_reason = override_reason.strip()
+    if failing and not override_reason:
+        raise WorkflowError(
+            "Content checks fail: "
+            + " ".join(c.reason for c in failing)
+            + " Fix them, or (editors) give a reason to publish anyway."
+        )
+    if failing and not user.has_perm(OVERRIDE_PERMISSION):
+        raise WorkflowError("Your role cannot override content checks.")
+    correction = correction.strip()
+    if correction and article.live_revision_id is None:
+        raise WorkflowError(
+            "A correction is recorded when a change to a published article is "
+            "published; this article has not been published before."
+        )
+    if at is not None and at <= timezone.now():
+        at = None
+    if at is not None and article.is_live:
+        raise WorkflowError(
+            "Changes to a live article are published now: scheduling would take "
+            "the article off the site until then."
+        )
+    from_stage = article.stage
+    revisions.apply(article, revision.data)
+    revisions.write_sources(article=article, sources=revision.data.get("sources", []))
+    for name, value in _reviewed_fields(
+        article, current_approval(article, revision)
+    ).items():
+        setattr(article, name, value)
+    article.live_revision = revision
+    if at is None and article.is_scheduled:
+        # A scheduled publication brought forward is public now.
+        article.published_at = None
+    services.publish_article(article=article, at=at)
+    notes = []
+    if failing:
+        notes.append(
+            "Published despite failing checks ("
+            + "; ".join(c.label for c in failing)
+            + f"). Reason: {override_reason}"
+        )
+    if correction:
+        Correction.objects.create(
+            article=article, revision=revision, text=correction, created_by=user
+        )
+        notes.append(f"Correction: {correction}")
+    _log(
+        article=article,
+        user=user,
+        from_stage=from_stage,
+        to_stage=article.stage,
+        note=" ".join(notes),
+        revision=revision,
+    )
+    return article
+
+
+@transaction.atomic
+def unpublish(*, article: Article, user, note: str = "") -> Article:
+    article = _locked(article)
+    _check(user, Action.UNPUBLISH, article)
+    from_stage = article.stage
+    services.unpublish_article(article=article)
+    _log(
+        article=article,
+        user=user,
+        from_stage=from_stage,
+        to_stage=Stage.UNPUBLISHED,
+        note=note,
+    )
+    return article
+
+
+# Share previews --------------------------------------------------------------------
+
+
+def create_preview_link(
+    *, article: Article, user, days: int = PREVIEW_DAYS_DEFAULT
+) -> tuple[PreviewLink, str]:
+    """A link for an outside reviewer to the latest revision: the link and its
+    signed token (the token is not stored)."""
+    _check(user, Action.SHARE_PREVIEW, article)
+    if not 1 <= days <= PREVIEW_DAYS_MAX:
+        raise WorkflowError(f"A preview link lasts 1 to {PREVIEW_DAYS_MAX} days.")
+    link = PreviewLink.objects.create(
+        revision=revisions.latest(article, user=user),
+        created_by=user,
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    return link, signing.dumps(link.pk, salt=PREVIEW_SALT)
+
+
+def revoke_preview_link(*, link: PreviewLink, user) -> PreviewLink:
+    _check(user, Action.SHARE_PREVIEW, link.revision.article)
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        link.save(update_fields=["revoked_at"])
+    return link
+
+
+def preview_link_for(token: str) -> PreviewLink | None:
+    """The active link a token names, or None (forged, expired or revoked)."""
+    try:
+        pk = signing.loads(
+            token, salt=PREVIEW_SALT, max_age=timedelta(days=PREVIEW_DAYS_MAX)
+        )
+    except signing.BadSignature:
+        return None
+    link = PreviewLink.objects.select_related("revision__article").filter(pk=pk).first()
+    return link if link is not None and link.is_active else None
+
+
+# Autosave --------------------------------------------------------------------------
+
+
+def autosave(*, article: Article | None, user, data: dict[str, Any]) -> Autosave:
+    """Keep what `user` is typing (no revision, nothing published)."""
+    _check(user, Action.EDIT, article)
+    base = article.latest_revision if article is not None else None
+    saved, _ = Autosave.objects.update_or_create(
+        article=article,
+        user=user,
+        defaults={"data": data, "saved_at": timezone.now(), "base_revision": base},
+    )
+    return saved
+
+
+def pending_autosave(*, article: Article | None, user) -> Autosave | None:
+    """The user's autosave that holds more than the last saved revision."""
+    saved = Autosave.objects.filter(article=article, user=user).first()
+    if saved is None:
+        return None
+    latest = article.latest_revision if article is not None else None
+    if latest is not None and latest.created_at >= saved.saved_at:
+        return None
+    return saved
+
+
+def discard_autosave(*, article: Article | None, user) -> None:
+    Autosave.objects.filter(article=article, user=user).delete()
