@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from articles import services
-from articles.admin import revision_views
+from articles.admin import revision_views, workflow_views
 from articles.models import (
     Article,
     Reference,
@@ -212,6 +212,7 @@ class ArticleAdmin(admin.ModelAdmin):
         return [
             path("<int:object_id>/preview/", preview, name="articles_article_preview"),
             *revision_views.urls(self),
+            *workflow_views.urls(self),
             *super().get_urls(),
         ]
 
