@@ -15,6 +15,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from articles import corrections
 from articles.models import Article, Author, Topic
 from core.links import absolute
 
@@ -72,6 +73,11 @@ def json_ld_script(data: dict[str, Any]) -> SafeString:
     )
 
 
+def policy_url() -> str:
+    """The editorial policy page: schema.org's publishingPrinciples."""
+    return absolute(reverse("articles:editorial_policy"))
+
+
 def _organization() -> dict[str, Any]:
     return {
         "@type": "Organization",
@@ -79,6 +85,7 @@ def _organization() -> dict[str, Any]:
         "name": settings.SITE_NAME,
         "url": absolute("/"),
         "logo": {"@type": "ImageObject", "url": absolute(static(LOGO_IMAGE))},
+        "publishingPrinciples": policy_url(),
     }
 
 
@@ -139,8 +146,10 @@ def topic_breadcrumbs(topic: Topic) -> dict[str, Any]:
 def article_json_ld(article: Article) -> dict[str, Any]:
     """A MedicalWebPage about its Article, and the page's breadcrumbs.
 
-    reviewedBy and lastReviewed appear only when a medical review is recorded:
-    claiming one that did not happen would mislead readers and search engines.
+    reviewedBy and lastReviewed appear only when a medical review is recorded
+    (the workflow records one only for the approved live version): claiming one
+    that did not happen would mislead readers and search engines. Corrections are
+    the Article's `correction`, oldest first.
     """
     url = absolute(article.get_absolute_url())
     modified = article.content_updated_at or article.published_at
@@ -161,6 +170,16 @@ def article_json_ld(article: Article) -> dict[str, Any]:
     # Google requires an image on every Article: the site's share image stands in
     # for a missing cover.
     article_data["image"] = article_image_url(article) or default_image_url()
+    found = corrections.for_article(article)
+    if found:
+        article_data["correction"] = [
+            {
+                "@type": "CorrectionComment",
+                "text": correction.text,
+                "datePublished": correction.published_at.isoformat(),
+            }
+            for correction in found
+        ]
     page: dict[str, Any] = {
         "@type": "MedicalWebPage",
         "@id": url,
@@ -171,6 +190,7 @@ def article_json_ld(article: Article) -> dict[str, Any]:
         "mainEntity": {"@id": f"{url}#article"},
         "about": {"@type": "Thing", "name": article.topic.name},
         "publisher": {"@id": _organization()["@id"]},
+        "publishingPrinciples": policy_url(),
         "breadcrumb": {"@id": f"{url}#breadcrumb"},
     }
     if modified:

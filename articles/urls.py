@@ -12,6 +12,7 @@ urlpatterns = [
     path("topics/", views.TopicListView.as_view(), name="topics"),
     path("topics/<slug:slug>/", views.TopicDetailView.as_view(), name="topic"),
     path("search/", search_view, name="search"),
+    path("editorial-policy/", views.editorial_policy_view, name="editorial_policy"),
     path("feed/", feeds.LatestArticlesFeed(), name="feed"),
     path("feed/atom/", feeds.LatestArticlesAtomFeed(), name="feed_atom"),
     path("topics/<slug:slug>/feed/", feeds.TopicArticlesFeed(), name="topic_feed"),

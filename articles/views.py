@@ -3,7 +3,15 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
 
-from articles.models import Article, ArticleRedirect, HomePage, Topic, published_q
+from articles import corrections
+from articles.models import (
+    Article,
+    ArticleRedirect,
+    EditorialPolicy,
+    HomePage,
+    Topic,
+    published_q,
+)
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
@@ -18,6 +26,13 @@ def topics_with_articles():
         .filter(article_count__gt=0)
         .order_by("name")
     )
+
+
+def editorial_policy() -> EditorialPolicy:
+    """The policy as editors last saved it; migration 0005 creates it, so an
+    unsaved default (the evidence labels and review sections alone) only stands in
+    on a database where it was deleted."""
+    return EditorialPolicy.objects.filter(pk=1).first() or EditorialPolicy()
 
 
 def home_page() -> HomePage:
@@ -53,7 +68,10 @@ class ArticleDetailView(DetailView):
     template_name = "articles/article_detail.html"
 
     def get_queryset(self):
-        return Article.objects.published().select_related("author", "topic", "reviewer")
+        # Corrections come inside the article's own query (articles/corrections.py).
+        return corrections.with_corrections(
+            Article.objects.published().select_related("author", "topic", "reviewer")
+        )
 
     def get(self, request, *args, **kwargs):
         try:
@@ -88,3 +106,13 @@ class TopicListView(ListView):
 
     def get_queryset(self):
         return topics_with_articles()
+
+
+class EditorialPolicyView(TemplateView):
+    template_name = "articles/editorialpolicy_detail.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(policy=editorial_policy(), **kwargs)
+
+
+editorial_policy_view = EditorialPolicyView.as_view()

@@ -311,6 +311,7 @@ def public_urls() -> dict[str, str]:
         "author": author.get_absolute_url(),
         "newsletter": reverse("newsletter:subscribe"),
         "archive": reverse("newsletter:archive"),
+        "policy": reverse("articles:editorial_policy"),
     }
 
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from articles import launch
-from articles.models import Article, Author, Topic
+from articles.models import Article, Author, Evidence, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,27 @@ def test_loads_four_published_articles_in_one_topic():
     assert Topic.objects.count() == 1 and Author.objects.count() == 1
     assert {a.topic.slug for a in articles} == {"keratosis-pilaris"}
     assert all(a.summary and a.title for a in articles)
+
+
+def test_a_fresh_install_gets_a_medical_topic_and_limited_evidence_no_review():
+    """What migration 0005 sets on databases that had the launch content."""
+    load()
+    assert Topic.objects.get(slug="keratosis-pilaris").medical
+    for article in Article.objects.select_related("topic", "author"):
+        assert article.is_medical, article.slug
+        assert article.evidence == Evidence.LIMITED, article.slug
+        assert article.reviewer is None and article.reviewed_at is None
+        assert article.author.kind == Author.Kind.ORGANIZATION
+        assert not article.references.exists(), "no source is invented"
+
+
+def test_launch_article_page_says_limited_evidence_and_not_yet_reviewed(client):
+    load()
+    for article in Article.objects.all():
+        text = client.get(article.get_absolute_url()).text
+        assert "Evidence: <strong>Limited</strong>" in text, article.slug
+        assert "Not yet medically reviewed</a>" in text, article.slug
+        assert "Medically reviewed by" not in text, article.slug
 
 
 def test_running_again_changes_nothing_and_duplicates_nothing():

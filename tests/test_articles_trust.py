@@ -1,6 +1,7 @@
 """Medical trust on the article page: authors, review, sources, disclaimer,
 reading time, last updated, table of contents, related articles."""
 
+import json
 import re
 from datetime import date, timedelta
 
@@ -10,9 +11,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import services
+from articles import revisions, services, workflow
 from articles.body import body_outline, render_body
-from articles.models import Article, Reference
+from articles.models import Article, Evidence, Reference
 from articles.trust import doi_url, pubmed_url, reading_minutes, related_articles
 from tests.factories import (
     admin_article_form,
@@ -20,6 +21,8 @@ from tests.factories import (
     make_article,
     make_author,
     make_draft,
+    make_reviewer,
+    make_role_user,
     make_topic,
 )
 
@@ -112,6 +115,113 @@ def test_no_review_is_mentioned_when_none_was_recorded(client):
     assert "reviewed" not in text.lower()
 
 
+LONG_SUMMARY = "A summary long enough to pass the content checks for summaries, yes."
+
+
+def review_json_ld(client, article) -> dict:
+    text = page(client, article)
+    found = re.search(r'<script type="application/ld\+json">(.*?)</script>', text)
+    graph = json.loads(found.group(1))["@graph"]
+    return next(node for node in graph if node["@type"] == "MedicalWebPage")
+
+
+def test_review_line_and_json_ld_follow_the_approved_live_version(client):
+    """Approve + publish shows the review; a later version published without an
+    approval (the article is no longer medical) takes it away again."""
+    writer, editor = make_role_user("Writer"), make_role_user("Editor")
+    reviewer = make_reviewer(username="rita", credentials="MD, FAAD")
+    article = make_draft(
+        topic=make_topic(), medical=True, summary=LONG_SUMMARY, created_by=writer
+    )
+    workflow.save_draft(
+        article=article,
+        data={
+            **revisions.snapshot(article),
+            "body": "<p>Retinoids help [1].</p>",
+            "sources": [{"title": "A trial", "url": "https://example.org/t"}],
+        },
+        user=writer,
+    )
+    workflow.submit_for_review(article=article, user=writer)
+    workflow.approve(article=article, user=reviewer)
+    article.refresh_from_db()
+    assert article.reviewer is None, "an approval alone shows readers nothing"
+    workflow.publish(article=article, user=editor)
+    article.refresh_from_db()
+    byline = article.reviewer
+    today = timezone.localdate()
+    text = page(client, article)
+    assert (
+        f'Medically reviewed by <a href="{byline.get_absolute_url()}">Dr Rita</a>'
+        f', MD, FAAD on <time datetime="{today:%Y-%m-%d}">'
+    ) in text
+    assert "Not yet medically reviewed" not in text
+    web_page = review_json_ld(client, article)
+    assert web_page["reviewedBy"]["name"] == "Dr Rita"
+    assert web_page["reviewedBy"]["jobTitle"] == "MD, FAAD"
+    assert web_page["lastReviewed"] == today.isoformat()
+
+    workflow.save_draft(
+        article=article,
+        data={
+            **revisions.snapshot(article),
+            "medical": False,
+            "body": "<p>Retinoids may help [1].</p>",
+        },
+        user=editor,
+    )
+    assert "Medically reviewed by" in page(client, article), "drafts change nothing"
+    workflow.publish(article=Article.objects.get(pk=article.pk), user=editor)
+    text = page(client, article)
+    assert "Retinoids may help" in text
+    assert "Medically reviewed" not in text
+    assert "Not yet medically reviewed" not in text, "no longer a medical article"
+    web_page = review_json_ld(client, article)
+    assert "reviewedBy" not in web_page and "lastReviewed" not in web_page
+
+
+def test_approving_a_live_launch_article_shows_the_review_at_once(client):
+    call_command("load_launch_content", stdout=None)
+    article = Article.objects.get(slug="understanding-keratosis-pilaris")
+    assert "Not yet medically reviewed" in page(client, article)
+    workflow.approve(article=article, user=make_reviewer(username="ben"))
+    text = page(client, article)
+    assert "Medically reviewed by" in text and "Dr Ben" in text
+    assert "Not yet medically reviewed" not in text
+    assert review_json_ld(client, article)["reviewedBy"]["name"] == "Dr Ben"
+
+
+def test_medical_article_without_a_review_says_so_and_links_the_policy(client):
+    article = make_article(topic=make_topic(medical=True))
+    text = page(client, article)
+    assert (
+        f'<a href="{reverse("articles:editorial_policy")}#medical-review">'
+        "Not yet medically reviewed</a>"
+    ) in text
+    assert "reviewedBy" not in text
+    plain = page(client, make_article(medical=False))
+    assert "Not yet medically reviewed" not in plain
+
+
+# Evidence label -----------------------------------------------------------------------
+
+
+def test_evidence_label_shows_under_the_title_and_links_its_explanation(client):
+    article = make_article(evidence=Evidence.MODERATE, summary="Short summary.")
+    text = page(client, article)
+    assert (
+        f'<p class="evidence-label"><a href="{reverse("articles:editorial_policy")}'
+        '#evidence">Evidence: <strong>Moderate</strong><span class="visually-hidden">'
+        " (what the evidence labels mean)</span></a></p>"
+    ) in text
+    title = text.index('class="article__title"')
+    assert title < text.index("Evidence: ") < text.index('class="article__summary"')
+
+
+def test_no_evidence_label_without_one(client):
+    assert "Evidence:" not in page(client, make_article(evidence=""))
+
+
 def test_launch_articles_claim_no_medical_review(client):
     call_command("load_launch_content", stdout=None)
     articles = list(Article.objects.published())
@@ -119,33 +229,18 @@ def test_launch_articles_claim_no_medical_review(client):
     for article in articles:
         assert article.reviewer is None
         text = page(client, article)
-        assert "reviewed" not in text.lower(), article.slug
+        assert "Medically reviewed by" not in text, article.slug
+        assert (
+            '<p class="byline__review byline__review--pending"><a href="'
+            f'{reverse("articles:editorial_policy")}#medical-review">'
+            "Not yet medically reviewed</a></p>"
+        ) in text, article.slug
         assert "talk to a dermatologist" in text, article.slug
-
-
-def test_admin_requires_the_date_of_a_review(staff_client):
-    reviewer = make_author()
-    response = staff_client.post(
-        reverse("admin:articles_article_add"),
-        admin_article_form(reviewer=reviewer.pk),
-    )
-    assert response.status_code == 200
-    assert "Enter the date of the medical review" in response.text
-    assert not Article.objects.exists()
-
-    response = staff_client.post(
-        reverse("admin:articles_article_add"),
-        admin_article_form(reviewer=reviewer.pk, reviewed_at="2026-03-04"),
-    )
-    assert response.status_code == 302
-    article = Article.objects.get()
-    assert article.reviewer == reviewer
-    assert article.reviewed_at == date(2026, 3, 4)
 
 
 def test_admin_edits_sources_inline_in_order(staff_client):
     text = staff_client.get(reverse("admin:articles_article_add")).text
-    assert "Medical review" in text and 'name="reviewed_at"' in text
+    assert 'name="references-TOTAL_FORMS"' in text
     data = admin_article_form(
         **{
             "references-TOTAL_FORMS": "2",
@@ -189,8 +284,9 @@ def test_sources_are_numbered_with_doi_and_pubmed_links(client):
     sources = text[text.index('<h2 id="sources">Sources</h2>') :]
     sources = sources[: sources.index("</section>")]
     assert "<ol>" in sources
-    items = re.findall(r"<li>(.*?)</li>", sources, re.S)
-    assert len(items) == 3
+    items = re.findall(r'<li id="source-(\d)">(.*?)</li>', sources, re.S)
+    assert [number for number, _ in items] == ["1", "2", "3"]
+    items = [item for _, item in items]
     assert '<a href="https://example.org/a" rel="noopener">Acne guide</a>' in items[0]
     assert "Topical retinoids" in items[1]
     assert "<cite>J Am Acad Dermatol</cite>, 2021." in items[1]

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.defaults import server_error
 
+from articles.models import Correction, Evidence, Reference
 from newsletter.tokens import Purpose, make_token
 from tests.factories import (
     image_bytes,
@@ -139,21 +140,35 @@ def test_500_page_renders_in_the_site_design_without_a_request_context():
 
 
 # Home: featured, latest, topics, and the staff-edited headline (HomePage).
+# Detail: the article (its corrections inside), its sources, related articles.
 @pytest.mark.parametrize(
     ("name", "max_queries"),
-    [("home", 4), ("list", 2), ("detail", 3), ("topic", 3), ("topics", 1)],
+    [
+        ("home", 4),
+        ("list", 2),
+        ("detail", 3),
+        ("topic", 3),
+        ("topics", 1),
+        ("policy", 1),
+    ],
 )
 def test_pages_run_a_constant_number_of_queries(
     client, django_assert_max_num_queries, name, max_queries
 ):
     def fetch():
-        article = make_article(featured=True)
+        article = make_article(
+            featured=True, body="<p>Cited [1].</p>", evidence=Evidence.LIMITED
+        )
+        Reference.objects.create(article=article, title="A source")
+        for n in range(3):
+            Correction.objects.create(article=article, text=f"Correction {n}.")
         urls = {
             "home": reverse("articles:home"),
             "list": reverse("articles:list"),
             "detail": article.get_absolute_url(),
             "topic": article.topic.get_absolute_url(),
             "topics": reverse("articles:topics"),
+            "policy": reverse("articles:editorial_policy"),
         }
         with django_assert_max_num_queries(max_queries):
             assert client.get(urls[name]).status_code == 200
@@ -171,6 +186,7 @@ def test_pages_have_one_h1_headings_in_order_and_landmarks(client):
         article.get_absolute_url(),
         article.topic.get_absolute_url(),
         reverse("articles:topics"),
+        reverse("articles:editorial_policy"),
         "/missing/",
     ):
         page = outline(client.get(url).text)

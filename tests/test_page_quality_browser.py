@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from tests.browser_fixtures import DESKTOP, PHONE
+from tests.test_page_validity import trust_article
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,6 +37,9 @@ def public_pages() -> dict[str, str]:
         "home": reverse("articles:home"),
         "list": reverse("articles:list"),
         "article": "/articles/microneedling-benefits-keratosis-pilaris/",
+        # Citations, sources with back links, evidence, review and a correction.
+        "article-reviewed-with-sources": trust_article().get_absolute_url(),
+        "editorial-policy": reverse("articles:editorial_policy"),
         "topic": "/topics/keratosis-pilaris/",
         "topics": reverse("articles:topics"),
         "search": reverse("articles:search") + "?q=chicken+skin",

@@ -20,11 +20,17 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article, Reference
+from articles.models import Article, Correction, Evidence, Reference
 from newsletter import emails, selectors
 from newsletter.models import Issue, IssueArticle, Subscriber
 from newsletter.tokens import Purpose, make_token
-from tests.factories import make_article, make_author, make_issue, make_subscriber
+from tests.factories import (
+    make_article,
+    make_author,
+    make_issue,
+    make_subscriber,
+    make_topic,
+)
 from tests.test_newsletter_pages import expired_confirm_url
 
 pytestmark = pytest.mark.django_db
@@ -90,18 +96,40 @@ def sent_issue() -> Issue:
 
 
 def trust_article() -> Article:
-    """An article with every optional part: review, update date, sources."""
+    """An article with every optional part: review (as the workflow records it),
+    evidence label, update date, inline citations, sources, a correction."""
     reviewer = make_author(name="Dr Ben Ng", credentials="MD, FAAD")
     article = make_article(
         title="Retinoids without the sting",
+        topic=make_topic(name="Retinoids", medical=True),
+        body=(
+            "<h2>Starting slowly</h2><p>Begin twice a week [1]. Irritation fades "
+            "within weeks for most people [1, 2].</p><h2>Moisturiser first</h2>"
+            "<p>A buffer layer helps sensitive skin [2&ndash;3], see "
+            '<a href="https://example.org/guide">the guide [3]</a>.</p>'
+        ),
+        evidence=Evidence.MODERATE,
         reviewer=reviewer,
         reviewed_at=date(2026, 3, 4),
         content_updated_at=timezone.now(),
     )
     Reference.objects.create(
-        article=article, title="A trial", publisher="JAAD", year=2024, doi="10.1/x"
+        article=article,
+        position=1,
+        title="A trial",
+        publisher="JAAD",
+        year=2024,
+        doi="10.1/x",
     )
-    Reference.objects.create(article=article, title="A review", pmid="12345678")
+    Reference.objects.create(
+        article=article, position=2, title="A review", pmid="12345678"
+    )
+    Reference.objects.create(
+        article=article, position=3, title="A guide", url="https://example.org/g"
+    )
+    Correction.objects.create(
+        article=article, text="We corrected how often to apply it at first."
+    )
     return article
 
 
@@ -124,6 +152,7 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         "article-list": reverse("articles:list"),
         **{f"article-{a.slug}": a.get_absolute_url() for a in articles},
         "article-reviewed-with-sources": extra.get_absolute_url(),
+        "editorial-policy": reverse("articles:editorial_policy"),
         "topic-list": reverse("articles:topics"),
         "topic": articles[0].topic.get_absolute_url(),
         "search-results": f"{search}?q=chicken+skin",

@@ -3,12 +3,17 @@
 seed.txt is kept exactly as received. Only what the source lacks is written here:
 titles where an article has no heading, slugs, summaries, and the two lists that
 were lost from the source, filled only with points the same text states elsewhere.
+
+The topic is medical and the articles are labelled "Limited" evidence: they cite
+no studies, and no medical reviewer has approved them, which their pages say.
 """
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.utils.html import escape
+
+from articles.models import Evidence
 
 SEED_PATH = Path(__file__).with_name("seed.txt")
 
@@ -19,6 +24,7 @@ TOPIC = {
         "Keratosis pilaris is a common skin condition characterized by small, rough "
         "bumps. What causes it, and how microneedling may help."
     ),
+    "medical": True,
 }
 AUTHOR = {
     "name": "Skincare Editorial Team",
@@ -42,6 +48,7 @@ class LaunchArticle:
     headings: tuple[str, ...]
     title: str = ""
     featured: bool = False
+    evidence: str = Evidence.LIMITED
     # Lists lost from the source: inserted after the line they belong to.
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

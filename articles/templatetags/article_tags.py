@@ -7,5 +7,7 @@ register = template.Library()
 
 
 @register.filter
-def article_body(html: str) -> SafeString:
-    return render_body(html)
+def article_body(html: str, sources=None) -> SafeString:
+    """{{ article.body|article_body:sources }}: the body as served, its citations
+    linked to `sources` (the list shown under it)."""
+    return render_body(html, source_count=len(sources or ()))

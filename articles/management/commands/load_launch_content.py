@@ -49,6 +49,7 @@ class Command(BaseCommand):
                         topic=topic,
                         author=author,
                         featured=parsed.spec.featured,
+                        evidence=parsed.spec.evidence,
                     ),
                     # Seconds apart, so "newest first" keeps the source's order.
                     at=now - timedelta(seconds=len(articles) - position),
