@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from articles.body import plain_text
+from articles.citations import CITATION, RANGE_DASH
 
 SUMMARY_MAX = 300
 SUMMARY_MIN = 50
@@ -17,7 +18,6 @@ SEO_DESCRIPTION_MAX = 160
 VAGUE_LINK_TEXT = frozenset(
     {"click here", "here", "click", "this", "link", "read more", "more", "this link"}
 )
-CITATION = re.compile(r"\[(\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*)\]")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def cited_numbers(html: str) -> set[int]:
     numbers: set[int] = set()
     for match in CITATION.finditer(plain_text(html)):
         for part in re.split(r"\s*,\s*", match.group(1)):
-            ends = [int(n) for n in re.split(r"\s*[\u2013-]\s*", part)]
+            ends = [int(n) for n in RANGE_DASH.split(part)[::2]]
             numbers.update(range(ends[0], ends[-1] + 1) if len(ends) == 2 else ends)
     return numbers
 

@@ -25,7 +25,12 @@ class StaticPagesSitemap(SiteURLSitemap):
     changefreq = "daily"
 
     def items(self) -> list[str]:
-        return ["articles:home", "articles:list", "articles:topics"]
+        return [
+            "articles:home",
+            "articles:list",
+            "articles:topics",
+            "articles:editorial_policy",
+        ]
 
     def location(self, item: str) -> str:
         return reverse(item)

@@ -257,7 +257,7 @@ def test_sitemap_lists_live_content_only_with_lastmod(client):
         entries[f"{SITE}{edited.get_absolute_url()}"]
         == f"{published + timedelta(days=3):%Y-%m-%d}"
     )
-    for present in ("/", "/articles/", "/topics/"):
+    for present in ("/", "/articles/", "/topics/", "/editorial-policy/"):
         assert f"{SITE}{present}" in entries
     assert f"{SITE}{topic.get_absolute_url()}" in entries
     assert f"{SITE}{author.get_absolute_url()}" in entries
