@@ -224,7 +224,6 @@ class ApprovalState:
 
 @dataclass
 class Panel:
-    article: Article
     revision: ArticleRevision
     actions: list[str]
     urls: dict[str, str]
@@ -243,9 +242,6 @@ class Panel:
     def failing(self) -> list[content_checks.Check]:
         return [check for check in self.checks if not check.passed]
 
-    @property
-    def blocked(self) -> bool:
-        return bool(self.approval_blocker or self.failing)
 
 
 def latest_revision(article: Article) -> ArticleRevision:
@@ -298,7 +294,6 @@ def panel(article: Article, user) -> Panel:
     actions = [a for a in workflow.allowed(user, article) if a in PANEL_ACTIONS]
     checks = content_checks.run(revision.data, medical=medical)
     return Panel(
-        article=article,
         revision=revision,
         actions=sorted(actions, key=PANEL_ACTIONS.index),
         urls={
