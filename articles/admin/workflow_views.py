@@ -243,7 +243,6 @@ class Panel:
         return [check for check in self.checks if not check.passed]
 
 
-
 def latest_revision(article: Article) -> ArticleRevision:
     """The latest revision, or an unsaved one made from the row for an article
     that has none yet: showing the page must not write."""
