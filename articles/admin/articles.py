@@ -54,7 +54,8 @@ class ArticleAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Filled in from the title when left empty (also without JavaScript).
-        self.fields["slug"].required = False
+        if "slug" in self.fields:  # not for a view-only user: no fields
+            self.fields["slug"].required = False
 
     def clean(self):
         cleaned = super().clean()

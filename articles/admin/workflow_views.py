@@ -1,9 +1,343 @@
 """The workflow actions (submit, approve, request changes, publish, unpublish,
-assign a reviewer) as admin POST views under each article."""
+assign a reviewer) as admin POST views under each article, and what the change
+page's workflow panel shows.
 
-from django.urls import URLPattern
+The views only read the posted fields and call articles.workflow, which checks
+the permission again: a crafted POST is refused exactly as a hidden button is.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from articles import content_checks, revisions, workflow
+from articles.models import (
+    Article,
+    ArticleRevision,
+    Correction,
+    MedicalApproval,
+    Transition,
+)
+from articles.workflow import Action
+
+NOTE_MAX = 2000
+CORRECTION_MAX = Correction._meta.get_field("text").max_length
+# The panel's buttons, in the order they are shown.
+PANEL_ACTIONS = (
+    Action.SUBMIT,
+    Action.APPROVE,
+    Action.REQUEST_CHANGES,
+    Action.PUBLISH,
+    Action.UNPUBLISH,
+    Action.ASSIGN_REVIEWER,
+)
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(required=False, max_length=NOTE_MAX, strip=True)
+
+
+class PublishForm(forms.Form):
+    at = forms.DateTimeField(
+        label="Publish at",
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+    )
+    override_reason = forms.CharField(
+        label="Reason to publish anyway", required=False, max_length=NOTE_MAX
+    )
+    correction = forms.CharField(required=False, max_length=CORRECTION_MAX)
+
+
+class AssignReviewerForm(forms.Form):
+    # Any user: the workflow says why one who cannot review is refused.
+    reviewer = forms.ModelChoiceField(
+        queryset=get_user_model().objects.all(), required=False
+    )
+
+
+def reviewer_choices() -> QuerySet:
+    """Active staff who may review (the assign-a-reviewer list)."""
+    return (
+        get_user_model()
+        .objects.with_perm(
+            workflow.REVIEW_PERMISSION,
+            is_active=True,
+            backend="django.contrib.auth.backends.ModelBackend",
+        )
+        .filter(is_staff=True)
+        .select_related("author_profile")
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def person(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _form_error(form: forms.Form) -> str:
+    return " ".join(
+        f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {e}"
+        if name != "__all__"
+        else e
+        for name, errors in form.errors.items()
+        for e in errors
+    )
+
+
+def _act(
+    request: HttpRequest,
+    object_id: int,
+    form_class: type[forms.Form],
+    do: Callable[[Article, dict[str, Any]], str],
+) -> HttpResponse:
+    """Run one action from a posted form: a refusal is shown as an error message,
+    success as a success message; back to the change page either way."""
+    article = get_object_or_404(Article.objects.select_related("topic"), pk=object_id)
+    change_url = reverse("admin:articles_article_change", args=[article.pk])
+    form = form_class(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_error(form))
+        return HttpResponseRedirect(change_url)
+    try:
+        done = do(article, form.cleaned_data)
+    except workflow.WorkflowError as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, done)
+    return HttpResponseRedirect(change_url)
+
+
+def submit_view(request: HttpRequest, object_id: int) -> HttpResponse:
+    def do(article: Article, data: dict[str, Any]) -> str:
+        workflow.submit_for_review(
+            article=article, user=request.user, note=data["note"]
+        )
+        return "Submitted for review."
+
+    return _act(request, object_id, NoteForm, do)
+
+
+def approve_view(request: HttpRequest, object_id: int) -> HttpResponse:
+    def do(article: Article, data: dict[str, Any]) -> str:
+        approval = workflow.approve(
+            article=article, user=request.user, note=data["note"]
+        )
+        if approval is None:
+            return "Approved."
+        return f"Approved revision {approval.revision.number} as {approval.reviewer}."
+
+    return _act(request, object_id, NoteForm, do)
+
+
+def request_changes_view(request: HttpRequest, object_id: int) -> HttpResponse:
+    def do(article: Article, data: dict[str, Any]) -> str:
+        workflow.request_changes(article=article, user=request.user, note=data["note"])
+        return "Changes requested: the writer sees your note."
+
+    return _act(request, object_id, NoteForm, do)
+
+
+def publish_view(request: HttpRequest, object_id: int) -> HttpResponse:
+    def do(article: Article, data: dict[str, Any]) -> str:
+        article = workflow.publish(
+            article=article,
+            user=request.user,
+            at=data["at"],
+            override_reason=data["override_reason"],
+            correction=data["correction"],
+        )
+        if article.is_scheduled:
+            moment = timezone.localtime(article.published_at)
+            return f"Scheduled: readers see it from {moment:%d %b %Y %H:%M}."
+        return "Published: readers see this version now."
+
+    return _act(request, object_id, PublishForm, do)
+
+
+def unpublish_view(request: HttpRequest, object_id: int) -> HttpResponse:
+    def do(article: Article, data: dict[str, Any]) -> str:
+        workflow.unpublish(article=article, user=request.user, note=data["note"])
+        return "Unpublished: readers no longer see the article."
+
+    return _act(request, object_id, NoteForm, do)
+
+
+def assign_reviewer_view(request: HttpRequest, object_id: int) -> HttpResponse:
+    def do(article: Article, data: dict[str, Any]) -> str:
+        reviewer = data["reviewer"]
+        workflow.assign_reviewer(article=article, user=request.user, reviewer=reviewer)
+        if reviewer is None:
+            return "Reviewer unassigned."
+        return f"Reviewer assigned: {person(reviewer)}."
+
+    return _act(request, object_id, AssignReviewerForm, do)
+
+
+VIEWS = {
+    Action.SUBMIT: submit_view,
+    Action.APPROVE: approve_view,
+    Action.REQUEST_CHANGES: request_changes_view,
+    Action.PUBLISH: publish_view,
+    Action.UNPUBLISH: unpublish_view,
+    Action.ASSIGN_REVIEWER: assign_reviewer_view,
+}
+
+
+def url_name(action: str) -> str:
+    return f"articles_article_workflow_{action}"
 
 
 def urls(model_admin) -> list[URLPattern]:
     """The URL patterns of these views, wrapped by the admin site's login check."""
-    return []
+    wrap = model_admin.admin_site.admin_view
+    return [
+        path(
+            f"<int:object_id>/workflow/{action.replace('_', '-')}/",
+            wrap(require_POST(view)),
+            name=url_name(action),
+        )
+        for action, view in VIEWS.items()
+    ]
+
+
+# The panel ------------------------------------------------------------------------
+
+
+@dataclass
+class ApprovalState:
+    """The medical approval as the panel says it: approved, stale or none."""
+
+    kind: str  # approved, stale, none, not_medical
+    text: str
+
+
+@dataclass
+class Panel:
+    revision: ArticleRevision
+    actions: list[str]
+    urls: dict[str, str]
+    medical: bool
+    approval: ApprovalState
+    checks: list[content_checks.Check]
+    approval_blocker: str
+    can_override: bool
+    can_schedule: bool
+    takes_correction: bool
+    reviewers: list
+    assigned_reviewer: str
+    idle_reason: str
+
+    @property
+    def failing(self) -> list[content_checks.Check]:
+        return [check for check in self.checks if not check.passed]
+
+
+def latest_revision(article: Article) -> ArticleRevision:
+    """The latest revision, or an unsaved one made from the row for an article
+    that has none yet: showing the page must not write."""
+    if article.latest_revision_id:
+        return article.latest_revision
+    data = revisions.snapshot(article)
+    return ArticleRevision(
+        article=article, number=1, data=data, review_hash=revisions.review_hash(data)
+    )
+
+
+def approval_state(
+    article: Article, revision: ArticleRevision, *, medical: bool
+) -> ApprovalState:
+    if not medical:
+        return ApprovalState(
+            "not_medical",
+            "Not a medical article: an editor or a reviewer approves it, and no "
+            "medical approval is needed to publish.",
+        )
+    current = workflow.current_approval(article, revision)
+    if current is not None:
+        return ApprovalState(
+            "approved",
+            f"Approved by {current.reviewer} for revision "
+            f"{current.revision.number} "
+            f"({timezone.localtime(current.approved_at):%d %b %Y}).",
+        )
+    last = (
+        MedicalApproval.objects.filter(article=article)
+        .select_related("revision")
+        .first()
+    )
+    if last is not None:
+        return ApprovalState(
+            "stale",
+            f"Approval stale: it covers revision {last.revision.number}; the "
+            "title, summary, body or sources changed since.",
+        )
+    return ApprovalState("none", "Not yet reviewed by a medical reviewer.")
+
+
+def panel(article: Article, user) -> Panel:
+    """What the workflow panel shows `user` about `article` now."""
+    revision = latest_revision(article)
+    medical = workflow.is_medical(article, revision.data)
+    approval_blocker, _ = workflow.publish_blockers(article, revision)
+    actions = [a for a in workflow.allowed(user, article) if a in PANEL_ACTIONS]
+    checks = content_checks.run(revision.data, medical=medical)
+    return Panel(
+        revision=revision,
+        actions=sorted(actions, key=PANEL_ACTIONS.index),
+        urls={
+            action: reverse(f"admin:{url_name(action)}", args=[article.pk])
+            for action in actions
+        },
+        medical=medical,
+        approval=approval_state(article, revision, medical=medical),
+        checks=checks,
+        approval_blocker=approval_blocker,
+        can_override=user.has_perm(workflow.OVERRIDE_PERMISSION),
+        can_schedule=not article.is_live,
+        takes_correction=article.live_revision_id is not None,
+        reviewers=list(reviewer_choices()) if Action.ASSIGN_REVIEWER in actions else [],
+        assigned_reviewer=person(article.assigned_reviewer)
+        if article.assigned_reviewer_id
+        else "",
+        idle_reason="" if actions else idle_reason(article, user),
+    )
+
+
+def idle_reason(article: Article, user) -> str:
+    """Why `user` has no button here: the refusal of the action their role is
+    for (reviewing for reviewers, submitting for everyone else)."""
+    action = Action.APPROVE if workflow.is_reviewer(user) else Action.SUBMIT
+    return workflow.refusal(user, action, article)
+
+
+@dataclass
+class History:
+    transitions: list[Transition]
+    corrections: list[Correction]
+
+
+def history(article: Article) -> History:
+    """The article's workflow log, newest first, and its corrections."""
+    return History(
+        transitions=list(
+            Transition.objects.filter(article=article).select_related(
+                "actor", "revision"
+            )
+        ),
+        corrections=list(
+            Correction.objects.filter(article=article)
+            .select_related("created_by", "revision")
+            .order_by("-published_at", "-pk")
+        ),
+    )
