@@ -3,14 +3,18 @@
 import io
 import itertools
 from datetime import timedelta
+from importlib import import_module
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
 from articles.models import Article, Author, Topic
+
+# The role groups' permissions (the migration's name starts with a digit).
+ROLES = import_module("articles.migrations.0005_workflow_revisions_review").ROLES
 
 _counter = itertools.count(1)
 
@@ -71,6 +75,14 @@ def make_role_user(
 ):
     """A staff member in one role's group: "Writer", "Medical reviewer" or
     "Editor" (groups made by articles' migration 0005)."""
+    group, created = Group.objects.get_or_create(name=role)
+    if created:
+        # A transactional test (browser tests) may start from a database another
+        # one emptied: the group as migration 0005 makes it.
+        group.permissions.set(
+            Permission.objects.get(content_type__app_label=app, codename=codename)
+            for app, codename in ROLES[role]
+        )
     name = username or role.lower().replace(" ", "-")
     user = get_user_model().objects.create_user(
         username=name,
@@ -78,7 +90,7 @@ def make_role_user(
         email=f"{name}@example.com",
         is_staff=True,
     )
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(group)
     user.raw_password = password
     return user
 

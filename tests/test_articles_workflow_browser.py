@@ -6,16 +6,12 @@ Screenshots of the dashboard and the panel go to /tmp/shots/ for a person to
 look at.
 """
 
-from importlib import import_module
-from pathlib import Path
-
 import pytest
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import Page, expect
 
 from articles import revisions, workflow
 from articles.models import Article, Stage
-from tests.browser_fixtures import DESKTOP
+from tests.browser_fixtures import ARTIFACTS_DIR, DESKTOP
 from tests.factories import (
     make_author,
     make_draft,
@@ -25,26 +21,10 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-# The roles migration 0005 makes as groups (its name starts with a digit).
-ROLES = import_module("articles.migrations.0005_workflow_revisions_review").ROLES
-
-SHOTS = Path("/tmp/shots")
 BODY = (
     "<h2>What the trials found</h2><p>Adapalene gel cleared more spots than a "
     "placebo over twelve weeks [1].</p>"
 )
-
-
-@pytest.fixture(autouse=True)
-def role_groups(transactional_db) -> None:
-    """The role groups as the migration makes them: a transactional test may
-    start from a database another one emptied."""
-    for name, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            Permission.objects.get(content_type__app_label=app, codename=codename)
-            for app, codename in codenames
-        )
 
 
 def log_in(page: Page, live_server, user) -> None:
@@ -56,8 +36,8 @@ def log_in(page: Page, live_server, user) -> None:
 
 
 def shoot(page: Page, name: str, locator=None) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"flow-{name}.png"
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    path = ARTIFACTS_DIR / f"flow-{name}.png"
     (locator or page).screenshot(path=path, **({} if locator else {"full_page": True}))
     assert path.stat().st_size > 0
 
