@@ -62,17 +62,23 @@ def test_typed_changes_are_autosaved_and_offered_back_after_closing_the_tab(
     page.keyboard.press("Control+End")
     page.keyboard.press("Enter")
     page.keyboard.type("Pat dry, then moisturise.")
+    page.locator("#references-group .add-row a").click()
+    page.locator("#id_references-0-title").fill("A cleanser trial")
+    page.locator("#id_references-0-year").fill("2023")
     expect(status).to_contain_text("Saved a draft copy at")
-    # A round may have caught the title alone; the body follows in the next.
+    # A round may have caught part of the typing; the rest follows in the next.
     saved = None
     for _ in range(50):
         saved = Autosave.objects.filter(article=article, user=staff).first()
-        if saved and "Pat dry, then moisturise." in saved.data.get("body", ""):
+        if saved and saved.data.get("sources") and "Pat dry" in saved.data["body"]:
             break
         page.wait_for_timeout(200)
     assert saved is not None
     assert saved.data["title"] == "Gentle cleansing for dry skin"
     assert "Pat dry, then moisturise." in saved.data["body"]
+    assert [(s["title"], s["year"]) for s in saved.data["sources"]] == [
+        ("A cleanser trial", 2023)
+    ]
     context = page.context
     page.close()
 
@@ -95,6 +101,8 @@ def test_typed_changes_are_autosaved_and_offered_back_after_closing_the_tab(
         "() => CKEDITOR.instances.id_body.getData().includes('Pat dry')"
     )
     assert "Wash once a day." in editor_data(again)
+    expect(again.locator("#id_references-0-title")).to_have_value("A cleanser trial")
+    expect(again.locator("#id_references-0-year")).to_have_value("2023")
     expect(again.locator("#autosave-offer")).to_have_count(0)
     expect(again.locator("#autosave-status")).to_contain_text(
         "Restored your unsaved changes"

@@ -27,8 +27,13 @@
 
   const field = (name) => {
     const element = form.elements.namedItem(name);
-    // A name shared by several elements (radio buttons) is not one of ours.
     return element instanceof Element ? element : null;
+  };
+  // A text field, a select, or a group of radio buttons (a RadioNodeList): all
+  // have a value to read and set.
+  const valued = (name) => {
+    const element = form.elements.namedItem(name);
+    return element instanceof Element || element instanceof RadioNodeList ? element : null;
   };
   const editor = () => (window.CKEDITOR && window.CKEDITOR.instances.id_body) || null;
   const editorReady = () => {
@@ -67,7 +72,7 @@
   const collect = () => {
     const data = {};
     for (const name of TEXT) {
-      const input = field(name);
+      const input = valued(name);
       if (input) data[name] = input.value;
     }
     const instance = editor();
@@ -150,8 +155,11 @@
   // Offering an earlier copy back ----------------------------------------------
   const setValue = (input, value) => {
     input.value = value;
-    input.dispatchEvent(new Event("input", { bubbles: true }));
-    input.dispatchEvent(new Event("change", { bubbles: true }));
+    // Other scripts (length hints, the slug) follow the field's own events.
+    const target = input instanceof RadioNodeList ? Array.from(input).find((radio) => radio.checked) : input;
+    if (!target) return;
+    target.dispatchEvent(new Event("input", { bubbles: true }));
+    target.dispatchEvent(new Event("change", { bubbles: true }));
   };
 
   const sourceRow = (i) => {
@@ -197,7 +205,7 @@
   // Calls `done` once everything is in, CKEditor's body included.
   const fill = (data, done) => {
     for (const name of TEXT) {
-      const input = field(name);
+      const input = valued(name);
       if (input && typeof data[name] === "string") setValue(input, data[name]);
     }
     for (const [name, key] of IDS) {
