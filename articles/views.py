@@ -113,6 +113,3 @@ class EditorialPolicyView(TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(policy=editorial_policy(), **kwargs)
-
-
-editorial_policy_view = EditorialPolicyView.as_view()
