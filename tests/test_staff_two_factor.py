@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -291,6 +291,11 @@ def test_an_editor_whose_device_is_removed_sets_up_a_new_one(unverified_client):
     call_command("remove_second_factor", editor.username, stdout=out)
     assert f"Removed 1 authenticator app(s) from {editor.username}" in out.getvalue()
     assert client.get(ADMIN)["Location"] == enrol_url()
+
+
+def test_removing_the_second_factor_of_an_unknown_account_says_so():
+    with pytest.raises(CommandError, match="No account with the username 'nobody'"):
+        call_command("remove_second_factor", "nobody", stdout=io.StringIO())
 
 
 def test_the_device_admin_never_shows_a_secret_again(client):
