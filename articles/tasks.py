@@ -3,9 +3,14 @@
 Each is idempotent: a task killed mid-run can be run again (see newsletter/tasks.py).
 """
 
-from django_tasks import task
+from dataclasses import asdict
+from datetime import datetime
 
-from articles import renditions
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks_db.models import DBTaskResult
+
+from articles import reminders, renditions
 
 
 @task()
@@ -18,3 +23,40 @@ def make_renditions(source_name: str) -> int:
 def forget_renditions(source_name: str) -> int:
     """Delete the copies of an image that was replaced, once nothing uses it."""
     return renditions.forget_renditions(source_name)
+
+
+@task()
+def send_review_reminders() -> dict:
+    """The weekly email to medical reviewers about due reviews (articles/reminders.py),
+    then the next week's run: a chain of tasks, not cron, so `db_worker` is all a
+    site needs. The next run is queued even if this one fails."""
+    try:
+        outcome = reminders.send_due_reminders()
+    finally:
+        # A backend without deferred tasks (the immediate one) cannot wait a week.
+        if send_review_reminders.get_backend().supports_defer:
+            queue_review_reminders(run_after=reminders.next_run_after(timezone.now()))
+    return asdict(outcome)
+
+
+def queued_review_reminders() -> DBTaskResult | None:
+    """The weekly run waiting in the queue, if any. One that is RUNNING does not
+    count: a worker killed mid-run leaves it so for ever, and the chain with it."""
+    return (
+        DBTaskResult.objects.filter(
+            task_path=send_review_reminders.module_path,
+            status=TaskResultStatus.READY,
+        )
+        .order_by("run_after")
+        .first()
+    )
+
+
+def queue_review_reminders(*, run_after: datetime | None = None) -> bool:
+    """Queue a weekly run unless one is waiting already: a second chain would be
+    harmless (one email per reviewer per week whatever runs), and this folds it
+    into the first at its next run. False when one was waiting."""
+    if queued_review_reminders() is not None:
+        return False
+    send_review_reminders.using(run_after=run_after).enqueue()
+    return True

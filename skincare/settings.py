@@ -68,11 +68,14 @@ INSTALLED_APPS = [
     *EDITOR_APPS,
     "csp",
     "axes",
+    "django_otp",
+    "staff.apps.AuthenticatorAppsConfig",
     "django_tasks",
     "django_tasks_db",
     "core",
     "articles",
     "newsletter",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -86,7 +89,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): has this session given its second factor?
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff who can publish or review give their code before any admin page.
+    "staff.middleware.StaffTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "skincare.middleware.PathAwareCSPMiddleware",
     # After authentication (it lets staff send uploads) and inside the header
@@ -230,6 +237,19 @@ AXES_SENSITIVE_PARAMETERS: list[str] = []
 # No start-up banner on every manage.py command, and log lines name only what a
 # lockout is about (account and address), not every header axes can see.
 AXES_VERBOSE = False
+
+# Second factor (staff/two_factor.py): staff who can publish or review enter a code
+# from an authenticator app (TOTP) once per session before the admin opens. On in
+# production posture, off with DJANGO_DEBUG=1 (`make run`); DJANGO_STAFF_TWO_FACTOR
+# says otherwise either way.
+STAFF_TWO_FACTOR = env_bool("DJANGO_STAFF_TWO_FACTOR", not DEBUG)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = "Skincare"
+# After n wrong codes in a row the next try waits 2**(n-1) seconds (django-otp).
+OTP_TOTP_THROTTLE_FACTOR = 1
+# The device admin never shows a secret or its QR code again: losing a phone means
+# deleting the device, and its owner sets up a new one.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Security headers. Secure cookies, HSTS and the HTTPS redirect apply when the site
 # is served over HTTPS (DJANGO_HTTPS=1), typically behind a proxy that terminates TLS.

@@ -14,6 +14,8 @@ admin.site.index_title = "Articles and site content"
 urlpatterns = [
     # Under /admin/ so the admin's looser CSP covers the editor's upload dialog.
     path("admin/ckeditor/", include("core.editor.urls")),
+    # Before the admin, under /admin/ so the admin's look and CSP apply.
+    path("admin/second-factor/", include("staff.urls")),
     path("admin/", admin.site.urls),
     path("media/<path:path>", serve_media, name="media"),
     path(

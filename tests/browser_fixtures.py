@@ -12,6 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
+
+from staff import two_factor
 
 # Playwright's sync API runs an event loop in the test's thread, and Django refuses
 # ORM calls from a thread with a running loop unless told this is safe. It is here:
@@ -72,6 +77,31 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call":
         item.browser_test_failed = report.failed
     return report
+
+
+def current_code(device: TOTPDevice) -> str:
+    """The code the device's authenticator app shows now."""
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    return f"{code:0{device.digits}d}"
+
+
+def log_in(page, live_server, user) -> None:
+    """Sign in to the admin as a person does: the password form, then, for staff
+    who can publish or review, the code from their authenticator app (a confirmed
+    device is made for them if they have none)."""
+    needs_code = two_factor.is_required(user)
+    device = needs_code and (
+        two_factor.confirmed_device(user)
+        or TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
+    )
+    page.goto(f"{live_server.url}/admin/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(user.raw_password)
+    page.get_by_role("button", name="Log in").click()
+    if needs_code:
+        page.get_by_label("6-digit code").fill(current_code(device))
+        page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#user-tools")).to_contain_text(f"Welcome, {user.username}")
 
 
 @pytest.fixture(scope="session")

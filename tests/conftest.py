@@ -1,7 +1,38 @@
+import django_otp
 import pytest
-from django.test import override_settings
+from django.http import HttpRequest
+from django.test import Client, override_settings
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from staff import two_factor
 
 pytest_plugins = ["tests.browser_fixtures"]
+
+
+def give_second_factor(client: Client, user) -> TOTPDevice:
+    """Mark the client's session verified with a confirmed authenticator app of
+    the user's (made if needed), as entering its code would (staff/two_factor.py)."""
+    device = two_factor.confirmed_device(user) or TOTPDevice.objects.create(
+        user=user, name="Test phone", confirmed=True
+    )
+    request = HttpRequest()
+    request.session = client.session
+    request.user = user
+    django_otp.login(request, device)
+    request.session.save()
+    return device
+
+
+class VerifiedClient(Client):
+    """force_login signs staff in the whole way: for those who can publish or
+    review, with the second factor given too, so admin tests reach the admin."""
+
+    def force_login(self, user, backend=None):
+        super().force_login(user, backend)
+        # A fresh copy: asking about permissions caches them on the object, and
+        # the test may change the user's groups afterwards.
+        if two_factor.applies_to(type(user).objects.get(pk=user.pk)):
+            give_second_factor(self, user)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -48,6 +79,20 @@ def immediate_tasks(settings):
 def database_tasks(settings):
     """Tasks are stored in the database, as in production, for a worker to run."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def client():
+    """Django's test client, signing staff in with their second factor given
+    (VerifiedClient). Tests of the second factor itself use unverified_client."""
+    return VerifiedClient()
+
+
+@pytest.fixture
+def unverified_client():
+    """A test client whose force_login gives the password only, as a browser has
+    before the code is entered."""
+    return Client()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from articles import launch
 from articles.models import Article
 from newsletter.models import Issue
-from tests.browser_fixtures import DESKTOP, PHONE
+from tests.browser_fixtures import DESKTOP, PHONE, log_in
 from tests.factories import make_author, make_draft, make_staff, make_topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,14 +66,6 @@ def screenshot(page: Page, path, viewport: dict) -> None:
     page.screenshot(path=path, full_page=True)
     assert path.is_file()
     assert path.stat().st_size > 0
-
-
-def log_in(page: Page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(user.raw_password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#user-tools")).to_contain_text(f"Welcome, {user.username}")
 
 
 def test_visitor_reads_a_launch_article(page, live_server, artifacts_dir):
