@@ -14,9 +14,9 @@ from playwright.sync_api import Page, expect
 from articles import revisions, workflow
 from articles.admin import revision_views
 from articles.models import Article, ArticleRevision, Autosave
-from tests.browser_fixtures import DESKTOP
+from tests.browser_fixtures import DESKTOP, log_in
 from tests.factories import make_article, make_draft, make_staff
-from tests.test_articles_browser import PageWatcher, log_in
+from tests.test_articles_browser import PageWatcher
 from tests.test_page_quality_browser import AXE_TAGS, axe_source  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

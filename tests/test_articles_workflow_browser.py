@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from articles import revisions, workflow
 from articles.models import Article, Stage
-from tests.browser_fixtures import ARTIFACTS_DIR, DESKTOP
+from tests.browser_fixtures import ARTIFACTS_DIR, DESKTOP, log_in
 from tests.factories import (
     make_author,
     make_draft,
@@ -25,14 +25,6 @@ BODY = (
     "<h2>What the trials found</h2><p>Adapalene gel cleared more spots than a "
     "placebo over twelve weeks [1].</p>"
 )
-
-
-def log_in(page: Page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(user.raw_password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#user-tools")).to_contain_text(f"Welcome, {user.username}")
 
 
 def shoot(page: Page, name: str, locator=None) -> None:
