@@ -430,7 +430,7 @@ class ArticleAdmin(admin.ModelAdmin):
     def source_list(self, article: Article) -> str:
         sources = getattr(article, "revision_sources", [])
         if not sources:
-            return "None"
+            return "No sources"
         return format_html(
             "<ol>{}</ol>",
             format_html_join("", "<li>{}</li>", ((source_line(s),) for s in sources)),
