@@ -68,8 +68,13 @@ def review_hash(data: dict[str, Any]) -> str:
 def apply(article: Article, data: dict[str, Any]) -> None:
     """Set the row's fields from a snapshot (not saved; sources apart)."""
     for name in FIELDS:
-        if name in data:
-            setattr(article, name, data[name])
+        if name not in data:
+            continue
+        if name == "cover_image" and (article.cover_image.name or "") == data[name]:
+            # Setting an image re-reads its size from the file: not for the same
+            # one (its size is stored; the file may even be gone from storage).
+            continue
+        setattr(article, name, data[name])
 
 
 def as_article(revision: ArticleRevision) -> Article:

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles import renditions, tasks
-from articles.models import Article, ArticleRedirect, Author, Stage
+from articles.models import Article, ArticleRedirect, Author, EditorialPolicy, Stage
 from articles.search import index_article
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
@@ -56,6 +56,21 @@ def save_article(*, article: Article) -> Article:
             after=renditions.article_sources(article),
         )
     return article
+
+
+def store_cover_upload(*, article: Article) -> None:
+    """Store a cover image just uploaded for the article, so a revision can name
+    it. The row itself is not saved: a published article keeps its live cover
+    until the revision naming the new one is published."""
+    Article._meta.get_field("cover_image").pre_save(article, add=article.pk is None)
+
+
+def save_editorial_policy(*, policy: EditorialPolicy) -> EditorialPolicy:
+    """Save the editorial policy page, its text sanitised like an article body."""
+    policy.body = sanitize_html(html=policy.body)
+    policy.full_clean()
+    policy.save()
+    return policy
 
 
 def save_author(*, author: Author) -> Author:

@@ -124,7 +124,8 @@ def image_upload(
 
 
 def admin_article_form(**overrides) -> dict:
-    """POST data for the admin's article form: a valid article to publish now."""
+    """POST data for the admin's article form: a valid new article (saved as a
+    draft; publishing is a workflow action)."""
     data = {
         "title": "Moisturising 101",
         "slug": "",
@@ -132,13 +133,10 @@ def admin_article_form(**overrides) -> dict:
         "body": "<p>Apply daily.</p>",
         "author": make_author().pk,
         "topic": make_topic().pk,
-        "status": "published",
-        "published_at_0": "",
-        "published_at_1": "",
         "seo_title": "",
         "seo_description": "",
         "cover_image_alt": "",
-        # The sources inline (articles/admin.py): none.
+        # The sources inline (articles/admin/articles.py): none.
         "references-TOTAL_FORMS": "0",
         "references-INITIAL_FORMS": "0",
     }

@@ -8,13 +8,16 @@ from django.contrib.staticfiles import finders
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article, HomePage
+from articles import revisions, workflow
+from articles.models import Article, EditorialPolicy, Evidence, HomePage, Stage
 from core.sanitize import sanitize_html
 from tests.factories import (
     admin_article_form,
     image_upload,
     make_article,
+    make_author,
     make_draft,
+    make_role_user,
     make_scheduled,
     make_topic,
     make_user,
@@ -65,14 +68,25 @@ def test_toolbar_has_no_cloud_plugins():
     assert settings.CKEDITOR_ALLOW_NONIMAGE_FILES is False
 
 
-def test_adding_an_article_without_slug_or_time_fills_both(staff_client):
+def test_adding_an_article_fills_the_slug_and_saves_a_draft(staff_client, staff):
     response = staff_client.post(
         reverse("admin:articles_article_add"), admin_article_form()
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     article = Article.objects.get()
     assert article.slug == "moisturising-101"
-    assert article.is_live
+    assert article.stage == Stage.DRAFT and not article.is_live
+    assert article.created_by == staff
+    assert article.latest_revision.data["slug"] == "moisturising-101"
+
+
+def test_publishing_an_article_added_in_the_admin_fills_its_time(staff_client, staff):
+    staff_client.post(reverse("admin:articles_article_add"), admin_article_form())
+    article = Article.objects.get()
+    assert article.published_at is None
+    workflow.publish(article=article, user=staff, override_reason="Short summary")
+    article.refresh_from_db()
+    assert article.is_live and article.published_at is not None
 
 
 def test_admin_sanitises_the_body_on_save(staff_client):
@@ -114,29 +128,33 @@ def test_cover_image_with_alt_text_is_stored_with_its_size(staff_client):
     assert (article.cover_image_width, article.cover_image_height) == (90, 60)
 
 
-def test_future_publish_time_schedules_the_article(staff_client):
-    response = staff_client.post(
-        reverse("admin:articles_article_add"),
-        admin_article_form(published_at_0="2999-01-01", published_at_1="09:00:00"),
-    )
-    assert response.status_code == 302
+def test_a_future_publish_time_schedules_an_article_added_in_the_admin(
+    staff_client, staff
+):
+    staff_client.post(reverse("admin:articles_article_add"), admin_article_form())
     article = Article.objects.get()
+    workflow.publish(
+        article=article,
+        user=staff,
+        at=timezone.now() + timedelta(days=30),
+        override_reason="Short summary",
+    )
+    article.refresh_from_db()
     assert article.is_scheduled and not article.is_live
+    assert article.stage == Stage.SCHEDULED
 
 
-def test_publish_and_unpublish_actions(staff_client):
+def test_changelist_has_no_bulk_publish_or_unpublish_actions(staff_client):
+    """Publishing passes approvals and content checks: only the workflow does it."""
     draft, live = make_draft(), make_article()
     url = reverse("admin:articles_article_changelist")
-    staff_client.post(
-        url, {"action": "publish_selected", "_selected_action": [draft.pk]}
-    )
+    text = staff_client.get(url).text
+    assert "publish_selected" not in text and "unpublish_selected" not in text
+    for action, article in [("publish_selected", draft), ("unpublish_selected", live)]:
+        staff_client.post(url, {"action": action, "_selected_action": [article.pk]})
     draft.refresh_from_db()
-    assert draft.is_live
-    staff_client.post(
-        url, {"action": "unpublish_selected", "_selected_action": [live.pk]}
-    )
     live.refresh_from_db()
-    assert live.status == Article.Status.DRAFT
+    assert draft.status == Article.Status.DRAFT and live.is_live
 
 
 def test_changelist_search_filters_and_state_column(staff_client):
@@ -343,3 +361,119 @@ def test_staff_without_the_permission_cannot_edit_the_home_page(client):
     response = client.post(reverse(HOME_CHANGE, args=[1]), home_form())
     assert response.status_code == 403
     assert HomePage.objects.get().headline == HomePage().headline
+
+
+# The article changelist: stage, medical, evidence -------------------------------------
+
+
+def test_stage_column_shows_unpublished_changes_of_a_live_article(staff_client, staff):
+    live = make_article(title="Live piece", stage=Stage.LIVE)
+    workflow.save_draft(
+        article=live,
+        data={**revisions.snapshot(live), "title": "Live piece, retitled"},
+        user=staff,
+    )
+    make_draft(title="Draft piece")
+    text = staff_client.get(reverse("admin:articles_article_changelist")).text
+    assert '<td class="field-stage_column">Draft · unpublished changes</td>' in text
+    assert '<td class="field-stage_column">Draft</td>' in text
+    # The list shows the row readers see, not the draft's new title.
+    assert "Live piece, retitled" not in text
+
+
+def test_stage_filter_counts_a_scheduled_article_whose_time_came_as_live(staff_client):
+    make_article(title="Live piece", stage=Stage.LIVE)
+    make_article(title="Came due", stage=Stage.SCHEDULED)
+    make_scheduled(title="Later piece", stage=Stage.SCHEDULED)
+    make_draft(title="In review", stage=Stage.IN_REVIEW)
+    assert sorted(changelist_titles(staff_client, stage="live")) == [
+        "Came due",
+        "Live piece",
+    ]
+    assert changelist_titles(staff_client, stage="scheduled") == ["Later piece"]
+    assert changelist_titles(staff_client, stage="in_review") == ["In review"]
+
+
+def test_medical_and_evidence_filters(staff_client):
+    make_article(title="Flagged", medical=True, evidence=Evidence.STRONG)
+    make_article(title="By topic", topic=make_topic(medical=True))
+    make_article(title="Plain", evidence=Evidence.LIMITED)
+    assert sorted(changelist_titles(staff_client, medical="yes")) == [
+        "By topic",
+        "Flagged",
+    ]
+    assert changelist_titles(staff_client, medical="no") == ["Plain"]
+    assert changelist_titles(staff_client, evidence__exact="strong") == ["Flagged"]
+
+
+# Topics, authors and the editorial policy ------------------------------------------
+
+
+def test_topic_admin_edits_medical_and_the_review_interval(staff_client):
+    topic = make_topic(name="Acne", slug="acne")
+    response = staff_client.post(
+        reverse("admin:articles_topic_change", args=[topic.pk]),
+        {
+            "name": "Acne",
+            "slug": "acne",
+            "description": "",
+            "medical": "on",
+            "review_interval_months": "6",
+        },
+    )
+    assert response.status_code == 302
+    topic.refresh_from_db()
+    assert topic.medical and topic.review_interval_months == 6
+
+
+def test_author_admin_links_a_byline_to_a_staff_account_only(staff_client):
+    reviewer = make_role_user("Medical reviewer")
+    reader = make_user()
+    author = make_author(name="Dr Rita", slug="dr-rita")
+    url = reverse("admin:articles_author_change", args=[author.pk])
+    choices = staff_client.get(url).context["adminform"].form.fields["user"].queryset
+    assert reviewer in choices and reader not in choices
+    form = {"name": "Dr Rita", "kind": "person", "slug": "dr-rita", "credentials": "MD"}
+    assert staff_client.post(url, {**form, "user": reviewer.pk}).status_code == 302
+    author.refresh_from_db()
+    assert author.user == reviewer
+    response = staff_client.post(url, {**form, "user": reader.pk})
+    assert "user" in response.context["adminform"].form.errors
+
+
+POLICY_CHANGE = "admin:articles_editorialpolicy_change"
+
+
+def test_editorial_policy_is_one_row_changed_never_added_or_deleted(staff_client):
+    listing = staff_client.get(reverse("admin:articles_editorialpolicy_changelist"))
+    assert listing["Location"] == reverse(POLICY_CHANGE, args=[1])
+    add = staff_client.get(reverse("admin:articles_editorialpolicy_add"))
+    assert add.status_code == 403
+    delete = reverse("admin:articles_editorialpolicy_delete", args=[1])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    assert EditorialPolicy.objects.filter(pk=1).exists()
+
+
+def test_editors_change_the_editorial_policy_and_its_body_is_sanitised(client):
+    client.force_login(make_role_user("Editor"))
+    response = client.post(
+        reverse(POLICY_CHANGE, args=[1]),
+        {
+            "title": "How we work",
+            "body": '<p onclick="x()">We cite sources.</p><script>alert(1)</script>',
+        },
+    )
+    assert response.status_code == 302
+    policy = EditorialPolicy.objects.get()
+    assert policy.title == "How we work"
+    assert policy.body == "<p>We cite sources.</p>"
+
+
+def test_writers_cannot_change_the_editorial_policy(client):
+    client.force_login(make_role_user("Writer"))
+    before = EditorialPolicy.objects.get().body
+    response = client.post(
+        reverse(POLICY_CHANGE, args=[1]), {"title": "Mine", "body": "<p>Mine</p>"}
+    )
+    assert response.status_code == 403
+    assert EditorialPolicy.objects.get().body == before

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from django.contrib.messages import get_messages
 from django.template.loader import render_to_string
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from articles import revisions, workflow
 from articles.models import Article, ArticleRevision, Autosave
+from tests.conftest import VerifiedClient
 from tests.factories import (
     make_article,
     make_draft,
@@ -207,7 +207,7 @@ def test_the_endpoint_needs_post_login_and_a_csrf_token(client, editor):
     assert post_json(client, autosave_url(article), typed()).status_code == 302
     client.force_login(editor)
     assert client.get(autosave_url(article)).status_code == 405
-    strict = Client(enforce_csrf_checks=True)
+    strict = VerifiedClient(enforce_csrf_checks=True)
     strict.force_login(editor)
     assert post_json(strict, autosave_url(article), typed()).status_code == 403
     assert not Autosave.objects.exists()

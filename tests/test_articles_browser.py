@@ -13,7 +13,7 @@ from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from articles import launch
+from articles import launch, workflow
 from articles.models import Article
 from newsletter.models import Issue
 from tests.browser_fixtures import DESKTOP, PHONE, log_in
@@ -228,13 +228,15 @@ def test_staff_writes_an_article_with_an_uploaded_image(
     editor_image = page.frame_locator("iframe.cke_wysiwyg_frame").locator("img")
     expect(editor_image).to_have_attribute("alt", "A jar of moisturiser")
 
-    page.locator("#id_status").select_option("published")
-    expect(page.locator("#id_published_at_0")).to_have_value("")
     screenshot(page, artifacts_dir / "admin-article-form.png", DESKTOP)
     page.locator("input[name=_save]").last.click()
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
 
+    # Saved as a draft; publishing is a workflow action.
     article = Article.objects.get(slug="barrier-repair-a-gentle-start")
+    assert not article.is_live
+    workflow.publish(article=article, user=staff, override_reason="Short summary")
+    article.refresh_from_db()
     assert article.is_live
 
     page.goto(f"{live_server.url}/articles/{article.slug}/")

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import ERROR, SUCCESS, get_messages
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +21,7 @@ from articles.models import (
     Stage,
     Transition,
 )
+from tests.conftest import VerifiedClient
 from tests.factories import (
     make_author,
     make_draft,
@@ -253,7 +253,7 @@ def test_actions_need_a_logged_in_staff_member(client, people):
 def test_an_action_needs_the_csrf_token(people):
     article = medical_article(people, Stage.APPROVED)
     before = state_of(article)
-    client = Client(enforce_csrf_checks=True)
+    client = VerifiedClient(enforce_csrf_checks=True)
     client.force_login(people["editor"])
     assert client.post(workflow_url("publish", article)).status_code == 403
     assert state_of(article) == before

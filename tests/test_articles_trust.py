@@ -256,7 +256,8 @@ def test_admin_edits_sources_inline_in_order(staff_client):
     article = Article.objects.get()
     titles = [r.title for r in article.references.all()]
     assert titles == ["First source", "Second source"]
-    text = page(staff_client, article)
+    preview = reverse("admin:articles_article_preview", args=[article.pk])
+    text = staff_client.get(preview).text
     assert text.index("First source") < text.index("Second source")
 
 

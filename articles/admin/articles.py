@@ -1,28 +1,66 @@
+"""Editing articles in the admin. The form edits the latest revision, never the
+live row: every save is a new revision (workflow.save_draft), and readers keep the
+published version until a revision is published through the workflow."""
+
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.forms.formsets import DELETION_FIELD_NAME
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from articles import services
+from articles import revisions, services, workflow
 from articles.admin import revision_views, workflow_views
-from articles.models import (
-    Article,
-    Reference,
-    published_q,
-)
+from articles.models import Article, Reference, Stage, published_q
+from articles.workflow import Action, WorkflowError
 
 # Wide inputs for the one-line text fields, so a normal title shows in full.
 WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
+# The request attribute holding why a POST may not save the article: set only by
+# ArticleAdmin.changeform_view, to show the form again with the reason.
+REFUSAL = "article_edit_refusal"
+
+
+def latest_version(article: Article) -> Article:
+    """The article as its latest revision has it, sources in `revision_sources`,
+    the address readers use now in `public_slug` (a draft may change the slug).
+    An article never revised (made before revisions, or outside the admin) is its
+    row; its first save makes revision 1 from it."""
+    public_slug = article.slug
+    if article.latest_revision_id is None:
+        version = article
+        version.revision_sources = [
+            revisions.source_dict(source) for source in article.references.all()
+        ]
+    else:
+        version = revisions.as_article(article.latest_revision)
+    version.public_slug = public_slug
+    return version
+
+
+def source_line(source: dict[str, Any]) -> str:
+    return ", ".join(
+        str(source[name])
+        for name in revisions.SOURCE_FIELDS
+        if source.get(name) not in ("", None)
+    )
 
 
 class ArticleAdminForm(forms.ModelForm):
+    # Why saving is refused, set per request by ArticleAdmin.get_form: a form
+    # carrying a refusal is never valid, so nothing is saved.
+    refusal = ""
+
     class Meta:
         model = Article
         fields = [
@@ -34,10 +72,8 @@ class ArticleAdminForm(forms.ModelForm):
             "cover_image_alt",
             "author",
             "topic",
-            "reviewer",
-            "reviewed_at",
-            "status",
-            "published_at",
+            "medical",
+            "evidence",
             "featured",
             "seo_title",
             "seo_description",
@@ -54,11 +90,13 @@ class ArticleAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Filled in from the title when left empty (also without JavaScript).
-        if "slug" in self.fields:  # not for a view-only user: no fields
+        if "slug" in self.fields:  # a view-only page has no fields
             self.fields["slug"].required = False
 
     def clean(self):
         cleaned = super().clean()
+        if self.refusal:
+            raise ValidationError(self.refusal, code="refused")
         if not cleaned.get("slug") and cleaned.get("title"):
             cleaned["slug"] = services.unique_article_slug(
                 title=cleaned["title"], exclude_pk=self.instance.pk
@@ -68,20 +106,87 @@ class ArticleAdminForm(forms.ModelForm):
                 "cover_image_alt",
                 "Describe the cover image for readers who cannot see it.",
             )
-        if cleaned.get("reviewer") and not cleaned.get("reviewed_at"):
-            self.add_error(
-                "reviewed_at",
-                "Enter the date of the medical review, or leave the reviewer empty.",
-            )
-        if cleaned.get("reviewed_at") and not cleaned.get("reviewer"):
-            self.add_error(
-                "reviewer", "Choose who did the medical review, or clear the date."
-            )
-        if cleaned.get("status") == Article.Status.PUBLISHED and not cleaned.get(
-            "published_at"
-        ):
-            cleaned["published_at"] = timezone.now()
         return cleaned
+
+
+def source_formfield(db_field, **kwargs):
+    # An address typed without a scheme is taken as https://.
+    if isinstance(db_field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return db_field.formfield(**kwargs)
+
+
+class SourceForm(forms.ModelForm):
+    class Meta:
+        model = Reference
+        fields = ["position", "title", "publisher", "year", "url", "doi", "pmid"]
+        formfield_callback = source_formfield
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A new row without a number goes after the numbered ones.
+        self.fields["position"].required = False
+        self.fields["position"].initial = None
+
+    def has_changed(self) -> bool:
+        # A row holding nothing but a number is as empty as a blank row: skipped.
+        return any(name != "position" for name in self.changed_data)
+
+
+class SourceFormSet(BaseInlineFormSet):
+    """The draft's sources. Every row is a new form (the Reference rows are the
+    live sources, written only by the workflow), so what is submitted is the
+    whole list: a row removed, emptied or marked for deletion is gone."""
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The submitted sources by position; rows without one last, in order."""
+        rows = []
+        for index, form in enumerate(self.forms):
+            if not form.has_changed() or form.cleaned_data.get(DELETION_FIELD_NAME):
+                continue
+            position = form.cleaned_data.get("position")
+            key = (position is None, position or 0, index)
+            rows.append((key, revisions.source_dict(form.cleaned_data)))
+        return [source for _, source in sorted(rows, key=lambda row: row[0])]
+
+
+def submitted_sources(formsets) -> list[dict[str, Any]]:
+    return [s for f in formsets if isinstance(f, SourceFormSet) for s in f.sources()]
+
+
+class SourceInline(admin.TabularInline):
+    model = Reference
+    form = SourceForm
+    formset = SourceFormSet
+    fields = ["position", "title", "publisher", "year", "url", "doi", "pmid"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    verbose_name = "source"
+    verbose_name_plural = "sources (numbered by position, shown under the article)"
+
+    class Media:
+        js = ["admin/js/source-positions.js"]
+
+    def get_extra(self, request: HttpRequest, obj=None, **kwargs) -> int:
+        return len(getattr(obj, "revision_sources", []))
+
+    # The sources belong to the draft: whoever may edit the article edits them.
+    def may_edit_article(self, request: HttpRequest, obj) -> bool:
+        article_admin = self.admin_site.get_model_admin(Article)
+        if obj is None or obj.pk is None:
+            return article_admin.has_add_permission(request)
+        return article_admin.has_change_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj) -> bool:
+        return self.may_edit_article(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_edit_article(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_edit_article(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_edit_article(request, obj)
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -102,42 +207,79 @@ class StateFilter(admin.SimpleListFilter):
         }.get(self.value(), queryset)
 
 
-class ReferenceInline(admin.TabularInline):
-    model = Reference
-    extra = 0
-    ordering = ["position", "pk"]
-    fields = ["position", "title", "publisher", "year", "url", "doi", "pmid"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    verbose_name = "source"
-    verbose_name_plural = "sources (numbered by position, shown under the article)"
+class StageFilter(admin.SimpleListFilter):
+    """The workflow stage as the Stage column shows it: a scheduled article whose
+    time has come is live (Article.stage_label)."""
+
+    title = "stage"
+    parameter_name = "stage"
+
+    def lookups(self, request, model_admin):
+        return Stage.choices
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        scheduled = Q(stage=Stage.SCHEDULED)
+        if self.value() == Stage.LIVE:
+            return queryset.filter(Q(stage=Stage.LIVE) | (scheduled & published_q()))
+        if self.value() == Stage.SCHEDULED:
+            return queryset.filter(scheduled).exclude(published_q())
+        if self.value() in Stage.values:
+            return queryset.filter(stage=self.value())
+        return queryset
+
+
+class MedicalFilter(admin.SimpleListFilter):
+    """Medical by the article's own flag or by its topic's (Article.is_medical)."""
+
+    title = "medical"
+    parameter_name = "medical"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Medical"), ("no", "Not medical")]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        medical = queryset.medical()
+        return {
+            "yes": medical,
+            "no": queryset.exclude(pk__in=medical.values("pk")),
+        }.get(self.value(), queryset)
 
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleAdminForm
-    inlines = [ReferenceInline]
+    inlines = [SourceInline]
     list_display = [
         "title",
         "state",
+        "stage_column",
         "publish_time",
         "topic",
         "author",
         "featured",
         "site_link",
     ]
-    list_filter = [StateFilter, "topic", "author", "featured"]
+    list_filter = [
+        StateFilter,
+        StageFilter,
+        MedicalFilter,
+        "evidence",
+        "topic",
+        "author",
+        "featured",
+    ]
     search_fields = ["title", "summary", "body"]
     date_hierarchy = "published_at"
     list_select_related = ["topic", "author"]
     prepopulated_fields = {"slug": ["title"]}
-    actions = ["publish_selected", "unpublish_selected"]
+    readonly_fields = ["source_list"]
     save_on_top = True
     fieldsets = [
         (None, {"fields": ["title", "slug", "summary", "body"]}),
         ("Cover image", {"fields": ["cover_image", "cover_image_alt"]}),
         ("Author and topic", {"fields": ["author", "topic"]}),
-        ("Medical review", {"fields": ["reviewer", "reviewed_at"]}),
-        ("Publishing", {"fields": ["status", "published_at", "featured"]}),
+        ("Evidence and medical review", {"fields": ["evidence", "medical"]}),
+        ("Home page", {"fields": ["featured"]}),
         (
             "Search engines",
             {"fields": ["seo_title", "seo_description"], "classes": ["collapse"]},
@@ -163,9 +305,146 @@ class ArticleAdmin(admin.ModelAdmin):
             )
         )
 
+    def get_object(self, request: HttpRequest, object_id, from_field=None):
+        """The latest version: staff edit and view the draft, not the live row."""
+        article = super().get_object(request, object_id, from_field)
+        return None if article is None else latest_version(article)
+
+    # Permissions, object by object, as the workflow decides (workflow.refusal).
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or hasattr(request, REFUSAL):
+            return True
+        return not workflow.refusal(request.user, Action.EDIT, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and workflow.is_editor(
+            request.user
+        )
+
+    def get_inline_instances(self, request: HttpRequest, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return []  # the read-only page lists the sources (source_list)
+        return super().get_inline_instances(request, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return [*fieldsets, ("Sources", {"fields": ["source_list"]})]
+        return fieldsets
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.refusal = getattr(request, REFUSAL, "")
+        return form
+
+    def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        # New forms only, filled from the latest revision: never the Reference rows
+        # (the live sources). A POST is the whole list as submitted.
+        kwargs["queryset"] = Reference.objects.none()
+        if request.method != "POST":
+            kwargs["initial"] = [
+                {**source, "position": position}
+                for position, source in enumerate(
+                    getattr(obj, "revision_sources", []), start=1
+                )
+            ]
+        return kwargs
+
+    def changeform_view(
+        self, request: HttpRequest, object_id=None, form_url="", extra_context=None
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        refusal = self.edit_refusal(request, object_id)
+        if not refusal:
+            try:
+                return super().changeform_view(
+                    request, object_id, form_url, extra_context
+                )
+            except WorkflowError as error:
+                # Raised inside the admin's transaction: nothing was saved.
+                refusal = str(error)
+        # The form again, with what was typed and the reason as its error.
+        setattr(request, REFUSAL, refusal)
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        response.status_code = 403
+        return response
+
+    def edit_refusal(self, request: HttpRequest, object_id) -> str:
+        """Why the workflow refuses this user's POST to the article; users whose
+        role cannot change articles at all get the admin's plain 403."""
+        if object_id is None or not super().has_change_permission(request):
+            return ""
+        article = self.get_object(request, unquote(object_id))
+        if article is None:
+            return ""
+        return workflow.refusal(request.user, Action.EDIT, article)
+
+    def save_model(self, request, obj, form, change):
+        """Saved with its sources in save_related (the formsets are at hand
+        there), as one revision."""
+
+    def save_related(self, request, form, formsets, change):
+        article = form.instance
+        before = article.latest_revision_id
+        services.store_cover_upload(article=article)
+        data = revisions.snapshot(article, sources=submitted_sources(formsets))
+        revision = workflow.save_draft(article=article, data=data, user=request.user)
+        # Unchanged: save_draft returns the latest revision, or for a live article
+        # never revised, revision 1 made from (and being) the live version.
+        live = Article.objects.values_list("live_revision", flat=True).get(
+            pk=article.pk
+        )
+        if change and revision.pk in (before, live):
+            message = f"Nothing changed: revision {revision.number} stays the latest."
+        elif article.status == Article.Status.PUBLISHED:
+            message = (
+                f"Saved as revision {revision.number}, a draft: readers see the "
+                "published version until this revision is published."
+            )
+        else:
+            message = f"Saved as revision {revision.number}."
+        self.message_user(request, message, messages.INFO)
+
+    def delete_model(self, request: HttpRequest, obj: Article) -> None:
+        # obj is the latest version (get_object); deleting the row itself lets the
+        # deletion signal forget the images readers were shown, not the draft's.
+        Article.objects.get(pk=obj.pk).delete()
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        message = super().construct_change_message(request, form, [], add)
+        sources = submitted_sources(formsets)
+        if add or sources == getattr(form.instance, "revision_sources", []):
+            return message
+        for entry in message:
+            if "changed" in entry:
+                entry["changed"]["fields"].append("Sources")
+                return message
+        return [*message, {"changed": {"fields": ["Sources"]}}]
+
+    @admin.display(description="Sources")
+    def source_list(self, article: Article) -> str:
+        sources = getattr(article, "revision_sources", [])
+        if not sources:
+            return "No sources"
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join("", "<li>{}</li>", ((source_line(s),) for s in sources)),
+        )
+
     @admin.display(description="State", ordering="state_rank")
     def state(self, article: Article) -> str:
         return article.state_label
+
+    @admin.display(description="Stage", ordering="stage")
+    def stage_column(self, article: Article) -> str:
+        if article.has_unpublished_changes:
+            return f"{article.stage_label} · unpublished changes"
+        return article.stage_label
 
     @admin.display(description="Publish time", ordering="published_at")
     def publish_time(self, article: Article) -> str:
@@ -186,27 +465,10 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def view_on_site(self, article: Article) -> str:
         if article.is_live:
-            return article.get_absolute_url()
+            # The live page's address, not a draft's (nor a form's half-typed) slug.
+            slug = getattr(article, "public_slug", article.slug)
+            return reverse("articles:detail", kwargs={"slug": slug})
         return reverse("admin:articles_article_preview", args=[article.pk])
-
-    def save_model(self, request, obj, form, change):
-        services.save_article(article=obj)
-
-    @admin.action(description="Publish selected articles (now, or as scheduled)")
-    def publish_selected(self, request: HttpRequest, queryset) -> None:
-        for article in queryset:
-            services.publish_article(article=article)
-        self.message_user(
-            request, f"Published {len(queryset)} article(s).", messages.SUCCESS
-        )
-
-    @admin.action(description="Unpublish selected articles (back to draft)")
-    def unpublish_selected(self, request: HttpRequest, queryset) -> None:
-        for article in queryset:
-            services.unpublish_article(article=article)
-        self.message_user(
-            request, f"Moved {len(queryset)} article(s) to draft.", messages.SUCCESS
-        )
 
     def get_urls(self):
         preview = self.admin_site.admin_view(self.preview_view)
@@ -218,11 +480,21 @@ class ArticleAdmin(admin.ModelAdmin):
         ]
 
     def preview_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The latest revision, as readers would see it once published."""
         article = get_object_or_404(
             Article.objects.select_related("author", "topic"), pk=object_id
         )
         if not self.has_view_or_change_permission(request, article):
             raise PermissionDenied
+        revision = article.latest_revision
+        article = latest_version(article)
+        if revision is not None:
+            # Reviewed by whoever approved this exact version, or nobody.
+            approval = workflow.current_approval(article, revision)
+            article.reviewer = approval.reviewer if approval else None
+            article.reviewed_at = (
+                timezone.localdate(approval.approved_at) if approval else None
+            )
         response = TemplateResponse(
             request,
             "articles/article_detail.html",
