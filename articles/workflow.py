@@ -195,6 +195,27 @@ def _log(
     )
 
 
+def _move(
+    *,
+    article: Article,
+    user,
+    to_stage: str,
+    note: str = "",
+    revision: ArticleRevision | None = None,
+) -> None:
+    """Log the step and put the article in its new stage."""
+    _log(
+        article=article,
+        user=user,
+        from_stage=article.stage,
+        to_stage=to_stage,
+        note=note,
+        revision=revision,
+    )
+    Article.objects.filter(pk=article.pk).update(stage=to_stage)
+    article.stage = to_stage
+
+
 def _locked(article: Article) -> Article:
     """The article's row, locked for the transaction (two editors at once)."""
     return (
@@ -267,15 +288,13 @@ def save_draft(
             if article.stage == Stage.APPROVED and content_changed
             else "Changes saved as a draft; readers still see the published version."
         )
-        _log(
+        _move(
             article=article,
             user=user,
-            from_stage=article.stage,
             to_stage=Stage.DRAFT,
             note=why,
             revision=revision,
         )
-        Article.objects.filter(pk=article.pk).update(stage=Stage.DRAFT)
     return revision
 
 
@@ -301,16 +320,13 @@ def submit_for_review(*, article: Article, user, note: str = "") -> Article:
     article = _locked(article)
     _check(user, Action.SUBMIT, article)
     revision = revisions.latest(article, user=user)
-    _log(
+    _move(
         article=article,
         user=user,
-        from_stage=article.stage,
         to_stage=Stage.IN_REVIEW,
         note=note,
         revision=revision,
     )
-    article.stage = Stage.IN_REVIEW
-    Article.objects.filter(pk=article.pk).update(stage=Stage.IN_REVIEW)
     return article
 
 
@@ -388,15 +404,13 @@ def approve(*, article: Article, user, note: str = "") -> MedicalApproval | None
             revision=revision,
         )
         return approval
-    _log(
+    _move(
         article=article,
         user=user,
-        from_stage=article.stage,
         to_stage=Stage.APPROVED,
         note=note,
         revision=revision,
     )
-    Article.objects.filter(pk=article.pk).update(stage=Stage.APPROVED)
     return approval
 
 
@@ -406,15 +420,12 @@ def request_changes(*, article: Article, user, note: str) -> Article:
     _check(user, Action.REQUEST_CHANGES, article)
     if not note.strip():
         raise WorkflowError("Say what needs to change: the writer reads your note.")
-    _log(
+    _move(
         article=article,
         user=user,
-        from_stage=article.stage,
         to_stage=Stage.CHANGES_REQUESTED,
         note=note.strip(),
     )
-    Article.objects.filter(pk=article.pk).update(stage=Stage.CHANGES_REQUESTED)
-    article.stage = Stage.CHANGES_REQUESTED
     return article
 
 

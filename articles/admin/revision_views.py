@@ -50,19 +50,15 @@ DIFF_CONTEXT = 2
 # The session key holding a new share link until its page shows it, once.
 NEW_PREVIEW_URL_KEY = "articles_new_preview_url"
 
-# What an autosave keeps: the form's editable fields, as a revision names them.
-AUTOSAVE_TEXT = (
-    "title",
-    "slug",
-    "summary",
-    "body",
-    "seo_title",
-    "seo_description",
-    "cover_image_alt",
-    "evidence",
-)
+# What an autosave keeps: the form's editable fields, as a revision names them
+# (all a revision keeps but the cover image, an upload rather than typing).
 AUTOSAVE_IDS = ("author_id", "topic_id")
 AUTOSAVE_FLAGS = ("medical", "featured")
+AUTOSAVE_TEXT = tuple(
+    name
+    for name in revisions.FIELDS
+    if name not in {"cover_image", *AUTOSAVE_IDS, *AUTOSAVE_FLAGS}
+)
 TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 # Below this similarity a changed line is shown as replaced whole, not word by word.
 REWRITTEN_RATIO = 0.4
