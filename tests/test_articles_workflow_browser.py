@@ -216,13 +216,13 @@ def test_writer_reviewer_and_editor_take_a_medical_article_live(
     assert web_page["reviewedBy"]["jobTitle"] == "MD, FAAD"
 
 
-def reviewed_and_live(*, writer, reviewer, editor) -> Article:
+def reviewed_and_live(*, writer, reviewer, editor, extra_body: str = "") -> Article:
     """A medical article taken live through the workflow's services: written,
     submitted, approved by the reviewer and published."""
     article = Article(
         title=TITLE,
         summary=SUMMARY,
-        body=BODY,
+        body=BODY + extra_body,
         evidence="moderate",
         author=make_author(name="Sam Writer"),
         topic=make_topic(name="Acne", slug="acne", medical=True),
@@ -242,6 +242,8 @@ def test_a_reviewed_article_fits_a_phone_screen_with_its_review_line_in_view(
         writer=make_role_user("Writer", username="sam"),
         reviewer=make_reviewer(username="rivera", credentials="MD, FAAD"),
         editor=make_role_user("Editor", username="eddie"),
+        # A pasted address with no place to break must not widen the page.
+        extra_body="<p>See https://example.org/" + "x" * 120 + "</p>",
     )
     assert article.is_live and article.reviewer is not None
     phone = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
