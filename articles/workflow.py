@@ -55,6 +55,8 @@ ADD_PERMISSION = "articles.add_article"
 PREVIEW_SALT = "articles.preview-link"
 PREVIEW_DAYS_DEFAULT = 7
 PREVIEW_DAYS_MAX = 30
+# A publish time this recent counts as now: the form's minute had just passed.
+PUBLISH_AT_GRACE = timedelta(minutes=5)
 SUBMITTABLE = {Stage.DRAFT, Stage.CHANGES_REQUESTED, Stage.UNPUBLISHED}
 
 
@@ -149,9 +151,11 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
     if action in (Action.PUBLISH, Action.ASSIGN_REVIEWER, Action.SHARE_PREVIEW):
         if not editor:
             return "Only an editor can do this."
+        # A scheduled article readers do not see yet may be published now or
+        # rescheduled.
         if (
             action == Action.PUBLISH
-            and stage in (Stage.LIVE, Stage.SCHEDULED)
+            and article.is_live
             and (not article.has_unpublished_changes)
         ):
             return "This version is already published."
@@ -494,7 +498,13 @@ def publish(
             "A correction is recorded when a change to a published article is "
             "published; this article has not been published before."
         )
-    if at is not None and at <= timezone.now():
+    now = timezone.now()
+    if at is not None and at < now - PUBLISH_AT_GRACE:
+        raise WorkflowError(
+            f"The publish time ({timezone.localtime(at):%d %b %Y %H:%M}) has passed: "
+            "leave it empty to publish now, or choose a later time."
+        )
+    if at is not None and at <= now:
         at = None
     if at is not None and article.is_live:
         raise WorkflowError(
@@ -509,8 +519,9 @@ def publish(
     ).items():
         setattr(article, name, value)
     article.live_revision = revision
-    if at is None and article.is_scheduled:
-        # A scheduled publication brought forward is public now.
+    if at is None and article.published_at is not None and article.published_at > now:
+        # A scheduled publication brought forward (or unpublished before its time
+        # and published again) is public now.
         article.published_at = None
     services.publish_article(article=article, at=at)
     notes = []

@@ -246,6 +246,25 @@ def test_adding_an_article_with_sources_saves_revision_1(staff_client, staff):
     ]
 
 
+def test_an_article_with_500_sources_saves(staff_client, live):
+    data = form_data(staff_client.get(change_url(live)))
+    data["references-TOTAL_FORMS"] = "500"
+    for i in range(500):
+        data |= {
+            f"references-{i}-position": str(i + 1),
+            f"references-{i}-title": f"Source {i + 1}",
+            f"references-{i}-year": "2020",
+        }
+        for name in ("publisher", "url", "doi", "pmid"):
+            data[f"references-{i}-{name}"] = ""
+
+    response = staff_client.post(change_url(live), data)
+
+    assert response.status_code == 302
+    sources = latest_sources(live)
+    assert len(sources) == 500 and sources[-1] == "Source 500"
+
+
 def test_a_new_cover_for_a_live_article_waits_in_the_draft(staff_client, client, live):
     url = change_url(live)
     data = {

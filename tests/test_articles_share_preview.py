@@ -117,6 +117,17 @@ def test_writers_and_reviewers_cannot_make_links(client, live_with_draft, role):
     assert not PreviewLink.objects.exists()
 
 
+def test_a_link_to_the_live_revision_does_not_call_it_unpublished(client, editor):
+    article = make_article(title="Live title")
+    revisions.latest(article, user=editor)
+    client.force_login(editor)
+    path = make_link(client, article)
+    client.logout()
+    text = client.get(path).text
+    assert "Preview of the published version." in text
+    assert "unpublished" not in text
+
+
 @pytest.mark.parametrize("days", ["0", "31", "-2", "soon", ""])
 def test_a_link_lasts_one_to_thirty_days(client, editor, live_with_draft, days):
     client.force_login(editor)

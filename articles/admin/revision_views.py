@@ -66,6 +66,11 @@ AUTOSAVE_FLAGS = ("medical", "featured")
 TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 # Below this similarity a changed line is shown as replaced whole, not word by word.
 REWRITTEN_RATIO = 0.4
+# Word-by-word marking costs up to (tokens on the left) x (tokens on the right) for
+# each changed line; past this much for one comparison (a few seconds at worst), the
+# remaining changed lines are shown replaced whole, so a very long paragraph or a
+# change to every paragraph of a huge article cannot hold the page for minutes.
+WORD_DIFF_BUDGET = 10_000_000
 
 
 def urls(model_admin) -> list[URLPattern]:
@@ -181,6 +186,7 @@ def diff_lines(rows: list[tuple[str, str, str]]) -> list[DiffLine]:
     changed = [i for i, (kind, _, _) in enumerate(rows) if kind != "equal"]
     lines: list[DiffLine] = []
     skipped = 0
+    budget = WORD_DIFF_BUDGET
     for i, (kind, left, right) in enumerate(rows):
         near = any(abs(i - c) <= DIFF_CONTEXT for c in changed)
         if kind == "equal" and changed and not near:
@@ -190,7 +196,12 @@ def diff_lines(rows: list[tuple[str, str, str]]) -> list[DiffLine]:
             lines.append(DiffLine(kind="skip", skipped=skipped))
             skipped = 0
         if kind == "replace":
-            old, new = word_diff(left, right)
+            cost = len(TOKEN.findall(left)) * len(TOKEN.findall(right))
+            if cost <= budget:
+                budget -= cost
+                old, new = word_diff(left, right)
+            else:
+                old, new = [(True, left)], [(True, right)]
             lines.append(DiffLine(kind=kind, left=old, right=new))
         else:
             lines.append(
@@ -226,6 +237,10 @@ def autosave_data(payload: Any) -> dict[str, Any]:
         if name in payload:
             if not isinstance(payload[name], str):
                 raise ValueError(f"The field {name} must be text.")
+            if not storable(payload[name]):
+                raise ValueError(
+                    f"The field {name} holds a character that cannot be saved."
+                )
             data[name] = payload[name]
     for name in AUTOSAVE_IDS:
         if name in payload:
@@ -245,6 +260,16 @@ def autosave_data(payload: Any) -> dict[str, Any]:
     return data
 
 
+def storable(text: str) -> bool:
+    """Text a database keeps as it is: PostgreSQL refuses a NUL character and a
+    lone surrogate (JSON can carry both as escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def autosave_sources(sources: Any) -> list[dict[str, Any]]:
     if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
         raise ValueError("The sources must be a list of objects.")
@@ -260,6 +285,8 @@ def autosave_sources(sources: Any) -> list[dict[str, Any]]:
         texts = {k: source.get(k) or "" for k in revisions.SOURCE_FIELDS if k != "year"}
         if not all(isinstance(v, str) for v in texts.values()):
             raise ValueError("A source's fields must be text.")
+        if not all(storable(v) for v in texts.values()):
+            raise ValueError("A source holds a character that cannot be saved.")
         checked.append(revisions.source_dict({**texts, "year": year}))
     return checked
 
@@ -486,7 +513,8 @@ class RevisionViews:
             return json_error(
                 "The draft copy is too big to keep; save the article instead.", 413
             )
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: arrays or objects nested thousands deep.
             return json_error("The draft copy was not valid JSON.", 400)
         try:
             data = autosave_data(payload)

@@ -26,6 +26,7 @@ from articles.models import (
     ArticleRevision,
     Correction,
     MedicalApproval,
+    Stage,
     Transition,
 )
 from articles.workflow import Action
@@ -237,6 +238,8 @@ class Panel:
     reviewers: list
     assigned_reviewer: str
     idle_reason: str
+    # The reviewer's request, while the article waits for the changes.
+    changes_requested: Transition | None
 
     @property
     def failing(self) -> list[content_checks.Check]:
@@ -311,6 +314,13 @@ def panel(article: Article, user) -> Panel:
         if article.assigned_reviewer_id
         else "",
         idle_reason="" if actions else idle_reason(article, user),
+        changes_requested=Transition.objects.filter(
+            article=article, to_stage=Stage.CHANGES_REQUESTED
+        )
+        .select_related("actor")
+        .first()
+        if article.stage == Stage.CHANGES_REQUESTED
+        else None,
     )
 
 
