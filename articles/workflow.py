@@ -93,6 +93,16 @@ def current_approval(
     )
 
 
+def readers_have_seen(article: Article) -> bool:
+    """Whether a version of the article has been public (what a correction is
+    about): not so for one only ever scheduled."""
+    return (
+        article.live_revision_id is not None
+        and article.published_at is not None
+        and article.published_at <= timezone.now()
+    )
+
+
 def needs_live_approval(article: Article) -> bool:
     """A medical article readers see without a current approval (the reviewers'
     queue): the launch articles, for one."""
@@ -493,7 +503,7 @@ def publish(
     if failing and not user.has_perm(OVERRIDE_PERMISSION):
         raise WorkflowError("Your role cannot override content checks.")
     correction = correction.strip()
-    if correction and article.live_revision_id is None:
+    if correction and not readers_have_seen(article):
         raise WorkflowError(
             "A correction is recorded when a change to a published article is "
             "published; this article has not been published before."

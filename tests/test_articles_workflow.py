@@ -367,6 +367,19 @@ def test_an_article_unpublished_before_its_time_is_live_when_published_again(
     assert article.is_live and article.published_at <= timezone.now()
 
 
+def test_a_correction_for_an_article_only_ever_scheduled_is_refused(client, roles):
+    article = approved_medical_article(roles)
+    client.force_login(roles["editor"])
+    schedule(client, article)
+    assert 'name="correction"' not in client.get(change_url(article)).text
+
+    response = client.post(workflow_url("publish", article), {"correction": "Fixed."})
+
+    level, message = only_message(response)
+    assert level == messages.ERROR and "has not been published before" in message
+    assert not Correction.objects.exists()
+
+
 def test_a_publish_time_in_the_past_is_refused(client, roles):
     article = approved_medical_article(roles)
     client.force_login(roles["editor"])

@@ -308,7 +308,7 @@ def panel(article: Article, user) -> Panel:
         approval_blocker=approval_blocker,
         can_override=user.has_perm(workflow.OVERRIDE_PERMISSION),
         can_schedule=not article.is_live,
-        takes_correction=article.live_revision_id is not None,
+        takes_correction=workflow.readers_have_seen(article),
         reviewers=list(reviewer_choices()) if Action.ASSIGN_REVIEWER in actions else [],
         assigned_reviewer=person(article.assigned_reviewer)
         if article.assigned_reviewer_id
