@@ -370,7 +370,9 @@ def test_restoring_a_locked_article_is_refused_for_its_writer(client):
 
 def test_restore_needs_post(client, editor, live_with_draft):
     client.force_login(editor)
-    assert client.get(restore_url(live_with_draft, 1)).status_code == 405
+    response = client.get(restore_url(live_with_draft, 1))
+    assert response.status_code == 302 and response.url == list_url(live_with_draft)
+    assert "Nothing was done" in messages_of(response)[0]
     assert live_with_draft.revisions.count() == 2
 
 

@@ -246,7 +246,11 @@ def test_a_revoked_link_is_a_404(client, editor, live_with_draft):
     client.force_login(editor)
     path = make_link(client, live_with_draft)
     link = PreviewLink.objects.get()
-    assert client.get(revoke_url(link)).status_code == 405
+    response = client.get(revoke_url(link), follow=True)
+    assert response.redirect_chain == [(links_url(live_with_draft), 302)]
+    assert "Nothing was done" in response.text
+    link.refresh_from_db()
+    assert link.is_active
     response = client.post(revoke_url(link))
     assert response.status_code == 302
     assert messages_of(response) == [

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from articles import revisions, workflow
+from articles.admin.workflow_views import post_or_back
 from articles.models import (
     Article,
     ArticleRevision,
@@ -97,7 +98,7 @@ def urls(model_admin) -> list[URLPattern]:
         ),
         path(
             "<int:object_id>/revisions/<int:number>/restore/",
-            post(views.restore),
+            wrap(post_or_back(views.restore, "articles_article_revisions")),
             name="articles_article_restore",
         ),
         path("autosave/", post(views.autosave), name="articles_article_autosave_new"),
@@ -123,7 +124,11 @@ def urls(model_admin) -> list[URLPattern]:
         ),
         path(
             "<int:object_id>/preview-links/<int:link_id>/revoke/",
-            post(views.revoke_preview_link),
+            wrap(
+                post_or_back(
+                    views.revoke_preview_link, "articles_article_preview_links"
+                )
+            ),
             name="articles_article_revoke_preview_link",
         ),
     ]

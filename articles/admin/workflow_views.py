@@ -8,17 +8,22 @@ the permission again: a crafted POST is refused exactly as a hidden button is.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from articles import content_checks, revisions, workflow
 from articles.models import (
@@ -195,6 +200,27 @@ VIEWS = {
 }
 
 
+def post_or_back(view: Callable[..., HttpResponse], back: str) -> Callable:
+    """`view` for a POST. A GET goes to the admin page named `back` (of the same
+    article), saying nothing was done: after a sign-in, the login page sends a
+    person who clicked a button while signed out to the action's address."""
+
+    @wraps(view)
+    def post_only(request: HttpRequest, object_id: int, *args, **kwargs):
+        if request.method == "POST":
+            return view(request, object_id, *args, **kwargs)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["POST"])
+        messages.warning(
+            request,
+            "Nothing was done (you may have been signed out meanwhile): use the "
+            "button again.",
+        )
+        return HttpResponseRedirect(reverse(f"admin:{back}", args=[object_id]))
+
+    return post_only
+
+
 def url_name(action: str) -> str:
     return f"articles_article_workflow_{action}"
 
@@ -205,7 +231,7 @@ def urls(model_admin) -> list[URLPattern]:
     return [
         path(
             f"<int:object_id>/workflow/{action.replace('_', '-')}/",
-            wrap(require_POST(view)),
+            wrap(post_or_back(view, "articles_article_change")),
             name=url_name(action),
         )
         for action, view in VIEWS.items()
