@@ -130,7 +130,8 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
         if article.stage in (Stage.IN_REVIEW, Stage.APPROVED):
             return (
                 "The article is in review (or approved): it is locked for writers "
-                "until a reviewer asks for changes, or an editor unlocks it."
+                "until a reviewer asks for changes, or an editor's change to its "
+                "text sends it back to Draft."
             )
         return ""
     assert article is not None
