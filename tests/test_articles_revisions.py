@@ -172,9 +172,12 @@ def test_compare_in_either_order_puts_the_older_revision_left(
     assert (response.context["old"].number, response.context["new"].number) == (1, 2)
 
 
-def test_compare_of_a_missing_revision_says_so(client, editor, live_with_draft):
+@pytest.mark.parametrize(
+    "query", ["?old=1&new=9", "?old=999&new=abc", "?old=1&new=" + "9" * 25]
+)
+def test_compare_of_a_missing_revision_says_so(client, editor, live_with_draft, query):
     client.force_login(editor)
-    response = client.get(compare_url(live_with_draft) + "?old=1&new=9")
+    response = client.get(compare_url(live_with_draft) + query)
     assert response.status_code == 302
     assert "There is no such revision of this article." in messages_of(response)
 

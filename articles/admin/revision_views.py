@@ -428,17 +428,19 @@ class RevisionViews:
         old_number = _number(request.GET.get("old"), default=default_old)
         if old_number > new_number:
             old_number, new_number = new_number, old_number
+        # Checked against the numbers there are before any query: a number too
+        # big for the database's integers fails the query on SQLite.
+        if old_number not in numbers or new_number not in numbers:
+            messages.error(request, "There is no such revision of this article.")
+            return HttpResponseRedirect(
+                reverse("admin:articles_article_revisions", args=[article.pk])
+            )
         found = {
             r.number: r
             for r in article.revisions.select_related("created_by").filter(
                 number__in=[old_number, new_number]
             )
         }
-        if old_number not in found or new_number not in found:
-            messages.error(request, "There is no such revision of this article.")
-            return HttpResponseRedirect(
-                reverse("admin:articles_article_revisions", args=[article.pk])
-            )
         old, new = found[old_number], found[new_number]
         fields = comparison(old.data, new.data)
         context = self._context(
