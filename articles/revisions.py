@@ -8,6 +8,7 @@ articles never published keep their row in step with the latest revision.
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,10 +139,27 @@ class FieldDiff:
     changed: bool
 
 
+# Where a link goes and which image is shown are part of what a reviewer reads:
+# the comparison shows them beside the text (the body is sanitised HTML, its
+# attributes double-quoted).
+LINK = re.compile(r'<a\b[^>]*?\shref="([^"]*)"[^>]*>(.*?)</a\s*>', re.I | re.S)
+IMAGE = re.compile(r"<img\b[^>]*>", re.I)
+IMAGE_ATTRIBUTE = re.compile(r'\s(src|alt)="([^"]*)"', re.I)
+
+
+def _image_text(match: re.Match) -> str:
+    attributes = dict(IMAGE_ATTRIBUTE.findall(match.group(0)))
+    alt = attributes.get("alt", "").strip()
+    described = f"alt text \u201c{alt}\u201d" if alt else "no alt text"
+    return f" [Image {attributes.get('src', '')}, {described}] "
+
+
 def _lines(data: dict[str, Any], name: str) -> list[str]:
     if name == "body":
+        html = IMAGE.sub(_image_text, data.get("body") or "")
+        html = LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", html)
         # One line per block of text, so a diff points at paragraphs.
-        html = (data.get("body") or "").replace("</p>", "</p>\n")
+        html = html.replace("</p>", "</p>\n")
         for tag in ("</h2>", "</h3>", "</h4>", "</li>", "<br>", "<br />"):
             html = html.replace(tag, tag + "\n")
         return [line.strip() for line in plain_text(html).split("\n") if line.strip()]

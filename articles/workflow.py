@@ -55,6 +55,8 @@ ADD_PERMISSION = "articles.add_article"
 PREVIEW_SALT = "articles.preview-link"
 PREVIEW_DAYS_DEFAULT = 7
 PREVIEW_DAYS_MAX = 30
+# A publish time this recent counts as now: the form's minute had just passed.
+PUBLISH_AT_GRACE = timedelta(minutes=5)
 SUBMITTABLE = {Stage.DRAFT, Stage.CHANGES_REQUESTED, Stage.UNPUBLISHED}
 
 
@@ -91,6 +93,16 @@ def current_approval(
     )
 
 
+def readers_have_seen(article: Article) -> bool:
+    """Whether a version of the article has been public (what a correction is
+    about): not so for one only ever scheduled."""
+    return (
+        article.live_revision_id is not None
+        and article.published_at is not None
+        and article.published_at <= timezone.now()
+    )
+
+
 def needs_live_approval(article: Article) -> bool:
     """A medical article readers see without a current approval (the reviewers'
     queue): the launch articles, for one."""
@@ -118,7 +130,8 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
         if article.stage in (Stage.IN_REVIEW, Stage.APPROVED):
             return (
                 "The article is in review (or approved): it is locked for writers "
-                "until a reviewer asks for changes, or an editor unlocks it."
+                "until a reviewer asks for changes, or an editor's change to its "
+                "text sends it back to Draft."
             )
         return ""
     assert article is not None
@@ -149,9 +162,11 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
     if action in (Action.PUBLISH, Action.ASSIGN_REVIEWER, Action.SHARE_PREVIEW):
         if not editor:
             return "Only an editor can do this."
+        # A scheduled article readers do not see yet may be published now or
+        # rescheduled.
         if (
             action == Action.PUBLISH
-            and stage in (Stage.LIVE, Stage.SCHEDULED)
+            and article.is_live
             and (not article.has_unpublished_changes)
         ):
             return "This version is already published."
@@ -500,12 +515,18 @@ def publish(
     if failing and not user.has_perm(OVERRIDE_PERMISSION):
         raise WorkflowError("Your role cannot override content checks.")
     correction = correction.strip()
-    if correction and article.live_revision_id is None:
+    if correction and not readers_have_seen(article):
         raise WorkflowError(
             "A correction is recorded when a change to a published article is "
             "published; this article has not been published before."
         )
-    if at is not None and at <= timezone.now():
+    now = timezone.now()
+    if at is not None and at < now - PUBLISH_AT_GRACE:
+        raise WorkflowError(
+            f"The publish time ({timezone.localtime(at):%d %b %Y %H:%M}) has passed: "
+            "leave it empty to publish now, or choose a later time."
+        )
+    if at is not None and at <= now:
         at = None
     if at is not None and article.is_live:
         raise WorkflowError(
@@ -520,8 +541,9 @@ def publish(
     ).items():
         setattr(article, name, value)
     article.live_revision = revision
-    if at is None and article.is_scheduled:
-        # A scheduled publication brought forward is public now.
+    if at is None and article.published_at is not None and article.published_at > now:
+        # A scheduled publication brought forward (or unpublished before its time
+        # and published again) is public now.
         article.published_at = None
     services.publish_article(article=article, at=at)
     notes = []

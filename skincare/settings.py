@@ -200,6 +200,10 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
 # Form fields without the files: Django's default, room for a long article body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Each source of an article is a row of about ten form fields: Django's default of
+# 1,000 fields refused an article with more than about 95 sources. Public requests
+# stay small through PUBLIC_REQUEST_MAX_BYTES.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # Bodies larger than this are refused with a 413 before they are read, except from
 # logged-in staff, whose limit follows the largest upload (skincare/middleware.py).
 PUBLIC_REQUEST_MAX_BYTES = 64 * 1024

@@ -181,6 +181,23 @@ def test_a_writer_autosaves_their_own_draft(client):
         ('{"sources": {"title": "x"}}', "The sources must be a list of objects."),
         ('{"sources": [{"year": "soon"}]}', "A source's year must be a number."),
         ('{"sources": [{"title": 7}]}', "A source's fields must be text."),
+        pytest.param(
+            "[" * 100_000 + "]" * 100_000,
+            "The draft copy was not valid JSON.",
+            id="nested-100000-deep",
+        ),
+        (
+            '{"title": "a\\u0000b"}',
+            "The field title holds a character that cannot be saved.",
+        ),
+        (
+            '{"body": "<p>\\ud800</p>"}',
+            "The field body holds a character that cannot be saved.",
+        ),
+        (
+            '{"sources": [{"title": "\\udfff"}]}',
+            "A source holds a character that cannot be saved.",
+        ),
     ],
 )
 def test_junk_is_refused_with_400_and_a_clear_message(client, editor, body, message):

@@ -152,6 +152,22 @@ def test_a_reviewer_sees_their_queue_and_the_reviews_falling_due(client, people)
     assert reviews.index(change_link(overdue)) < reviews.index(change_link(due))
 
 
+def test_a_live_medical_article_in_the_queue_says_it_is_not_yet_reviewed(
+    client, people
+):
+    medical = make_topic(medical=True)
+    launch = make_article(title="Launch article", topic=medical, stage=Stage.LIVE)
+    submitted = make_draft(title="Submitted", stage=Stage.IN_REVIEW, topic=medical)
+
+    queue = section(dashboard(client, people["reviewer"]), "review")
+
+    def row(article: Article) -> str:
+        return queue[queue.index(change_link(article)) :].split("</tr>")[0]
+
+    assert "Live" in row(launch) and "Not yet medically reviewed" in row(launch)
+    assert "Not yet medically reviewed" not in row(submitted)
+
+
 def test_an_editor_sees_every_section(client, people):
     editor = people["editor"]
     approved = make_draft(title="Ready", stage=Stage.APPROVED)

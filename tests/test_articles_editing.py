@@ -2,6 +2,8 @@
 save is a revision, and a live article's public page keeps the published version
 until a revision is published through the workflow."""
 
+import re
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
@@ -244,6 +246,59 @@ def test_adding_an_article_with_sources_saves_revision_1(staff_client, staff):
         "First source",
         "Second source",
     ]
+
+
+def shown_base_revision(response) -> str:
+    match = re.search(r'name="base_revision" value="(\d*)"', response.text)
+    assert match, "the change form carries the revision it shows"
+    return match.group(1)
+
+
+def test_a_save_from_a_page_older_than_the_latest_revision_is_refused_once(
+    staff_client, live
+):
+    revisions.latest(live)
+    page = staff_client.get(change_url(live))
+    data = form_data(page) | {"base_revision": shown_base_revision(page)}
+    # Meanwhile, in another tab or by someone else:
+    workflow.save_draft(
+        article=live,
+        data={**revisions.snapshot(live), "title": "Renamed elsewhere"},
+        user=make_role_user("Editor", username="colleague"),
+    )
+    data["summary"] = "Changed here, from the older page."
+
+    refused = staff_client.post(change_url(live), data)
+
+    assert refused.status_code == 200
+    assert "Revision 2 was saved by colleague" in refused.text
+    assert "?old=1&amp;new=2" in refused.text
+    assert live.revisions.count() == 2
+    # Saving again from the page that said so keeps this version, on purpose.
+    data["base_revision"] = shown_base_revision(refused)
+    assert staff_client.post(change_url(live), data).status_code == 302
+    live.refresh_from_db()
+    assert live.latest_revision.number == 3
+    assert live.latest_revision.data["summary"] == data["summary"]
+
+
+def test_an_article_with_500_sources_saves(staff_client, live):
+    data = form_data(staff_client.get(change_url(live)))
+    data["references-TOTAL_FORMS"] = "500"
+    for i in range(500):
+        data |= {
+            f"references-{i}-position": str(i + 1),
+            f"references-{i}-title": f"Source {i + 1}",
+            f"references-{i}-year": "2020",
+        }
+        for name in ("publisher", "url", "doi", "pmid"):
+            data[f"references-{i}-{name}"] = ""
+
+    response = staff_client.post(change_url(live), data)
+
+    assert response.status_code == 302
+    sources = latest_sources(live)
+    assert len(sources) == 500 and sources[-1] == "Source 500"
 
 
 def test_a_new_cover_for_a_live_article_waits_in_the_draft(staff_client, client, live):

@@ -8,6 +8,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from articles import revisions, workflow
+from articles.admin import revision_views
 from articles.admin.revision_views import diff_lines, word_diff
 from articles.models import Article, ArticleRevision, MedicalApproval, Stage
 from tests.factories import (
@@ -171,9 +172,12 @@ def test_compare_in_either_order_puts_the_older_revision_left(
     assert (response.context["old"].number, response.context["new"].number) == (1, 2)
 
 
-def test_compare_of_a_missing_revision_says_so(client, editor, live_with_draft):
+@pytest.mark.parametrize(
+    "query", ["?old=1&new=9", "?old=999&new=abc", "?old=1&new=" + "9" * 25]
+)
+def test_compare_of_a_missing_revision_says_so(client, editor, live_with_draft, query):
     client.force_login(editor)
-    response = client.get(compare_url(live_with_draft) + "?old=1&new=9")
+    response = client.get(compare_url(live_with_draft) + query)
     assert response.status_code == 302
     assert "There is no such revision of this article." in messages_of(response)
 
@@ -197,6 +201,49 @@ def test_compare_shows_sources_seo_and_evidence_changes(client, editor):
         "Evidence label",
     ]
     assert "<ins>A trial. JAAD. 2024</ins>" in response.text
+
+
+def test_compare_shows_a_changed_link_target_and_image(client, editor):
+    article = make_draft(
+        created_by=editor,
+        body='<p>Read <a href="https://example.org/kp">the guide</a>.</p>'
+        '<p><img src="/media/uploads/a.png" alt="A rash"></p>',
+    )
+    revisions.latest(article, user=editor)
+    edit(
+        article,
+        editor,
+        body='<p>Read <a href="https://pills.example/buy">the guide</a>.</p>'
+        '<p><img src="/media/uploads/a.png"></p>',
+    )
+    client.force_login(editor)
+    response = client.get(compare_url(article) + "?old=1&new=2")
+    assert response.context["changed_labels"] == ["Body text"]
+    [body] = [field for field in response.context["fields"] if field.changed]
+    left, right = (
+        ["".join(text for _, text in getattr(line, side)) for line in body.lines]
+        for side in ("left", "right")
+    )
+    assert left == [
+        "Read the guide (https://example.org/kp).",
+        "[Image /media/uploads/a.png, alt text “A rash”]",
+    ]
+    assert right == [
+        "Read the guide (https://pills.example/buy).",
+        "[Image /media/uploads/a.png, no alt text]",
+    ]
+
+
+def test_changed_lines_past_the_word_budget_are_marked_whole(monkeypatch):
+    monkeypatch.setattr(revision_views, "WORD_DIFF_BUDGET", 60)
+    rows = [
+        ("replace", "the old words here", "the new words here"),
+        ("replace", "more old words here", "more new words here"),
+    ]
+    first, second = diff_lines(rows)
+    assert first.left == [(False, "the "), (True, "old"), (False, " words here")]
+    assert second.left == [(True, "more old words here")]
+    assert second.right == [(True, "more new words here")]
 
 
 def test_long_unchanged_runs_are_folded_around_a_change():
@@ -326,7 +373,9 @@ def test_restoring_a_locked_article_is_refused_for_its_writer(client):
 
 def test_restore_needs_post(client, editor, live_with_draft):
     client.force_login(editor)
-    assert client.get(restore_url(live_with_draft, 1)).status_code == 405
+    response = client.get(restore_url(live_with_draft, 1))
+    assert response.status_code == 302 and response.url == list_url(live_with_draft)
+    assert "Nothing was done" in messages_of(response)[0]
     assert live_with_draft.revisions.count() == 2
 
 

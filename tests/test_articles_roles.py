@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.contrib.messages import ERROR, SUCCESS, get_messages
+from django.contrib.messages import ERROR, SUCCESS, WARNING, get_messages
 from django.urls import reverse
 from django.utils import timezone
 
@@ -233,12 +233,20 @@ def test_each_role_may_do_exactly_its_actions(client, people, role, action):
         assert state_of(article) == before
 
 
-def test_a_get_to_an_action_is_refused_and_changes_nothing(client, people):
+def test_a_get_to_an_action_goes_back_to_the_article_and_changes_nothing(
+    client, people
+):
+    # As after signing in again: the login page's next= is the action's address.
     article = medical_article(people, Stage.APPROVED)
     before = state_of(article)
     client.force_login(people["editor"])
-    assert client.get(workflow_url("publish", article)).status_code == 405
+    response = client.get(workflow_url("publish", article))
+    assert response.status_code == 302
+    assert response.url == reverse("admin:articles_article_change", args=[article.pk])
+    [(level, message)] = messages_of(response)
+    assert level == WARNING and "Nothing was done" in message
     assert state_of(article) == before
+    assert client.put(workflow_url("publish", article)).status_code == 405
 
 
 def test_actions_need_a_logged_in_staff_member(client, people):

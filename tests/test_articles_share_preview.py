@@ -117,6 +117,17 @@ def test_writers_and_reviewers_cannot_make_links(client, live_with_draft, role):
     assert not PreviewLink.objects.exists()
 
 
+def test_a_link_to_the_live_revision_does_not_call_it_unpublished(client, editor):
+    article = make_article(title="Live title")
+    revisions.latest(article, user=editor)
+    client.force_login(editor)
+    path = make_link(client, article)
+    client.logout()
+    text = client.get(path).text
+    assert "Preview of the published version." in text
+    assert "unpublished" not in text
+
+
 @pytest.mark.parametrize("days", ["0", "31", "-2", "soon", ""])
 def test_a_link_lasts_one_to_thirty_days(client, editor, live_with_draft, days):
     client.force_login(editor)
@@ -235,7 +246,11 @@ def test_a_revoked_link_is_a_404(client, editor, live_with_draft):
     client.force_login(editor)
     path = make_link(client, live_with_draft)
     link = PreviewLink.objects.get()
-    assert client.get(revoke_url(link)).status_code == 405
+    response = client.get(revoke_url(link), follow=True)
+    assert response.redirect_chain == [(links_url(live_with_draft), 302)]
+    assert "Nothing was done" in response.text
+    link.refresh_from_db()
+    assert link.is_active
     response = client.post(revoke_url(link))
     assert response.status_code == 302
     assert messages_of(response) == [

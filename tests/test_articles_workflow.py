@@ -241,7 +241,10 @@ def test_the_override_field_is_only_for_failing_checks_and_editors(client, roles
     failing = approved_medical_article(roles, **FAILING_CONTENT["summary"])
     passing = approved_medical_article(roles)
     client.force_login(roles["editor"])
-    assert 'name="override_reason"' in client.get(change_url(failing)).text
+    page = client.get(change_url(failing)).text
+    # Required: a publish refused for want of a reason would drop the correction
+    # typed beside it.
+    assert re.search(r'<textarea id="workflow-override" [^>]* required', page)
     assert 'name="override_reason"' not in client.get(change_url(passing)).text
     client.force_login(roles["reviewer"])
     assert 'name="override_reason"' not in client.get(change_url(failing)).text
@@ -303,6 +306,103 @@ def test_an_editor_schedules_an_approved_article_through_the_view(client, roles)
     article.refresh_from_db()
     assert article.stage == Stage.SCHEDULED and article.is_scheduled
     assert article.published_at == moment.replace(second=0, microsecond=0)
+
+
+def schedule(client, article: Article, days: int = 3) -> None:
+    moment = timezone.localtime() + timedelta(days=days)
+    client.post(
+        workflow_url("publish", article),
+        {"at": moment.strftime("%Y-%m-%dT%H:%M")},
+        follow=True,
+    )
+    article.refresh_from_db()
+    assert article.is_scheduled
+
+
+def test_a_scheduled_article_is_published_now_when_published_without_a_time(
+    client, roles
+):
+    article = approved_medical_article(roles)
+    client.force_login(roles["editor"])
+    schedule(client, article)
+    assert 'data-action="publish"' in client.get(change_url(article)).text
+
+    response = client.post(workflow_url("publish", article), {"at": ""})
+
+    level, message = only_message(response)
+    assert level == messages.SUCCESS and "readers see this version now" in message
+    article.refresh_from_db()
+    assert article.is_live and article.stage == Stage.LIVE
+    assert article.published_at <= timezone.now()
+
+
+def test_a_scheduled_article_is_rescheduled(client, roles):
+    article = approved_medical_article(roles)
+    client.force_login(roles["editor"])
+    schedule(client, article, days=3)
+    later = timezone.localtime() + timedelta(days=10)
+
+    response = client.post(
+        workflow_url("publish", article), {"at": later.strftime("%Y-%m-%dT%H:%M")}
+    )
+
+    assert only_message(response)[0] == messages.SUCCESS
+    article.refresh_from_db()
+    assert article.published_at == later.replace(second=0, microsecond=0)
+    assert article.stage == Stage.SCHEDULED
+
+
+def test_an_article_unpublished_before_its_time_is_live_when_published_again(
+    client, roles
+):
+    article = approved_medical_article(roles)
+    client.force_login(roles["editor"])
+    schedule(client, article)
+    client.post(workflow_url("unpublish", article), follow=True)
+
+    response = client.post(workflow_url("publish", article), {"at": ""})
+
+    assert only_message(response)[0] == messages.SUCCESS
+    article.refresh_from_db()
+    assert article.is_live and article.published_at <= timezone.now()
+
+
+def test_a_correction_for_an_article_only_ever_scheduled_is_refused(client, roles):
+    article = approved_medical_article(roles)
+    client.force_login(roles["editor"])
+    schedule(client, article)
+    assert 'name="correction"' not in client.get(change_url(article)).text
+
+    response = client.post(workflow_url("publish", article), {"correction": "Fixed."})
+
+    level, message = only_message(response)
+    assert level == messages.ERROR and "has not been published before" in message
+    assert not Correction.objects.exists()
+
+
+def test_a_publish_time_in_the_past_is_refused(client, roles):
+    article = approved_medical_article(roles)
+    client.force_login(roles["editor"])
+
+    response = client.post(workflow_url("publish", article), {"at": "0001-01-01T00:00"})
+
+    level, message = only_message(response)
+    assert level == messages.ERROR and "has passed" in message
+    article.refresh_from_db()
+    assert article.stage == Stage.APPROVED and article.published_at is None
+
+
+def test_a_publish_time_a_minute_ago_publishes_now(client, roles):
+    article = approved_medical_article(roles)
+    client.force_login(roles["editor"])
+    moment = timezone.localtime() - timedelta(minutes=1)
+
+    client.post(
+        workflow_url("publish", article), {"at": moment.strftime("%Y-%m-%dT%H:%M")}
+    )
+
+    article.refresh_from_db()
+    assert article.is_live
 
 
 class FormNesting(HTMLParser):
@@ -372,6 +472,26 @@ def test_the_panel_says_what_readers_see_and_whether_changes_wait(client, roles)
     workflow.assign_reviewer(article=article, user=editor, reviewer=roles["reviewer"])
     page = client.get(change_url(article)).text
     assert '<option value="{}" selected>'.format(roles["reviewer"].pk) in page
+
+
+def test_the_writer_reads_the_requested_changes_in_the_panel(client, roles):
+    writer, reviewer = roles["writer"], roles["reviewer"]
+    article = make_draft(
+        topic=make_topic(medical=True), summary=LONG_SUMMARY, created_by=writer
+    )
+    workflow.submit_for_review(article=article, user=writer)
+    workflow.request_changes(
+        article=article, user=reviewer, note="Cite the size.\nAnd the dose."
+    )
+    client.force_login(writer)
+
+    panel = client.get(change_url(article)).text.split('id="workflow-heading"')[1]
+    panel = panel.split('id="workflow-history"')[0].split("</dl>")[0]
+
+    assert "Changes asked for" in panel
+    assert "Cite the size.<br>And the dose." in panel
+    workflow.submit_for_review(article=article, user=writer)
+    assert "Changes asked for" not in client.get(change_url(article)).text
 
 
 def test_history_lists_every_step_newest_first(client, roles):

@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 
 from articles import revisions, services, workflow
 from articles.admin import revision_views, workflow_views
-from articles.models import Article, Reference, Stage, published_q
+from articles.models import Article, ArticleRevision, Reference, Stage, published_q
 from articles.workflow import Action, WorkflowError
 
 # Wide inputs for the one-line text fields, so a normal title shows in full.
@@ -60,6 +60,9 @@ class ArticleAdminForm(forms.ModelForm):
     # Why saving is refused, set per request by ArticleAdmin.get_form: a form
     # carrying a refusal is never valid, so nothing is saved.
     refusal = ""
+    # The latest revision when the page was shown (the change form's template
+    # writes it): a save over a later one would silently undo it.
+    base_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Article
@@ -97,6 +100,7 @@ class ArticleAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if self.refusal:
             raise ValidationError(self.refusal, code="refused")
+        self.check_base_revision(cleaned.get("base_revision"))
         if not cleaned.get("slug") and cleaned.get("title"):
             cleaned["slug"] = services.unique_article_slug(
                 title=cleaned["title"], exclude_pk=self.instance.pk
@@ -107,6 +111,37 @@ class ArticleAdminForm(forms.ModelForm):
                 "Describe the cover image for readers who cannot see it.",
             )
         return cleaned
+
+    def check_base_revision(self, base: int | None) -> None:
+        """Refuse a save made from a page shown before the latest revision was
+        saved (another tab, another person). The page shown with this error
+        carries the new latest revision: saving again keeps this version."""
+        latest = self.instance.latest_revision_id
+        if base is None or latest is None or base == latest:
+            return
+        revision = ArticleRevision.objects.select_related("created_by").get(pk=latest)
+        who = revision.created_by
+        raise ValidationError(
+            format_html(
+                "Revision {} was saved by {} at {} after you opened this page: "
+                'saving now would undo its changes. <a href="{}" target="_blank">'
+                "Compare it</a> (in a new tab) with the version you started from, "
+                "then save again to keep yours.",
+                revision.number,
+                (who.get_full_name() or who.get_username()) if who else "someone",
+                f"{timezone.localtime(revision.created_at):%H:%M}",
+                reverse("admin:articles_article_compare", args=[self.instance.pk])
+                + f"?old={base_revision_number(base)}&new={revision.number}",
+            ),
+            code="stale",
+        )
+
+
+def base_revision_number(pk: int) -> int | str:
+    return (
+        ArticleRevision.objects.filter(pk=pk).values_list("number", flat=True).first()
+        or ""
+    )
 
 
 def source_formfield(db_field, **kwargs):

@@ -29,6 +29,11 @@ class Row:
     when: datetime | date | None
 
     @property
+    def unreviewed_live(self) -> bool:
+        """Readers see it, medical, with no current medical approval."""
+        return workflow.needs_live_approval(self.article)
+
+    @property
     def owner(self) -> str:
         user = self.article.created_by
         return (user.get_full_name() or user.get_username()) if user else ""
@@ -113,7 +118,7 @@ def specs(user) -> list[SectionSpec]:
             SectionSpec(
                 "changes_requested",
                 "Changes requested",
-                "A reviewer asked for changes: the note is in the article's history.",
+                "A reviewer asked for changes: their note is on the article's page.",
                 "Asked on",
                 "last_step",
                 False,

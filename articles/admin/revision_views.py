@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from articles import revisions, workflow
+from articles.admin.workflow_views import post_or_back
 from articles.models import (
     Article,
     ArticleRevision,
@@ -62,6 +63,11 @@ AUTOSAVE_TEXT = tuple(
 TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 # Below this similarity a changed line is shown as replaced whole, not word by word.
 REWRITTEN_RATIO = 0.4
+# Word-by-word marking costs up to (tokens on the left) x (tokens on the right) for
+# each changed line; past this much for one comparison (a few seconds at worst), the
+# remaining changed lines are shown replaced whole, so a very long paragraph or a
+# change to every paragraph of a huge article cannot hold the page for minutes.
+WORD_DIFF_BUDGET = 10_000_000
 
 
 def urls(model_admin) -> list[URLPattern]:
@@ -88,7 +94,7 @@ def urls(model_admin) -> list[URLPattern]:
         ),
         path(
             "<int:object_id>/revisions/<int:number>/restore/",
-            post(views.restore),
+            wrap(post_or_back(views.restore, "articles_article_revisions")),
             name="articles_article_restore",
         ),
         path("autosave/", post(views.autosave), name="articles_article_autosave_new"),
@@ -114,7 +120,11 @@ def urls(model_admin) -> list[URLPattern]:
         ),
         path(
             "<int:object_id>/preview-links/<int:link_id>/revoke/",
-            post(views.revoke_preview_link),
+            wrap(
+                post_or_back(
+                    views.revoke_preview_link, "articles_article_preview_links"
+                )
+            ),
             name="articles_article_revoke_preview_link",
         ),
     ]
@@ -177,6 +187,7 @@ def diff_lines(rows: list[tuple[str, str, str]]) -> list[DiffLine]:
     changed = [i for i, (kind, _, _) in enumerate(rows) if kind != "equal"]
     lines: list[DiffLine] = []
     skipped = 0
+    budget = WORD_DIFF_BUDGET
     for i, (kind, left, right) in enumerate(rows):
         near = any(abs(i - c) <= DIFF_CONTEXT for c in changed)
         if kind == "equal" and changed and not near:
@@ -186,7 +197,12 @@ def diff_lines(rows: list[tuple[str, str, str]]) -> list[DiffLine]:
             lines.append(DiffLine(kind="skip", skipped=skipped))
             skipped = 0
         if kind == "replace":
-            old, new = word_diff(left, right)
+            cost = len(TOKEN.findall(left)) * len(TOKEN.findall(right))
+            if cost <= budget:
+                budget -= cost
+                old, new = word_diff(left, right)
+            else:
+                old, new = [(True, left)], [(True, right)]
             lines.append(DiffLine(kind=kind, left=old, right=new))
         else:
             lines.append(
@@ -222,6 +238,10 @@ def autosave_data(payload: Any) -> dict[str, Any]:
         if name in payload:
             if not isinstance(payload[name], str):
                 raise ValueError(f"The field {name} must be text.")
+            if not storable(payload[name]):
+                raise ValueError(
+                    f"The field {name} holds a character that cannot be saved."
+                )
             data[name] = payload[name]
     for name in AUTOSAVE_IDS:
         if name in payload:
@@ -241,6 +261,16 @@ def autosave_data(payload: Any) -> dict[str, Any]:
     return data
 
 
+def storable(text: str) -> bool:
+    """Text a database keeps as it is: PostgreSQL refuses a NUL character and a
+    lone surrogate (JSON can carry both as escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def autosave_sources(sources: Any) -> list[dict[str, Any]]:
     if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
         raise ValueError("The sources must be a list of objects.")
@@ -256,6 +286,8 @@ def autosave_sources(sources: Any) -> list[dict[str, Any]]:
         texts = {k: source.get(k) or "" for k in revisions.SOURCE_FIELDS if k != "year"}
         if not all(isinstance(v, str) for v in texts.values()):
             raise ValueError("A source's fields must be text.")
+        if not all(storable(v) for v in texts.values()):
+            raise ValueError("A source holds a character that cannot be saved.")
         checked.append(revisions.source_dict({**texts, "year": year}))
     return checked
 
@@ -392,17 +424,19 @@ class RevisionViews:
         old_number = _number(request.GET.get("old"), default=default_old)
         if old_number > new_number:
             old_number, new_number = new_number, old_number
+        # Checked against the numbers there are before any query: a number too
+        # big for the database's integers fails the query on SQLite.
+        if old_number not in numbers or new_number not in numbers:
+            messages.error(request, "There is no such revision of this article.")
+            return HttpResponseRedirect(
+                reverse("admin:articles_article_revisions", args=[article.pk])
+            )
         found = {
             r.number: r
             for r in article.revisions.select_related("created_by").filter(
                 number__in=[old_number, new_number]
             )
         }
-        if old_number not in found or new_number not in found:
-            messages.error(request, "There is no such revision of this article.")
-            return HttpResponseRedirect(
-                reverse("admin:articles_article_revisions", args=[article.pk])
-            )
         old, new = found[old_number], found[new_number]
         fields = comparison(old.data, new.data)
         context = self._context(
@@ -482,7 +516,8 @@ class RevisionViews:
             return json_error(
                 "The draft copy is too big to keep; save the article instead.", 413
             )
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: arrays or objects nested thousands deep.
             return json_error("The draft copy was not valid JSON.", 400)
         try:
             data = autosave_data(payload)

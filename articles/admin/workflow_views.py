@@ -8,17 +8,22 @@ the permission again: a crafted POST is refused exactly as a hidden button is.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from articles import content_checks, revisions, workflow
 from articles.models import (
@@ -26,6 +31,7 @@ from articles.models import (
     ArticleRevision,
     Correction,
     MedicalApproval,
+    Stage,
     Transition,
 )
 from articles.workflow import Action
@@ -194,6 +200,27 @@ VIEWS = {
 }
 
 
+def post_or_back(view: Callable[..., HttpResponse], back: str) -> Callable:
+    """`view` for a POST. A GET goes to the admin page named `back` (of the same
+    article), saying nothing was done: after a sign-in, the login page sends a
+    person who clicked a button while signed out to the action's address."""
+
+    @wraps(view)
+    def post_only(request: HttpRequest, object_id: int, *args, **kwargs):
+        if request.method == "POST":
+            return view(request, object_id, *args, **kwargs)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["POST"])
+        messages.warning(
+            request,
+            "Nothing was done (you may have been signed out meanwhile): use the "
+            "button again.",
+        )
+        return HttpResponseRedirect(reverse(f"admin:{back}", args=[object_id]))
+
+    return post_only
+
+
 def url_name(action: str) -> str:
     return f"articles_article_workflow_{action}"
 
@@ -204,7 +231,7 @@ def urls(model_admin) -> list[URLPattern]:
     return [
         path(
             f"<int:object_id>/workflow/{action.replace('_', '-')}/",
-            wrap(require_POST(view)),
+            wrap(post_or_back(view, "articles_article_change")),
             name=url_name(action),
         )
         for action, view in VIEWS.items()
@@ -237,6 +264,8 @@ class Panel:
     reviewers: list
     assigned_reviewer: str
     idle_reason: str
+    # The reviewer's request, while the article waits for the changes.
+    changes_requested: Transition | None
 
     @property
     def failing(self) -> list[content_checks.Check]:
@@ -305,12 +334,19 @@ def panel(article: Article, user) -> Panel:
         approval_blocker=approval_blocker,
         can_override=user.has_perm(workflow.OVERRIDE_PERMISSION),
         can_schedule=not article.is_live,
-        takes_correction=article.live_revision_id is not None,
+        takes_correction=workflow.readers_have_seen(article),
         reviewers=list(reviewer_choices()) if Action.ASSIGN_REVIEWER in actions else [],
         assigned_reviewer=person(article.assigned_reviewer)
         if article.assigned_reviewer_id
         else "",
         idle_reason="" if actions else idle_reason(article, user),
+        changes_requested=Transition.objects.filter(
+            article=article, to_stage=Stage.CHANGES_REQUESTED
+        )
+        .select_related("actor")
+        .first()
+        if article.stage == Stage.CHANGES_REQUESTED
+        else None,
     )
 
 
