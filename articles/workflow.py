@@ -231,6 +231,15 @@ def _move(
     article.stage = to_stage
 
 
+def _expect(revision: ArticleRevision, number: int | None, *, doing: str) -> None:
+    """Refuse when a revision was saved after the one the user was shown."""
+    if number is not None and number != revision.number:
+        raise WorkflowError(
+            f"Revision {revision.number} was saved after the revision {number} you "
+            f"were looking at: read it before {doing}. Nothing was done."
+        )
+
+
 def _locked(article: Article) -> Article:
     """The article's row, locked for the transaction (two editors at once)."""
     return (
@@ -385,13 +394,17 @@ def _reviewed_fields(
 
 
 @transaction.atomic
-def approve(*, article: Article, user, note: str = "") -> MedicalApproval | None:
-    """Approve the latest revision. For a medical article, a medical reviewer's
-    approval of this exact revision; approving the live revision shows readers
-    the reviewed-by line at once."""
+def approve(
+    *, article: Article, user, note: str = "", revision_number: int | None = None
+) -> MedicalApproval | None:
+    """Approve the latest revision (the one numbered `revision_number`, when
+    given: the one the reviewer read). For a medical article, a medical
+    reviewer's approval of this exact revision; approving the live revision shows
+    readers the reviewed-by line at once."""
     article = _locked(article)
     _check(user, Action.APPROVE, article)
     revision = revisions.latest(article, user=user)
+    _expect(revision, revision_number, doing="approving")
     approval = None
     if article.is_medical:
         approval = MedicalApproval.objects.create(
@@ -497,11 +510,14 @@ def publish(
     at: datetime | None = None,
     override_reason: str = "",
     correction: str = "",
+    revision_number: int | None = None,
 ) -> Article:
-    """Publish the latest revision now, or schedule it (`at` in the future)."""
+    """Publish the latest revision now, or schedule it (`at` in the future);
+    with `revision_number`, only if that is still the latest."""
     article = _locked(article)
     _check(user, Action.PUBLISH, article)
     revision = revisions.latest(article, user=user)
+    _expect(revision, revision_number, doing="publishing")
     approval_problem, failing = publish_blockers(article, revision)
     if approval_problem:
         raise WorkflowError(approval_problem)

@@ -523,3 +523,48 @@ def test_history_lists_every_step_newest_first(client, roles):
     people = re.findall(r"<td>(writer|reviewer|editor)</td>", history)
     assert people == ["editor", "reviewer", "writer", "reviewer", "writer"]
     assert history.index("Added it.") < history.index("Cite the size.")
+
+
+def test_approving_a_revision_other_than_the_one_read_is_refused(roles):
+    writer, reviewer = roles["writer"], roles["reviewer"]
+    article = make_draft(
+        topic=make_topic(medical=True), summary=LONG_SUMMARY, created_by=writer
+    )
+    workflow.save_draft(
+        article=article, data=draft_data(article, body="<p>One.</p>"), user=writer
+    )
+    workflow.submit_for_review(article=article, user=writer)
+    read = Article.objects.get(pk=article.pk).latest_revision.number
+    # An editor saves a change (outside what an approval covers, so the article
+    # stays in review) while the reviewer still reads the old page.
+    workflow.save_draft(
+        article=Article.objects.get(pk=article.pk),
+        data=draft_data(
+            article, body="<p>One.</p>", seo_description="Said another way."
+        ),
+        user=roles["editor"],
+    )
+    assert Article.objects.get(pk=article.pk).stage == Stage.IN_REVIEW
+    with pytest.raises(workflow.WorkflowError, match=f"revision {read} you"):
+        workflow.approve(article=article, user=reviewer, revision_number=read)
+    assert not article.approvals.exists()
+
+
+def test_the_publish_button_carries_the_revision_shown(roles, client):
+    editor = roles["editor"]
+    article = make_article(summary=LONG_SUMMARY, title="Old title")
+    shown = revisions.latest(article).number
+    workflow.save_draft(
+        article=article, data=draft_data(article, title="Unseen"), user=editor
+    )
+    client.force_login(editor)
+    change = reverse("admin:articles_article_change", args=[article.pk])
+    assert f'name="revision" value="{shown + 1}"' in client.get(change).text
+    response = client.post(
+        f"/admin/articles/article/{article.pk}/workflow/publish/",
+        {"revision": shown},
+        follow=True,
+    )
+    assert "Nothing was done" in response.text
+    article.refresh_from_db()
+    assert article.title == "Old title"

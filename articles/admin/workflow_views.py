@@ -53,7 +53,14 @@ class NoteForm(forms.Form):
     note = forms.CharField(required=False, max_length=NOTE_MAX, strip=True)
 
 
+class ReviewedForm(NoteForm):
+    # The revision the page showed: the service refuses if a later one was saved
+    # since, so nobody approves or publishes a version they did not see.
+    revision = forms.IntegerField(required=False, min_value=1)
+
+
 class PublishForm(forms.Form):
+    revision = forms.IntegerField(required=False, min_value=1)
     at = forms.DateTimeField(
         label="Publish at",
         required=False,
@@ -137,13 +144,16 @@ def submit_view(request: HttpRequest, object_id: int) -> HttpResponse:
 def approve_view(request: HttpRequest, object_id: int) -> HttpResponse:
     def do(article: Article, data: dict[str, Any]) -> str:
         approval = workflow.approve(
-            article=article, user=request.user, note=data["note"]
+            article=article,
+            user=request.user,
+            note=data["note"],
+            revision_number=data["revision"],
         )
         if approval is None:
             return "Approved."
         return f"Approved revision {approval.revision.number} as {approval.reviewer}."
 
-    return _act(request, object_id, NoteForm, do)
+    return _act(request, object_id, ReviewedForm, do)
 
 
 def request_changes_view(request: HttpRequest, object_id: int) -> HttpResponse:
@@ -162,6 +172,7 @@ def publish_view(request: HttpRequest, object_id: int) -> HttpResponse:
             at=data["at"],
             override_reason=data["override_reason"],
             correction=data["correction"],
+            revision_number=data["revision"],
         )
         if article.is_scheduled:
             moment = timezone.localtime(article.published_at)
