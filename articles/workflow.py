@@ -150,10 +150,16 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
             return "Only a medical reviewer can review a medical article."
         if not medical and not (is_reviewer(user) or editor):
             return "Only an editor or a reviewer can review an article."
-        queue = action == Action.APPROVE and medical and needs_live_approval(article)
-        if stage != Stage.IN_REVIEW and not (
-            queue and not article.has_unpublished_changes
-        ):
+        # The reviewers' queue also holds the version readers see of a medical
+        # article nobody approved (the launch articles): a reviewer approves it
+        # as it is, or asks for changes to it.
+        queue = (
+            medical
+            and needs_live_approval(article)
+            and stage in (Stage.LIVE, Stage.SCHEDULED)
+            and not article.has_unpublished_changes
+        )
+        if stage != Stage.IN_REVIEW and not queue:
             return (
                 "Only an article in review can be reviewed; this one is "
                 f"{article.stage_label}."

@@ -568,3 +568,30 @@ def test_the_publish_button_carries_the_revision_shown(roles, client):
     assert "Nothing was done" in response.text
     article.refresh_from_db()
     assert article.title == "Old title"
+
+
+def test_a_reviewer_asks_for_changes_to_a_live_unreviewed_article(roles, client):
+    reviewer, editor = roles["reviewer"], roles["editor"]
+    article = make_article(
+        topic=make_topic(medical=True), summary=LONG_SUMMARY, title="Launch"
+    )
+    Article.objects.filter(pk=article.pk).update(stage=Stage.LIVE)
+    article.refresh_from_db()
+    assert workflow.Action.REQUEST_CHANGES in workflow.allowed(reviewer, article)
+    workflow.request_changes(article=article, user=reviewer, note="Add sources.")
+    article.refresh_from_db()
+    assert article.stage == Stage.CHANGES_REQUESTED and article.is_live
+    # Out of the reviewers' queue until resubmitted; readers still see it.
+    client.force_login(reviewer)
+    assert "Launch" not in client.get(reverse("admin:index")).text
+    assert client.get(article.get_absolute_url()).status_code == 200
+    workflow.save_draft(
+        article=article,
+        data=draft_data(article, sources=[{"title": "A trial"}]),
+        user=editor,
+    )
+    workflow.submit_for_review(article=article, user=editor)
+    workflow.approve(article=article, user=reviewer)
+    workflow.publish(article=article, user=editor)
+    article.refresh_from_db()
+    assert article.stage == Stage.LIVE and article.reviewer.user == reviewer

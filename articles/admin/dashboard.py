@@ -67,10 +67,13 @@ class Dashboard:
 
 
 def needs_live_approval_q() -> Q:
-    """workflow.needs_live_approval as a filter."""
-    return Q(status=Article.Status.PUBLISHED, reviewer__isnull=True) & (
-        Q(medical=True) | Q(topic__medical=True)
-    )
+    """workflow.needs_live_approval as a filter, for articles nobody is working
+    on (once changes are asked for, the article is back in the workflow)."""
+    return Q(
+        status=Article.Status.PUBLISHED,
+        reviewer__isnull=True,
+        stage__in=[Stage.LIVE, Stage.SCHEDULED],
+    ) & (Q(medical=True) | Q(topic__medical=True))
 
 
 def specs(user) -> list[SectionSpec]:
