@@ -6,9 +6,10 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from articles import renditions, tasks
+from articles import invalidation, renditions, tasks
 from articles.models import Article, ArticleRedirect, Author, EditorialPolicy, Stage
 from articles.search import index_article
+from core.pagecache import content_changed
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
 
@@ -51,6 +52,10 @@ def save_article(*, article: Article) -> Article:
         ArticleRedirect.objects.filter(old_slug=article.slug).delete()
         article.save()
         index_article(article)
+        if article.status == Article.Status.PUBLISHED or (
+            before is not None and before.status == Article.Status.PUBLISHED
+        ):
+            invalidation.article_changed(article=article, before=before)
         enqueue_rendition_changes(
             before=renditions.article_sources(before) if before else set(),
             after=renditions.article_sources(article),
@@ -70,6 +75,7 @@ def save_editorial_policy(*, policy: EditorialPolicy) -> EditorialPolicy:
     policy.body = sanitize_html(html=policy.body)
     policy.full_clean()
     policy.save()
+    content_changed(paths=[policy.get_absolute_url()], reason="editorial policy")
     return policy
 
 

@@ -10,19 +10,25 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from articles import reminders, renditions
+from articles import invalidation, reminders, renditions
 
 
 @task()
 def make_renditions(source_name: str) -> int:
     """Make the responsive copies of one uploaded image (skips those made already)."""
-    return renditions.make_renditions(source_name)
+    made = renditions.make_renditions(source_name)
+    if made:
+        invalidation.image_changed(source=source_name)
+    return made
 
 
 @task()
 def forget_renditions(source_name: str) -> int:
     """Delete the copies of an image that was replaced, once nothing uses it."""
-    return renditions.forget_renditions(source_name)
+    forgotten = renditions.forget_renditions(source_name)
+    if forgotten:
+        invalidation.image_changed(source=source_name)
+    return forgotten
 
 
 @task()

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import TextChoices
 from django.utils import timezone
 
-from articles import content_checks, revisions, services
+from articles import content_checks, invalidation, revisions, services
 from articles.models import (
     Article,
     ArticleRevision,
@@ -428,6 +428,11 @@ def approve(
         # The version readers see is the one approved.
         Article.objects.filter(pk=article.pk).update(
             **_reviewed_fields(article, approval)
+        )
+        invalidation.article_changed(
+            article=Article.objects.get(pk=article.pk),
+            before=article,
+            reason="live version approved",
         )
         _log(
             article=article,

@@ -1,5 +1,7 @@
 """Reads about subscribers and issues."""
 
+from django.urls import reverse
+
 from articles.models import published_q
 from newsletter.models import Delivery, Issue, Subscriber
 
@@ -55,3 +57,12 @@ def subscriber_data(subscriber: Subscriber) -> dict:
             .values_list("issue__subject", "sent_at")
         ),
     }
+
+
+def archive_paths(issue: Issue) -> set[str]:
+    """Public pages that list or show a sent issue: the archive, the issue's own
+    page and the sign-up page (it lists recent issues)."""
+    paths = {reverse("newsletter:archive"), reverse("newsletter:subscribe")}
+    if issue.slug:
+        paths.add(issue.get_absolute_url())
+    return paths

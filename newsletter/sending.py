@@ -49,6 +49,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from psycopg import pq
 
+from core.pagecache import content_changed
 from newsletter import emails, selectors
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
 from newsletter.subscriptions import unsubscribe
@@ -716,11 +717,19 @@ def finish_if_done(*, issue: Issue) -> bool:
     if pending:
         return False
     # An issue sent again (uncertain deliveries re-queued) keeps its first date.
-    Issue.objects.filter(pk=issue.pk, status=Issue.Status.SENDING).update(
-        status=Issue.Status.SENT,
-        sent_at=Coalesce("sent_at", Value(timezone.now())),
-        updated_at=timezone.now(),
-    )
+    with transaction.atomic():
+        finished = Issue.objects.filter(
+            pk=issue.pk, status=Issue.Status.SENDING
+        ).update(
+            status=Issue.Status.SENT,
+            sent_at=Coalesce("sent_at", Value(timezone.now())),
+            updated_at=timezone.now(),
+        )
+        if finished:
+            # The issue is in the public archive now.
+            content_changed(
+                paths=selectors.archive_paths(issue), reason=f"issue {issue.pk} sent"
+            )
     return True
 
 

@@ -1,11 +1,12 @@
 from django.urls import path
 
+from core.pagecache import public_page
 from newsletter import views
 
 app_name = "newsletter"
 
 urlpatterns = [
-    path("", views.SubscribeView.as_view(), name="subscribe"),
+    path("", public_page(views.SubscribeView.as_view()), name="subscribe"),
     path("thanks/", views.CheckInboxView.as_view(), name="check_inbox"),
     path("confirm/<str:token>/", views.ConfirmView.as_view(), name="confirm"),
     path(
@@ -22,8 +23,10 @@ urlpatterns = [
         views.DataDeleteView.as_view(),
         name="data_delete",
     ),
-    path("archive/", views.ArchiveListView.as_view(), name="archive"),
+    path("archive/", public_page(views.ArchiveListView.as_view()), name="archive"),
     path(
-        "archive/<slug:slug>/", views.ArchiveDetailView.as_view(), name="archive_detail"
+        "archive/<slug:slug>/",
+        public_page(views.ArchiveDetailView.as_view()),
+        name="archive_detail",
     ),
 ]

@@ -81,6 +81,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A response that does not say how it may be cached is private (core/pagecache.py).
+    "core.pagecache.DefaultCacheControlMiddleware",
     # Above everything that changes the body or sets cookies, so it compresses the
     # final response and sees every cookie set on it; below WhiteNoise, which
     # serves its own pre-compressed static files.
@@ -350,18 +352,49 @@ SITE_URL = os.environ.get("SITE_URL", "").rstrip("/") or (
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Cache: per-process memory by default; REDIS_URL shares it between processes, which
-# the per-IP sign-up limit needs once the site runs more than one process.
+# the per-IP sign-up limit needs once the site runs more than one process. Public
+# pages are cached under "pages" (core/pagecache.py): keyed by a version kept in the
+# database, so they are exact with either backend; Redis shares them between
+# processes and machines.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CACHES = {
-    "default": (
-        {
+if REDIS_URL:
+    CACHES = {
+        "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-        }
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+        },
+        "pages": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "pages",
+        },
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "pages": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "pages",
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
+    }
+
+# The page cache (core/pagecache.py). DJANGO_PAGE_CACHE=0 renders every page (ETags,
+# 304s and Cache-Control stay). Pages of an old version are never read again; this
+# is how long they take up room before they go.
+PAGE_CACHE = env_bool("DJANGO_PAGE_CACHE", True)
+PAGE_CACHE_SECONDS = int(os.environ.get("DJANGO_PAGE_CACHE_SECONDS", "3600"))
+# What CDNs and caching proxies are told (Cache-Control s-maxage and
+# stale-while-revalidate); never past the next scheduled publish time.
+PAGE_CACHE_SHARED_MAX_AGE = int(
+    os.environ.get("DJANGO_PAGE_CACHE_SHARED_MAX_AGE", "300")
+)
+PAGE_CACHE_STALE_WHILE_REVALIDATE = int(
+    os.environ.get("DJANGO_PAGE_CACHE_STALE_WHILE_REVALIDATE", "60")
+)
+# A function called with the absolute URLs of pages that changed, to purge them from
+# a CDN ("package.module.function"); none by default (see README.md).
+PAGE_CACHE_PURGE = os.environ.get("DJANGO_PAGE_CACHE_PURGE", "")
 
 # Newsletter sending and abuse limits (README.md explains each).
 NEWSLETTER_BATCH_SIZE = int(os.environ.get("NEWSLETTER_BATCH_SIZE", "100"))

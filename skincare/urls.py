@@ -5,6 +5,7 @@ from django.urls import include, path
 from articles.seo import robots_txt
 from articles.sitemaps import SITEMAPS
 from core.media import serve_media
+from core.pagecache import public_page
 from core.views import favicon
 
 admin.site.site_header = "Skincare admin"
@@ -20,11 +21,11 @@ urlpatterns = [
     path("media/<path:path>", serve_media, name="media"),
     path(
         "sitemap.xml",
-        sitemap,
+        public_page(sitemap),
         {"sitemaps": SITEMAPS},
         name="django.contrib.sitemaps.views.sitemap",
     ),
-    path("robots.txt", robots_txt, name="robots_txt"),
+    path("robots.txt", public_page(robots_txt), name="robots_txt"),
     path("favicon.ico", favicon, name="favicon"),
     path("newsletter/", include("newsletter.urls")),
     path("", include("articles.urls")),

@@ -57,12 +57,15 @@ def media_root(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def clear_cache():
-    """Rate limits live in the cache: each test starts with none used."""
-    from django.core.cache import cache
+    """Rate limits and cached pages live in caches: each test starts with none.
+    (Cached pages are keyed by the page version, which a rolled-back test resets.)"""
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "pages"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "pages"):
+        caches[alias].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from PIL import Image
 
 from articles.models import Article, Author, Topic
+from core.pagecache import content_changed
 
 # The role groups' permissions (the migration's name starts with a digit).
 ROLES = import_module("articles.migrations.0005_workflow_revisions_review").ROLES
@@ -47,7 +48,10 @@ def make_article(**fields) -> Article:
         fields["topic"] = make_topic()
     if "author" not in fields:
         fields["author"] = make_author()
-    return Article.objects.create(**fields)
+    article = Article.objects.create(**fields)
+    # As services.save_article does: cached pages show the new article at once.
+    content_changed(reason="test article")
+    return article
 
 
 def make_draft(**fields) -> Article:

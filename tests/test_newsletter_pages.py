@@ -595,8 +595,9 @@ def test_unsent_issues_are_not_in_the_archive(client):
         assert "We couldn't find that page" in response.text
 
 
+# Each counts the page version (core/pagecache.py) first.
 @pytest.mark.parametrize(
-    ("name", "max_queries"), [("subscribe", 1), ("archive", 2), ("detail", 2)]
+    ("name", "max_queries"), [("subscribe", 2), ("archive", 3), ("detail", 3)]
 )
 def test_newsletter_pages_run_a_constant_number_of_queries(
     client, django_assert_max_num_queries, name, max_queries

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from newsletter.tokens import Purpose, make_token
 from skincare.middleware import SecretFreeGZipMiddleware
-from tests.factories import make_article, make_subscriber
+from tests.factories import make_article, make_subscriber, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -143,10 +143,25 @@ def test_personal_token_pages_are_never_compressed(client):
         assert token in response.text, name
 
 
-def test_a_request_carrying_a_session_cookie_is_not_compressed(content):
+def test_a_signed_in_persons_public_page_is_not_compressed_and_private(content):
+    visitor = Client()
+    visitor.force_login(make_user(username="reader"))
+    response = visitor.get(content["article"], **GZIP)
+    assert_not_compressed(response)
+    assert "private" in response["Cache-Control"]
+
+
+def test_a_stale_session_cookie_gets_the_public_page_which_holds_no_secret(content):
+    # No signed-in user behind the cookie: the page is the one everyone gets.
     visitor = Client()
     visitor.cookies[settings.SESSION_COOKIE_NAME] = "anything"
-    assert_not_compressed(visitor.get(content["article"], **GZIP))
+    response = visitor.get(content["article"], **GZIP)
+    assert response["Content-Encoding"] == "gzip"
+    assert response["Cache-Control"].startswith("public")
+    # The only cookie is the stale one being cleared.
+    assert [(c.key, c.value) for c in response.cookies.values()] == [
+        (settings.SESSION_COOKIE_NAME, "")
+    ]
 
 
 @pytest.mark.parametrize(

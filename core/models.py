@@ -1,0 +1,35 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class PageVersion(models.Model):
+    """The version of everything the public pages show (core/pagecache.py).
+
+    One row. Cached pages and their ETags are keyed by `version`, so bumping it in
+    the same transaction as a change makes every process on every machine render
+    afresh on the very next request, whatever cache each one keeps pages in.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.PositiveBigIntegerField(default=1)
+    changed_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When public pages last changed: their Last-Modified.",
+    )
+    next_change_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "When pages change by themselves next (a scheduled article's publish "
+            "time): no cached page is served past it."
+        ),
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="core_pageversion_one_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"Public pages, version {self.version}"

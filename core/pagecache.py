@@ -1,0 +1,289 @@
+"""Public pages served from a cache, answered with 304 when unchanged, and kept
+by CDNs for a while: exact, because every change bumps one version.
+
+Pages are stored under a key made of the release (the code and templates that
+render them), the page version (core.models.PageVersion) and the address. A change
+to anything public calls `content_changed()` in the same transaction, so the very
+next request, on any process of any machine, reads the new version and renders
+afresh; pages under the old version are never read again and age out. The version
+is read from the database on each request (one primary-key query), which is what
+makes this exact with a per-process memory cache as much as with Redis.
+
+Time changes pages too: a scheduled article appears when its time comes. Apps
+register when that next happens (`register_next_change`); once it has passed, the
+first request bumps the version, and CDNs are told to keep pages no longer than
+until then.
+
+Only anonymous GET/HEAD requests are served from the cache, and only responses
+that set no cookie are stored: public pages hold no per-visitor state (the
+sign-up form checks Origin instead of carrying a CSRF token, newsletter/origin.py).
+"""
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache, wraps
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_vary_headers
+from django.utils.http import http_date
+from django.utils.module_loading import import_string
+from django.utils.text import compress_string
+
+from core.models import PageVersion
+
+logger = logging.getLogger(__name__)
+
+CACHE_ALIAS = "pages"
+# Query parameters a cached page depends on; others (utm_source, fbclid...) are
+# ignored by the views, so they do not make a page (or a cache entry) of their own.
+KEPT_PARAMETERS = ("page",)
+# Response headers that belong to one response, not to the stored page.
+PER_RESPONSE_HEADERS = frozenset(
+    {"cache-control", "etag", "last-modified", "vary", "set-cookie", "content-length"}
+)
+# Smaller bodies gain nothing from gzip (GZipMiddleware's own threshold).
+MIN_COMPRESSED_LENGTH = 200
+# Files whose content decides what a page looks like; a deploy that changes any
+# of them starts a new set of cache keys and ETags.
+RELEASE_SUFFIXES = frozenset({".py", ".html", ".txt", ".xml", ".json", ".css", ".js"})
+# Folders under BASE_DIR that never render a page (or are generated).
+NOT_RELEASED = frozenset(
+    {"node_modules", "media", "staticfiles", "tests", "bench", "sent-emails"}
+)
+
+_next_change_providers: list[Callable[[], datetime | None]] = []
+
+
+@dataclass(frozen=True)
+class Stamp:
+    version: int
+    changed_at: datetime
+    next_change_at: datetime | None
+
+
+def register_next_change(provider: Callable[[], datetime | None]) -> None:
+    """`provider()` says when public pages next change by themselves (or None).
+    Apps register theirs in AppConfig.ready()."""
+    if provider not in _next_change_providers:
+        _next_change_providers.append(provider)
+
+
+def _next_change_at() -> datetime | None:
+    moments = [m for m in (p() for p in _next_change_providers) if m is not None]
+    return min(moments, default=None)
+
+
+def content_changed(*, paths: Iterable[str] = (), reason: str = "") -> None:
+    """Public pages changed: bump the version in the caller's transaction, and,
+    once it commits, ask the CDN to drop `paths` (site-relative addresses)."""
+    now = timezone.now()
+    updated = PageVersion.objects.filter(id=1).update(
+        version=F("version") + 1, changed_at=now, next_change_at=_next_change_at()
+    )
+    if not updated:
+        PageVersion.objects.get_or_create(
+            id=1, defaults={"changed_at": now, "next_change_at": _next_change_at()}
+        )
+    logger.debug("Public pages changed: %s", reason or "unspecified")
+    paths = sorted(set(paths))
+    if paths:
+        transaction.on_commit(lambda: purge(paths), robust=True)
+
+
+def purge(paths: list[str]) -> None:
+    """Hand changed addresses to the CDN purge hook (settings.PAGE_CACHE_PURGE, a
+    dotted path to a function taking a list of absolute URLs); none by default."""
+    hook = settings.PAGE_CACHE_PURGE
+    if not hook:
+        return
+    base = settings.SITE_URL.rstrip("/")
+    import_string(hook)([f"{base}{path}" for path in paths])
+
+
+def current() -> Stamp:
+    """The page version now. Past the next scheduled change, the first request
+    to see it moves the version on (once: the update only succeeds against the
+    version it read)."""
+    row = PageVersion.objects.filter(id=1).values_list(
+        "version", "changed_at", "next_change_at"
+    )
+    found = next(iter(row), None)
+    if found is None:
+        PageVersion.objects.get_or_create(id=1)
+        return current()
+    stamp = Stamp(*found)
+    if stamp.next_change_at is not None and stamp.next_change_at <= timezone.now():
+        PageVersion.objects.filter(id=1, version=stamp.version).update(
+            version=stamp.version + 1,
+            changed_at=stamp.next_change_at,
+            next_change_at=_next_change_at(),
+        )
+        return current()
+    return stamp
+
+
+@cache
+def release() -> str:
+    """A digest of the code and templates that render pages, read once per
+    process: a new deploy never serves pages (or ETags) made by the old one."""
+    digest = hashlib.sha256()
+    base = Path(settings.BASE_DIR)
+    for folder, subfolders, files in os.walk(base):
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if not name.startswith(".") and name not in NOT_RELEASED
+        )
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path.suffix in RELEASE_SUFFIXES:
+                digest.update(str(path.relative_to(base)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _page_address(request: HttpRequest) -> str:
+    kept = [
+        f"{name}={value}"
+        for name in KEPT_PARAMETERS
+        for value in request.GET.getlist(name)[:1]
+    ]
+    return request.path + ("?" + "&".join(kept) if kept else "")
+
+
+def _accepts_gzip(request: HttpRequest) -> bool:
+    return "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", "").lower()
+
+
+def _is_anonymous(request: HttpRequest) -> bool:
+    # Most visitors have no session cookie at all: no session or user lookup.
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return True
+    user = getattr(request, "user", None)
+    return user is None or not user.is_authenticated
+
+
+def _shared_max_age(stamp: Stamp) -> int:
+    seconds = settings.PAGE_CACHE_SHARED_MAX_AGE
+    if stamp.next_change_at is not None:
+        until = (stamp.next_change_at - timezone.now()).total_seconds()
+        seconds = max(0, min(seconds, int(until)))
+    return seconds
+
+
+def _public_headers(response: HttpResponseBase, stamp: Stamp, etag: str) -> None:
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(stamp.changed_at.timestamp())
+    # Browsers check back every time (a 304 costs a few hundred bytes); CDNs and
+    # caching proxies keep the page, then serve it stale while they refetch.
+    response["Cache-Control"] = (
+        f"public, max-age=0, s-maxage={_shared_max_age(stamp)}, "
+        f"stale-while-revalidate={settings.PAGE_CACHE_STALE_WHILE_REVALIDATE}"
+    )
+    patch_vary_headers(response, ("Accept-Encoding",))
+
+
+def _stored(response: HttpResponse, gzip: bool) -> tuple[int, bytes, list]:
+    content = response.content
+    headers = [
+        (name, value)
+        for name, value in response.items()
+        if name.lower() not in PER_RESPONSE_HEADERS
+    ]
+    if gzip and len(content) >= MIN_COMPRESSED_LENGTH:
+        compressed = compress_string(content)
+        if len(compressed) < len(content):
+            content = compressed
+            headers.append(("Content-Encoding", "gzip"))
+    return response.status_code, content, headers
+
+
+def _rebuilt(stored: tuple[int, bytes, list]) -> HttpResponse:
+    status, content, headers = stored
+    response = HttpResponse(content, status=status)
+    for name, value in headers:
+        response[name] = value
+    response["Content-Length"] = str(len(content))
+    return response
+
+
+def _cacheable(response: HttpResponseBase) -> bool:
+    return (
+        response.status_code == 200
+        and isinstance(response, HttpResponse)
+        and not response.streaming
+        and not response.cookies
+        and "private" not in response.get("Cache-Control", "")
+    )
+
+
+def public_page(view: Callable) -> Callable:
+    """Serve a public page from the page cache, with ETag, Last-Modified, 304s and
+    CDN headers, to anonymous visitors; signed-in people get it rendered, private."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        if request.method not in ("GET", "HEAD") or not _is_anonymous(request):
+            response = view(request, *args, **kwargs)
+            if "Cache-Control" not in response:
+                response["Cache-Control"] = "private, no-cache"
+            return response
+        stamp = current()
+        address = _page_address(request)
+        key = f"{release()}:{stamp.version}:{address}"
+        etag = f'W/"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+        # Answered from the version alone: nothing is rendered or read.
+        not_modified = get_conditional_response(
+            request, etag=etag, last_modified=int(stamp.changed_at.timestamp())
+        )
+        if not_modified is not None:
+            _public_headers(not_modified, stamp, etag)
+            return not_modified
+        if not settings.PAGE_CACHE:
+            response = view(request, *args, **kwargs)
+            if _cacheable(response):
+                _public_headers(response, stamp, etag)
+            return response
+        gzip = _accepts_gzip(request)
+        cache_key = f"page:{key}:{'gz' if gzip else 'id'}"
+        stored = caches[CACHE_ALIAS].get(cache_key)
+        if stored is None:
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and callable(response.render):
+                response = response.render()
+            if not _cacheable(response):
+                return response
+            stored = _stored(response, gzip)
+            caches[CACHE_ALIAS].set(
+                cache_key, stored, timeout=settings.PAGE_CACHE_SECONDS
+            )
+        response = _rebuilt(stored)
+        _public_headers(response, stamp, etag)
+        return response
+
+    return wrapped
+
+
+class DefaultCacheControlMiddleware:
+    """Anything that does not say how it may be cached is private: a CDN or proxy
+    never keeps a page it was not told it could (the admin, newsletter links,
+    search results, errors)."""
+
+    def __init__(self, get_response: Callable):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = "private, no-store"
+        return response
