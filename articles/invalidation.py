@@ -73,17 +73,19 @@ def article_changed(
 ) -> None:
     """An article's public state may have changed (saved, published, scheduled,
     unpublished, reviewed, deleted): pages showing it before or after."""
-    paths = article_paths(article)
-    if before is not None:
-        paths |= article_paths(before)
+
+    def paths() -> set[str]:
+        return article_paths(article) | (article_paths(before) if before else set())
+
     content_changed(paths=paths, reason=reason or f"article {article.pk}")
 
 
 def articles_changed(*, articles: Iterable[Article], reason: str) -> None:
-    paths: set[str] = set()
-    for article in articles:
-        paths |= article_paths(article)
-    content_changed(paths=paths or site_paths(), reason=reason)
+    def paths() -> set[str]:
+        found = set().union(*(article_paths(a) for a in articles))
+        return found or site_paths()
+
+    content_changed(paths=paths, reason=reason)
 
 
 def image_changed(*, source: str) -> None:

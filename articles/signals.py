@@ -32,16 +32,18 @@ def editor_image_stored(sender, name: str, **kwargs) -> None:
 
 def topic_changed(sender, instance: Topic, **kwargs) -> None:
     content_changed(
-        paths=invalidation.topic_paths(instance) | invalidation.site_paths(),
+        paths=lambda: invalidation.topic_paths(instance) | invalidation.site_paths(),
         reason=f"topic {instance.pk}",
     )
 
 
 def author_changed(sender, instance: Author, **kwargs) -> None:
-    articles = Article.objects.published().filter(author=instance)
-    paths = invalidation.author_paths(instance) | {
-        a.get_absolute_url() for a in articles.only("slug")
-    }
+    def paths() -> set[str]:
+        articles = Article.objects.published().filter(author=instance).only("slug")
+        return invalidation.author_paths(instance) | {
+            a.get_absolute_url() for a in articles
+        }
+
     content_changed(paths=paths, reason=f"author {instance.pk}")
 
 

@@ -83,9 +83,12 @@ def _next_change_at() -> datetime | None:
     return min(moments, default=None)
 
 
-def content_changed(*, paths: Iterable[str] = (), reason: str = "") -> None:
+def content_changed(
+    *, paths: Iterable[str] | Callable[[], Iterable[str]] = (), reason: str = ""
+) -> None:
     """Public pages changed: bump the version in the caller's transaction, and,
-    once it commits, ask the CDN to drop `paths` (site-relative addresses)."""
+    once it commits, ask the CDN to drop `paths` (site-relative addresses, or a
+    function listing them: only called when there is a CDN to purge)."""
     now = timezone.now()
     updated = PageVersion.objects.filter(id=1).update(
         version=F("version") + 1, changed_at=now, next_change_at=_next_change_at()
@@ -95,17 +98,17 @@ def content_changed(*, paths: Iterable[str] = (), reason: str = "") -> None:
             id=1, defaults={"changed_at": now, "next_change_at": _next_change_at()}
         )
     logger.debug("Public pages changed: %s", reason or "unspecified")
-    paths = sorted(set(paths))
-    if paths:
-        transaction.on_commit(lambda: purge(paths), robust=True)
+    if not settings.PAGE_CACHE_PURGE:
+        return
+    changed = sorted(set(paths() if callable(paths) else paths))
+    if changed:
+        transaction.on_commit(lambda: purge(changed), robust=True)
 
 
 def purge(paths: list[str]) -> None:
     """Hand changed addresses to the CDN purge hook (settings.PAGE_CACHE_PURGE, a
     dotted path to a function taking a list of absolute URLs); none by default."""
     hook = settings.PAGE_CACHE_PURGE
-    if not hook:
-        return
     base = settings.SITE_URL.rstrip("/")
     import_string(hook)([f"{base}{path}" for path in paths])
 
