@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "staff.apps.AuthenticatorAppsConfig",
     "django_tasks",
     "django_tasks_db",
+    # The health checks (core/health.py) and `manage.py health_check`.
+    "health_check",
     "core",
     "articles",
     "newsletter",
@@ -270,6 +272,8 @@ if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    # Load balancers probe the site directly over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
@@ -350,6 +354,11 @@ SITE_URL = os.environ.get("SITE_URL", "").rstrip("/") or (
 # Background work: django-tasks with its database backend (the worker is
 # `manage.py db_worker`). Tasks live in the same database as the site.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# The health check (/health/) fails when a due task has waited longer than this:
+# no worker is running, or all of them are stuck (core/health.py).
+WORKER_MAX_WAIT = timedelta(
+    minutes=int(os.environ.get("DJANGO_WORKER_MAX_WAIT_MINUTES", "10"))
+)
 
 # Cache: per-process memory by default; REDIS_URL shares it between processes, which
 # the per-IP sign-up limit needs once the site runs more than one process. Public

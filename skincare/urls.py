@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from articles.seo import robots_txt
 from articles.sitemaps import SITEMAPS
+from core.health import WEB_CHECKS, HealthView
 from core.media import serve_media
 from core.pagecache import public_page
 from core.views import favicon
@@ -27,6 +28,8 @@ urlpatterns = [
     ),
     path("robots.txt", public_page(robots_txt), name="robots_txt"),
     path("favicon.ico", favicon, name="favicon"),
+    path("health/", HealthView.as_view(), name="health"),
+    path("health/web/", HealthView.as_view(checks=WEB_CHECKS), name="health-web"),
     path("newsletter/", include("newsletter.urls")),
     path("", include("articles.urls")),
 ]
