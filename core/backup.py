@@ -36,12 +36,14 @@ import django
 from django.apps import apps
 from django.core.files import File
 from django.core.files.storage import Storage, default_storage
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.client import DatabaseClient
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
+
+from core.models import PageVersion
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -453,7 +455,9 @@ def restore_backup(
                 dump = Path(scratch) / manifest.database.name
                 with dump.open("wb") as target:
                     shutil.copyfileobj(source, target, CHUNK_BYTES)
+                before = page_version()
                 restore_database(connection, manifest.vendor, dump)
+                move_page_version_past(before)
                 dump.unlink()
             elif member.name in expected:
                 name = expected[member.name]
@@ -464,6 +468,34 @@ def restore_backup(
         media_unchanged=len(plan.media_unchanged),
         pending_migrations=pending_migrations(connection),
     )
+
+
+def page_version() -> int:
+    """The page version now (0 before core's migration has run)."""
+    try:
+        return (
+            PageVersion.objects.filter(id=1).values_list("version", flat=True).first()
+            or 0
+        )
+    except DatabaseError:
+        return 0
+
+
+def move_page_version_past(before: int) -> None:
+    """The restored database's page version may be one cached pages were stored
+    under after the backup was taken: move it past every version used, so cached
+    pages of the other timeline are never served (core/pagecache.py)."""
+    try:
+        restored = page_version()
+        PageVersion.objects.update_or_create(
+            id=1,
+            defaults={
+                "version": max(before, restored) + 1,
+                "changed_at": timezone.now(),
+            },
+        )
+    except DatabaseError:
+        pass  # A database without the table yet: `migrate` creates it afresh.
 
 
 def restore_database(connection: BaseDatabaseWrapper, vendor: str, dump: Path) -> None:

@@ -21,10 +21,12 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test import Client
 
 from articles import services
 from articles.models import Article, ImageRendition
 from core import backup
+from core.models import PageVersion
 from newsletter.models import Subscriber
 from tests.factories import (
     image_upload,
@@ -137,6 +139,24 @@ def test_restore_brings_back_every_row_and_media_file_after_changes(tmp_path):
     after = media_contents()
     assert {name: after[name] for name in media} == media
     assert after["notes/later.txt"] == b"uploaded later\n"
+
+
+def test_after_a_restore_no_page_cached_after_the_backup_is_served(tmp_path):
+    article = make_article(title="Before the backup")
+    archive = tmp_path / "site.tar.gz"
+    run("backup", output=str(archive))
+    visitor = Client()
+    publish_later = make_article(title="After the backup")
+    assert "After the backup" in visitor.get("/articles/").text  # Now cached.
+    used = PageVersion.objects.get().version
+
+    run("restore", str(archive), yes=True)
+
+    assert PageVersion.objects.get().version > used
+    text = visitor.get("/articles/").text
+    assert "Before the backup" in text and "After the backup" not in text
+    assert visitor.get(publish_later.get_absolute_url()).status_code == 404
+    assert visitor.get(article.get_absolute_url()).status_code == 200
 
 
 def test_restoring_twice_rewrites_no_identical_media(tmp_path):
