@@ -4,7 +4,7 @@ Renditions are made once, in a background task (articles/tasks.py), never while 
 page is served: each uploaded image (cover, author photo, image in an article body)
 gets a few widths, never wider than the original, in AVIF (when this Pillow can
 write it), WebP and a JPEG fallback (PNG when the source has transparency). Each is
-stored under media/renditions/ with a name derived from the source name, and
+stored under renditions/ in the media storage, named after the source, and
 recorded in ImageRendition. Pages look up the renditions of all their images in one
 query (page_renditions) and render <picture> markup (includes/picture.html); an
 image without renditions yet is shown as a plain <img>.
@@ -18,9 +18,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -30,6 +28,7 @@ from django.template.loader import render_to_string
 from PIL import Image, ImageOps, features
 
 from articles.models import Article, Author, ImageRendition
+from core.media import media_name, media_url, served_elsewhere, stored_url
 
 WIDTHS = (480, 800, 1200, 1600)
 FOLDER = "renditions"
@@ -179,10 +178,6 @@ def delete_renditions(source: str) -> int:
     return len(renditions)
 
 
-def source_url(source: str) -> str:
-    return default_storage.url(source)
-
-
 def is_referenced(source: str) -> bool:
     """Whether any cover, author photo or article body still uses this image."""
     if not source:
@@ -191,8 +186,8 @@ def is_referenced(source: str) -> bool:
         return True
     if Author.objects.filter(photo=source).exists():
         return True
-    url = source_url(source)
-    return Article.objects.filter(Q(body__contains=url)).exists()
+    # Bodies keep the site's own address of an image, whatever the storage.
+    return Article.objects.filter(Q(body__contains=media_url(source))).exists()
 
 
 def forget_renditions(source: str) -> int:
@@ -229,12 +224,10 @@ ATTRIBUTE = re.compile(r'([a-zA-Z-]+)="([^"]*)"')
 
 
 def url_to_source(url: str) -> str | None:
-    """The storage name of one of our media URLs, or None for anything else."""
-    parts = urlsplit(url)
-    if parts.scheme or parts.netloc or not parts.path.startswith(settings.MEDIA_URL):
-        return None
-    name = unquote(parts.path[len(settings.MEDIA_URL) :])
-    if not name or ".." in name or name.startswith(f"{FOLDER}/"):
+    """The storage name of one of our uploaded images from its URL, or None for
+    anything else (renditions included)."""
+    name = media_name(url)
+    if not name or name.startswith(f"{FOLDER}/"):
         return None
     return name
 
@@ -361,7 +354,7 @@ def picture_context(
         width, height = fallback[-1].width, fallback[-1].height
 
     def srcset(items):
-        return ", ".join(f"{default_storage.url(r.file)} {r.width}w" for r in items)
+        return ", ".join(f"{stored_url(r.file)} {r.width}w" for r in items)
 
     sources = [
         {"type": MIME_TYPES[f], "srcset": srcset(by_format[f])}
@@ -396,13 +389,18 @@ def body_sizes(width: int) -> str:
     return f"(min-width: {width + 40}px) {width}px, calc(100vw - 2.5rem)"
 
 
+SRC = re.compile(r'\ssrc="[^"]*"')
+
+
 def add_pictures(html: str) -> str:
     """Body step: each of our images becomes <picture> markup using its renditions
-    (lazy-loaded); images without renditions yet stay as they are."""
+    (lazy-loaded); images without renditions yet stay as they are, fetched from
+    where media is stored (bodies keep the site's own address, core/media.py)."""
     if "<img" not in html:
         return html
     found = body_renditions(html)
-    if not found:
+    elsewhere = served_elsewhere()
+    if not found and not elsewhere:
         return html
 
     def replace(match: re.Match) -> str:
@@ -410,15 +408,21 @@ def add_pictures(html: str) -> str:
             k.lower(): html_lib.unescape(v) for k, v in ATTRIBUTE.findall(match[0])
         }
         source = url_to_source(attributes.get("src", ""))
-        renditions = found.get(source or "")
-        if not renditions:
+        if not source:
             return match[0]
+        src = stored_url(source) if elsewhere else attributes["src"]
+        renditions = found.get(source)
+        if not renditions:
+            if not elsewhere:
+                return match[0]
+            quoted = html_lib.escape(src)
+            return SRC.sub(lambda _: f' src="{quoted}"', match[0], count=1)
         width, height = attributes.get("width", ""), attributes.get("height", "")
         # The editor's own width and height (both given) are the intended size.
         keep = width.isdigit() and height.isdigit()
         shown = int(width) if keep else max(r.width for r in renditions)
         return render_picture(
-            src=attributes["src"],
+            src=src,
             renditions=renditions,
             alt=attributes.get("alt", ""),
             width=int(width) if keep else None,

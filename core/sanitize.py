@@ -1,9 +1,9 @@
 """The one HTML allow-list: every rich-text field is reduced to it on save."""
 
-from urllib.parse import unquote, urlsplit
-
 import nh3
 from django.conf import settings
+
+from core.media import media_name, media_url
 
 ALLOWED_TAGS = {
     "h2", "h3", "h4", "p", "br", "hr",
@@ -24,21 +24,19 @@ DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template",
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def _is_own_media_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return (
-        not parts.scheme
-        and not parts.netloc
-        and parts.path.startswith(settings.MEDIA_URL)
-        # Browsers also read %2e as a dot: "/media/%2e%2e/admin/" leaves /media/.
-        and ".." not in unquote(parts.path)
-        and "\\" not in value
-    )
+def _own_media_src(value: str) -> str | None:
+    """Our own images only, kept at the site's own address (core/media.py): one
+    given at the storage's address (the editor's file browser, with a bucket or
+    CDN) is stored at ours."""
+    name = media_name(value)
+    if name is None:
+        return None
+    return value if value.startswith(settings.MEDIA_URL) else media_url(name)
 
 
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
     if tag == "img" and attribute == "src":
-        return value if _is_own_media_url(value) else None
+        return _own_media_src(value)
     if attribute in {"width", "height", "colspan", "rowspan", "start"}:
         return value if value.isdigit() and len(value) <= 5 else None
     return value

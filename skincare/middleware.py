@@ -6,11 +6,18 @@ from django.http import HttpRequest, HttpResponseBase
 from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import render
 
+from core.media import media_origin
+
 logger = logging.getLogger(__name__)
 
 
 class PathAwareCSPMiddleware(CSPMiddleware):
-    """Strict CSP everywhere, the looser one CKEditor needs under /admin/ only."""
+    """Strict CSP everywhere, the looser one CKEditor needs under /admin/ only.
+
+    Images may also come from where media is stored when that is not this site (a
+    bucket or CDN): its origin is taken from the storage's own addresses, so it is
+    always the one pages link to.
+    """
 
     def get_policy_parts(
         self,
@@ -21,6 +28,13 @@ class PathAwareCSPMiddleware(CSPMiddleware):
         parts = super().get_policy_parts(request, response, report_only)
         if not report_only and request.path_info.startswith("/admin/"):
             parts.config = settings.ADMIN_CONTENT_SECURITY_POLICY
+        origin = media_origin()
+        if origin:
+            update = dict(parts.update or {})
+            extra = update.get("img-src") or []
+            extra = [extra] if isinstance(extra, str) else list(extra)
+            update["img-src"] = [*extra, origin]
+            parts.update = update
         return parts
 
 

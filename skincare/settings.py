@@ -181,11 +181,47 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The site's own address of uploaded media (core/media.py): served from local disk,
+# or redirecting to object storage.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
 
+# Uploaded images and their renditions: local disk (MEDIA_ROOT) is the embedded
+# default; MEDIA_STORAGE=s3 keeps them in an S3-compatible bucket (django-storages),
+# and pages fetch them from the bucket or AWS_S3_CUSTOM_DOMAIN. Credentials are
+# boto3's own: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment, or
+# an instance or task role; never settings. Addresses are unsigned (the images
+# are public content, and signed ones would expire in cached pages and feeds), so
+# the bucket or CDN must let anyone read objects.
+MEDIA_STORAGE = os.environ.get("MEDIA_STORAGE", "").strip().lower() or "local"
+if MEDIA_STORAGE == "local":
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif MEDIA_STORAGE == "s3":
+    if not os.environ.get("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    _media_storage = {
+        "BACKEND": "core.s3.MediaS3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["AWS_STORAGE_BUCKET_NAME"],
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "custom_domain": os.environ.get("AWS_S3_CUSTOM_DOMAIN") or None,
+            "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or None,
+            "location": os.environ.get("AWS_LOCATION", "").strip("/"),
+            # None: objects get the bucket's own rules (ACLs are off on new buckets).
+            "default_acl": os.environ.get("AWS_DEFAULT_ACL") or None,
+            "querystring_auth": False,
+            # Never replace a file under a name pages already link to.
+            "file_overwrite": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured(
+        f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}."
+    )
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
