@@ -24,13 +24,13 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, wraps
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
@@ -117,14 +117,16 @@ def current() -> Stamp:
     """The page version now. Past the next scheduled change, the first request
     to see it moves the version on (once: the update only succeeds against the
     version it read)."""
-    row = PageVersion.objects.filter(id=1).values_list(
-        "version", "changed_at", "next_change_at"
-    )
-    found = next(iter(row), None)
+    # Raw SQL: this runs on every public request, and the ORM would spend more
+    # time building the query than the database spends answering it.
+    with connection.cursor() as cursor:
+        cursor.execute(VERSION_SQL)
+        found = cursor.fetchone()
     if found is None:
         PageVersion.objects.get_or_create(id=1)
         return current()
-    stamp = Stamp(*found)
+    version, changed_at, next_change_at = found
+    stamp = Stamp(version, _aware(changed_at), _aware(next_change_at))
     if stamp.next_change_at is not None and stamp.next_change_at <= timezone.now():
         PageVersion.objects.filter(id=1, version=stamp.version).update(
             version=stamp.version + 1,
@@ -133,6 +135,22 @@ def current() -> Stamp:
         )
         return current()
     return stamp
+
+
+VERSION_SQL = (
+    f"SELECT version, changed_at, next_change_at FROM {PageVersion._meta.db_table} "
+    "WHERE id = 1"
+)
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp as the database driver returned it, as an aware datetime
+    (SQLite's driver gives naive UTC datetimes, or text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @cache
@@ -156,6 +174,8 @@ def release() -> str:
 
 
 def _page_address(request: HttpRequest) -> str:
+    if not request.META.get("QUERY_STRING"):
+        return request.path
     kept = [
         f"{name}={value}"
         for name in KEPT_PARAMETERS
@@ -193,7 +213,10 @@ def _public_headers(response: HttpResponseBase, stamp: Stamp, etag: str) -> None
         f"public, max-age=0, s-maxage={_shared_max_age(stamp)}, "
         f"stale-while-revalidate={settings.PAGE_CACHE_STALE_WHILE_REVALIDATE}"
     )
-    patch_vary_headers(response, ("Accept-Encoding",))
+    if "Vary" in response:
+        patch_vary_headers(response, ("Accept-Encoding",))
+    else:
+        response["Vary"] = "Accept-Encoding"
 
 
 def _stored(response: HttpResponse, gzip: bool) -> tuple[int, bytes, list]:
