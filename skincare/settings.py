@@ -126,10 +126,15 @@ TEMPLATES = [
 # take the write lock up front so two writers never deadlock on a lock upgrade.
 SQLITE_PATH = os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# PostgreSQL connections persist for this many seconds (one per process: each
+# gunicorn sync worker and each db_worker), checked before reuse so a connection the
+# server or a firewall dropped is replaced rather than failing a request; 0 opens one
+# per request. README.md, "Running on several machines", counts them.
+_conn_max_age = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=60, conn_health_checks=True
+            DATABASE_URL, conn_max_age=_conn_max_age, conn_health_checks=True
         )
     }
 else:
@@ -350,17 +355,16 @@ SITE_URL = os.environ.get("SITE_URL", "").rstrip("/") or (
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Cache: per-process memory by default; REDIS_URL shares it between processes, which
-# the per-IP sign-up limit needs once the site runs more than one process.
+# the per-IP sign-up limit needs once the site runs more than one process. The key
+# prefix keeps sites (or staging and production) apart in one Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+_cache = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+)
 CACHES = {
-    "default": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-        }
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    "default": {**_cache, "KEY_PREFIX": os.environ.get("DJANGO_CACHE_KEY_PREFIX", "")}
 }
 
 # Newsletter sending and abuse limits (README.md explains each).
