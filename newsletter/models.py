@@ -285,6 +285,22 @@ class SendClaim(models.Model):
         return f"{self.worker} {self.claimed_at:%H:%M:%S}"
 
 
+class SendPace(models.Model):
+    """The shared sending rate: the earliest moment the next message may start.
+
+    One row per limit, read and moved forward by one statement per message
+    (newsletter/pacing.py), so every worker on every machine keeps to one rate.
+    """
+
+    name = models.CharField(primary_key=True, max_length=50)
+    # Seconds since the epoch, by the database's clock on PostgreSQL (machines'
+    # clocks may differ), by the one machine's clock on SQLite.
+    next_at = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class DeliveryQuerySet(models.QuerySet):
     def counts(self) -> dict[str, int]:
         """Deliveries per status, every status present (zero when none)."""

@@ -50,7 +50,7 @@ from django.utils import timezone
 from psycopg import pq
 
 from core.pagecache import content_changed
-from newsletter import emails, selectors
+from newsletter import emails, pacing, selectors
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
 from newsletter.subscriptions import unsubscribe
 
@@ -328,18 +328,13 @@ def _claim_value(claim: SendClaim):
 
 @dataclass
 class Pacer:
-    """Keeps one worker under NEWSLETTER_RATE_PER_SECOND messages a second."""
+    """Keeps all workers together under NEWSLETTER_RATE_PER_SECOND messages a
+    second (newsletter/pacing.py)."""
 
     rate: float
-    next_at: float = 0.0
 
     def wait(self) -> None:
-        if self.rate <= 0:
-            return
-        now = time.monotonic()
-        if self.next_at > now:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + 1 / self.rate
+        pacing.wait_for_slot(rate=self.rate)
 
 
 class ClaimLost(Exception):
@@ -665,6 +660,10 @@ def _deliver(
             error="No longer subscribed when the message was due.",
         )
         return Delivery.Status.SKIPPED, False
+    if pacer.rate > 0:
+        # The pacer asks the database, on the connection that may still carry the
+        # previous outcome's UPDATE: its answer must be read first.
+        writer.flush()
     pacer.wait()
     try:
         if transport.smtp:

@@ -130,10 +130,15 @@ TEMPLATES = [
 # take the write lock up front so two writers never deadlock on a lock upgrade.
 SQLITE_PATH = os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Database connections persist for this many seconds (one per process: each
+# gunicorn sync worker and each db_worker), checked before reuse so a connection the
+# server or a firewall dropped is replaced rather than failing a request; 0 opens one
+# per request. README.md, "Running on several machines", counts them.
+_conn_max_age = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=60, conn_health_checks=True
+            DATABASE_URL, conn_max_age=_conn_max_age, conn_health_checks=True
         )
     }
 else:
@@ -150,6 +155,10 @@ else:
                     ),
                 )
             },
+            # Kept open like PostgreSQL's: opening one (and setting WAL on it) costs
+            # more than serving a cached page.
+            "CONN_MAX_AGE": _conn_max_age,
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
@@ -400,18 +409,21 @@ WORKER_MAX_WAIT = timedelta(
 # the per-IP sign-up limit needs once the site runs more than one process. Public
 # pages are cached under "pages" (core/pagecache.py): keyed by a version kept in the
 # database, so they are exact with either backend; Redis shares them between
-# processes and machines.
+# processes and machines. The key prefix keeps sites (or staging and production)
+# apart in one Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHE_KEY_PREFIX = os.environ.get("DJANGO_CACHE_KEY_PREFIX", "")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
         },
         "pages": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "pages",
+            "KEY_PREFIX": f"{CACHE_KEY_PREFIX}pages",
         },
     }
 else:

@@ -96,3 +96,29 @@ def test_database_url_selects_postgresql():
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
     )
     assert result.stdout.strip() == "django.db.backends.postgresql"
+
+
+def test_postgresql_connections_persist_with_health_checks_as_long_as_asked():
+    show = (
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    postgres = {"DJANGO_DEBUG": "1", "DATABASE_URL": "postgres://u@db:5432/site"}
+    assert run_manage("shell", "-c", show, **postgres).stdout.strip() == "60 True"
+    result = run_manage("shell", "-c", show, DJANGO_CONN_MAX_AGE="0", **postgres)
+    assert result.stdout.strip() == "0 True"
+
+
+def test_redis_cache_keys_carry_the_site_prefix():
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; c = settings.CACHES['default']; "
+        "print(c['BACKEND'], c['LOCATION'], c['KEY_PREFIX'])",
+        DJANGO_DEBUG="1",
+        REDIS_URL="redis://cache:6379/0",
+        DJANGO_CACHE_KEY_PREFIX="staging",
+    )
+    assert result.stdout.strip() == (
+        "django.core.cache.backends.redis.RedisCache redis://cache:6379/0 staging"
+    )
