@@ -137,6 +137,26 @@ class Server:
                 pids.append(int(entry.name))
         return sorted(pids)
 
+    def settle(self, quiet: float = 0.3, limit: float = 30) -> None:
+        """Wait until the workers have used no CPU for `quiet` seconds: requests
+        still queued when wrk stops must not slow down the next measurement."""
+        deadline = time.monotonic() + limit
+        last = None
+        while time.monotonic() < deadline:
+            used = sum(cpu_ticks(pid) for pid in self.worker_pids())
+            if used == last:
+                return
+            last = used
+            time.sleep(quiet)
+
+
+def cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
 
 class Servers:
     """Starts servers in sessions of their own and ends exactly those on exit."""
@@ -304,7 +324,7 @@ def wrk(command: list[str]) -> WrkResult:
 class Target:
     name: str
     label: str
-    port: int
+    server: Server
     path: str
     headers: dict[str, str]
     status: int
@@ -313,11 +333,11 @@ class Target:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.path}"
+        return f"http://127.0.0.1:{self.server.port}{self.path}"
 
     def check(self) -> Answer:
         """One request by hand: the right status and page, and its size."""
-        answer = probe(self.port, self.path, self.headers)
+        answer = probe(self.server.port, self.path, self.headers)
         if answer.status != self.status:
             raise BenchError(
                 f"{self.label}: {self.url} answered {answer.status}, "
@@ -354,6 +374,7 @@ class Target:
             self.url, self.headers, args, connections=connections, seconds=seconds
         )
         result = wrk(command)
+        self.server.settle()
         if problems := self.problems(result):
             text = f"{self.label}: {'; '.join(problems)}"
             if warm_up:
@@ -790,7 +811,7 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
 
         title = article["title"]
         targets = {
-            "cached": Target("cached", "cached article", cached.port, path, GZIP, 200)
+            "cached": Target("cached", "cached article", cached, path, GZIP, 200)
         }
         targets["cached"].marker = title
         if args.load:
@@ -798,16 +819,14 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
             return load_mode(args, targets["cached"], cached)
 
         targets["bare"] = Target(
-            "bare", "bare view", uncached.port, "/bench-ok/", GZIP, 200, "ok"
+            "bare", "bare view", uncached, "/bench-ok/", GZIP, 200, "ok"
         )
         targets["uncached"] = Target(
-            "uncached", "uncached article", uncached.port, path, GZIP, 200, title
+            "uncached", "uncached article", uncached, path, GZIP, 200, title
         )
         if conditional := conditional_headers(targets["cached"].check()):
             revalidate = {**GZIP, **conditional}
-            targets["304"] = Target(
-                "304", "304 answer", cached.port, path, revalidate, 304
-            )
+            targets["304"] = Target("304", "304 answer", cached, path, revalidate, 304)
         else:
             report("304: n/a (the article sends neither ETag nor Last-Modified)")
 
@@ -823,7 +842,7 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
             servers.wait_ready(wagtail, f"/{args.slug}/")
             report(f"wagtail: {shlex.join(wagtail.command)}")
             targets["wagtail"] = Target(
-                "wagtail", "wagtail page", wagtail.port, f"/{args.slug}/", GZIP, 200
+                "wagtail", "wagtail page", wagtail, f"/{args.slug}/", GZIP, 200
             )
             targets["wagtail"].marker = title
 
