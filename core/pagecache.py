@@ -37,7 +37,6 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from django.utils.module_loading import import_string
-from django.utils.text import compress_string
 
 from core.models import PageVersion
 
@@ -51,8 +50,6 @@ KEPT_PARAMETERS = ("page",)
 PER_RESPONSE_HEADERS = frozenset(
     {"cache-control", "etag", "last-modified", "vary", "set-cookie", "content-length"}
 )
-# Smaller bodies gain nothing from gzip (GZipMiddleware's own threshold).
-MIN_COMPRESSED_LENGTH = 200
 # Files whose content decides what a page looks like; a deploy that changes any
 # of them starts a new set of cache keys and ETags.
 RELEASE_SUFFIXES = frozenset({".py", ".html", ".txt", ".xml", ".json", ".css", ".js"})
@@ -219,19 +216,79 @@ def _public_headers(response: HttpResponseBase, stamp: Stamp, etag: str) -> None
         response["Vary"] = "Accept-Encoding"
 
 
-def _stored(response: HttpResponse, gzip: bool) -> tuple[int, bytes, list]:
-    content = response.content
+def _validators(request: HttpRequest, stamp: Stamp) -> tuple[str, str]:
+    """The page's key (release, version, address) and the ETag made from it."""
+    key = f"{release()}:{stamp.version}:{_page_address(request)}"
+    return key, f'W/"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+
+
+def _request_stamp(request: HttpRequest) -> Stamp:
+    # PageCacheMiddleware has read it already for most public requests.
+    stamp = getattr(request, "page_stamp", None)
+    return stamp if stamp is not None else current()
+
+
+def _not_modified(
+    request: HttpRequest, stamp: Stamp, etag: str, *, by_date: bool = True
+) -> HttpResponseBase | None:
+    response = get_conditional_response(
+        request,
+        etag=etag,
+        last_modified=int(stamp.changed_at.timestamp()) if by_date else None,
+    )
+    if response is not None:
+        _public_headers(response, stamp, etag)
+    return response
+
+
+def public_page(view: Callable) -> Callable:
+    """Mark a view's page as public: for visitors who are not signed in it gets an
+    ETag, Last-Modified and CDN headers, a 304 when the browser's copy is current
+    (answered before the view runs), and PageCacheMiddleware keeps it. Signed-in
+    people get it rendered afresh and private."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        if request.method not in ("GET", "HEAD") or not _is_anonymous(request):
+            response = view(request, *args, **kwargs)
+            if "Cache-Control" not in response:
+                response["Cache-Control"] = "private, no-cache"
+            return response
+        stamp = _request_stamp(request)
+        key, etag = _validators(request, stamp)
+        not_modified = _not_modified(request, stamp, etag)
+        if not_modified is not None:
+            return not_modified
+        response = view(request, *args, **kwargs)
+        if (
+            response.status_code == 200
+            and not response.cookies
+            and "Cache-Control" not in response
+        ):
+            _public_headers(response, stamp, etag)
+            response.public_page_key = key
+        return response
+
+    return wrapped
+
+
+def _storable(response: HttpResponseBase, key: str) -> bool:
+    return (
+        getattr(response, "public_page_key", None) == key
+        and isinstance(response, HttpResponse)
+        and not response.streaming
+        and not response.cookies
+        and response.status_code == 200
+    )
+
+
+def _stored(response: HttpResponse) -> tuple[int, bytes, list]:
     headers = [
         (name, value)
         for name, value in response.items()
         if name.lower() not in PER_RESPONSE_HEADERS
     ]
-    if gzip and len(content) >= MIN_COMPRESSED_LENGTH:
-        compressed = compress_string(content)
-        if len(compressed) < len(content):
-            content = compressed
-            headers.append(("Content-Encoding", "gzip"))
-    return response.status_code, content, headers
+    return response.status_code, response.content, headers
 
 
 def _rebuilt(stored: tuple[int, bytes, list]) -> HttpResponse:
@@ -243,61 +300,52 @@ def _rebuilt(stored: tuple[int, bytes, list]) -> HttpResponse:
     return response
 
 
-def _cacheable(response: HttpResponseBase) -> bool:
-    return (
-        response.status_code == 200
-        and isinstance(response, HttpResponse)
-        and not response.streaming
-        and not response.cookies
-        and "private" not in response.get("Cache-Control", "")
-    )
+class PageCacheMiddleware:
+    """Serve public pages (marked by @public_page) to visitors without a session
+    from the page cache, as the middleware below made them: compressed, with their
+    security headers. Near the top of MIDDLEWARE, so a cached page skips sessions,
+    authentication, CSRF and the rest, which a visitor without cookies never needs.
 
+    Requests with a session cookie go through: the view decides (a signed-in
+    person gets a private page; anyone else the public one, uncached).
+    """
 
-def public_page(view: Callable) -> Callable:
-    """Serve a public page from the page cache, with ETag, Last-Modified, 304s and
-    CDN headers, to anonymous visitors; signed-in people get it rendered, private."""
+    def __init__(self, get_response: Callable):
+        self.get_response = get_response
 
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
-        if request.method not in ("GET", "HEAD") or not _is_anonymous(request):
-            response = view(request, *args, **kwargs)
-            if "Cache-Control" not in response:
-                response["Cache-Control"] = "private, no-cache"
-            return response
-        stamp = current()
-        address = _page_address(request)
-        key = f"{release()}:{stamp.version}:{address}"
-        etag = f'W/"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
-        # Answered from the version alone: nothing is rendered or read.
-        not_modified = get_conditional_response(
-            request, etag=etag, last_modified=int(stamp.changed_at.timestamp())
-        )
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if (
+            not settings.PAGE_CACHE
+            or request.method not in ("GET", "HEAD")
+            or settings.SESSION_COOKIE_NAME in request.COOKIES
+        ):
+            return self.get_response(request)
+        stamp = request.page_stamp = current()
+        key, etag = _validators(request, stamp)
+        # An ETag of ours for this address and version: the page was public when
+        # it was given, and is unchanged since.
+        not_modified = _not_modified(request, stamp, etag, by_date=False)
         if not_modified is not None:
-            _public_headers(not_modified, stamp, etag)
             return not_modified
-        if not settings.PAGE_CACHE:
-            response = view(request, *args, **kwargs)
-            if _cacheable(response):
-                _public_headers(response, stamp, etag)
-            return response
-        gzip = _accepts_gzip(request)
-        cache_key = f"page:{key}:{'gz' if gzip else 'id'}"
+        variant = "gz" if _accepts_gzip(request) else "id"
+        cache_key = f"page:{key}:{variant}"
         stored = caches[CACHE_ALIAS].get(cache_key)
-        if stored is None:
-            response = view(request, *args, **kwargs)
-            if hasattr(response, "render") and callable(response.render):
-                response = response.render()
-            if not _cacheable(response):
-                return response
-            stored = _stored(response, gzip)
-            caches[CACHE_ALIAS].set(
-                cache_key, stored, timeout=settings.PAGE_CACHE_SECONDS
+        if stored is not None:
+            return _not_modified(request, stamp, etag) or self._served(
+                stored, stamp, etag
             )
+        response = self.get_response(request)
+        if _storable(response, key):
+            caches[CACHE_ALIAS].set(
+                cache_key, _stored(response), timeout=settings.PAGE_CACHE_SECONDS
+            )
+        return response
+
+    @staticmethod
+    def _served(stored: tuple[int, bytes, list], stamp: Stamp, etag: str):
         response = _rebuilt(stored)
         _public_headers(response, stamp, etag)
         return response
-
-    return wrapped
 
 
 class DefaultCacheControlMiddleware:

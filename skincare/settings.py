@@ -85,6 +85,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A response that does not say how it may be cached is private (core/pagecache.py).
     "core.pagecache.DefaultCacheControlMiddleware",
+    # Public pages for visitors without a session, served before the middleware
+    # below (which made them, compressed them and added their headers) runs again.
+    "core.pagecache.PageCacheMiddleware",
     # Above everything that changes the body or sets cookies, so it compresses the
     # final response and sees every cookie set on it; below WhiteNoise, which
     # serves its own pre-compressed static files.

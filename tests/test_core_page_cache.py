@@ -96,6 +96,23 @@ def test_a_second_visit_is_served_from_the_cache_with_one_query(visitor):
     assert count == 1
 
 
+def test_a_cached_page_keeps_every_header_the_rendered_one_had(visitor):
+    article = make_article(body="<p>" + "Calm skin. " * 100 + "</p>")
+    url = article.get_absolute_url()
+    rendered = visitor.get(url, **GZIP)
+    cached, count = queries_for(lambda: visitor.get(url, **GZIP))
+    assert count == 1
+    assert dict(cached.headers) == dict(rendered.headers)
+    for header in (
+        "Content-Security-Policy",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Content-Encoding",
+    ):
+        assert cached[header], header
+
+
 def test_public_pages_carry_validators_and_cdn_headers_and_no_cookie(visitor):
     article = make_article()
     for url in (
