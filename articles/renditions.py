@@ -396,12 +396,16 @@ def body_sizes(width: int) -> str:
     return f"(min-width: {width + 40}px) {width}px, calc(100vw - 2.5rem)"
 
 
-def add_pictures(html: str) -> str:
+def add_pictures(
+    html: str, found: dict[str, list[ImageRendition]] | None = None
+) -> str:
     """Body step: each of our images becomes <picture> markup using its renditions
-    (lazy-loaded); images without renditions yet stay as they are."""
+    (lazy-loaded); images without renditions yet stay as they are. `found`: the
+    renditions, looked up by the caller; else body_renditions."""
     if "<img" not in html:
         return html
-    found = body_renditions(html)
+    if found is None:
+        found = body_renditions(html)
     if not found:
         return html
 

@@ -15,6 +15,8 @@ from core.editor.signals import image_stored
 def article_deleted(sender, instance: Article, **kwargs) -> None:
     search.remove_article(instance.pk)
     services.forget_article_images(article=instance)
+    if instance.status == Article.Status.PUBLISHED:
+        services.enqueue_related_refresh(article=instance)
 
 
 def editor_image_stored(sender, name: str, **kwargs) -> None:

@@ -10,19 +10,41 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from articles import reminders, renditions
+from articles import prepared, reminders, renditions
 
 
 @task()
 def make_renditions(source_name: str) -> int:
-    """Make the responsive copies of one uploaded image (skips those made already)."""
-    return renditions.make_renditions(source_name)
+    """Make the responsive copies of one uploaded image (skips those made already),
+    then the prepared pages showing it, now with its pictures."""
+    made = renditions.make_renditions(source_name)
+    if made:
+        prepared.prepare_showing(source_name)
+    return made
 
 
 @task()
 def forget_renditions(source_name: str) -> int:
     """Delete the copies of an image that was replaced, once nothing uses it."""
     return renditions.forget_renditions(source_name)
+
+
+@task()
+def refresh_related(article_id: int, topic_id: int, text: str) -> int:
+    """The related lists of the articles around one that was published,
+    unpublished, retitled or moved (prepared.refresh_related_around); `text` is
+    its title and summary, passed in case it was deleted meanwhile."""
+    return prepared.refresh_related_around(
+        article_id=article_id, topic_id=topic_id, text=text
+    )
+
+
+@task()
+def prepare_articles_by(
+    author_id: int | None = None, topic_id: int | None = None
+) -> int:
+    """The prepared pages naming an author or in a topic that was edited."""
+    return prepared.prepare_by(author_id=author_id, topic_id=topic_id)
 
 
 @task()

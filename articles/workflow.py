@@ -437,6 +437,7 @@ def approve(
             note=note or "Approved the live version.",
             revision=revision,
         )
+        services.refresh_article_page(article=article)
         return approval
     _move(
         article=article,
@@ -588,6 +589,7 @@ def publish(
         note=" ".join(notes),
         revision=revision,
     )
+    services.refresh_article_page(article=article)
     return article
 
 
@@ -604,6 +606,7 @@ def unpublish(*, article: Article, user, note: str = "") -> Article:
         to_stage=Stage.UNPUBLISHED,
         note=note,
     )
+    services.refresh_article_page(article=article)
     return article
 
 
