@@ -34,6 +34,7 @@ migrate: install
 
 content: migrate
 	$(DEV_ENV) $(BIN)/python manage.py load_launch_content
+	$(DEV_ENV) $(BIN)/python manage.py prepare_articles
 	$(DEV_ENV) $(BIN)/python manage.py schedule_review_reminders
 
 # The site and one background worker (emails, newsletter sends); Ctrl-C stops both.

@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 
 from articles import citations
+from articles.models import ImageRendition
 from articles.renditions import add_pictures
 
 # The sanitiser (core/sanitize.py) leaves h2/h3 without attributes; a heading
@@ -78,16 +79,21 @@ def _with_citations(
 
 
 def render_body(
-    html: str, *, source_count: int = 0, reserved: frozenset[str] = frozenset()
+    html: str,
+    *,
+    source_count: int = 0,
+    reserved: frozenset[str] = frozenset(),
+    renditions: dict[str, list[ImageRendition]] | None = None,
 ) -> SafeString:
     """The body as served: pictures, heading ids, then citations linked to the
-    `source_count` numbered sources shown under it."""
+    `source_count` numbered sources shown under it. `renditions`: those of the
+    body's images when the caller looked them up (renditions.add_pictures)."""
     # Safe: the stored body is sanitised with nh3 on every save
     # (core/sanitize.py), and each step here only adds our own markup (ids
     # made by slugify: letters, digits, hyphens and underscores only; citation
     # links made of the digits matched).
     # Pictures first: it recognises the body the page prefetched renditions for.
-    html = add_pictures(html)
+    html = add_pictures(html, renditions)
     html = _with_heading_ids(html, reserved)[0]
     return mark_safe(_with_citations(html, source_count)[0])
 

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -426,6 +426,77 @@ class Article(models.Model):
     @property
     def meta_description(self) -> str:
         return self.seo_description or self.summary
+
+
+class PreparedPage(models.Model):
+    """What the public page of a published article shows that depends only on
+    its content, made once whenever that changes (articles/prepared.py), never per
+    request. A separate row, so the many queries listing articles do not carry it."""
+
+    article = models.OneToOneField(
+        Article, primary_key=True, on_delete=models.CASCADE, related_name="prepared"
+    )
+    body_html = models.TextField(
+        help_text="The body as served: pictures, heading ids, linked citations."
+    )
+    cover_html = models.TextField(blank=True, help_text="The cover's picture markup.")
+    outline = models.JSONField(
+        default=list, help_text="The table of contents; empty when there is none."
+    )
+    first_citations = models.JSONField(
+        default=dict, help_text="{source number: id of its first citation}."
+    )
+    reading_minutes = models.PositiveSmallIntegerField()
+    json_ld = models.TextField(help_text="The page's JSON-LD, escaped for <script>.")
+    source_count = models.PositiveIntegerField(
+        help_text="How many sources the citations were linked for."
+    )
+    correction_count = models.PositiveIntegerField(
+        help_text="How many corrections the JSON-LD lists."
+    )
+    site_key = models.CharField(
+        max_length=64,
+        help_text="The format and site settings it was made with (prepared.site_key).",
+    )
+    related_basis = models.CharField(
+        max_length=64,
+        help_text="A digest of what places the article among others' related "
+        "articles: a change means their lists need making again.",
+    )
+    prepared_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Prepared page of article {self.article_id}"
+
+
+class RelatedArticle(models.Model):
+    """An article suggested under another, in order; kept by articles/prepared.py
+    (a few more than are shown, so one unpublished meanwhile leaves no gap)."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="related_links"
+    )
+    related = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="listed_by"
+    )
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["article", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "position"], name="related_article_position_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["article", "related"], name="related_article_once"
+            ),
+            models.CheckConstraint(
+                condition=~Q(article=F("related")), name="related_article_not_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.related_id} related to {self.article_id}"
 
 
 class Reference(models.Model):

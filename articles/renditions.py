@@ -392,13 +392,17 @@ def body_sizes(width: int) -> str:
 SRC = re.compile(r'\ssrc="[^"]*"')
 
 
-def add_pictures(html: str) -> str:
+def add_pictures(
+    html: str, found: dict[str, list[ImageRendition]] | None = None
+) -> str:
     """Body step: each of our images becomes <picture> markup using its renditions
     (lazy-loaded); images without renditions yet stay as they are, fetched from
-    where media is stored (bodies keep the site's own address, core/media.py)."""
+    where media is stored (bodies keep the site's own address, core/media.py).
+    `found`: the renditions, looked up by the caller; else body_renditions."""
     if "<img" not in html:
         return html
-    found = body_renditions(html)
+    if found is None:
+        found = body_renditions(html)
     elsewhere = served_elsewhere()
     if not found and not elsewhere:
         return html

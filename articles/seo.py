@@ -66,11 +66,14 @@ def dump_json_ld(data: dict[str, Any]) -> SafeString:
     return mark_safe(text)
 
 
-def json_ld_script(data: dict[str, Any]) -> SafeString:
+def json_ld_element(text: SafeString) -> SafeString:
+    """The script element around JSON-LD that dump_json_ld made."""
     # Safe: the content is escaped by dump_json_ld.
-    return mark_safe(
-        f'<script type="application/ld+json">{dump_json_ld(data)}</script>'
-    )
+    return mark_safe(f'<script type="application/ld+json">{text}</script>')
+
+
+def json_ld_script(data: dict[str, Any]) -> SafeString:
+    return json_ld_element(dump_json_ld(data))
 
 
 def policy_url() -> str:

@@ -1,4 +1,5 @@
-"""Writes with side effects for articles: saving, publishing, renditions."""
+"""Writes with side effects for articles: saving, publishing, renditions, the
+prepared public pages."""
 
 from datetime import datetime
 from functools import partial
@@ -6,8 +7,15 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from articles import invalidation, renditions, tasks
-from articles.models import Article, ArticleRedirect, Author, EditorialPolicy, Stage
+from articles import invalidation, prepared, renditions, tasks
+from articles.models import (
+    Article,
+    ArticleRedirect,
+    Author,
+    EditorialPolicy,
+    Stage,
+    Topic,
+)
 from articles.search import index_article
 from core.pagecache import content_changed
 from core.sanitize import sanitize_html
@@ -79,8 +87,21 @@ def save_editorial_policy(*, policy: EditorialPolicy) -> EditorialPolicy:
     return policy
 
 
+# What the prepared pages (their JSON-LD) show of an author and of a topic.
+AUTHOR_SHOWN = ("name", "slug", "kind", "credentials")
+TOPIC_SHOWN = ("name", "slug")
+
+
+def _changed(before, after, fields: tuple[str, ...]) -> bool:
+    return before is not None and any(
+        getattr(before, f) != getattr(after, f) for f in fields
+    )
+
+
 def save_author(*, author: Author) -> Author:
-    """Save an author; a new photo gets its renditions made (after the commit)."""
+    """Save an author; a new photo gets its renditions made, and the pages of
+    their articles (as author or reviewer) show a new name, address or
+    credentials (after the commit, in a task)."""
     before = Author.objects.filter(pk=author.pk).first() if author.pk else None
     with transaction.atomic():
         author.save()
@@ -88,7 +109,48 @@ def save_author(*, author: Author) -> Author:
             before={before.photo.name} - {""} if before else set(),
             after={author.photo.name} - {""},
         )
+        if _changed(before, author, AUTHOR_SHOWN):
+            transaction.on_commit(
+                partial(tasks.prepare_articles_by.enqueue, author_id=author.pk),
+                robust=True,
+            )
     return author
+
+
+def save_topic(*, topic: Topic) -> Topic:
+    """Save a topic; the pages of its articles show a new name or address (after
+    the commit, in a task)."""
+    before = Topic.objects.filter(pk=topic.pk).first() if topic.pk else None
+    with transaction.atomic():
+        topic.save()
+        if _changed(before, topic, TOPIC_SHOWN):
+            transaction.on_commit(
+                partial(tasks.prepare_articles_by.enqueue, topic_id=topic.pk),
+                robust=True,
+            )
+    return topic
+
+
+def refresh_article_page(*, article: Article) -> None:
+    """After a change to what readers see of an article (published, unpublished,
+    its live version approved): its prepared page now, and when the change moves
+    it among related articles, the related lists around it after the commit."""
+    if prepared.prepare_article(article=article):
+        enqueue_related_refresh(article=article)
+
+
+def enqueue_related_refresh(*, article: Article) -> None:
+    """After the commit, a task makes again the related lists of the articles
+    around this one (as its row has it now; it may be deleted by then)."""
+    transaction.on_commit(
+        partial(
+            tasks.refresh_related.enqueue,
+            article.pk,
+            article.topic_id,
+            f"{article.title} {article.summary}",
+        ),
+        robust=True,
+    )
 
 
 def publish_article(*, article: Article, at: datetime | None = None) -> Article:

@@ -23,6 +23,7 @@ def article_deleted(sender, instance: Article, **kwargs) -> None:
     services.forget_article_images(article=instance)
     if instance.status == Article.Status.PUBLISHED:
         invalidation.article_changed(article=instance, reason="article deleted")
+        services.enqueue_related_refresh(article=instance)
 
 
 def editor_image_stored(sender, name: str, **kwargs) -> None:

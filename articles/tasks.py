@@ -10,14 +10,17 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from articles import invalidation, reminders, renditions
+from articles import invalidation, prepared, reminders, renditions
+from articles.models import Article
 
 
 @task()
 def make_renditions(source_name: str) -> int:
-    """Make the responsive copies of one uploaded image (skips those made already)."""
+    """Make the responsive copies of one uploaded image (skips those made already),
+    then the prepared pages showing it, now with its pictures."""
     made = renditions.make_renditions(source_name)
     if made:
+        prepared.prepare_showing(source_name)
         invalidation.image_changed(source=source_name)
     return made
 
@@ -29,6 +32,42 @@ def forget_renditions(source_name: str) -> int:
     if forgotten:
         invalidation.image_changed(source=source_name)
     return forgotten
+
+
+@task()
+def refresh_related(article_id: int, topic_id: int, text: str) -> int:
+    """The related lists of the articles around one that was published,
+    unpublished, retitled or moved (prepared.refresh_related_around); `text` is
+    its title and summary, passed in case it was deleted meanwhile."""
+    ids = prepared.articles_around(article_id=article_id, topic_id=topic_id, text=text)
+    refreshed = prepared.refresh_related_of(ids)
+    if refreshed:
+        # Their pages list other related articles now.
+        invalidation.articles_changed(
+            articles=Article.objects.filter(pk__in=ids).select_related(
+                "topic", "author", "reviewer"
+            ),
+            reason=f"related lists around article {article_id}",
+        )
+    return refreshed
+
+
+@task()
+def prepare_articles_by(
+    author_id: int | None = None, topic_id: int | None = None
+) -> int:
+    """The prepared pages naming an author or in a topic that was edited."""
+    ids = prepared.ids_by(author_id=author_id, topic_id=topic_id)
+    prepared_count = prepared.prepare_articles(ids)
+    if prepared_count:
+        # Their JSON-LD names the author or topic as edited.
+        invalidation.articles_changed(
+            articles=Article.objects.filter(pk__in=ids).select_related(
+                "topic", "author", "reviewer"
+            ),
+            reason="prepared pages of an edited author or topic",
+        )
+    return prepared_count
 
 
 @task()

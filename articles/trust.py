@@ -7,7 +7,7 @@ from urllib.parse import quote, urlsplit
 from django.db.models import Case, F, IntegerField, Q, Value, When
 
 from articles.body import plain_text
-from articles.models import Article
+from articles.models import Article, ArticleQuerySet
 
 WORDS_PER_MINUTE = 200
 RELATED_COUNT = 3
@@ -42,10 +42,21 @@ def significant_words(text: str) -> list[str]:
     return words
 
 
-def related_articles(article: Article, *, count: int = RELATED_COUNT) -> list[Article]:
-    """Live articles to read next, in one query: the same topic first (newest
-    first), then those sharing the most significant words in title and summary."""
-    terms = significant_words(f"{article.title} {article.summary}")[:MAX_TERMS]
+def related_terms(title: str, summary: str) -> list[str]:
+    """The words an article's related articles share with it."""
+    return significant_words(f"{title} {summary}")[:MAX_TERMS]
+
+
+def related_articles(
+    article: Article,
+    *,
+    count: int = RELATED_COUNT,
+    among: ArticleQuerySet | None = None,
+) -> list[Article]:
+    """Articles to read next, in one query: the same topic first (newest first),
+    then those sharing the most significant words in title and summary. `among`:
+    the articles to choose from, the live ones unless given."""
+    terms = related_terms(article.title, article.summary)
     shared = sum(
         (
             Case(
@@ -63,7 +74,7 @@ def related_articles(article: Article, *, count: int = RELATED_COUNT) -> list[Ar
         output_field=IntegerField(),
     )
     candidates = (
-        Article.objects.published()
+        (Article.objects.published() if among is None else among)
         .for_listing()
         .exclude(pk=article.pk)
         .annotate(same_topic=same_topic, shared=shared)

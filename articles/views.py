@@ -3,7 +3,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
 
-from articles import corrections
+from articles import corrections, prepared
 from articles.models import (
     Article,
     ArticleRedirect,
@@ -68,10 +68,18 @@ class ArticleDetailView(DetailView):
     template_name = "articles/article_detail.html"
 
     def get_queryset(self):
-        # Corrections come inside the article's own query (articles/corrections.py).
+        # Corrections and the prepared page come inside the article's own query
+        # (articles/corrections.py, articles/prepared.py).
         return corrections.with_corrections(
-            Article.objects.published().select_related("author", "topic", "reviewer")
+            Article.objects.published().select_related(
+                "author", "topic", "reviewer", "prepared"
+            )
         )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["article_page"] = prepared.ArticlePage(self.object)
+        return context
 
     def get(self, request, *args, **kwargs):
         try:

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from articles import revisions, workflow
+from articles import prepared, revisions, workflow
 from articles.models import Article, PreviewLink
 
 
@@ -28,10 +28,16 @@ def share_preview(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         response = render(request, "articles/share_preview_invalid.html", status=404)
     else:
+        article = preview_article(link)
         response = render(
             request,
             "articles/share_preview.html",
-            {"article": preview_article(link), "preview": True, "link": link},
+            {
+                "article": article,
+                "article_page": prepared.ArticlePage(article, preview=True),
+                "preview": True,
+                "link": link,
+            },
         )
     # Never indexed, kept or passed on: the link is the only key to the page.
     response["X-Robots-Tag"] = "noindex, nofollow"

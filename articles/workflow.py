@@ -442,6 +442,7 @@ def approve(
             note=note or "Approved the live version.",
             revision=revision,
         )
+        services.refresh_article_page(article=article)
         return approval
     _move(
         article=article,
@@ -593,6 +594,7 @@ def publish(
         note=" ".join(notes),
         revision=revision,
     )
+    services.refresh_article_page(article=article)
     return article
 
 
@@ -609,6 +611,7 @@ def unpublish(*, article: Article, user, note: str = "") -> Article:
         to_stage=Stage.UNPUBLISHED,
         note=note,
     )
+    services.refresh_article_page(article=article)
     return article
 
 

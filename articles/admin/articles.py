@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from articles import revisions, services, workflow
+from articles import prepared, revisions, services, workflow
 from articles.admin import revision_views, workflow_views
 from articles.models import Article, ArticleRevision, Reference, Stage, published_q
 from articles.workflow import Action, WorkflowError
@@ -533,7 +533,12 @@ class ArticleAdmin(admin.ModelAdmin):
         response = TemplateResponse(
             request,
             "articles/article_detail.html",
-            {"article": article, "object": article, "preview": True},
+            {
+                "article": article,
+                "object": article,
+                "article_page": prepared.ArticlePage(article, preview=True),
+                "preview": True,
+            },
         )
         response["X-Robots-Tag"] = "noindex, nofollow"
         return response

@@ -21,6 +21,9 @@ class TopicAdmin(admin.ModelAdmin):
     fields = ["name", "slug", "description", "medical", "review_interval_months"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def save_model(self, request, obj, form, change):
+        services.save_topic(topic=obj)
+
 
 @admin.register(Author)
 class AuthorAdmin(admin.ModelAdmin):

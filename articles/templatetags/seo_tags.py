@@ -74,11 +74,6 @@ def seo_context(context) -> dict:
 
 
 @register.simple_tag
-def article_json_ld(article: Article) -> SafeString:
-    return seo.json_ld_script(seo.article_json_ld(article))
-
-
-@register.simple_tag
 def topic_json_ld(topic) -> SafeString:
     return seo.json_ld_script(seo.topic_json_ld(topic))
 

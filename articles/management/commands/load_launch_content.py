@@ -28,6 +28,7 @@ class Command(BaseCommand):
             topic, topic_created = self._get_or_create(Topic, launch.TOPIC, dry_run)
             author, author_created = self._get_or_create(Author, launch.AUTHOR, dry_run)
             created = 0
+            made: list[Article] = []
             now = timezone.now()
             for position, parsed in enumerate(articles):
                 if Article.objects.filter(slug=parsed.spec.slug).exists():
@@ -40,7 +41,7 @@ class Command(BaseCommand):
                 )
                 if dry_run:
                     continue
-                services.publish_article(
+                article = services.publish_article(
                     article=Article(
                         title=parsed.title,
                         slug=parsed.spec.slug,
@@ -54,6 +55,10 @@ class Command(BaseCommand):
                     # Seconds apart, so "newest first" keeps the source's order.
                     at=now - timedelta(seconds=len(articles) - position),
                 )
+                made.append(article)
+            # Once all exist, so each one's related articles include the others.
+            for article in made:
+                services.refresh_article_page(article=article)
         verb = "Would create" if dry_run else "Created"
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from articles import renditions
+from articles import invalidation, prepared, renditions
 from articles.models import ImageRendition
 
 
@@ -44,6 +44,9 @@ class Command(BaseCommand):
                 continue
             if count:
                 self.stdout.write(f"{source}: {count} rendition(s)")
+                # The pages showing it get its pictures.
+                prepared.prepare_showing(source)
+                invalidation.image_changed(source=source)
             made += count
         self.stdout.write(
             self.style.SUCCESS(f"{len(sources)} image(s); {made} rendition(s) made.")
