@@ -446,6 +446,11 @@ class PreparedPage(models.Model):
     first_citations = models.JSONField(
         default=dict, help_text="{source number: id of its first citation}."
     )
+    sources = models.JSONField(
+        default=list,
+        help_text="The sources shown under the article, in order (title, publisher, "
+        "year, url, doi, pmid).",
+    )
     reading_minutes = models.PositiveSmallIntegerField()
     json_ld = models.TextField(help_text="The page's JSON-LD, escaped for <script>.")
     source_count = models.PositiveIntegerField(

@@ -40,8 +40,9 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from articles import body, corrections, renditions, seo, trust
+from articles import body, corrections, renditions, revisions, seo, trust
 from articles.models import Article, ImageRendition, PreparedPage, RelatedArticle
+from core.media import media_url
 
 # Bump when what prepare_article makes changes (markup, JSON-LD, outline): rows
 # made in an older format are then worked out per request until prepare_articles
@@ -154,6 +155,8 @@ class ArticlePage:
 
     @cached_property
     def sources(self) -> list:
+        if self.prepared:
+            return self.prepared.sources
         return article_sources(self.article)
 
     @cached_property
@@ -171,8 +174,9 @@ class ArticlePage:
             return None
         fits = (
             row.site_key == site_key()
+            # Sources are written with the revision a publish applies, which
+            # saves the article: a row made since holds them as published.
             and row.prepared_at >= self.article.updated_at
-            and row.source_count == len(self.sources)
             and row.correction_count == len(self.corrections)
         )
         return row if fits else None
@@ -271,6 +275,7 @@ def prepare_article(*, article: Article) -> bool:
                 "cover_html": cover_html(current, found),
                 "outline": [asdict(h) for h in table_of_contents(current.body)],
                 "first_citations": body.first_citations(current.body, len(sources)),
+                "sources": [revisions.source_dict(source) for source in sources],
                 "reading_minutes": trust.reading_minutes(current.body),
                 "json_ld": seo.dump_json_ld(seo.article_json_ld(current)),
                 "source_count": len(sources),
@@ -376,7 +381,7 @@ def prepare_showing(source: str) -> int:
     body): its renditions were just made, the picture markup changes."""
     if not source:
         return 0
-    shown = Q(cover_image=source) | Q(body__contains=renditions.source_url(source))
+    shown = Q(cover_image=source) | Q(body__contains=media_url(source))
     return prepare_articles(published_ids(shown))
 
 

@@ -24,6 +24,7 @@ class Migration(migrations.Migration):
                 ('cover_html', models.TextField(blank=True, help_text="The cover's picture markup.")),
                 ('outline', models.JSONField(default=list, help_text='The table of contents; empty when there is none.')),
                 ('first_citations', models.JSONField(default=dict, help_text='{source number: id of its first citation}.')),
+                ('sources', models.JSONField(default=list, help_text='The sources shown under the article, in order (title, publisher, year, url, doi, pmid).')),
                 ('reading_minutes', models.PositiveSmallIntegerField()),
                 ('json_ld', models.TextField(help_text="The page's JSON-LD, escaped for <script>.")),
                 ('source_count', models.PositiveIntegerField(help_text='How many sources the citations were linked for.')),
