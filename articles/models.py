@@ -446,6 +446,22 @@ class PreparedPage(models.Model):
     first_citations = models.JSONField(
         default=dict, help_text="{source number: id of its first citation}."
     )
+    top_html = models.TextField(
+        blank=True,
+        help_text="The page down to its related articles "
+        "(includes/article/main_top.html).",
+    )
+    bottom_html = models.TextField(
+        blank=True,
+        help_text="The page after its related articles "
+        "(includes/article/main_bottom.html).",
+    )
+    people_key = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="A digest of the author, reviewer and topic as the stored markup "
+        "names them.",
+    )
     sources = models.JSONField(
         default=list,
         help_text="The sources shown under the article, in order (title, publisher, "

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -43,11 +44,12 @@ from django.utils.safestring import SafeString, mark_safe
 from articles import body, corrections, renditions, revisions, seo, trust
 from articles.models import Article, ImageRendition, PreparedPage, RelatedArticle
 from core.media import media_url
+from core.pagecache import release
 
 # Bump when what prepare_article makes changes (markup, JSON-LD, outline): rows
 # made in an older format are then worked out per request until prepare_articles
 # has made them again.
-FORMAT = 1
+FORMAT = 2
 # Fewer headings than this: no table of contents.
 TOC_MIN_HEADINGS = 2
 # Kept beyond those shown, for the page to fall back on while a related article
@@ -100,6 +102,8 @@ def site_key() -> str:
     JSON-LD names). A deploy changing any of them retires the rows made before."""
     return _digest(
         FORMAT,
+        # The templates and code that made the stored markup.
+        release(),
         settings.SITE_URL,
         settings.SITE_NAME,
         settings.MEDIA_URL,
@@ -112,6 +116,29 @@ def site_key() -> str:
 def _digest(*parts: Any) -> str:
     text = json.dumps(parts, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def people_key(article: Article) -> str:
+    """What the stored markup says of the article's author, reviewer and topic:
+    an edit to any of them makes the page be worked out until it is prepared
+    again (prepare_by, in the background)."""
+    author, reviewer, topic = article.author, article.reviewer, article.topic
+    return _digest(
+        (author.name, author.slug, author.credentials, author.bio),
+        (reviewer.name, reviewer.slug, reviewer.credentials) if reviewer else None,
+        (topic.name, topic.slug, topic.medical),
+    )
+
+
+def render_part(name: str, page: "ArticlePage") -> SafeString:
+    """includes/article/main_<name>.html for the page, as served."""
+    # Safe: rendered by the template engine, which escaped it.
+    return mark_safe(
+        render_to_string(
+            f"includes/article/main_{name}.html",
+            {"article": page.article, "article_page": page},
+        )
+    )
 
 
 def related_basis(article: Article) -> str:
@@ -180,6 +207,30 @@ class ArticlePage:
             and row.correction_count == len(self.corrections)
         )
         return row if fits else None
+
+    @cached_property
+    def stored_parts(self) -> bool:
+        """Whether the stored top and bottom of the page name the author, reviewer
+        and topic as they are now."""
+        return bool(
+            self.prepared
+            and self.prepared.top_html
+            and self.prepared.people_key == people_key(self.article)
+        )
+
+    @cached_property
+    def top(self) -> SafeString:
+        if self.stored_parts:
+            # Safe: render_part's output, stored by prepare_article.
+            return mark_safe(self.prepared.top_html)
+        return render_part("top", self)
+
+    @cached_property
+    def bottom(self) -> SafeString:
+        if self.stored_parts:
+            # Safe: render_part's output, stored by prepare_article.
+            return mark_safe(self.prepared.bottom_html)
+        return render_part("bottom", self)
 
     @cached_property
     def body(self) -> SafeString:
@@ -284,6 +335,14 @@ def prepare_article(*, article: Article) -> bool:
                 "related_basis": basis,
                 "prepared_at": timezone.now(),
             },
+        )
+        # The page around the body, as a preview works it out: from the
+        # database as it is now, never from a stored row.
+        page = ArticlePage(current, preview=True)
+        PreparedPage.objects.filter(article_id=current.pk).update(
+            top_html=render_part("top", page),
+            bottom_html=render_part("bottom", page),
+            people_key=people_key(current),
         )
         write_related(article=current)
     return basis != before

@@ -123,6 +123,7 @@ WORKED_OUT = (
     "articles.trust.related_articles",
     "articles.trust.reading_minutes",
     "articles.seo.article_json_ld",
+    "articles.prepared.render_part",
     "articles.renditions.page_renditions",
 )
 
@@ -215,6 +216,21 @@ def test_the_page_reads_the_prepared_data_and_works_nothing_out(
     assert "Retinoids at night" in related_section(text)
     assert "2 min read" not in text and "1 min read" in text
     assert node(json_ld(text), "MedicalWebPage")["reviewedBy"]["name"] == "Dr Rita"
+
+
+def test_an_author_edit_shows_on_the_page_at_once_before_the_task(
+    client, editor, django_capture_on_commit_callbacks
+):
+    article = published(editor, body="<p>Text.</p>")
+    assert "Renamed Writer" not in page(client, article)
+    author = article.author
+    author.name = "Renamed Writer"
+    # The background re-preparing has not run: the stored page names the old
+    # name, so the page is worked out from the author as it is now.
+    with django_capture_on_commit_callbacks(execute=False):
+        author.save()
+    text = page(client, article)
+    assert text.count("Renamed Writer") >= 2  # The byline and the author box.
 
 
 def test_the_prepared_page_runs_three_queries(
