@@ -33,6 +33,7 @@ from django.core.cache import caches
 from django.db import connection, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
@@ -269,7 +270,18 @@ def public_page(view: Callable) -> Callable:
             response.public_page_key = key
         return response
 
+    wrapped.public_page = True
     return wrapped
+
+
+def _is_public_page(request: HttpRequest) -> bool:
+    """Whether the address is one of a @public_page view's (nothing else, not
+    the admin nor the health check, waits on the page version)."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return getattr(match.func, "public_page", False)
 
 
 def _storable(response: HttpResponseBase, key: str) -> bool:
@@ -318,6 +330,7 @@ class PageCacheMiddleware:
             not settings.PAGE_CACHE
             or request.method not in ("GET", "HEAD")
             or settings.SESSION_COOKIE_NAME in request.COOKIES
+            or not _is_public_page(request)
         ):
             return self.get_response(request)
         stamp = request.page_stamp = current()

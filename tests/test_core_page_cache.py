@@ -194,6 +194,13 @@ def test_anything_not_public_is_private_and_never_stored_by_a_cdn(visitor, clien
         assert "no-store" in response["Cache-Control"], url
 
 
+def test_addresses_that_are_not_public_pages_never_read_the_page_version(visitor):
+    for url in ("/health/", reverse("articles:search") + "?q=skin", "/nowhere/"):
+        with CaptureQueriesContext(connection) as context:
+            visitor.get(url)
+        assert not any("core_pageversion" in q["sql"] for q in context), url
+
+
 def test_with_the_cache_off_pages_are_rendered_but_still_validated(settings, visitor):
     settings.PAGE_CACHE = False
     article = make_article()
