@@ -362,3 +362,106 @@ def test_search_page_shows_one_search_box(client):
         assert 'id="site-search-q"' not in text
     # Every other page keeps the header's box.
     assert 'id="site-search-q"' in client.get(reverse("articles:home")).text
+
+
+# A word found in many articles: only the best candidates are ranked -----------------
+
+
+@pytest.fixture
+def small_caps(monkeypatch):
+    """Caps a handful of articles can pass: 5 listed, 2 title-or-summary."""
+    monkeypatch.setattr(search, "MAX_RESULTS", 5)
+    monkeypatch.setattr(search, "HEAD_CANDIDATES", 2)
+
+
+def test_a_title_match_comes_first_even_older_than_the_capped_matches(small_caps):
+    topic, author = make_topic(), make_author()
+    # Made first: the index reads matches newest first and stops at the cap,
+    # long before this one.
+    in_title = indexed(title="Sebum explained", topic=topic, author=author)
+    for i in range(8):
+        indexed(
+            title=f"Note {i}",
+            body="<p>Some sebum in the body.</p>",
+            topic=topic,
+            author=author,
+        )
+    results = search.search("sebum")
+    hits = [hit.article for hit in results.page]
+    assert hits[0] == in_title
+    assert len(hits) == 5
+    assert results.total == 5 and results.more
+
+
+def test_pages_go_from_the_title_group_into_the_rest_without_gaps(
+    small_caps, monkeypatch
+):
+    topic, author = make_topic(), make_author()
+    made = {}
+    # Interleaved, so the newest matches hold both kinds. Newest five: B4, H2,
+    # B3, H1, B2; the two newest with the word in the title: H2, H1.
+    for name in ["B0", "B1", "H0", "B2", "H1", "B3", "H2", "B4"]:
+        title_word = "Sebum" if name[0] == "H" else "Note"
+        made[name] = indexed(
+            title=f"{title_word} {name}",
+            body="<p>Sebum and pores.</p>",
+            topic=topic,
+            author=author,
+        ).title
+    monkeypatch.setattr(search, "PAGE_SIZE", 3)
+    first, second = titles("sebum", 1), titles("sebum", 2)
+    assert len(first) == 3 and len(second) == 2
+    listed = first + second
+    assert set(listed[:2]) == {made["H2"], made["H1"]}
+    assert set(listed[2:]) == {made["B4"], made["B3"], made["B2"]}
+    # Past the last page: the last page.
+    assert titles("sebum", 3) == second
+    # The same order as on one page.
+    monkeypatch.setattr(search, "PAGE_SIZE", 10)
+    assert titles("sebum") == listed
+
+
+def test_page_says_when_more_articles_match_than_are_listed(client, small_caps):
+    topic, author = make_topic(), make_author()
+    for i in range(7):
+        indexed(title=f"Sebum note {i}", topic=topic, author=author)
+    for i in range(5):
+        indexed(title=f"Pores note {i}", topic=topic, author=author)
+    text = client.get(SEARCH_URL, {"q": "sebum"}).text
+    assert "5+ articles for &ldquo;sebum&rdquo;" in text
+    assert "Only the first 5 are listed: add a word to narrow the search." in text
+    assert text.count('class="search-result"') == 5
+    # Exactly as many as the cap: an exact count, nothing left out.
+    exact = client.get(SEARCH_URL, {"q": "pores"}).text
+    assert "5 articles for &ldquo;pores&rdquo;" in exact
+    assert "5+" not in exact and "Only the first" not in exact
+
+
+def test_closest_matches_say_when_more_match_than_are_listed(client, small_caps):
+    topic, author = make_topic(), make_author()
+    for i in range(7):
+        indexed(title=f"Sebum note {i}", topic=topic, author=author)
+    results = search.search("sebum zzzqqq")
+    assert results.closest and results.more
+    text = client.get(SEARCH_URL, {"q": "sebum zzzqqq"}).text
+    assert "these share the most of them (5+ articles):" in text
+    assert text.count('class="search-result"') == 5
+
+
+def test_capped_search_query_count_is_constant(
+    client, small_caps, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(search, "PAGE_SIZE", 3)
+    topic, author = make_topic(), make_author()
+    for i in range(12):
+        indexed(
+            title=f"Sebum note {i}" if i % 3 else f"Note {i}",
+            body="<p>Sebum.</p>",
+            topic=topic,
+            author=author,
+        )
+    # Page 1 ranks both groups, page 2 the rest only: one query each.
+    for page, shown in ((1, 3), (2, 2)):
+        with django_assert_max_num_queries(4):
+            response = client.get(SEARCH_URL, {"q": "sebum", "page": page})
+        assert response.text.count('class="search-result"') == shown
