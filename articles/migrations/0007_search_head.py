@@ -49,6 +49,6 @@ def drop_head(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("articles", "0005_workflow_revisions_review")]
+    dependencies = [("articles", "0006_prepared_pages_related")]
 
     operations = [migrations.RunPython(add_head, drop_head, elidable=False)]
