@@ -440,9 +440,10 @@ else:
     }
 
 # The page cache (core/pagecache.py). DJANGO_PAGE_CACHE=0 renders every page (ETags,
-# 304s and Cache-Control stay). Pages of an old version are never read again; this
-# is how long they take up room before they go.
-PAGE_CACHE = env_bool("DJANGO_PAGE_CACHE", True)
+# 304s and Cache-Control stay); off by default with DEBUG, where templates change
+# under a running server. Pages of an old version are never read again; this is how
+# long they take up room before they go.
+PAGE_CACHE = env_bool("DJANGO_PAGE_CACHE", not DEBUG)
 PAGE_CACHE_SECONDS = int(os.environ.get("DJANGO_PAGE_CACHE_SECONDS", "3600"))
 # What CDNs and caching proxies are told (Cache-Control s-maxage and
 # stale-while-revalidate); never past the next scheduled publish time.
