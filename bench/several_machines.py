@@ -452,9 +452,13 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
             overall <= args.rate,
             f"overall rate {overall:.1f}/s is within {args.rate}/s",
         )
+        # Workers start messages 1/rate apart; one started just before a second
+        # ends can reach the server just after it, so a clock second of arrivals
+        # may hold one more than the slots it had.
         report.check(
-            busiest <= args.rate,
-            f"no clock second holds more than {args.rate} (busiest: {busiest})",
+            busiest <= args.rate + 1,
+            f"no clock second holds more than {args.rate} messages, give or take "
+            f"one delivered late (busiest: {busiest})",
         )
         # Not a check: the limit spaces the moments messages start 1/rate apart by
         # the database's clock, so a closed second placed anywhere may hold rate + 1
