@@ -12,10 +12,11 @@ import math
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Min, Q
+from django.db.models import Min
 from django.urls import reverse
 from django.utils import timezone
 
+from articles import renditions
 from articles.models import Article, Author, Topic
 from core.pagecache import content_changed
 
@@ -91,9 +92,9 @@ def articles_changed(*, articles: Iterable[Article], reason: str) -> None:
 def image_changed(*, source: str) -> None:
     """Renditions of a stored image were made or removed: the pages of articles
     (and authors) showing it change their picture markup."""
-    using = Article.objects.filter(
-        Q(cover_image=source) | Q(body__contains=source)
-    ).select_related("topic", "author", "reviewer")
+    using = Article.objects.filter(renditions.showing(source)).select_related(
+        "topic", "author", "reviewer"
+    )
     articles_changed(articles=using, reason=f"renditions of {source}")
 
 

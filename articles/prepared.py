@@ -43,7 +43,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 from articles import body, corrections, renditions, revisions, seo, trust
 from articles.models import Article, ImageRendition, PreparedPage, RelatedArticle
-from core.media import media_url
 from core.pagecache import release
 
 # Bump when what prepare_article makes changes (markup, JSON-LD, outline): rows
@@ -440,8 +439,7 @@ def prepare_showing(source: str) -> int:
     body): its renditions were just made, the picture markup changes."""
     if not source:
         return 0
-    shown = Q(cover_image=source) | Q(body__contains=media_url(source))
-    return prepare_articles(published_ids(shown))
+    return prepare_articles(published_ids(renditions.showing(source)))
 
 
 def prepare_by(*, author_id: int | None = None, topic_id: int | None = None) -> int:

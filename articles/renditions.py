@@ -178,16 +178,19 @@ def delete_renditions(source: str) -> int:
     return len(renditions)
 
 
+def showing(source: str) -> Q:
+    """Articles showing a stored image, as their cover or in their body (bodies
+    keep the site's own address of an image, whatever the storage)."""
+    return Q(cover_image=source) | Q(body__contains=media_url(source))
+
+
 def is_referenced(source: str) -> bool:
     """Whether any cover, author photo or article body still uses this image."""
     if not source:
         return False
-    if Article.objects.filter(cover_image=source).exists():
-        return True
     if Author.objects.filter(photo=source).exists():
         return True
-    # Bodies keep the site's own address of an image, whatever the storage.
-    return Article.objects.filter(Q(body__contains=media_url(source))).exists()
+    return Article.objects.filter(showing(source)).exists()
 
 
 def forget_renditions(source: str) -> int:

@@ -6,11 +6,10 @@ from collections import Counter
 
 import pytest
 
-from articles import revisions
+from articles import prepared, revisions
 from articles.body import first_citations, render_body
 from articles.content_checks import cited_numbers
 from articles.models import Reference
-from articles.templatetags.trust_tags import article_sources, numbered_sources
 from tests.factories import make_article
 
 
@@ -175,7 +174,9 @@ def test_a_revision_preview_numbers_the_revisions_own_sources():
     data = {**revisions.snapshot(article), "sources": [{"title": "Draft source"}]}
     revision = revisions.create_revision(article=article, data=data)
     copy = revisions.as_article(revision)
-    assert [s["title"] for s in article_sources(copy)] == ["Draft source"]
-    assert [s.title for s in article_sources(article)] == ["Live source"]
-    [item] = numbered_sources(copy.body, article_sources(copy))
+    preview = prepared.ArticlePage(copy, preview=True)
+    assert [s["title"] for s in preview.sources] == ["Draft source"]
+    live = prepared.ArticlePage(article, preview=True)
+    assert [s.title for s in live.sources] == ["Live source"]
+    [item] = preview.numbered_sources
     assert (item.number, item.first_citation) == (1, "cite-1")

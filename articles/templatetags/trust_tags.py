@@ -5,7 +5,7 @@ prepared.ArticlePage (the view's `article_page`)."""
 from django import template
 from django.utils.safestring import SafeString
 
-from articles import body, prepared, trust
+from articles import body, trust
 from articles.models import EVIDENCE_EXPLAINED, Evidence
 
 register = template.Library()
@@ -14,19 +14,6 @@ register = template.Library()
 # Ids of the policy page's own sections (its evidence and medical review
 # explanations): a heading in the policy's text never takes them.
 POLICY_SECTION_IDS = frozenset({"evidence", "medical-review"})
-
-
-@register.simple_tag
-def article_sources(article) -> list:
-    """The sources shown under the article (prepared.article_sources)."""
-    return prepared.article_sources(article)
-
-
-@register.simple_tag
-def numbered_sources(html: str, sources: list) -> list[prepared.NumberedSource]:
-    """The sources numbered from 1, each with the id of its first citation in the
-    body `html` (for a link back to the text)."""
-    return prepared.numbered_sources(sources, body.first_citations(html, len(sources)))
 
 
 @register.simple_tag
