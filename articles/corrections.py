@@ -9,7 +9,15 @@ none.
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    Aggregate,
+    Count,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -52,6 +60,18 @@ def corrections_subquery() -> Subquery:
         .values("items")
     )
     return Subquery(rows, output_field=JSONField())
+
+
+def count_subquery() -> Subquery:
+    """How many corrections the outer article has; NULL when none."""
+    rows = (
+        Correction.objects.filter(article=OuterRef("pk"))
+        .order_by()
+        .values("article")
+        .annotate(total=Count("pk"))
+        .values("total")
+    )
+    return Subquery(rows, output_field=IntegerField())
 
 
 def with_corrections(queryset: QuerySet[Article]) -> QuerySet[Article]:

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -141,6 +143,15 @@ def published_q(prefix: str = "") -> Q:
             f"{prefix}status": Article.Status.PUBLISHED,
             f"{prefix}published_at__lte": timezone.now(),
         }
+    )
+
+
+def is_live(status: str, published_at: datetime | None) -> bool:
+    """published_q, for an article's status and publish time read as values."""
+    return (
+        status == Article.Status.PUBLISHED
+        and published_at is not None
+        and published_at <= timezone.now()
     )
 
 
@@ -378,11 +389,7 @@ class Article(models.Model):
     @property
     def is_live(self) -> bool:
         """published_q, for one article already loaded."""
-        return (
-            self.status == self.Status.PUBLISHED
-            and self.published_at is not None
-            and self.published_at <= timezone.now()
-        )
+        return is_live(self.status, self.published_at)
 
     @property
     def is_scheduled(self) -> bool:
@@ -455,6 +462,21 @@ class PreparedPage(models.Model):
         blank=True,
         help_text="The page after its related articles "
         "(includes/article/main_bottom.html).",
+    )
+    head_html = models.TextField(
+        blank=True,
+        help_text="The page's title, description, sharing tags and JSON-LD "
+        "(includes/article/head.html).",
+    )
+    card_html = models.TextField(
+        blank=True,
+        help_text="The article's card in other articles' related lists "
+        "(includes/article_card.html).",
+    )
+    card_key = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="A digest of the author and topic names the card shows.",
     )
     people_key = models.CharField(
         max_length=64,

@@ -4,9 +4,16 @@ What the page shows that depends only on the article's content is made when that
 content changes (prepare_article) and stored: the body as served (pictures, heading
 ids, linked citations), the cover's picture markup, the table of contents, the
 sources' first citations, the reading time and the JSON-LD (PreparedPage), and the
-related articles (RelatedArticle rows, a few more than are shown). ArticlePage reads
-them: the page runs the article's query (its prepared row and corrections inside),
-its sources' and its related articles', and works nothing out.
+related articles (RelatedArticle rows, a few more than are shown); and the page
+around them: its head, its main part above and below the related articles, and
+the article's own card for other articles' related lists.
+
+A live article's page is served from those stored parts (stored_page): two
+queries compiled once per process (core/compiled.py), one for the article with
+its prepared row and what tells whether that still fits, one for its related
+articles' stored cards. When anything does not fit, ArticleDetailView works the
+page out with ArticlePage: the article's query (its prepared row and corrections
+inside), its sources' and its related articles'.
 
 A prepared row is used only while it matches the article: made in this format for
 these site settings (site_key), after the row's last save, for as many sources and
@@ -42,13 +49,21 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from articles import body, corrections, renditions, revisions, seo, trust
-from articles.models import Article, ImageRendition, PreparedPage, RelatedArticle
+from articles.models import (
+    Article,
+    ImageRendition,
+    PreparedPage,
+    RelatedArticle,
+    is_live,
+)
+from core.compiled import CompiledValues
+from core.links import absolute
 from core.pagecache import release
 
 # Bump when what prepare_article makes changes (markup, JSON-LD, outline): rows
 # made in an older format are then worked out per request until prepare_articles
 # has made them again.
-FORMAT = 2
+FORMAT = 3
 # Fewer headings than this: no table of contents.
 TOC_MIN_HEADINGS = 2
 # Kept beyond those shown, for the page to fall back on while a related article
@@ -117,16 +132,29 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# What the stored markup says of the article's author, reviewer and topic.
+AUTHOR_FIELDS = ("name", "slug", "credentials", "bio")
+REVIEWER_FIELDS = ("name", "slug", "credentials")
+TOPIC_FIELDS = ("name", "slug", "medical")
+
+
 def people_key(article: Article) -> str:
-    """What the stored markup says of the article's author, reviewer and topic:
-    an edit to any of them makes the page be worked out until it is prepared
-    again (prepare_by, in the background)."""
+    """A digest of what the stored markup says of the article's author, reviewer
+    and topic: an edit to any of them makes the page be worked out until it is
+    prepared again (prepare_by, in the background)."""
     author, reviewer, topic = article.author, article.reviewer, article.topic
     return _digest(
-        (author.name, author.slug, author.credentials, author.bio),
-        (reviewer.name, reviewer.slug, reviewer.credentials) if reviewer else None,
-        (topic.name, topic.slug, topic.medical),
+        tuple(getattr(author, name) for name in AUTHOR_FIELDS),
+        tuple(getattr(reviewer, name) for name in REVIEWER_FIELDS)
+        if reviewer
+        else None,
+        tuple(getattr(topic, name) for name in TOPIC_FIELDS),
     )
+
+
+def card_key(*, author_name: str, topic_name: str) -> str:
+    """A digest of the names an article's card shows besides its own fields."""
+    return _digest(author_name, topic_name)
 
 
 def render_part(name: str, page: "ArticlePage") -> SafeString:
@@ -137,6 +165,26 @@ def render_part(name: str, page: "ArticlePage") -> SafeString:
             f"includes/article/main_{name}.html",
             {"article": page.article, "article_page": page},
         )
+    )
+
+
+def render_head(page: "ArticlePage") -> str:
+    """includes/article/head.html for the page, as served: without a request,
+    so the canonical address is given."""
+    return render_to_string(
+        "includes/article/head.html",
+        {
+            "article": page.article,
+            "article_page": page,
+            "canonical_url": absolute(page.article.get_absolute_url()),
+        },
+    )
+
+
+def render_card(article: Article) -> str:
+    """The article's card as a related article (includes/article/related.html)."""
+    return render_to_string(
+        "includes/article_card.html", {"article": article, "level": 3}
     )
 
 
@@ -218,6 +266,17 @@ class ArticlePage:
         )
 
     @cached_property
+    def head(self) -> SafeString | None:
+        """The stored head; None when the template is to render it."""
+        if self.stored_parts and self.prepared.head_html:
+            # Safe: render_head's output, stored by prepare_article.
+            return mark_safe(self.prepared.head_html)
+        return None
+
+    # The related articles' cards are rendered from `related` by the template.
+    related_html = None
+
+    @cached_property
     def top(self) -> SafeString:
         if self.stored_parts:
             # Safe: render_part's output, stored by prepare_article.
@@ -278,12 +337,158 @@ class ArticlePage:
         published() so one that went off the site is never shown."""
         if not self.prepared:
             return trust.related_articles(self.article)
-        return list(
-            Article.objects.published()
-            .for_listing()
-            .filter(listed_by__article_id=self.article.pk)
-            .order_by("listed_by__position")[: trust.RELATED_COUNT]
+        return listed_related(self.article.pk)
+
+
+def listed_related(article_id: int) -> list[Article]:
+    """The first live articles of the article's stored related list."""
+    return list(
+        Article.objects.published()
+        .for_listing()
+        .filter(listed_by__article_id=article_id)
+        .order_by("listed_by__position")[: trust.RELATED_COUNT]
+    )
+
+
+# The article's page as stored, read in two compiled queries (core/compiled.py):
+# the article with its prepared row and what tells whether the row still fits it,
+# then its related articles with their stored cards.
+_PAGE = CompiledValues(
+    lambda slug: (
+        Article.objects.filter(slug=slug)
+        .annotate(correction_total=corrections.count_subquery())
+        .values_list(
+            "pk",
+            "status",
+            "published_at",
+            "updated_at",
+            "reviewer_id",
+            *(f"author__{name}" for name in AUTHOR_FIELDS),
+            *(f"reviewer__{name}" for name in REVIEWER_FIELDS),
+            *(f"topic__{name}" for name in TOPIC_FIELDS),
+            "correction_total",
+            "prepared__site_key",
+            "prepared__prepared_at",
+            "prepared__people_key",
+            "prepared__correction_count",
+            "prepared__head_html",
+            "prepared__top_html",
+            "prepared__bottom_html",
         )
+    )
+)
+_RELATED = CompiledValues(
+    lambda slug: (
+        RelatedArticle.objects.filter(article__slug=slug)
+        .order_by("position")
+        .values_list(
+            "related__status",
+            "related__published_at",
+            "related__updated_at",
+            "related__author__name",
+            "related__topic__name",
+            "related__prepared__site_key",
+            "related__prepared__prepared_at",
+            "related__prepared__card_key",
+            "related__prepared__card_html",
+        )
+    )
+)
+
+
+class StoredPage:
+    """A live article's page as prepare_article stored it, for ArticleDetailView:
+    what the template shows of it, and nothing to work out."""
+
+    def __init__(
+        self,
+        *,
+        article_id: int,
+        head: str,
+        top: str,
+        bottom: str,
+        related_html: str | None,
+    ):
+        self.article_id = article_id
+        # Safe: render_head's and render_part's output, stored by prepare_article.
+        self.head = mark_safe(head)
+        self.top = mark_safe(top)
+        self.bottom = mark_safe(bottom)
+        # Safe: render_card's output, stored by prepare_article. None: a card
+        # the related articles show must be worked out (`related`).
+        self.related_html = None if related_html is None else mark_safe(related_html)
+
+    @cached_property
+    def related(self) -> list[Article]:
+        if self.related_html is not None:
+            return []
+        return listed_related(self.article_id)
+
+
+def stored_page(slug: str) -> StoredPage | None:
+    """The live article's stored page when its prepared row fits the article as
+    it is now (the same tests as ArticlePage.prepared and .stored_parts); None
+    otherwise: not live, not prepared, or changed since (ArticleDetailView then
+    works the page out)."""
+    rows = _PAGE.rows(slug)
+    if not rows:
+        return None
+    row = rows[0]
+    people = _digest(
+        tuple(row[f"author__{name}"] for name in AUTHOR_FIELDS),
+        tuple(row[f"reviewer__{name}"] for name in REVIEWER_FIELDS)
+        if row["reviewer_id"] is not None
+        else None,
+        tuple(row[f"topic__{name}"] for name in TOPIC_FIELDS),
+    )
+    prepared_at = row["prepared__prepared_at"]
+    current_site = site_key()
+    fits = (
+        is_live(row["status"], row["published_at"])
+        and row["prepared__site_key"] == current_site
+        and prepared_at is not None
+        and prepared_at >= row["updated_at"]
+        and row["prepared__correction_count"] == (row["correction_total"] or 0)
+        and row["prepared__people_key"] == people
+        and row["prepared__head_html"]
+        and row["prepared__top_html"]
+    )
+    if not fits:
+        return None
+    return StoredPage(
+        article_id=row["pk"],
+        head=row["prepared__head_html"],
+        top=row["prepared__top_html"],
+        bottom=row["prepared__bottom_html"],
+        related_html=stored_cards(slug, current_site=current_site),
+    )
+
+
+def stored_cards(slug: str, *, current_site: str) -> str | None:
+    """The stored cards of the first live articles of the article's related list;
+    None when one of them has no card made for it as it is now."""
+    cards = []
+    for row in _RELATED.rows(slug):
+        if len(cards) == trust.RELATED_COUNT:
+            break
+        if not is_live(row["related__status"], row["related__published_at"]):
+            continue
+        prepared_at = row["related__prepared__prepared_at"]
+        fits = (
+            row["related__prepared__site_key"] == current_site
+            and prepared_at is not None
+            and prepared_at >= row["related__updated_at"]
+            and row["related__prepared__card_key"]
+            == card_key(
+                author_name=row["related__author__name"],
+                topic_name=row["related__topic__name"],
+            )
+            and row["related__prepared__card_html"]
+        )
+        if not fits:
+            return None
+        cards.append(row["related__prepared__card_html"])
+    return "".join(cards)
 
 
 # Preparing ------------------------------------------------------------------------
@@ -339,9 +544,14 @@ def prepare_article(*, article: Article) -> bool:
         # database as it is now, never from a stored row.
         page = ArticlePage(current, preview=True)
         PreparedPage.objects.filter(article_id=current.pk).update(
+            head_html=render_head(page),
             top_html=render_part("top", page),
             bottom_html=render_part("bottom", page),
             people_key=people_key(current),
+            card_html=render_card(current),
+            card_key=card_key(
+                author_name=current.author.name, topic_name=current.topic.name
+            ),
         )
         write_related(article=current)
     return basis != before

@@ -203,15 +203,15 @@ def test_the_page_reads_the_prepared_data_and_works_nothing_out(
     client, editor, refuse_working_out
 ):
     article = rich_article(editor)
-    # The related cards' pictures are looked up per request (page_renditions).
-    Article.objects.exclude(pk=article.pk).update(cover_image="", cover_image_alt="")
     refuse_working_out()
     text = page(client, article)
     assert '<h2 id="what-it-is">What it is</h2>' in text
     assert '<a href="#source-1" id="cite-1" class="cite"' in text
     assert '<a class="sources__back" href="#cite-2">' in text
     assert '<nav class="toc" aria-label="On this page">' in text
-    assert text.count("<picture") == 2  # the cover and the body image
+    # The cover, the body image, and "Acne basics"'s cover on its stored card.
+    assert text.count("<picture") == 3
+    assert "covers/other" in related_section(text)
     assert "Acne basics" in related_section(text)
     assert "Retinoids at night" in related_section(text)
     assert "2 min read" not in text and "1 min read" in text
@@ -234,14 +234,45 @@ def test_an_author_edit_shows_on_the_page_at_once_before_the_task(
 
 
 def test_the_prepared_page_runs_three_queries(
-    client, editor, django_assert_num_queries
+    client, editor, django_assert_num_queries, monkeypatch
 ):
     article = rich_article(editor)
-    # The article (its prepared page and corrections inside), its sources, its
-    # related articles; the related cards' cover renditions one more.
-    Article.objects.exclude(pk=article.pk).update(cover_image="", cover_image_alt="")
+    monkeypatch.setattr(
+        "articles.views.ArticleDetailView.get_object",
+        mock.Mock(side_effect=AssertionError("the article was loaded")),
+    )
+    # The page version (core/pagecache.py), the stored page with what tells
+    # whether it fits, the related articles' stored cards.
     with django_assert_num_queries(3):
-        page(client, article)
+        text = page(client, article)
+    assert "Retinoids for acne" in text and "Acne basics" in related_section(text)
+
+
+def test_a_related_articles_author_renamed_shows_on_its_card_at_once(
+    client, editor, django_capture_on_commit_callbacks
+):
+    topic = make_topic()
+    other = published(editor, topic=topic, title="Other one")
+    article = published(editor, topic=topic, title="The article")
+    prepared.prepare_article(article=article)
+    author = other.author
+    author.name = "Renamed Writer"
+    # The background re-preparing has not run: the other article's stored card
+    # names the old name, so the cards are worked out from the database.
+    with django_capture_on_commit_callbacks(execute=False):
+        author.save()
+    assert "Renamed Writer" in related_section(page(client, article))
+
+
+def test_a_correction_recorded_without_preparing_shows_at_once(client, editor):
+    article = published(editor)
+    assert "We fixed a dose." not in page(client, article)
+    Correction.objects.create(article=article, text="We fixed a dose.")
+    text = page(client, article)
+    assert "We fixed a dose." in text
+    assert node(json_ld(text), "Article")["correction"][0]["text"] == (
+        "We fixed a dose."
+    )
 
 
 def test_the_prepared_page_is_the_page_worked_out_per_request(client, editor):

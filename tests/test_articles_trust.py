@@ -447,8 +447,9 @@ def test_article_page_shows_related_articles(client, django_assert_max_num_queri
     article.reviewer, article.reviewed_at = reviewer, date(2026, 1, 5)
     article.save()
     Reference.objects.create(article=article, title="A source", pmid="1")
-    # The page version, the article, its sources, the related articles.
-    with django_assert_max_num_queries(4):
+    # The page version, the stored page's read (none: not prepared), the
+    # article, its sources, the related articles.
+    with django_assert_max_num_queries(5):
         text = page(client, article)
     section = text[text.index('id="related"') :]
     assert related.title in section

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.defaults import server_error
 
-from articles.models import Correction, Evidence, Reference
+from articles import prepared
+from articles.models import Article, Correction, Evidence, Reference
 from newsletter.tokens import Purpose, make_token
 from tests.factories import (
     image_bytes,
@@ -140,15 +141,17 @@ def test_500_page_renders_in_the_site_design_without_a_request_context():
 
 
 # Rendering a page: the page version (core/pagecache.py), then home: featured,
-# latest, topics, and the staff-edited headline (HomePage); detail: the article (its
-# corrections inside), its sources, related articles. A cached page costs the
-# version alone.
+# latest, topics, and the staff-edited headline (HomePage); detail: the stored page
+# (articles/prepared.py), its related articles' stored cards; worked out when not
+# prepared: the stored read that missed, the article (its corrections inside), its
+# sources, related articles. A cached page costs the version alone.
 @pytest.mark.parametrize(
     ("name", "max_queries"),
     [
         ("home", 5),
         ("list", 3),
-        ("detail", 4),
+        ("detail", 3),
+        ("detail-worked-out", 5),
         ("topic", 4),
         ("topics", 2),
         ("policy", 2),
@@ -164,10 +167,13 @@ def test_pages_run_a_constant_number_of_queries(
         Reference.objects.create(article=article, title="A source")
         for n in range(3):
             Correction.objects.create(article=article, text=f"Correction {n}.")
+        if name == "detail":
+            prepared.prepare_articles(Article.objects.values_list("pk", flat=True))
         urls = {
             "home": reverse("articles:home"),
             "list": reverse("articles:list"),
             "detail": article.get_absolute_url(),
+            "detail-worked-out": article.get_absolute_url(),
             "topic": article.topic.get_absolute_url(),
             "topics": reverse("articles:topics"),
             "policy": reverse("articles:editorial_policy"),

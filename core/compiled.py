@@ -1,0 +1,88 @@
+"""Read queries compiled to SQL once per process, for the busiest pages.
+
+Django builds and compiles a queryset to SQL each time one is evaluated. For a
+values_list() read joining a few tables that is 0.3-0.8 ms, while running the SQL
+takes 0.03 ms: most of what the article page spent on its database. A
+CompiledValues builds its queryset once per database alias, with a marker where
+the one value that changes goes, keeps the SQL, and afterwards only runs it with
+the value in place and passes the rows through the converters Django found for
+its columns (dates, JSON): each row is what values() would have returned.
+
+Only for querysets whose SQL depends on nothing but that value: no timezone.now(),
+no settings read while filtering (compare such things in Python on the rows).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from threading import Lock
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+
+# Never a value a page asks for: slugs and numbers hold no NUL. Equal to it is
+# enough (a parameter stays a str through the field's preparation).
+MARKER = "\x00compiled-value\x00"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    params: list
+    # Where the value goes among the parameters.
+    place: int
+    names: list[str]
+    compiler: SQLCompiler
+    # What turns the database's values into Python ones, as results_iter finds.
+    converters: dict
+
+
+class CompiledValues:
+    """build(MARKER) -> a values_list() queryset naming its fields, compiled on
+    first use per database alias; rows(value) runs it with `value` where MARKER
+    was."""
+
+    def __init__(self, build: Callable[[str], QuerySet]):
+        self.build = build
+        self._compiled: dict[str, Compiled] = {}
+        self._lock = Lock()
+
+    def _compile(self, using: str) -> Compiled:
+        with self._lock:
+            found = self._compiled.get(using)
+            if found is None:
+                queryset = self.build(MARKER)
+                compiler = queryset.query.get_compiler(using)
+                sql, params = compiler.as_sql()
+                places = [n for n, param in enumerate(params) if param == MARKER]
+                if len(places) != 1:
+                    raise ValueError(
+                        f"The query must hold the value once, not {len(places)} "
+                        f"times: {sql}"
+                    )
+                names = list(queryset._fields)
+                if len(names) != compiler.col_count:
+                    raise ValueError(f"Name every column in values_list(): {sql}")
+                fields = [column[0] for column in compiler.select[: compiler.col_count]]
+                found = Compiled(
+                    sql,
+                    list(params),
+                    places[0],
+                    names,
+                    compiler,
+                    compiler.get_converters(fields),
+                )
+                self._compiled[using] = found
+            return found
+
+    def rows(self, value: str, *, using: str = DEFAULT_DB_ALIAS) -> list[dict]:
+        compiled = self._compile(using)
+        params = [*compiled.params]
+        params[compiled.place] = value
+        with connections[using].cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            fetched = cursor.fetchall()
+        if compiled.converters:
+            fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
+        names = compiled.names
+        return [dict(zip(names, row, strict=True)) for row in fetched]
