@@ -45,10 +45,13 @@ def subscriber_data(subscriber: Subscriber) -> dict:
         "consent_ip": subscriber.consent_ip,
         "lawful_basis": subscriber.lawful_basis,
         "confirmed_at": subscriber.confirmed_at,
+        "topics": list(subscriber.topics.values_list("name", flat=True)),
+        "frequency": subscriber.get_frequency_display(),
+        "paused_until": subscriber.paused_until,
         "left_at": subscriber.left_at,
         "left_how": subscriber.get_left_how_display() if subscriber.left_how else "",
         "history": [
-            {"at": e.at, "event": e.get_kind_display(), "ip": e.ip}
+            {"at": e.at, "event": e.get_kind_display(), "ip": e.ip, "detail": e.detail}
             for e in subscriber.events.all()
         ],
         "issues_sent": list(

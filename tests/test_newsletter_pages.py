@@ -635,6 +635,7 @@ def every_page() -> dict[str, tuple[str, int]]:
         "confirm": (confirm_url(pending), 200),
         "unsubscribe": (unsubscribe_url(subscriber), 200),
         "data": (data_url(subscriber), 200),
+        "preferences": (url("preferences", subscriber, Purpose.PREFERENCES), 200),
         "invalid link": (reverse("newsletter:confirm", kwargs={"token": "x"}), 404),
     }
 
@@ -660,7 +661,7 @@ def test_every_newsletter_page_has_one_h1_a_title_and_a_description(client):
 
 def test_token_pages_are_private_and_public_pages_are_indexable(client):
     pages = every_page()
-    for name in ("confirm", "unsubscribe", "data", "invalid link"):
+    for name in ("confirm", "unsubscribe", "data", "preferences", "invalid link"):
         assert_private(client.get(pages[name][0]))
     for name in ("subscribe", "archive", "issue"):
         response = client.get(pages[name][0])
