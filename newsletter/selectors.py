@@ -32,6 +32,39 @@ def featured_refusal(issue: Issue) -> str:
     )
 
 
+def audience_refusal(issue: Issue) -> str:
+    """Why the issue's audience cannot be sent to ("" if it can)."""
+    if issue.audience == Issue.Audience.TOPICS and not issue.topics.exists():
+        return (
+            "The issue is for subscribers of chosen topics, but no topic is "
+            "chosen. Choose at least one topic, or send it to everyone."
+        )
+    return ""
+
+
+def send_refusal(issue: Issue) -> str:
+    """Why the issue cannot go out now ("" if it can)."""
+    return featured_refusal(issue) or audience_refusal(issue)
+
+
+def recipient_count(issue: Issue) -> int:
+    """How many would receive the issue if its send started now."""
+    return Subscriber.objects.audience_of(issue).count()
+
+
+def audience_label(issue: Issue) -> str:
+    """Who an issue goes to, in words: its kind's subscribers, and its topics."""
+    who = (
+        "monthly-digest subscribers"
+        if issue.kind == Issue.Kind.DIGEST
+        else "every-issue subscribers"
+    )
+    if issue.audience == Issue.Audience.TOPICS:
+        names = ", ".join(issue.topics.order_by("name").values_list("name", flat=True))
+        who += f" who chose {names or '(no topic chosen)'} or no topic at all"
+    return f"Confirmed {who}, not paused"
+
+
 def subscriber_data(subscriber: Subscriber) -> dict:
     """Everything we hold about a subscriber, for their data request."""
     return {

@@ -23,7 +23,7 @@ from newsletter.models import (
     SubscriberEvent,
     SubscriberImport,
 )
-from newsletter.selectors import featured_refusal
+from newsletter.selectors import recipient_count, send_refusal
 from newsletter.subscriptions import (
     CONSENT_TEXT,
     CONSENT_VERSION,
@@ -238,11 +238,11 @@ def schedule_send(*, issue: Issue, at: datetime | None = None) -> int:
 
     The status change is one conditional UPDATE, so two staff members pressing
     "send" at once start one send, and a sent issue can never be sent again.
-    Refused while a featured article is not live (checked again when the send
-    starts: sending.start_send).
+    Refused while a featured article is not live, or the audience has no topic
+    (checked again when the send starts: sending.start_send).
     """
     when = at or timezone.now()
-    refusal = featured_refusal(issue)
+    refusal = send_refusal(issue)
     if refusal:
         raise SendRefused(refusal)
     with transaction.atomic():
@@ -259,7 +259,7 @@ def schedule_send(*, issue: Issue, at: datetime | None = None) -> int:
             task = task.using(run_after=when)
         transaction.on_commit(lambda: task.enqueue(issue.pk))
     issue.refresh_from_db()
-    return Subscriber.objects.confirmed().count()
+    return recipient_count(issue)
 
 
 # How long a due issue may wait for a worker to start its send before the admin says

@@ -61,19 +61,21 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
     form = IssueAdminForm
     list_display = [
         "subject",
+        "kind",
         "send_status",
         "scheduled_at",
         "sent_at",
         "recipients",
         "sent_count",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", "kind"]
     # Replaces the admin's site-wide delete action of the same name.
     actions = ["delete_selected"]
     search_fields = ["subject", "slug"]
     prepopulated_fields = {"slug": ["subject"]}
     inlines = [IssueArticleInline]
     readonly_fields = [
+        "kind",
         "send_status",
         "scheduled_at",
         "send_started_at",
@@ -81,6 +83,7 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
         "recipient_count",
     ]
     content_fields = ["subject", "slug", "preheader", "greeting", "body"]
+    audience_fields = ["kind", "audience", "topics"]
 
     class Media:
         js = ["admin/js/newsletter-progress.js"]
@@ -100,14 +103,24 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
         content = self.content_fields
         if obj is not None and obj.is_locked:
             content = [f if f != "body" else "body_rendered" for f in content]
-        fieldsets = [(None, {"fields": content})]
+        fieldsets = [
+            (None, {"fields": content}),
+            ("Audience", {"fields": self.audience_fields}),
+        ]
         if obj is not None:
-            fieldsets.append(("Sending", {"fields": self.readonly_fields}))
+            sending = [f for f in self.readonly_fields if f != "kind"]
+            fieldsets.append(("Sending", {"fields": sending}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.is_locked:
-            return [*self.content_fields, "body_rendered", *self.readonly_fields]
+            return [
+                *self.content_fields,
+                "body_rendered",
+                "audience",
+                "topics",
+                *self.readonly_fields,
+            ]
         return self.readonly_fields
 
     @admin.display(description="Body")
