@@ -1,8 +1,11 @@
 """Reads about subscribers and issues."""
 
-from django.urls import reverse
+from datetime import datetime, timedelta
 
-from articles.models import published_q
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article, published_q
 from newsletter.models import Delivery, Issue, Subscriber
 
 
@@ -63,6 +66,36 @@ def audience_label(issue: Issue) -> str:
         names = ", ".join(issue.topics.order_by("name").values_list("name", flat=True))
         who += f" who chose {names or '(no topic chosen)'} or no topic at all"
     return f"Confirmed {who}, not paused"
+
+
+# How far back the first digest looks, when no digest has been sent yet.
+FIRST_DIGEST_SPAN = timedelta(days=31)
+
+
+def digest_since() -> datetime:
+    """Where the next digest starts: when the last digest was sent.
+
+    The last digest rather than the last issue of any kind: digest readers get no
+    regular issues, so articles a regular issue featured are still news to them.
+    """
+    last = (
+        Issue.objects.archived()
+        .filter(kind=Issue.Kind.DIGEST)
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    return last or timezone.now() - FIRST_DIGEST_SPAN
+
+
+def digest_articles(since: datetime):
+    """Articles live now and published after `since`, by topic, newest first."""
+    return (
+        Article.objects.published()
+        .filter(published_at__gt=since)
+        .select_related("topic")
+        .order_by("topic__name", "-published_at", "pk")
+    )
 
 
 def subscriber_data(subscriber: Subscriber) -> dict:

@@ -14,16 +14,23 @@ from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
 from core.sanitize import sanitize_html
+from core.slugs import unique_slug
 from newsletter import imports
 from newsletter.emails import check_greeting
 from newsletter.models import (
     Delivery,
     Issue,
+    IssueArticle,
     Subscriber,
     SubscriberEvent,
     SubscriberImport,
 )
-from newsletter.selectors import recipient_count, send_refusal
+from newsletter.selectors import (
+    digest_articles,
+    digest_since,
+    recipient_count,
+    send_refusal,
+)
 from newsletter.subscriptions import (
     CONSENT_TEXT,
     CONSENT_VERSION,
@@ -231,6 +238,57 @@ def save_issue(*, issue: Issue) -> Issue:
 
 class SendRefused(Exception):
     pass
+
+
+class NothingToDigest(Exception):
+    pass
+
+
+def build_digest() -> Issue:
+    """A draft digest of the articles published since the last digest was sent,
+    grouped by topic, for staff to edit and send.
+
+    It goes to monthly-digest readers of its articles' topics (and those who chose
+    no topic). NothingToDigest when no article went live since.
+    """
+    since = digest_since()
+    articles = list(digest_articles(since))
+    if not articles:
+        raise NothingToDigest(
+            f"No article has been published since "
+            f"{timezone.localtime(since):%-d %B %Y, %H:%M} "
+            "(the last digest): there is nothing to put in a digest."
+        )
+    topics = list({a.topic_id: a.topic for a in articles}.values())
+    names = [t.name for t in topics]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    count = len(articles)
+    subject = f"Your Skincare digest: {timezone.localtime():%B %Y}"
+    with transaction.atomic():
+        issue = Issue.objects.create(
+            kind=Issue.Kind.DIGEST,
+            audience=Issue.Audience.TOPICS,
+            subject=subject,
+            slug=unique_slug(
+                queryset=Issue.objects.all(),
+                text=subject,
+                max_length=Issue._meta.get_field("slug").max_length,
+                fallback="digest",
+            ),
+            preheader=(f"{count} new article{'s' if count != 1 else ''} on {listed}.")[
+                :150
+            ],
+            body=sanitize_html(
+                html=f"<p>Here is what we published since "
+                f"{timezone.localtime(since):%-d %B}, by topic.</p>"
+            ),
+        )
+        issue.topics.set(topics)
+        IssueArticle.objects.bulk_create(
+            IssueArticle(issue=issue, article=article, position=position)
+            for position, article in enumerate(articles, start=1)
+        )
+    return issue
 
 
 def schedule_send(*, issue: Issue, at: datetime | None = None) -> int:

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import (
     HttpRequest,
     HttpResponse,
+    HttpResponseRedirect,
 )
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -218,6 +219,11 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
             )
 
         return [
+            path(
+                "build-digest/",
+                wrap(require_POST(self.build_digest_view)),
+                name="newsletter_issue_build_digest",
+            ),
             issue_path("preview/", self.preview_view, "preview"),
             issue_path("preview/email.html", self.preview_html_view, "preview_html"),
             issue_path("send-test/", require_POST(self.send_test_view), "send_test"),
@@ -233,6 +239,32 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_build_digest": self.has_add_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def build_digest_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: a draft digest of the articles since the last digest."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        try:
+            issue = services.build_digest()
+        except services.NothingToDigest as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:newsletter_issue_changelist"))
+        count = issue.issuearticle_set.count()
+        self.message_user(
+            request,
+            f"Digest drafted with {count} article{'s' if count != 1 else ''}, by "
+            "topic. Edit it, preview it, then send it: it goes to monthly-digest "
+            "subscribers.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(self._change_url(issue))
 
     def _issue(self, request: HttpRequest, object_id: int, *, send=False) -> Issue:
         issue = get_object_or_404(Issue, pk=object_id)
