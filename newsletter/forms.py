@@ -116,10 +116,8 @@ class SubscribeForm(forms.Form):
         return bool(str(data.get(cls.HONEYPOT, "")).strip())
 
 
-class PreferencesForm(forms.Form):
-    """What a subscriber chooses on their preference page."""
-
-    topics = forms.ModelMultipleChoiceField(
+def topic_choices() -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
         label="Topics",
         queryset=Topic.objects.order_by("name"),
         required=False,
@@ -132,6 +130,23 @@ class PreferencesForm(forms.Form):
             "again from the list.",
         },
     )
+
+
+class SubscribePageForm(SubscribeForm):
+    """The newsletter page's form: topics may be chosen, folded away by default.
+
+    The footer keeps SubscribeForm: it is the same for every visitor of every page.
+    """
+
+    topics = topic_choices()
+
+    field_order = ["email", "first_name", "topics", "consent"]
+
+
+class PreferencesForm(forms.Form):
+    """What a subscriber chooses on their preference page."""
+
+    topics = topic_choices()
     frequency = forms.ChoiceField(
         label="How often",
         choices=Subscriber.Frequency.choices,

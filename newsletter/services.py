@@ -3,6 +3,7 @@
 enqueued as background tasks (tasks.py) once the transaction has committed.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
+from articles.models import Topic
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
 from newsletter import imports
@@ -87,13 +89,17 @@ def subscribe(
     ip: str | None,
     consent_text: str = CONSENT_TEXT,
     consent_version: str = CONSENT_VERSION,
+    topics: Iterable[Topic] = (),
 ) -> None:
     """Start (or restart) double opt-in for an address.
 
     Returns nothing on purpose: the caller shows the same page whatever the address's
-    state, so the form cannot tell anyone who is subscribed.
+    state, so the form cannot tell anyone who is subscribed. Topics chosen on the
+    form are kept for a new or restarted sign-up, never for a confirmed one (their
+    preference page is where that changes).
     """
     email = normalize_email(email)
+    topics = list(topics)
     consent = {
         "consent_text": consent_text,
         "consent_version": consent_version,
@@ -103,19 +109,23 @@ def subscribe(
     }
     try:
         with transaction.atomic():
-            _subscribe(email, first_name.strip(), consent, ip)
+            _subscribe(email, first_name.strip(), consent, ip, topics)
     except IntegrityError:
         # Two sign-ups for a new address at once: the other one created it.
         with transaction.atomic():
-            _subscribe(email, first_name.strip(), consent, ip)
+            _subscribe(email, first_name.strip(), consent, ip, topics)
 
 
-def _subscribe(email: str, first_name: str, consent: dict, ip: str | None) -> None:
+def _subscribe(
+    email: str, first_name: str, consent: dict, ip: str | None, topics: list[Topic]
+) -> None:
     subscriber = Subscriber.objects.select_for_update().by_email(email).first()
     if subscriber is None:
         subscriber = Subscriber.objects.create(
             email=email, first_name=first_name, **consent
         )
+        if topics:
+            subscriber.topics.set(topics)
         record_event(
             subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"]
         )
@@ -130,6 +140,8 @@ def _subscribe(email: str, first_name: str, consent: dict, ip: str | None) -> No
         subscriber.first_name = first_name
     subscriber.status = Subscriber.Status.PENDING
     subscriber.save()
+    if topics:
+        subscriber.topics.set(topics)
     record_event(subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"])
     request_confirmation(subscriber=subscriber, ip=ip)
 

@@ -29,7 +29,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.models import Article
 from newsletter import origin, ratelimit, services, subscriptions
-from newsletter.forms import PreferencesForm, SubscribeForm
+from newsletter.forms import PreferencesForm, SubscribeForm, SubscribePageForm
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import (
     Purpose,
@@ -59,7 +59,7 @@ class SubscribeView(View):
     http_method_names = ["get", "post", "head", "options"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = SubscribeForm(initial={"source": Subscriber.Source.PAGE})
+        form = SubscribePageForm(initial={"source": Subscriber.Source.PAGE})
         return self.page(form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -94,7 +94,8 @@ class SubscribeView(View):
         if SubscribeForm.is_bot(request.POST):
             logger.info("Newsletter sign-up from %s filled the honeypot", ip)
             return redirect("newsletter:check_inbox")
-        form = SubscribeForm(request.POST)
+        # The footer's form has no topics: none sent means none chosen.
+        form = SubscribePageForm(request.POST)
         if not form.is_valid():
             return self.page(form)
         services.subscribe(
@@ -102,6 +103,7 @@ class SubscribeView(View):
             first_name=form.cleaned_data["first_name"],
             source=form.cleaned_data["source"],
             ip=ip,
+            topics=form.cleaned_data["topics"],
         )
         return redirect("newsletter:check_inbox")
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from newsletter import emails, subscriptions
 from newsletter.models import Subscriber, SubscriberEvent
+from newsletter.templatetags.newsletter_tags import footer_form
 from newsletter.tokens import Purpose, make_token
 from tests.factories import make_issue, make_subscriber, make_topic
 from tests.test_newsletter_pages import assert_private, csrf_client, page_of, post_form
@@ -276,7 +277,7 @@ def test_the_page_runs_a_constant_number_of_queries(
         make_topic()
     subscriber.topics.set(subscriber.topics.model.objects.all()[:5])
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(3):
         assert client.get(preferences_url(subscriber)).status_code == 200
 
 
@@ -333,3 +334,71 @@ def test_a_test_issue_has_an_inert_preference_link():
     assert "/newsletter/preferences/" not in message.body
     assert emails.PREFERENCES_URL not in message.body
     assert mail.outbox == []
+
+
+# Topics at sign-up ------------------------------------------------------------------
+
+
+def test_the_newsletter_page_offers_topics_folded_away_and_the_footer_does_not(
+    client, topics
+):
+    html = client.get(reverse("newsletter:subscribe")).text
+    footer = footer_form()
+
+    assert '<details class="signup__topics">' in html
+    assert "<summary>Choose topics (optional)</summary>" in html
+    assert html.count('name="topics"') == 3
+    assert 'name="topics"' not in footer
+    assert "<details" not in footer
+
+
+def test_topics_chosen_at_sign_up_are_kept_for_a_new_subscriber(client, topics):
+    response = client.post(
+        reverse("newsletter:subscribe"),
+        {
+            "email": "new@example.com",
+            "consent": "on",
+            "source": "page",
+            "topics": [topics[0].pk, topics[2].pk],
+        },
+    )
+
+    assert response.status_code == 302
+    subscriber = Subscriber.objects.get(email="new@example.com")
+    assert subscriber.status == Subscriber.Status.PENDING
+    assert set(subscriber.topics.all()) == {topics[0], topics[2]}
+
+
+def test_signing_up_again_never_changes_a_confirmed_subscribers_topics(client, topics):
+    subscriber = make_subscriber(status="confirmed", email="known@example.com")
+    subscriber.topics.set([topics[1]])
+
+    client.post(
+        reverse("newsletter:subscribe"),
+        {
+            "email": "known@example.com",
+            "consent": "on",
+            "source": "footer",
+            "topics": [topics[0].pk],
+        },
+    )
+
+    assert list(subscriber.topics.all()) == [topics[1]]
+
+
+def test_a_sign_up_with_a_vanished_topic_shows_the_form_again_open(client, topics):
+    response = client.post(
+        reverse("newsletter:subscribe"),
+        {
+            "email": "new@example.com",
+            "consent": "on",
+            "source": "page",
+            "topics": ["999999"],
+        },
+    )
+
+    assert response.status_code == 200
+    assert '<details class="signup__topics" open>' in response.text
+    assert "One of the topics no longer exists" in response.text
+    assert 'value="new@example.com"' in response.text
+    assert not Subscriber.objects.exists()
