@@ -92,7 +92,8 @@ def test_public_pages_have_no_accessibility_violations(
 def test_preference_pages_have_no_accessibility_violations(
     live_server, new_context, axe_source, viewport
 ):
-    """The form, each state after a button, an error, and a bad link."""
+    """The form, each state after a button, an error, a bad link, and the sign-up
+    form's topics unfolded."""
     for name in ("Acne", "Eczema", "Sun care", "Keratosis pilaris"):
         make_topic(name=name)
     subscriber = make_subscriber(status=Subscriber.Status.CONFIRMED)
@@ -125,6 +126,10 @@ def test_preference_pages_have_no_accessibility_violations(
     check("preferences-error")
     page.goto(live_server.url + "/newsletter/preferences/not-a-real-token/")
     check("preferences-bad-link")
+    page.goto(live_server.url + reverse("newsletter:subscribe"))
+    page.get_by_text("Choose topics (optional)").click()
+    expect(page.get_by_label("Eczema")).to_be_visible()
+    check("newsletter-topics-open")
     assert problems == {}, json.dumps(problems, indent=2)
 
 
