@@ -402,3 +402,18 @@ def test_a_sign_up_with_a_vanished_topic_shows_the_form_again_open(client, topic
     assert "One of the topics no longer exists" in response.text
     assert 'value="new@example.com"' in response.text
     assert not Subscriber.objects.exists()
+
+
+def test_staff_see_a_subscribers_choices_but_cannot_change_them(staff_client, topics):
+    subscriber = make_subscriber(status="confirmed", frequency=Frequency.MONTHLY_DIGEST)
+    subscriber.topics.set([topics[2], topics[0]])
+    url = reverse("admin:newsletter_subscriber_change", args=[subscriber.pk])
+
+    page = staff_client.get(url).text
+    staff_client.post(url, {"first_name": "Ada", "frequency": "every_issue"})
+
+    assert "Acne, Sun care" in page
+    assert "A monthly digest" in page
+    assert 'name="frequency"' not in page
+    subscriber.refresh_from_db()
+    assert subscriber.frequency == Frequency.MONTHLY_DIGEST
