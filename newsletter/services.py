@@ -268,13 +268,14 @@ def build_digest() -> Issue:
     if not articles:
         raise NothingToDigest(
             f"No article has been published since "
-            f"{timezone.localtime(since):%-d %B %Y, %H:%M} "
-            "(the last digest): there is nothing to put in a digest."
+            f"{timezone.localtime(since):%-d %B %Y, %H:%M}: there is nothing to put "
+            "in a digest."
         )
     topics = list({a.topic_id: a.topic for a in articles}.values())
     names = [t.name for t in topics]
     listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
     count = len(articles)
+    preheader = f"{count} new article{'s' if count != 1 else ''} on {listed}."
     subject = f"Your Skincare digest: {timezone.localtime():%B %Y}"
     with transaction.atomic():
         issue = Issue.objects.create(
@@ -287,9 +288,7 @@ def build_digest() -> Issue:
                 max_length=Issue._meta.get_field("slug").max_length,
                 fallback="digest",
             ),
-            preheader=(f"{count} new article{'s' if count != 1 else ''} on {listed}.")[
-                :150
-            ],
+            preheader=preheader[: Issue._meta.get_field("preheader").max_length],
             body=sanitize_html(
                 html=f"<p>Here is what we published since "
                 f"{timezone.localtime(since):%-d %B}, by topic.</p>"
