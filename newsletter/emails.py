@@ -22,13 +22,16 @@ from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 from django.utils.html import escape
 
+from articles.models import Article, ImageRendition
 from core.emails import build, from_domain, html_to_text, inline_styles, render_email
 from core.links import absolute, absolutize_html
+from core.media import stored_url
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import Purpose, make_token
 
 # Personal parts of an issue email, filled in per recipient after rendering once.
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
+PREFERENCES_URL = "%%PREFERENCES_URL%%"
 DATA_URL = "%%DATA_URL%%"
 GREETING_NAME = "%%FIRST_NAME%%"
 # "{first_name}" after a space: the space goes too when the name is unknown.
@@ -76,6 +79,7 @@ def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
 
     return {
         "unsubscribe_url": link("newsletter:unsubscribe", Purpose.UNSUBSCRIBE),
+        "preferences_url": link("newsletter:preferences", Purpose.PREFERENCES),
         "data_url": link("newsletter:data", Purpose.DATA),
     }
 
@@ -134,25 +138,69 @@ class RenderedIssue:
         return address, header
 
 
+# Emails show covers as JPEG or PNG (few mail clients show AVIF or WebP), at a
+# width that stays sharp in a 600-pixel column on a high-density screen.
+EMAIL_IMAGE_FORMATS = {"JPEG", "PNG"}
+EMAIL_COVER_WIDTH = 1200
+
+
+def _email_covers(articles: list[Article]) -> dict[str, dict]:
+    """{cover source: {url, alt}}: the widest fitting rendition when one was made
+    (articles/renditions.py makes them in the background), else the upload."""
+    sources = {a.cover_image.name: a for a in articles if a.cover_image}
+    if not sources:
+        return {}
+    best = dict(
+        ImageRendition.objects.filter(
+            source__in=sources,
+            format__in=EMAIL_IMAGE_FORMATS,
+            width__lte=EMAIL_COVER_WIDTH,
+        )
+        .order_by("source", "width")
+        .values_list("source", "file")
+    )
+    return {
+        source: {
+            "url": absolute(
+                stored_url(best[source]) if source in best else article.cover_image.url
+            ),
+            "alt": article.cover_image_alt,
+        }
+        for source, article in sources.items()
+    }
+
+
 def render_issue(issue: Issue) -> RenderedIssue:
-    """Render an issue once, with placeholders where each recipient differs."""
+    """Render an issue once, with placeholders where each recipient differs.
+
+    A digest shows its articles under their topics, with their covers.
+    """
+    items = list(
+        issue.issuearticle_set.select_related("article__topic").order_by(
+            "position", "pk"
+        )
+    )
+    digest = issue.kind == Issue.Kind.DIGEST
+    covers = _email_covers([i.article for i in items]) if digest else {}
     featured = [
         {
             "title": item.article.title,
             "summary": item.article.summary,
             "url": absolute(item.article.get_absolute_url()),
+            "topic": item.article.topic.name,
+            "cover": covers.get(item.article.cover_image.name),
         }
-        for item in issue.issuearticle_set.select_related("article").order_by(
-            "position", "pk"
-        )
+        for item in items
     ]
     context = {
         "issue": issue,
+        "digest": digest,
         "body_html": inline_styles(absolutize_html(issue.body)),
         "body_text": html_to_text(absolutize_html(issue.body)),
         "featured": featured,
         "archive_url": absolute(issue.get_absolute_url()),
         "unsubscribe_url": UNSUBSCRIBE_URL,
+        "preferences_url": PREFERENCES_URL,
         "data_url": DATA_URL,
         "greeting": greeting_template(issue.greeting.strip()),
     }
@@ -175,6 +223,7 @@ def personalise(template: str, *, links: dict, first_name: str, html: bool) -> s
     name = escape(first_name) if html else first_name
     return (
         template.replace(UNSUBSCRIBE_URL, links["unsubscribe_url"])
+        .replace(PREFERENCES_URL, links["preferences_url"])
         .replace(DATA_URL, links["data_url"])
         .replace(GREETING_SPACED_NAME, f" {name}" if name else "")
         .replace(GREETING_NAME, name)
@@ -254,10 +303,8 @@ def issue_payload(*, rendered: RenderedIssue, subscriber: Subscriber) -> bytes:
 def test_issue_message(*, issue: Issue, to: str) -> EmailMultiAlternatives:
     """What subscribers will get, to a staff address, with inert personal links."""
     rendered = render_issue(issue)
-    links = {
-        "unsubscribe_url": absolute(reverse("newsletter:subscribe")),
-        "data_url": absolute(reverse("newsletter:subscribe")),
-    }
+    inert = absolute(reverse("newsletter:subscribe"))
+    links = {"unsubscribe_url": inert, "preferences_url": inert, "data_url": inert}
     return build(
         to=to,
         subject=f"[Test] {rendered.subject}",

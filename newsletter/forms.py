@@ -1,10 +1,12 @@
-"""The newsletter sign-up form, shown in every page's footer and on /newsletter/."""
+"""The newsletter's public forms: sign-up (in every page's footer and on
+/newsletter/) and the subscriber's preferences."""
 
 import re
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from articles.models import Topic
 from newsletter.models import Subscriber
 from newsletter.services import CONSENT_TEXT
 
@@ -112,3 +114,49 @@ class SubscribeForm(forms.Form):
     def is_bot(cls, data) -> bool:
         """A filled-in honeypot: answer as if it worked, and do nothing."""
         return bool(str(data.get(cls.HONEYPOT, "")).strip())
+
+
+def topic_choices() -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        label="Topics",
+        queryset=Topic.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave them all unticked to hear about every topic.",
+        error_messages={
+            "invalid_choice": "One of the topics no longer exists. Please choose "
+            "again from the list.",
+            "invalid_pk_value": "One of the topics no longer exists. Please choose "
+            "again from the list.",
+        },
+    )
+
+
+class SubscribePageForm(SubscribeForm):
+    """The newsletter page's form: topics may be chosen, folded away by default.
+
+    The footer keeps SubscribeForm: it is the same for every visitor of every page.
+    """
+
+    topics = topic_choices()
+
+    field_order = ["email", "first_name", "topics", "consent"]
+
+
+class PreferencesForm(forms.Form):
+    """What a subscriber chooses on their preference page."""
+
+    topics = topic_choices()
+    frequency = forms.ChoiceField(
+        label="How often",
+        choices=Subscriber.Frequency.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose how often you want the newsletter.",
+            "invalid_choice": "Choose how often you want the newsletter.",
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""

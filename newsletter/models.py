@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,13 @@ class SubscriberStatus(models.TextChoices):
     COMPLAINED = "complained", "Complained"
 
 
+class Frequency(models.TextChoices):
+    """How often a subscriber wants the newsletter."""
+
+    EVERY_ISSUE = "every_issue", "Every issue"
+    MONTHLY_DIGEST = "monthly_digest", "A monthly digest"
+
+
 # Those who receive nothing any more, whatever the reason. The one definition.
 LEFT_STATUSES = (
     SubscriberStatus.UNSUBSCRIBED,
@@ -51,9 +58,37 @@ class SubscriberQuerySet(models.QuerySet):
         """Sign-ups never confirmed, last asked for before `moment`."""
         return self.filter(status=Subscriber.Status.PENDING, consent_at__lt=moment)
 
+    def not_paused(self, at=None) -> "SubscriberQuerySet":
+        at = at or timezone.now()
+        return self.filter(Q(paused_until__isnull=True) | Q(paused_until__lte=at))
+
+    def with_topics(self, topic_ids) -> "SubscriberQuerySet":
+        """Those who chose one of these topics, or chose none (they get everything).
+
+        Exists() rather than a join, so each subscriber appears once.
+        """
+        chosen = Subscriber.topics.through.objects.filter(subscriber=OuterRef("pk"))
+        return self.filter(
+            ~Exists(chosen) | Exists(chosen.filter(topic_id__in=topic_ids))
+        )
+
+    def audience_of(self, issue: "Issue", at=None) -> "SubscriberQuerySet":
+        """Who receives `issue` if its send starts at `at` (now by default): the
+        confirmed, not paused, who want this kind of issue and one of its topics."""
+        frequency = (
+            Frequency.MONTHLY_DIGEST
+            if issue.kind == Issue.Kind.DIGEST
+            else Frequency.EVERY_ISSUE
+        )
+        audience = self.confirmed().not_paused(at).filter(frequency=frequency)
+        if issue.audience == Issue.Audience.TOPICS:
+            audience = audience.with_topics(issue.topics.values("pk"))
+        return audience
+
 
 class Subscriber(models.Model):
     Status = SubscriberStatus
+    Frequency = Frequency
 
     class Source(models.TextChoices):
         FOOTER = "footer", "Footer form"
@@ -87,6 +122,21 @@ class Subscriber(models.Model):
     confirmed_ip = models.GenericIPAddressField(null=True, blank=True)
     left_at = models.DateTimeField(null=True, blank=True)
     left_how = models.CharField(max_length=10, choices=LeftHow.choices, blank=True)
+    # What they chose on their preference page. No topic chosen: every topic.
+    topics = models.ManyToManyField(
+        "articles.Topic",
+        blank=True,
+        related_name="+",
+        help_text="The topics they want. None chosen: every topic.",
+    )
+    frequency = models.CharField(
+        max_length=14, choices=Frequency.choices, default=Frequency.EVERY_ISSUE
+    )
+    paused_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="They receive nothing until then (a pause they chose).",
+    )
     imported_from = models.ForeignKey(
         "SubscriberImport",
         null=True,
@@ -121,6 +171,10 @@ class Subscriber(models.Model):
     def has_left(self) -> bool:
         return self.status in LEFT_STATUSES
 
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_until is not None and self.paused_until > timezone.now()
+
 
 class SubscriberEvent(models.Model):
     """What happened to a subscription, kept as the record of consent and leaving."""
@@ -135,6 +189,7 @@ class SubscriberEvent(models.Model):
         IMPORTED = "imported", "Imported"
         DATA_EXPORTED = "data_exported", "Data export sent"
         DELETION_REQUESTED = "deletion_requested", "Deletion link sent"
+        PREFERENCES_CHANGED = "preferences", "Preferences changed"
 
     subscriber = models.ForeignKey(
         Subscriber, on_delete=models.CASCADE, related_name="events"
@@ -171,6 +226,14 @@ class Issue(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
 
+    class Kind(models.TextChoices):
+        REGULAR = "regular", "Regular issue (to every-issue subscribers)"
+        DIGEST = "digest", "Monthly digest (to monthly-digest subscribers)"
+
+    class Audience(models.TextChoices):
+        EVERYONE = "everyone", "Everyone"
+        TOPICS = "topics", "Subscribers of the chosen topics"
+
     subject = models.CharField(max_length=150)
     slug = models.SlugField(
         max_length=160,
@@ -193,6 +256,25 @@ class Issue(models.Model):
     )
     body = RichTextField(
         help_text="Sanitised like articles when saved: no scripts, styles or embeds."
+    )
+    kind = models.CharField(
+        max_length=10,
+        choices=Kind.choices,
+        default=Kind.REGULAR,
+        help_text="Regular issues go to those who want every issue; digests to "
+        "those who want a monthly digest.",
+    )
+    audience = models.CharField(
+        max_length=10,
+        choices=Audience.choices,
+        default=Audience.EVERYONE,
+        help_text="Subscribers who chose no topic receive every issue either way.",
+    )
+    topics = models.ManyToManyField(
+        "articles.Topic",
+        blank=True,
+        related_name="+",
+        help_text="With “Subscribers of the chosen topics”: who chose one of these.",
     )
     articles = models.ManyToManyField(
         "articles.Article",

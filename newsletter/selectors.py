@@ -1,8 +1,11 @@
 """Reads about subscribers and issues."""
 
-from django.urls import reverse
+from datetime import datetime, timedelta
 
-from articles.models import published_q
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article, published_q
 from newsletter.models import Delivery, Issue, Subscriber
 
 
@@ -32,6 +35,69 @@ def featured_refusal(issue: Issue) -> str:
     )
 
 
+def audience_refusal(issue: Issue) -> str:
+    """Why the issue's audience cannot be sent to ("" if it can)."""
+    if issue.audience == Issue.Audience.TOPICS and not issue.topics.exists():
+        return (
+            "The issue is for subscribers of chosen topics, but no topic is "
+            "chosen. Choose at least one topic, or send it to everyone."
+        )
+    return ""
+
+
+def send_refusal(issue: Issue) -> str:
+    """Why the issue cannot go out now ("" if it can)."""
+    return featured_refusal(issue) or audience_refusal(issue)
+
+
+def recipient_count(issue: Issue) -> int:
+    """How many would receive the issue if its send started now."""
+    return Subscriber.objects.audience_of(issue).count()
+
+
+def audience_label(issue: Issue) -> str:
+    """Who an issue goes to, in words: its kind's subscribers, and its topics."""
+    who = (
+        "monthly-digest subscribers"
+        if issue.kind == Issue.Kind.DIGEST
+        else "every-issue subscribers"
+    )
+    if issue.audience == Issue.Audience.TOPICS:
+        names = ", ".join(issue.topics.order_by("name").values_list("name", flat=True))
+        who += f" who chose {names or '(no topic chosen)'} or no topic at all"
+    return f"Confirmed {who}, not paused"
+
+
+# How far back the first digest looks, when no digest has been sent yet.
+FIRST_DIGEST_SPAN = timedelta(days=31)
+
+
+def digest_since() -> datetime:
+    """Where the next digest starts: when the last digest was sent.
+
+    The last digest rather than the last issue of any kind: digest readers get no
+    regular issues, so articles a regular issue featured are still news to them.
+    """
+    last = (
+        Issue.objects.archived()
+        .filter(kind=Issue.Kind.DIGEST)
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    return last or timezone.now() - FIRST_DIGEST_SPAN
+
+
+def digest_articles(since: datetime):
+    """Articles live now and published after `since`, by topic, newest first."""
+    return (
+        Article.objects.published()
+        .filter(published_at__gt=since)
+        .select_related("topic")
+        .order_by("topic__name", "-published_at", "pk")
+    )
+
+
 def subscriber_data(subscriber: Subscriber) -> dict:
     """Everything we hold about a subscriber, for their data request."""
     return {
@@ -45,10 +111,13 @@ def subscriber_data(subscriber: Subscriber) -> dict:
         "consent_ip": subscriber.consent_ip,
         "lawful_basis": subscriber.lawful_basis,
         "confirmed_at": subscriber.confirmed_at,
+        "topics": list(subscriber.topics.values_list("name", flat=True)),
+        "frequency": subscriber.get_frequency_display(),
+        "paused_until": subscriber.paused_until,
         "left_at": subscriber.left_at,
         "left_how": subscriber.get_left_how_display() if subscriber.left_how else "",
         "history": [
-            {"at": e.at, "event": e.get_kind_display(), "ip": e.ip}
+            {"at": e.at, "event": e.get_kind_display(), "ip": e.ip, "detail": e.detail}
             for e in subscriber.events.all()
         ],
         "issues_sent": list(

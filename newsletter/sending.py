@@ -3,7 +3,8 @@
 How a send stays exact when workers die:
 
 - When a send starts, one Delivery row per (issue, subscriber) is created for the
-  subscribers confirmed at that moment; a unique constraint forbids a second one.
+  issue's audience at that moment (confirmed, not paused, wanting this kind of issue
+  and one of its topics); a unique constraint forbids a second one.
 - A worker claims a batch of queued deliveries under a SendClaim (PostgreSQL:
   SELECT ... FOR UPDATE SKIP LOCKED; SQLite: the IMMEDIATE transaction holds the
   write lock), then sends them one by one in ascending id over one SMTP connection,
@@ -207,7 +208,7 @@ def start_send(*, issue_id: int) -> bool:
             return False
         if issue.scheduled_at and issue.scheduled_at > timezone.now():
             return False
-        refusal = selectors.featured_refusal(issue)
+        refusal = selectors.send_refusal(issue)
         if refusal:
             # Unpublished since it was scheduled: back to draft, saying why.
             issue.status = Issue.Status.DRAFT
@@ -223,7 +224,11 @@ def start_send(*, issue_id: int) -> bool:
             )
             logger.warning("Issue %s not sent: %s", issue.pk, refusal)
             return False
-        subscriber_ids = Subscriber.objects.confirmed().values_list("pk", flat=True)
+        # The audience is taken now, once: preferences changed later count from
+        # the next send.
+        subscriber_ids = Subscriber.objects.audience_of(issue).values_list(
+            "pk", flat=True
+        )
         Delivery.objects.bulk_create(
             (
                 Delivery(issue=issue, subscriber_id=pk)

@@ -3,6 +3,7 @@
 enqueued as background tasks (tasks.py) once the transaction has committed.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -13,17 +14,25 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
+from articles.models import Topic
 from core.sanitize import sanitize_html
+from core.slugs import unique_slug
 from newsletter import imports
 from newsletter.emails import check_greeting
 from newsletter.models import (
     Delivery,
     Issue,
+    IssueArticle,
     Subscriber,
     SubscriberEvent,
     SubscriberImport,
 )
-from newsletter.selectors import featured_refusal
+from newsletter.selectors import (
+    digest_articles,
+    digest_since,
+    recipient_count,
+    send_refusal,
+)
 from newsletter.subscriptions import (
     CONSENT_TEXT,
     CONSENT_VERSION,
@@ -80,13 +89,17 @@ def subscribe(
     ip: str | None,
     consent_text: str = CONSENT_TEXT,
     consent_version: str = CONSENT_VERSION,
+    topics: Iterable[Topic] = (),
 ) -> None:
     """Start (or restart) double opt-in for an address.
 
     Returns nothing on purpose: the caller shows the same page whatever the address's
-    state, so the form cannot tell anyone who is subscribed.
+    state, so the form cannot tell anyone who is subscribed. Topics chosen on the
+    form are kept for a new or restarted sign-up, never for a confirmed one (their
+    preference page is where that changes).
     """
     email = normalize_email(email)
+    topics = list(topics)
     consent = {
         "consent_text": consent_text,
         "consent_version": consent_version,
@@ -96,19 +109,23 @@ def subscribe(
     }
     try:
         with transaction.atomic():
-            _subscribe(email, first_name.strip(), consent, ip)
+            _subscribe(email, first_name.strip(), consent, ip, topics)
     except IntegrityError:
         # Two sign-ups for a new address at once: the other one created it.
         with transaction.atomic():
-            _subscribe(email, first_name.strip(), consent, ip)
+            _subscribe(email, first_name.strip(), consent, ip, topics)
 
 
-def _subscribe(email: str, first_name: str, consent: dict, ip: str | None) -> None:
+def _subscribe(
+    email: str, first_name: str, consent: dict, ip: str | None, topics: list[Topic]
+) -> None:
     subscriber = Subscriber.objects.select_for_update().by_email(email).first()
     if subscriber is None:
         subscriber = Subscriber.objects.create(
             email=email, first_name=first_name, **consent
         )
+        if topics:
+            subscriber.topics.set(topics)
         record_event(
             subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"]
         )
@@ -123,6 +140,8 @@ def _subscribe(email: str, first_name: str, consent: dict, ip: str | None) -> No
         subscriber.first_name = first_name
     subscriber.status = Subscriber.Status.PENDING
     subscriber.save()
+    if topics:
+        subscriber.topics.set(topics)
     record_event(subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"])
     request_confirmation(subscriber=subscriber, ip=ip)
 
@@ -233,16 +252,66 @@ class SendRefused(Exception):
     pass
 
 
+class NothingToDigest(Exception):
+    pass
+
+
+def build_digest() -> Issue:
+    """A draft digest of the articles published since the last digest was sent,
+    grouped by topic, for staff to edit and send.
+
+    It goes to monthly-digest readers of its articles' topics (and those who chose
+    no topic). NothingToDigest when no article went live since.
+    """
+    since = digest_since()
+    articles = list(digest_articles(since))
+    if not articles:
+        raise NothingToDigest(
+            f"No article has been published since "
+            f"{timezone.localtime(since):%-d %B %Y, %H:%M}: there is nothing to put "
+            "in a digest."
+        )
+    topics = list({a.topic_id: a.topic for a in articles}.values())
+    names = [t.name for t in topics]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    count = len(articles)
+    preheader = f"{count} new article{'s' if count != 1 else ''} on {listed}."
+    subject = f"Your Skincare digest: {timezone.localtime():%B %Y}"
+    with transaction.atomic():
+        issue = Issue.objects.create(
+            kind=Issue.Kind.DIGEST,
+            audience=Issue.Audience.TOPICS,
+            subject=subject,
+            slug=unique_slug(
+                queryset=Issue.objects.all(),
+                text=subject,
+                max_length=Issue._meta.get_field("slug").max_length,
+                fallback="digest",
+            ),
+            preheader=preheader[: Issue._meta.get_field("preheader").max_length],
+            body=sanitize_html(
+                html=f"<p>Here is what we published since "
+                f"{timezone.localtime(since):%-d %B}, by topic.</p>"
+            ),
+        )
+        issue.topics.set(topics)
+        IssueArticle.objects.bulk_create(
+            IssueArticle(issue=issue, article=article, position=position)
+            for position, article in enumerate(articles, start=1)
+        )
+    return issue
+
+
 def schedule_send(*, issue: Issue, at: datetime | None = None) -> int:
     """Send a draft issue now or at a time. Returns how many would receive it now.
 
     The status change is one conditional UPDATE, so two staff members pressing
     "send" at once start one send, and a sent issue can never be sent again.
-    Refused while a featured article is not live (checked again when the send
-    starts: sending.start_send).
+    Refused while a featured article is not live, or the audience has no topic
+    (checked again when the send starts: sending.start_send).
     """
     when = at or timezone.now()
-    refusal = featured_refusal(issue)
+    refusal = send_refusal(issue)
     if refusal:
         raise SendRefused(refusal)
     with transaction.atomic():
@@ -259,7 +328,7 @@ def schedule_send(*, issue: Issue, at: datetime | None = None) -> int:
             task = task.using(run_after=when)
         transaction.on_commit(lambda: task.enqueue(issue.pk))
     issue.refresh_from_db()
-    return Subscriber.objects.confirmed().count()
+    return recipient_count(issue)
 
 
 # How long a due issue may wait for a worker to start its send before the admin says

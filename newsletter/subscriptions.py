@@ -1,13 +1,16 @@
-"""Subscriber state changes made at once in the database: confirm, leave, delete,
-and the history kept of each. No emails and no tasks here, so the sending worker
-(newsletter/sending.py) uses them too; what enqueues work is in services.py.
+"""Subscriber state changes made at once in the database: confirm, preferences,
+pause, leave, delete, and the history kept of each. No emails and no tasks here,
+so the sending worker (newsletter/sending.py) uses them too; what enqueues work is
+in services.py.
 """
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from articles.models import Topic
 from newsletter.models import Subscriber, SubscriberEvent
 
 Kind = SubscriberEvent.Kind
@@ -49,6 +52,77 @@ def confirm(*, subscriber: Subscriber, ip: str | None) -> bool:
         subscriber.save()
         record_event(subscriber, Kind.CONFIRMED, ip=ip)
     return True
+
+
+# "Pause for a month" on the preference page.
+PAUSE = timedelta(days=30)
+
+
+def _topic_names(topics: Iterable[Topic]) -> str:
+    return ", ".join(sorted(t.name for t in topics)) or "all topics"
+
+
+def update_preferences(
+    *,
+    subscriber: Subscriber,
+    topics: Iterable[Topic],
+    frequency: str,
+    ip: str | None,
+) -> str:
+    """Save the topics and frequency a subscriber chose, recording what changed in
+    their history. Returns what changed ("" when nothing did)."""
+    topics = list(topics)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        before = list(subscriber.topics.all())
+        changes = []
+        if {t.pk for t in before} != {t.pk for t in topics}:
+            changes.append(f"topics: {_topic_names(before)} → {_topic_names(topics)}")
+            subscriber.topics.set(topics)
+        if subscriber.frequency != frequency:
+            changes.append(
+                f"frequency: {subscriber.get_frequency_display()} → "
+                f"{Subscriber.Frequency(frequency).label}"
+            )
+            subscriber.frequency = frequency
+            subscriber.save(update_fields=["frequency", "updated_at"])
+        detail = "; ".join(changes)
+        if detail:
+            record_event(subscriber, Kind.PREFERENCES_CHANGED, ip=ip, detail=detail)
+    return detail
+
+
+def pause(*, subscriber: Subscriber, ip: str | None) -> Subscriber:
+    """Send nothing to this subscriber for PAUSE from now (again from now if
+    paused already)."""
+    until = timezone.now() + PAUSE
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        subscriber.paused_until = until
+        subscriber.save(update_fields=["paused_until", "updated_at"])
+        record_event(
+            subscriber,
+            Kind.PREFERENCES_CHANGED,
+            ip=ip,
+            detail=f"paused until {until:%Y-%m-%d %H:%M} UTC",
+        )
+    return subscriber
+
+
+def resume(*, subscriber: Subscriber, ip: str | None) -> Subscriber:
+    """End a pause now. Safe to repeat: nothing is recorded when not paused."""
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        if subscriber.paused_until is None:
+            return subscriber
+        was_paused = subscriber.is_paused
+        subscriber.paused_until = None
+        subscriber.save(update_fields=["paused_until", "updated_at"])
+        if was_paused:
+            record_event(
+                subscriber, Kind.PREFERENCES_CHANGED, ip=ip, detail="pause ended"
+            )
+    return subscriber
 
 
 LEAVING_STATUS = {

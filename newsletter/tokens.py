@@ -1,5 +1,5 @@
-"""Signed, single-purpose links for subscribers: confirm, unsubscribe, data requests,
-and the emailed link that deletes a subscriber's data.
+"""Signed, single-purpose links for subscribers: confirm, unsubscribe, preferences,
+data requests, and the emailed link that deletes a subscriber's data.
 
 Each purpose has its own salt, so a token for one can never be used for another. A
 token names the subscriber and a digest of their address: if the address changes
@@ -21,6 +21,7 @@ class Purpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     DATA = "data"
     DELETE = "delete"
+    PREFERENCES = "preferences"
 
 
 class TokenExpired(Exception):
@@ -52,7 +53,7 @@ def max_age(purpose: Purpose) -> timedelta | None:
     if purpose == Purpose.DELETE:
         # Emailed on request, used at once: a short life if the email leaks later.
         return timedelta(hours=settings.NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS)
-    # Unsubscribe and data links must keep working in old emails.
+    # Unsubscribe, preference and data links must keep working in old emails.
     return None
 
 

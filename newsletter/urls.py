@@ -17,6 +17,11 @@ urlpatterns = [
     path(
         "unsubscribe/<str:token>/", views.UnsubscribeView.as_view(), name="unsubscribe"
     ),
+    path(
+        "preferences/<str:token>/",
+        views.PreferencesView.as_view(),
+        name="preferences",
+    ),
     path("data/<str:token>/", views.DataRequestView.as_view(), name="data"),
     path(
         "data/<str:token>/delete/",

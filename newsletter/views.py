@@ -1,4 +1,5 @@
-"""The subscriber's side of the newsletter: sign up, confirm, leave, data, archive.
+"""The subscriber's side of the newsletter: sign up, confirm, preferences, leave,
+data, archive.
 
 Rules these pages keep:
 
@@ -6,7 +7,8 @@ Rules these pages keep:
   so the form cannot be used to find out who subscribes.
 - A GET never changes anything: mail scanners open every link in an email. Each
   change is a POST from a button on the page the link opens.
-- Pages reached through a personal link (confirm, unsubscribe, data) are never
+- Pages reached through a personal link (confirm, preferences, unsubscribe, data)
+  are never
   cached or indexed.
 - Unsubscribing takes one POST without a CSRF token (RFC 8058 one-click, sent by
   mail providers); the signed token in the address is what authorises it.
@@ -27,7 +29,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.models import Article
 from newsletter import origin, ratelimit, services, subscriptions
-from newsletter.forms import SubscribeForm
+from newsletter.forms import PreferencesForm, SubscribeForm, SubscribePageForm
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import (
     Purpose,
@@ -57,7 +59,7 @@ class SubscribeView(View):
     http_method_names = ["get", "post", "head", "options"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = SubscribeForm(initial={"source": Subscriber.Source.PAGE})
+        form = SubscribePageForm(initial={"source": Subscriber.Source.PAGE})
         return self.page(form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -92,7 +94,8 @@ class SubscribeView(View):
         if SubscribeForm.is_bot(request.POST):
             logger.info("Newsletter sign-up from %s filled the honeypot", ip)
             return redirect("newsletter:check_inbox")
-        form = SubscribeForm(request.POST)
+        # The footer's form has no topics: none sent means none chosen.
+        form = SubscribePageForm(request.POST)
         if not form.is_valid():
             return self.page(form)
         services.subscribe(
@@ -100,6 +103,7 @@ class SubscribeView(View):
             first_name=form.cleaned_data["first_name"],
             source=form.cleaned_data["source"],
             ip=ip,
+            topics=form.cleaned_data["topics"],
         )
         return redirect("newsletter:check_inbox")
 
@@ -246,6 +250,71 @@ class UnsubscribeView(TokenView):
         return self.render(
             "newsletter/unsubscribed.html",
             data_url=reverse("newsletter:data", kwargs={"token": data_token}),
+        )
+
+
+class PreferencesView(TokenView):
+    """Topics, how often, a pause: GET shows them, a POST saves one change.
+
+    The signed link is the authority, like the unsubscribe link's; it never
+    expires, so the link in an old email keeps working.
+    """
+
+    purpose = Purpose.PREFERENCES
+    template_name = "newsletter/subscriber_preferences.html"
+    SAVE = "save"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        return self.page(self.initial_form())
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        if self.subscriber.has_left:
+            return self.page(None)
+        action = request.POST.get("action")
+        ip = ratelimit.client_ip(request)
+        if action == self.PAUSE:
+            self.subscriber = subscriptions.pause(subscriber=self.subscriber, ip=ip)
+            return self.page(self.initial_form(), paused_now=True)
+        if action == self.RESUME:
+            self.subscriber = subscriptions.resume(subscriber=self.subscriber, ip=ip)
+            return self.page(self.initial_form(), resumed_now=True)
+        if action != self.SAVE:
+            return self.page(self.initial_form(), status=400)
+        form = PreferencesForm(request.POST)
+        if not form.is_valid():
+            return self.page(form, status=400)
+        changed = subscriptions.update_preferences(
+            subscriber=self.subscriber,
+            topics=form.cleaned_data["topics"],
+            frequency=form.cleaned_data["frequency"],
+            ip=ip,
+        )
+        return self.page(self.initial_form(), saved=True, changed=bool(changed))
+
+    def initial_form(self) -> PreferencesForm:
+        return PreferencesForm(
+            initial={
+                "topics": list(self.subscriber.topics.values_list("pk", flat=True)),
+                "frequency": self.subscriber.frequency,
+            }
+        )
+
+    def page(
+        self, form: PreferencesForm | None, status: int = 200, **context
+    ) -> HttpResponse:
+        unsubscribe_token = make_token(
+            subscriber=self.subscriber, purpose=Purpose.UNSUBSCRIBE
+        )
+        return self.render(
+            self.template_name,
+            status=status,
+            form=None if self.subscriber.has_left else form,
+            unsubscribe_url=reverse(
+                "newsletter:unsubscribe", kwargs={"token": unsubscribe_token}
+            ),
+            **context,
         )
 
 

@@ -184,7 +184,7 @@ def test_subscriber_list_columns_filters_and_search(staff_client):
     for heading in headings:
         assert heading in text
     filters = [spec.title for spec in response.context["cl"].filter_specs]
-    assert filters == ["status", "consent source", "left how"]
+    assert filters == ["status", "frequency", "consent source", "left how"]
 
 
 def test_subscriber_detail_shows_proof_of_consent_and_history(staff_client):

@@ -58,6 +58,8 @@ REQUESTS = [
     ("unsubscribe", Purpose.UNSUBSCRIBE, "get", None),
     ("unsubscribe", Purpose.UNSUBSCRIBE, "post", {}),
     ("unsubscribe", Purpose.UNSUBSCRIBE, "post", {"List-Unsubscribe": "One-Click"}),
+    ("preferences", Purpose.PREFERENCES, "get", None),
+    ("preferences", Purpose.PREFERENCES, "post", {"action": "pause"}),
     ("data", Purpose.DATA, "get", None),
     ("data", Purpose.DATA, "post", {"action": "export"}),
     ("data", Purpose.DATA, "post", {"action": "delete"}),

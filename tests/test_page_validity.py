@@ -95,6 +95,15 @@ def sent_issue() -> Issue:
     return issue
 
 
+def digest_issue() -> Issue:
+    """A digest of every live article, grouped by topic in its email."""
+    issue = make_issue(kind=Issue.Kind.DIGEST, subject="Your Skincare digest")
+    live = Article.objects.published().order_by("topic__name", "-published_at")
+    for position, article in enumerate(live, start=1):
+        IssueArticle.objects.create(issue=issue, article=article, position=position)
+    return issue
+
+
 def trust_article() -> Article:
     """An article with every optional part: review (as the workflow records it),
     evidence label, update date, inline citations, sources, a correction."""
@@ -144,6 +153,8 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
     confirmed = make_subscriber(status=Subscriber.Status.CONFIRMED)
     unsubscribed = make_subscriber(status=Subscriber.Status.UNSUBSCRIBED)
     to_delete = make_subscriber(status=Subscriber.Status.CONFIRMED)
+    chooser = make_subscriber(status=Subscriber.Status.CONFIRMED)
+    preferences = link("preferences", chooser, Purpose.PREFERENCES)
     search = reverse("articles:search")
     subscribe = reverse("newsletter:subscribe")
 
@@ -169,6 +180,10 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         "newsletter-confirm-ended": link("confirm", unsubscribed, Purpose.CONFIRM),
         "newsletter-unsubscribe": link("unsubscribe", confirmed, Purpose.UNSUBSCRIBE),
         "newsletter-data": link("data", confirmed, Purpose.DATA),
+        "newsletter-preferences": preferences,
+        "newsletter-preferences-left": link(
+            "preferences", unsubscribed, Purpose.PREFERENCES
+        ),
         "newsletter-delete-confirm": link("data_delete", to_delete, Purpose.DELETE),
         "newsletter-invalid-link": "/newsletter/confirm/not-a-real-token/",
         "newsletter-archive": reverse("newsletter:archive"),
@@ -192,6 +207,21 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
             200,
         ),
         "newsletter-data-delete-requested": (data, {"action": "delete"}, 200),
+        "newsletter-preferences-saved": (
+            preferences,
+            {
+                "action": "save",
+                "topics": [articles[0].topic_id],
+                "frequency": "monthly_digest",
+            },
+            200,
+        ),
+        "newsletter-preferences-paused": (preferences, {"action": "pause"}, 200),
+        "newsletter-preferences-errors": (
+            preferences,
+            {"action": "save", "topics": ["999999"], "frequency": "x"},
+            400,
+        ),
         "newsletter-data-deleted": (
             link("data_delete", to_delete, Purpose.DELETE),
             {},
@@ -230,12 +260,19 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         "email-issue": html_part(
             emails.issue_message(rendered=rendered, subscriber=reader)
         ),
+        "email-digest": html_part(
+            emails.issue_message(
+                rendered=emails.render_issue(digest_issue()), subscriber=reader
+            )
+        ),
         "email-data-delete": html_part(emails.data_delete_message(subscriber=reader)),
         "email-test-issue": html_part(
             emails.test_issue_message(issue=issue, to="editor@example.com")
         ),
     }
     assert "From the site" in documents["email-issue"]
+    assert "From the site" not in documents["email-digest"]
+    assert "Saved." in documents["newsletter-preferences-saved"]
     return documents
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from articles.models import Topic
 from core.slugs import unique_slug
 from newsletter import emails, imports
 from newsletter.models import Issue, LawfulBasis
@@ -27,13 +28,31 @@ def unique_issue_slug(*, subject: str, exclude_pk: int | None = None) -> str:
 class IssueAdminForm(forms.ModelForm):
     class Meta:
         model = Issue
-        fields = ["subject", "slug", "preheader", "greeting", "body"]
+        fields = [
+            "subject",
+            "slug",
+            "preheader",
+            "greeting",
+            "body",
+            "audience",
+            "topics",
+        ]
+        widgets = {
+            "audience": forms.RadioSelect,
+            "topics": forms.CheckboxSelectMultiple,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "slug" in self.fields:
             # Filled in from the subject when left empty (also without JavaScript).
             self.fields["slug"].required = False
+        if "audience" in self.fields:
+            # Not sent (an older form, a script): everyone, as before topics.
+            self.fields["audience"].required = False
+
+    def clean_audience(self) -> str:
+        return self.cleaned_data["audience"] or Issue.Audience.EVERYONE
 
     def clean_greeting(self) -> str:
         greeting = self.cleaned_data["greeting"].strip()
@@ -53,6 +72,16 @@ class IssueAdminForm(forms.ModelForm):
                 "This issue has been scheduled or sent since you opened it and can "
                 "no longer change."
             )
+        if "audience" in self.fields:
+            if cleaned.get("audience") == Issue.Audience.TOPICS:
+                if not cleaned.get("topics"):
+                    self.add_error(
+                        "topics",
+                        "Choose at least one topic, or send the issue to everyone.",
+                    )
+            elif "topics" in cleaned:
+                # Everyone: topics chosen before would only mislead later.
+                cleaned["topics"] = Topic.objects.none()
         if "slug" in self.fields and not cleaned.get("slug") and cleaned.get("subject"):
             cleaned["slug"] = unique_issue_slug(
                 subject=cleaned["subject"], exclude_pk=self.instance.pk

@@ -8,10 +8,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import services
+from newsletter import selectors, services
 from newsletter.admin.forms import ScheduleForm
 from newsletter.admin.progress import progress_data, send_phase
-from newsletter.models import Delivery, Issue, Subscriber
+from newsletter.models import Delivery, Issue
 
 # Addresses listed on the page that asks before sending uncertain ones again.
 RESEND_LIST_ROWS = 100
@@ -35,7 +35,7 @@ class IssueSendingViews:
             "progress_url": reverse("admin:newsletter_issue_progress", args=[issue.pk]),
         }
         if issue.status == Issue.Status.SCHEDULED:
-            context["confirmed_count"] = Subscriber.objects.confirmed().count()
+            context["confirmed_count"] = selectors.recipient_count(issue)
         if issue.is_locked:
             context["progress"] = progress_data(issue)
             if context["progress"]["counts"][Delivery.Status.UNCERTAIN] and (
@@ -77,12 +77,15 @@ class IssueSendingViews:
                 "again.",
             )
             return HttpResponseRedirect(self._change_url(issue))
-        confirmed = Subscriber.objects.confirmed().count()
+        # Who would receive it now; the send itself takes its list when it starts.
+        confirmed = selectors.recipient_count(issue)
         form = ScheduleForm(request.POST or None) if schedule else None
         if request.method == "POST":
             if not schedule and confirmed == 0:
                 messages.error(
-                    request, "There are no confirmed subscribers: nothing was sent."
+                    request,
+                    "There are no confirmed subscribers in this issue's audience: "
+                    "nothing was sent.",
                 )
             elif form is None or form.is_valid():
                 at = form.cleaned_data["send_at"] if form else None
@@ -112,6 +115,8 @@ class IssueSendingViews:
             "schedule": schedule,
             "form": form,
             "confirmed_count": confirmed,
+            "audience_label": selectors.audience_label(issue),
+            "audience_refusal": selectors.audience_refusal(issue),
             "featured_count": issue.issuearticle_set.count(),
             "time_zone": timezone.get_current_timezone_name(),
         }

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import (
     HttpRequest,
     HttpResponse,
+    HttpResponseRedirect,
 )
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -61,19 +62,21 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
     form = IssueAdminForm
     list_display = [
         "subject",
+        "kind",
         "send_status",
         "scheduled_at",
         "sent_at",
         "recipients",
         "sent_count",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", "kind"]
     # Replaces the admin's site-wide delete action of the same name.
     actions = ["delete_selected"]
     search_fields = ["subject", "slug"]
     prepopulated_fields = {"slug": ["subject"]}
     inlines = [IssueArticleInline]
     readonly_fields = [
+        "kind",
         "send_status",
         "scheduled_at",
         "send_started_at",
@@ -81,6 +84,7 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
         "recipient_count",
     ]
     content_fields = ["subject", "slug", "preheader", "greeting", "body"]
+    audience_fields = ["kind", "audience", "topics"]
 
     class Media:
         js = ["admin/js/newsletter-progress.js"]
@@ -100,14 +104,24 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
         content = self.content_fields
         if obj is not None and obj.is_locked:
             content = [f if f != "body" else "body_rendered" for f in content]
-        fieldsets = [(None, {"fields": content})]
+        fieldsets = [
+            (None, {"fields": content}),
+            ("Audience", {"fields": self.audience_fields}),
+        ]
         if obj is not None:
-            fieldsets.append(("Sending", {"fields": self.readonly_fields}))
+            sending = [f for f in self.readonly_fields if f != "kind"]
+            fieldsets.append(("Sending", {"fields": sending}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.is_locked:
-            return [*self.content_fields, "body_rendered", *self.readonly_fields]
+            return [
+                *self.content_fields,
+                "body_rendered",
+                "audience",
+                "topics",
+                *self.readonly_fields,
+            ]
         return self.readonly_fields
 
     @admin.display(description="Body")
@@ -205,6 +219,11 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
             )
 
         return [
+            path(
+                "build-digest/",
+                wrap(require_POST(self.build_digest_view)),
+                name="newsletter_issue_build_digest",
+            ),
             issue_path("preview/", self.preview_view, "preview"),
             issue_path("preview/email.html", self.preview_html_view, "preview_html"),
             issue_path("send-test/", require_POST(self.send_test_view), "send_test"),
@@ -220,6 +239,32 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_build_digest": self.has_add_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def build_digest_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: a draft digest of the articles since the last digest."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        try:
+            issue = services.build_digest()
+        except services.NothingToDigest as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:newsletter_issue_changelist"))
+        count = issue.issuearticle_set.count()
+        self.message_user(
+            request,
+            f"Digest drafted with {count} article{'s' if count != 1 else ''}, by "
+            "topic. Edit it, preview it, then send it: it goes to monthly-digest "
+            "subscribers.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(self._change_url(issue))
 
     def _issue(self, request: HttpRequest, object_id: int, *, send=False) -> Issue:
         issue = get_object_or_404(Issue, pk=object_id)

@@ -72,7 +72,7 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
         "consented",
         "confirmed",
     ]
-    list_filter = ["status", "consent_source", "left_how"]
+    list_filter = ["status", "frequency", "consent_source", "left_how"]
     search_fields = ["email", "first_name"]
     search_help_text = "Search by email address or first name."
     date_hierarchy = "consent_at"
@@ -86,6 +86,8 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
             {"fields": CONSENT_FIELDS},
         ),
         ("Confirmation", {"fields": ["confirmed_at", "confirmed_ip"]}),
+        # Theirs to choose, on their preference page: shown, never edited here.
+        ("Preferences", {"fields": ["chosen_topics", "frequency", "paused_until"]}),
         ("Leaving", {"fields": ["left_at", "left_how"]}),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
@@ -96,6 +98,9 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
         *CONSENT_FIELDS,
         "confirmed_at",
         "confirmed_ip",
+        "chosen_topics",
+        "frequency",
+        "paused_until",
         "left_at",
         "left_how",
         "created_at",
@@ -107,6 +112,11 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
         # May wrap before the @ in a narrow list, never in the middle of a name.
         local, at, domain = subscriber.email.rpartition("@")
         return format_html("{}<wbr>{}{}", local, at, domain)
+
+    @admin.display(description="Topics")
+    def chosen_topics(self, subscriber: Subscriber) -> str:
+        names = subscriber.topics.order_by("name").values_list("name", flat=True)
+        return ", ".join(names) or "All topics (none chosen)"
 
     @admin.display(description="Source", ordering="consent_source")
     def source(self, subscriber: Subscriber) -> str:
