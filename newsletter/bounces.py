@@ -58,8 +58,14 @@ def _is_temporary(provider: str, report: object) -> bool:
     if get is None:
         return False
     if provider == "postmark":
-        # Postmark deactivates an address (Inactive) after a hard bounce.
-        return get("Type") != "HardBounce" and get("Inactive") is not True
+        # Postmark deactivates an address (Inactive) after a hard bounce, and says
+        # it stopped sending to it in a subscription change.
+        suppressed = get("RecordType") == "SubscriptionChange" and get(
+            "SuppressSending"
+        )
+        return not (
+            get("Type") == "HardBounce" or get("Inactive") is True or suppressed
+        )
     if provider == "amazon_ses":
         bounce = get("bounce") or {}
         return bounce.get("bounceType") != "Permanent"
