@@ -17,6 +17,7 @@ from newsletter.models import Delivery, Subscriber
 from skincare.email_providers import from_environment
 from tests.factories import make_listed_subscriber
 from tests.test_newsletter_sending import scheduled_issue, sink  # noqa: F401
+from tests.test_skincare_settings import run_manage
 
 pytestmark = pytest.mark.django_db
 
@@ -157,8 +158,6 @@ def test_webhooks_alone_for_a_providers_smtp_relay():
 
 
 def test_the_site_refuses_to_start_with_an_unknown_provider():
-    from tests.test_skincare_settings import run_manage
-
     result = run_manage(
         "check", DJANGO_DEBUG="1", DJANGO_EMAIL_PROVIDER="carrier-pigeon"
     )
@@ -290,9 +289,7 @@ def test_a_request_the_provider_calls_invalid_fails(anymail_backend, monkeypatch
     assert (delivery.status, delivery.smtp_code) == (D.FAILED, 422)
 
 
-def test_a_refused_api_key_stops_the_worker_after_one_try(
-    anymail_backend, monkeypatch
-):
+def test_a_refused_api_key_stops_the_worker_after_one_try(anymail_backend, monkeypatch):
     for _ in range(3):
         make_listed_subscriber()
     issue = scheduled_issue()
