@@ -262,6 +262,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # Bodies larger than this are refused with a 413 before they are read, except from
 # logged-in staff, whose limit follows the largest upload (skincare/middleware.py).
 PUBLIC_REQUEST_MAX_BYTES = 64 * 1024
+# Email providers' webhooks (newsletter/urls.py) may post up to
+# DATA_UPLOAD_MAX_MEMORY_SIZE: a bounce report can carry the bounced message.
+WEBHOOK_PATH_PREFIX = "/newsletter/webhooks/"
 FILE_UPLOAD_PERMISSIONS = 0o644
 
 LOGIN_URL = "admin:login"

@@ -506,3 +506,16 @@ def test_deleting_a_reader_keeps_their_reports_anonymous(client):
     event = DeliveryEvent.objects.get()
     assert (event.subscriber, event.detail, event.kind) == (None, "", K.BOUNCED)
     assert event.delivery == delivery
+
+
+def test_a_large_bounce_report_is_not_refused_for_its_size(client, settings):
+    delivery = sent_to("bounce@example.com", POSTMARK_ID)
+    # Postmark can include the bounced message itself.
+    large = {**POSTMARK_HARD_BOUNCE, "Content": "x" * 200_000}
+    assert len(json.dumps(large)) > settings.PUBLIC_REQUEST_MAX_BYTES
+
+    assert post(client, "postmark", large).status_code == 200
+
+    assert DeliveryEvent.objects.get().delivery == delivery
+    too_large = {**large, "Content": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+    assert post(client, "postmark", too_large).status_code == 413
