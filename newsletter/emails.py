@@ -72,13 +72,20 @@ def _link_template(name: str, site_url: str) -> str:
     return site_url + reverse(name, kwargs={"token": "TOKEN"})
 
 
-def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
-    def link(name: str, purpose: Purpose) -> str:
-        token = make_token(subscriber=subscriber, purpose=purpose)
+def subscriber_links(
+    subscriber: Subscriber, *, issue: Issue | None = None
+) -> dict[str, str]:
+    """The personal links of an email; in an issue, the unsubscribe link names it
+    (the issue's statistics count who left through it)."""
+
+    def link(name: str, purpose: Purpose, issue_id: int | None = None) -> str:
+        token = make_token(subscriber=subscriber, purpose=purpose, issue_id=issue_id)
         return _link_template(name, settings.SITE_URL).replace("TOKEN", token)
 
     return {
-        "unsubscribe_url": link("newsletter:unsubscribe", Purpose.UNSUBSCRIBE),
+        "unsubscribe_url": link(
+            "newsletter:unsubscribe", Purpose.UNSUBSCRIBE, issue.pk if issue else None
+        ),
         "preferences_url": link("newsletter:preferences", Purpose.PREFERENCES),
         "data_url": link("newsletter:data", Purpose.DATA),
     }
@@ -233,7 +240,7 @@ def personalise(template: str, *, links: dict, first_name: str, html: bool) -> s
 def issue_message(
     *, rendered: RenderedIssue, subscriber: Subscriber
 ) -> EmailMultiAlternatives:
-    links = subscriber_links(subscriber)
+    links = subscriber_links(subscriber, issue=rendered.issue)
     name = subscriber.first_name.strip()
     headers = {
         "Message-ID": message_id(issue=rendered.issue, subscriber=subscriber),
@@ -262,7 +269,7 @@ def issue_payload(*, rendered: RenderedIssue, subscriber: Subscriber) -> bytes:
     generator; this writes the one fixed layout directly. The tests check that both
     give the same headers and parts.
     """
-    links = subscriber_links(subscriber)
+    links = subscriber_links(subscriber, issue=rendered.issue)
     name = subscriber.first_name.strip()
     text = personalise(rendered.text, links=links, first_name=name, html=False)
     html = personalise(rendered.html, links=links, first_name=name, html=True)

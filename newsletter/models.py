@@ -101,6 +101,7 @@ class Subscriber(models.Model):
         STAFF = "staff", "Staff"
         BOUNCE = "bounce", "Permanent bounce"
         COMPLAINT = "complaint", "Spam complaint"
+        PROVIDER = "provider", "Unsubscribed at the email provider"
 
     email = models.EmailField(max_length=254)
     first_name = models.CharField(max_length=100, blank=True)
@@ -427,6 +428,10 @@ class Delivery(models.Model):
     )
     sent_at = models.DateTimeField(null=True, blank=True)
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The id the mail server or provider accepted the message under (our own
+    # Message-ID over SMTP, the provider's id through django-anymail): later bounce
+    # and complaint reports name it (newsletter/bounces.py).
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     error = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -456,6 +461,68 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issue} to {self.subscriber_id}"
+
+
+class DeliveryEvent(models.Model):
+    """Something that happened to a message after it was sent: a bounce, a spam
+    complaint or an unsubscribe, reported later by the email provider (its
+    tracking webhook) or by the reader (the issue's unsubscribe link)."""
+
+    class Kind(models.TextChoices):
+        BOUNCED = "bounced", "Bounced (permanent)"
+        SOFT_BOUNCED = "soft_bounced", "Bounced (temporary)"
+        DEFERRED = "deferred", "Deferred"
+        REJECTED = "rejected", "Rejected by the provider"
+        COMPLAINED = "complained", "Marked as spam"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    # The reader's own unsubscribe link, as opposed to an email provider's report.
+    SITE = "site"
+
+    delivery = models.ForeignKey(
+        Delivery,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    subscriber = models.ForeignKey(
+        Subscriber,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="delivery_events",
+    )
+    issue = models.ForeignKey(
+        Issue,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="delivery_events",
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    provider = models.CharField(max_length=30)
+    # The provider's id of the report (or a digest of it when the provider gives
+    # none): a replayed webhook finds it taken and changes nothing.
+    event_id = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"],
+                condition=~Q(event_id=""),
+                name="delivery_event_once",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["issue", "kind"], name="delivery_event_issue_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.provider}), {self.at:%Y-%m-%d %H:%M}"
 
 
 class SubscriberImport(models.Model):

@@ -1,12 +1,14 @@
 """Reads about subscribers and issues."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article, published_q
-from newsletter.models import Delivery, Issue, Subscriber
+from newsletter.models import Delivery, DeliveryEvent, Issue, Subscriber
 
 
 def featured_not_live(issue: Issue) -> list[str]:
@@ -135,3 +137,53 @@ def archive_paths(issue: Issue) -> set[str]:
     if issue.slug:
         paths.add(issue.get_absolute_url())
     return paths
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    """What became of an issue's messages: counts only, nobody's reading."""
+
+    sent: int
+    delivered: int
+    failed: int
+    bounced: int
+    complained: int
+    unsubscribed: int
+
+
+def issue_delivery_stats(issue: Issue) -> DeliveryStats:
+    """Two queries, whatever the size of the send.
+
+    - sent: accepted by our mail server or the provider;
+    - delivered: sent, and not reported bounced since;
+    - failed: refused when sent, or given up on after retries;
+    - bounced: sent, then reported as a permanent bounce by the provider;
+    - complained: reported as spam by the reader's mailbox provider;
+    - unsubscribed: readers who left through this issue's unsubscribe link (or
+      their mail client's one-click button), or at the provider, from it.
+    """
+    Kind = DeliveryEvent.Kind
+    bounced_later = DeliveryEvent.objects.filter(
+        delivery=OuterRef("pk"), kind=Kind.BOUNCED
+    )
+    deliveries = (
+        Delivery.objects.filter(issue=issue)
+        .annotate(bounced_later=Exists(bounced_later))
+        .aggregate(
+            sent=Count("pk", filter=Q(status=Delivery.Status.SENT)),
+            delivered=Count(
+                "pk", filter=Q(status=Delivery.Status.SENT, bounced_later=False)
+            ),
+            failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+        )
+    )
+
+    def reported(kind: str) -> Count:
+        return Count("delivery", distinct=True, filter=Q(kind=kind))
+
+    events = DeliveryEvent.objects.filter(issue=issue).aggregate(
+        bounced=reported(Kind.BOUNCED),
+        complained=reported(Kind.COMPLAINED),
+        unsubscribed=reported(Kind.UNSUBSCRIBED),
+    )
+    return DeliveryStats(**deliveries, **events)

@@ -27,6 +27,13 @@ How a send stays exact when workers die:
 - 4xx answers are retried with exponential back-off; 5xx answers fail the delivery,
   and a bad mailbox marks the subscriber bounced. Each attempt at one delivery has
   the same Message-ID, so a receiving server can drop a copy.
+- Through an email provider's API (django-anymail, DJANGO_EMAIL_PROVIDER) the same
+  holds: a refused recipient fails the delivery, 429 and 5xx answers are retried,
+  a connection that never opened is retried, and one that broke after the request
+  may have gone out is uncertain, never resent blindly.
+- A sent delivery records the id its message was accepted under (our Message-ID
+  over SMTP, the provider's id through its API) in the same write, so bounces and
+  complaints reported later find it (newsletter/bounces.py).
 """
 
 import logging
@@ -39,6 +46,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import botocore.exceptions
+import requests
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
@@ -49,6 +59,7 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from psycopg import pq
+from urllib3.exceptions import NewConnectionError
 
 from core.pagecache import content_changed
 from newsletter import emails, pacing, selectors
@@ -127,10 +138,22 @@ class Transport:
         except (OSError, smtplib.SMTPException):
             logger.warning("Closing the mail connection failed", exc_info=True)
 
-    def send_message(self, message: EmailMessage) -> None:
-        """Console, file and memory backends: used in development and tests."""
-        if self.backend.send_messages([message]) != 1:
+    def send_message(self, message: EmailMessage) -> str:
+        """Email providers' APIs (django-anymail), and the console, file and memory
+        backends of development and tests. Returns the id the message was accepted
+        under: the provider's, or else our own Message-ID."""
+        try:
+            sent = self.backend.send_messages([message])
+        except AnymailRecipientsRefused as exc:
+            raise PermanentError(None, f"Refused by the provider: {exc}"[:500]) from exc
+        except AnymailAPIError as exc:
+            raise _api_error(exc) from exc
+        if sent != 1:
             raise TransientError(None, "The mail backend did not send the message.")
+        status = getattr(message, "anymail_status", None)
+        if status is not None and status.message_id is not None:
+            return str(status.message_id)[:255]
+        return str(message.extra_headers.get("Message-ID", ""))[:255]
 
     def send_payload(
         self,
@@ -187,6 +210,54 @@ class Transport:
         if code != 250:
             _reset(connection)
             raise _classify(code, reply)
+
+
+# An email provider's API answers that mean this account cannot send right now (a
+# wrong key, a suspended account): like an SMTP server that cannot be reached.
+API_ACCOUNT_CODES = {401, 403}
+# Failures that happened before a request could reach the provider.
+NOT_CONNECTED = (
+    requests.ConnectTimeout,
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectTimeoutError,
+)
+
+
+def _api_status(exc: AnymailAPIError) -> int | None:
+    if exc.status_code is not None:
+        return exc.status_code
+    # Amazon SES (boto3): the HTTP status is in the client error's response.
+    response = getattr(exc.__cause__, "response", None)
+    if isinstance(response, dict):
+        return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return None
+
+
+def _never_connected(cause: BaseException | None) -> bool:
+    if isinstance(cause, NOT_CONNECTED):
+        return True
+    # requests raises ConnectionError for a refused or unresolved connection and
+    # for one that broke mid-request alike; only the first is known unsent.
+    reason = getattr(cause.args[0], "reason", None) if cause and cause.args else None
+    return isinstance(cause, requests.ConnectionError) and isinstance(
+        reason, NewConnectionError
+    )
+
+
+def _api_error(exc: AnymailAPIError) -> DeliveryError:
+    """What an email provider's refusal or failure means for one delivery."""
+    code = _api_status(exc)
+    reason = " ".join(str(exc).split())[:500] or exc.__class__.__name__
+    if code is None:
+        if _never_connected(exc.__cause__):
+            return ConnectionLost(reason, maybe_delivered=False)
+        # The request may have reached the provider before the connection broke.
+        return ConnectionLost(reason, maybe_delivered=True)
+    if code in API_ACCOUNT_CODES:
+        return ConnectionLost(f"{code} {reason}"[:500], maybe_delivered=False)
+    if code == 429 or code >= 500:
+        return TransientError(code, reason)
+    return PermanentError(code, reason)
 
 
 def worker_name() -> str:
@@ -352,7 +423,8 @@ class LeaseRunningOut(ClaimLost):
 
 SENT_SQL = (
     "UPDATE {table} SET status = 'sent', attempts = attempts + 1, "
-    "sent_at = {now}, smtp_code = {code}, error = '', updated_at = {now} "
+    "sent_at = {now}, smtp_code = {code}, provider_message_id = {mid}, error = '', "
+    "updated_at = {now} "
     "WHERE id = {pk} AND claim_id = {claim} AND status = 'sending'"
 )
 # Beyond this share of the lease without a confirmed heartbeat a worker starts no
@@ -396,6 +468,7 @@ class ClaimWriter:
         self.started_pk = 0
         self.pending: Delivery | None = None
         self.pending_code: int | None = None
+        self.pending_message_id = ""
         self.lost: ClaimLost | None = None
         self.pgconn = None
         if db_connection.vendor == "postgresql":
@@ -437,18 +510,26 @@ class ClaimWriter:
         if not mine.filter(status=Delivery.Status.SENDING).update(**fields):
             self._late(mine, fields)
 
-    def sent(self, delivery: Delivery, *, smtp_code: int | None) -> None:
+    def sent(
+        self, delivery: Delivery, *, smtp_code: int | None, message_id: str
+    ) -> None:
         self.flush()
         now = timezone.now()
         if self.pgconn is None:
             with db_connection.cursor() as cursor:
                 cursor.execute(
                     SENT_SQL.format(
-                        table=TABLE, now="%s", code="%s", pk="%s", claim="%s"
+                        table=TABLE,
+                        now="%s",
+                        code="%s",
+                        mid="%s",
+                        pk="%s",
+                        claim="%s",
                     ),
                     [
                         db_connection.ops.adapt_datetimefield_value(now),
                         smtp_code,
+                        message_id,
                         db_connection.ops.adapt_datetimefield_value(now),
                         delivery.pk,
                         self.claim_value,
@@ -456,21 +537,23 @@ class ClaimWriter:
                 )
                 recorded = cursor.rowcount
             if not recorded:
-                self._sent_late(delivery, smtp_code)
+                self._sent_late(delivery, smtp_code, message_id)
             return
         self.pgconn.send_query_params(
             SENT_SQL.format(
-                table=TABLE, now="$1", code="$2", pk="$3", claim="$4"
+                table=TABLE, now="$1", code="$2", mid="$5", pk="$3", claim="$4"
             ).encode(),
             [
                 now.isoformat().encode(),
                 None if smtp_code is None else str(smtp_code).encode(),
                 str(delivery.pk).encode(),
                 str(self.claim.pk).encode(),
+                message_id.encode(),
             ],
         )
         self.pending = delivery
         self.pending_code = smtp_code
+        self.pending_message_id = message_id
 
     def flush(self) -> None:
         """Wait until the last recorded outcome is committed; check it counted.
@@ -495,9 +578,11 @@ class ClaimWriter:
         if error:
             raise DatabaseError(f"Recording a sent delivery failed: {error}")
         if not recorded:
-            self._sent_late(delivery, self.pending_code)
+            self._sent_late(delivery, self.pending_code, self.pending_message_id)
 
-    def _sent_late(self, delivery: Delivery, smtp_code: int | None) -> None:
+    def _sent_late(
+        self, delivery: Delivery, smtp_code: int | None, message_id: str
+    ) -> None:
         mine = Delivery.objects.filter(pk=delivery.pk, claim_id=self.claim.pk)
         self._late(
             mine,
@@ -506,6 +591,7 @@ class ClaimWriter:
                 "attempts": delivery.attempts + 1,
                 "sent_at": timezone.now(),
                 "smtp_code": smtp_code,
+                "provider_message_id": message_id,
                 "error": SENT_LATE_NOTE,
                 "updated_at": timezone.now(),
             },
@@ -627,6 +713,10 @@ def send_claimed(
             if connection_lost:
                 # The connection broke: the rest of the batch was never attempted.
                 writer.release(deliveries[index + 1 :])
+                # A provider's API opens no connection to try first (as SMTP
+                # does): stop here and come back at the retry, rather than
+                # trying every remaining delivery against it.
+                unreachable = not transport.smtp
                 break
         writer.flush()
     except ClaimLost as exc:
@@ -678,9 +768,10 @@ def _deliver(
                 payload=emails.issue_payload(rendered=rendered, subscriber=subscriber),
                 before_data=lambda: writer.guard(delivery),
             )
+            message_id = emails.message_id(issue=rendered.issue, subscriber=subscriber)
         else:
             writer.guard(delivery)
-            transport.send_message(
+            message_id = transport.send_message(
                 emails.issue_message(rendered=rendered, subscriber=subscriber)
             )
     except ConnectionLost as exc:
@@ -709,7 +800,9 @@ def _deliver(
         return Delivery.Status.FAILED, False
     except TransientError as exc:
         return _retry_or_fail(delivery, exc, writer), False
-    writer.sent(delivery, smtp_code=250 if transport.smtp else None)
+    writer.sent(
+        delivery, smtp_code=250 if transport.smtp else None, message_id=message_id
+    )
     return Delivery.Status.SENT, False
 
 

@@ -1,13 +1,15 @@
 """Signal receivers, connected in NewsletterConfig.ready().
 
 A sent issue is public in the archive; staff can still edit or delete it in the
-admin, and the page cache must hear of it however it was saved.
+admin, and the page cache must hear of it however it was saved. Email providers'
+reports of bounces and complaints arrive as anymail's tracking signal.
 """
 
+from anymail.signals import AnymailTrackingEvent, tracking
 from django.db.models.signals import post_delete, post_save
 
 from core.pagecache import content_changed
-from newsletter import selectors
+from newsletter import bounces, selectors
 from newsletter.models import Issue
 
 
@@ -18,6 +20,14 @@ def issue_changed(sender, instance: Issue, **kwargs) -> None:
         )
 
 
+def provider_reported(
+    sender, event: AnymailTrackingEvent, esp_name: str, **kwargs
+) -> None:
+    """A bounce, complaint or unsubscribe from an email provider's webhook."""
+    bounces.record_tracking_event(event=event, provider=bounces.provider_key(esp_name))
+
+
 def connect() -> None:
+    tracking.connect(provider_reported, dispatch_uid="newsletter_provider_reported")
     post_save.connect(issue_changed, sender=Issue, dispatch_uid="issue_saved")
     post_delete.connect(issue_changed, sender=Issue, dispatch_uid="issue_deleted")

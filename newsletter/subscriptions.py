@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles.models import Topic
-from newsletter.models import Subscriber, SubscriberEvent
+from newsletter.models import DeliveryEvent, Subscriber, SubscriberEvent
 
 Kind = SubscriberEvent.Kind
 
@@ -133,27 +133,32 @@ LEAVING_STATUS = {
 
 def unsubscribe(
     *, subscriber: Subscriber, how: str, ip: str | None = None, detail: str = ""
-) -> None:
-    """Stop all email to a subscriber at once. Safe to repeat."""
+) -> bool:
+    """Stop all email to a subscriber at once. Safe to repeat. Returns whether this
+    call changed anything (False when they had already left)."""
     status, kind = LEAVING_STATUS.get(
         how, (Subscriber.Status.UNSUBSCRIBED, Kind.UNSUBSCRIBED)
     )
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
         if subscriber.status == status:
-            return
+            return False
         if subscriber.has_left and status == Subscriber.Status.UNSUBSCRIBED:
-            return  # Already receives nothing; keep the stronger reason.
+            return False  # Already receives nothing; keep the stronger reason.
         subscriber.status = status
         subscriber.left_at = timezone.now()
         subscriber.left_how = how
         subscriber.save()
         record_event(subscriber, kind, ip=ip, detail=detail)
+    return True
 
 
 def delete_subscriber(*, subscriber: Subscriber) -> None:
-    """Erase a subscriber and their history. Past deliveries stay, anonymous."""
-    subscriber.delete()
+    """Erase a subscriber and their history. Past deliveries and their reports
+    stay, anonymous (a provider's bounce text often names the address)."""
+    with transaction.atomic():
+        DeliveryEvent.objects.filter(subscriber=subscriber).update(detail="")
+        subscriber.delete()
 
 
 def prune_unconfirmed(*, older_than: timedelta, dry_run: bool = False) -> int:

@@ -42,8 +42,14 @@ def _digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:12]
 
 
-def make_token(*, subscriber: Subscriber, purpose: Purpose) -> str:
+def make_token(
+    *, subscriber: Subscriber, purpose: Purpose, issue_id: int | None = None
+) -> str:
+    """`issue_id`: the issue an unsubscribe link was sent in, so that leaving
+    through it counts towards that issue (tokens without one keep working)."""
     payload = {"s": subscriber.pk, "e": _digest(subscriber.email)}
+    if issue_id is not None:
+        payload["i"] = issue_id
     return signing.dumps(payload, salt=_salt(purpose))
 
 
@@ -95,3 +101,13 @@ def read_token(token: str, *, purpose: Purpose) -> Subscriber:
     if subscriber is None:
         raise TokenInvalid
     return subscriber
+
+
+def issue_of(token: str, *, purpose: Purpose) -> int | None:
+    """The issue a valid token was sent in, if it names one."""
+    try:
+        payload = signing.loads(token, salt=_salt(purpose))
+    except signing.BadSignature:
+        return None
+    issue_id = payload.get("i") if isinstance(payload, dict) else None
+    return issue_id if type(issue_id) is int and 0 < issue_id <= MAX_PK else None

@@ -30,6 +30,11 @@ urlpatterns = [
     ),
     path("archive/", public_page(views.ArchiveListView.as_view()), name="archive"),
     path(
+        "webhooks/<str:provider>/tracking/",
+        views.provider_webhook,
+        name="provider_webhook",
+    ),
+    path(
         "archive/<slug:slug>/",
         public_page(views.ArchiveDetailView.as_view()),
         name="archive_detail",

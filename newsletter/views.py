@@ -17,8 +17,13 @@ Rules these pages keep:
 import logging
 import math
 
+from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
+from anymail.webhooks.brevo import BrevoTrackingWebhookView
+from anymail.webhooks.mailgun import MailgunTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkTrackingWebhookView
+from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -28,13 +33,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.models import Article
-from newsletter import origin, ratelimit, services, subscriptions
+from newsletter import bounces, origin, ratelimit, services, subscriptions
 from newsletter.forms import PreferencesForm, SubscribeForm, SubscribePageForm
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import (
     Purpose,
     TokenExpired,
     TokenInvalid,
+    issue_of,
     make_token,
     read_token,
 )
@@ -240,8 +246,11 @@ class UnsubscribeView(TokenView):
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
         how = Subscriber.LeftHow.ONE_CLICK if one_click else Subscriber.LeftHow.LINK
-        subscriptions.unsubscribe(
-            subscriber=self.subscriber, how=how, ip=ratelimit.client_ip(request)
+        bounces.unsubscribe_from_link(
+            subscriber=self.subscriber,
+            how=how,
+            ip=ratelimit.client_ip(request),
+            issue_id=issue_of(token, purpose=self.purpose),
         )
         return self.unsubscribed()
 
@@ -420,3 +429,26 @@ class ArchiveDetailView(DetailView):
             .order_by("issuearticle__position", "issuearticle__pk")
         )
         return super().get_context_data(featured=list(featured), **kwargs)
+
+
+# Email providers' reports ---------------------------------------------------------
+
+# Anymail's own views: they check the basic auth (ANYMAIL["WEBHOOK_SECRET"]) and
+# the provider's signature where it has one, are CSRF exempt, and send each report
+# to anymail's tracking signal (newsletter/bounces.py records it).
+TRACKING_WEBHOOKS = {
+    "postmark": PostmarkTrackingWebhookView.as_view(),
+    "mailgun": MailgunTrackingWebhookView.as_view(),
+    "amazon_ses": AmazonSESTrackingWebhookView.as_view(),
+    "sendgrid": SendGridTrackingWebhookView.as_view(),
+    "brevo": BrevoTrackingWebhookView.as_view(),
+}
+
+
+@csrf_exempt
+def provider_webhook(request: HttpRequest, provider: str) -> HttpResponse:
+    """Only the providers configured (settings.EMAIL_WEBHOOK_PROVIDERS) answer:
+    the others have no secret to check posts against."""
+    if provider not in settings.EMAIL_WEBHOOK_PROVIDERS:
+        raise Http404("No such webhook.")
+    return TRACKING_WEBHOOKS[provider](request)

@@ -71,6 +71,18 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        if request.path_info.startswith(settings.WEBHOOK_PATH_PREFIX):
+            # Email providers' reports: a bounce can carry the bounced message, and
+            # some providers post many events at once. Django's own cap applies.
+            if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+                logger.info("Refused a %d-byte webhook to %s", length, request.path)
+                return render(
+                    request,
+                    "413.html",
+                    {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+                    status=413,
+                )
+            return self.get_response(request)
         if length > public_body_limit():
             user = getattr(request, "user", None)
             is_staff = bool(user and user.is_active and user.is_staff)

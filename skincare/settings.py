@@ -23,6 +23,7 @@ from core.editor.settings import (  # noqa: F401
     EDITOR_APPS,
     EDITOR_SILENCED_CHECKS,
 )
+from skincare import email_providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,6 +75,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     # The health checks (core/health.py) and `manage.py health_check`.
     "health_check",
+    # Email providers' APIs and their tracking webhooks (skincare/email_providers.py).
+    "anymail",
     "core",
     "articles",
     "newsletter",
@@ -259,6 +262,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # Bodies larger than this are refused with a 413 before they are read, except from
 # logged-in staff, whose limit follows the largest upload (skincare/middleware.py).
 PUBLIC_REQUEST_MAX_BYTES = 64 * 1024
+# Email providers' webhooks (newsletter/urls.py) may post up to
+# DATA_UPLOAD_MAX_MEMORY_SIZE: a bounce report can carry the bounced message.
+WEBHOOK_PATH_PREFIX = "/newsletter/webhooks/"
 FILE_UPLOAD_PERMISSIONS = 0o644
 
 LOGIN_URL = "admin:login"
@@ -371,7 +377,16 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", BASE_DIR / "sent-emails"))
-if EMAIL_HOST:
+# DJANGO_EMAIL_PROVIDER sends through an email provider's API instead (django-anymail;
+# README.md, "Email providers"), and DJANGO_EMAIL_WEBHOOKS takes its reports of
+# bounces and complaints; an unknown provider or a missing key stops the start.
+_providers = email_providers.from_environment(os.environ)
+ANYMAIL = _providers.anymail
+# The providers whose tracking webhooks newsletter/urls.py answers.
+EMAIL_WEBHOOK_PROVIDERS = _providers.webhooks
+if _providers.backend:
+    _default_email_backend = _providers.backend
+elif EMAIL_HOST:
     _default_email_backend = "django.core.mail.backends.smtp.EmailBackend"
 elif DEBUG:
     _default_email_backend = "django.core.mail.backends.filebased.EmailBackend"
