@@ -24,7 +24,8 @@ from django.utils.html import escape
 
 from core.emails import build, from_domain, html_to_text, inline_styles, render_email
 from core.links import absolute, absolutize_html
-from newsletter.models import Issue, Subscriber
+from core.sanitize import sanitize_html
+from newsletter.models import Issue, Subscriber, WelcomeEmail
 from newsletter.tokens import Purpose, make_token
 
 # Personal parts of an issue email, filled in per recipient after rendering once.
@@ -181,6 +182,16 @@ def personalise(template: str, *, links: dict, first_name: str, html: bool) -> s
     )
 
 
+def list_headers(links: dict) -> dict[str, str]:
+    """The RFC 2369 / RFC 8058 headers of every newsletter email: one-click
+    unsubscribe for mail clients, and the list's identity for filters."""
+    return {
+        "List-Unsubscribe": f"<{links['unsubscribe_url']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": f"Skincare newsletter <newsletter.{from_domain()}>",
+    }
+
+
 def issue_message(
     *, rendered: RenderedIssue, subscriber: Subscriber
 ) -> EmailMultiAlternatives:
@@ -188,9 +199,7 @@ def issue_message(
     name = subscriber.first_name.strip()
     headers = {
         "Message-ID": message_id(issue=rendered.issue, subscriber=subscriber),
-        "List-Unsubscribe": f"<{links['unsubscribe_url']}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": f"Skincare newsletter <newsletter.{from_domain()}>",
+        **list_headers(links),
     }
     return build(
         to=subscriber.email,
@@ -263,4 +272,43 @@ def test_issue_message(*, issue: Issue, to: str) -> EmailMultiAlternatives:
         subject=f"[Test] {rendered.subject}",
         text=personalise(rendered.text, links=links, first_name="", html=False),
         html=personalise(rendered.html, links=links, first_name="", html=True),
+    )
+
+
+def welcome_message_id(*, subscriber: Subscriber) -> str:
+    """One Message-ID per subscription (subscriber and confirmation time), the
+    same for every attempt, so a receiving server can drop a second copy."""
+    key = settings.SECRET_KEY.encode()
+    confirmed = subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else ""
+    mac = hmac.new(key, f"welcome:{subscriber.pk}:{confirmed}".encode(), "sha256")
+    return f"<welcome{subscriber.pk}.{mac.hexdigest()[:16]}@{from_domain()}>"
+
+
+def welcome_message(
+    *, welcome: WelcomeEmail, subscriber: Subscriber
+) -> EmailMultiAlternatives:
+    """The welcome email to a subscriber who just confirmed, with the same
+    unsubscribe link and one-click headers as an issue."""
+    links = subscriber_links(subscriber)
+    # Saved sanitised; sanitised again so nothing unsafe can ever be sent.
+    body = absolutize_html(sanitize_html(html=welcome.body))
+    context = {
+        "welcome": welcome,
+        "body_html": inline_styles(body),
+        "body_text": html_to_text(body),
+        "greeting": greeting_template(welcome.greeting.strip()),
+        "archive_url": absolute(reverse("newsletter:archive")),
+        **links,
+    }
+    subject, text, html = render_email("newsletter/email/welcome", context)
+    name = subscriber.first_name.strip()
+    return build(
+        to=subscriber.email,
+        subject=subject,
+        text=personalise(text, links=links, first_name=name, html=False),
+        html=personalise(html, links=links, first_name=name, html=True),
+        headers={
+            "Message-ID": welcome_message_id(subscriber=subscriber),
+            **list_headers(links),
+        },
     )

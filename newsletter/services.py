@@ -22,11 +22,13 @@ from newsletter.models import (
     Subscriber,
     SubscriberEvent,
     SubscriberImport,
+    WelcomeEmail,
 )
 from newsletter.selectors import featured_refusal
 from newsletter.subscriptions import (
     CONSENT_TEXT,
     CONSENT_VERSION,
+    confirm,
     normalize_email,
     record_event,
 )
@@ -38,6 +40,7 @@ from newsletter.tasks import (
     send_deletion_link,
     send_issue,
     send_test_issue,
+    send_welcome_email,
     start_issue_send,
 )
 
@@ -125,6 +128,32 @@ def _subscribe(email: str, first_name: str, consent: dict, ip: str | None) -> No
     subscriber.save()
     record_event(subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"])
     request_confirmation(subscriber=subscriber, ip=ip)
+
+
+def confirm_subscription(*, subscriber: Subscriber, ip: str | None) -> bool:
+    """Confirm a pending subscription and queue its welcome email.
+
+    The task is queued in the confirmation's own transaction (the database task
+    backend stores it there): it exists if and only if the confirmation was saved,
+    even if this process dies right after. Confirming again queues nothing.
+    Imported subscribers who had already consented are not welcomed: they were
+    subscribers elsewhere before.
+    """
+    return confirm(
+        subscriber=subscriber,
+        ip=ip,
+        then=lambda confirmed: send_welcome_email.enqueue(confirmed.pk),
+    )
+
+
+def save_welcome_email(*, welcome: WelcomeEmail) -> WelcomeEmail:
+    """Save the welcome email, its body sanitised like an issue's."""
+    welcome.body = sanitize_html(html=welcome.body)
+    welcome.greeting = welcome.greeting.strip()
+    check_greeting(welcome.greeting)
+    welcome.full_clean()
+    welcome.save()
+    return welcome
 
 
 def request_data_export(*, subscriber: Subscriber, ip: str | None) -> bool:

@@ -3,6 +3,7 @@ and the history kept of each. No emails and no tasks here, so the sending worker
 (newsletter/sending.py) uses them too; what enqueues work is in services.py.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
@@ -34,8 +35,18 @@ def record_event(
     )
 
 
-def confirm(*, subscriber: Subscriber, ip: str | None) -> bool:
-    """Confirm a pending subscription. Returns whether it is confirmed now."""
+def confirm(
+    *,
+    subscriber: Subscriber,
+    ip: str | None,
+    then: Callable[[Subscriber], None] | None = None,
+) -> bool:
+    """Confirm a pending subscription. Returns whether it is confirmed now.
+
+    `then(subscriber)` runs inside the transaction, only when this call confirmed
+    it (not when it already was), so what it queues exists if and only if the
+    confirmation was saved.
+    """
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
         if subscriber.status == Subscriber.Status.CONFIRMED:
@@ -48,6 +59,8 @@ def confirm(*, subscriber: Subscriber, ip: str | None) -> bool:
         subscriber.confirmed_ip = ip
         subscriber.save()
         record_event(subscriber, Kind.CONFIRMED, ip=ip)
+        if then is not None:
+            then(subscriber)
     return True
 
 

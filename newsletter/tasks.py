@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from newsletter import emails, imports, selectors, sending
+from newsletter import emails, imports, selectors, sending, welcome
 from newsletter.models import Issue, LawfulBasis, Subscriber, SubscriberImport
 
 
@@ -22,6 +22,18 @@ def send_confirmation_email(subscriber_id: int) -> bool:
         return False  # Confirmed, left or deleted since: nothing to confirm.
     emails.confirmation_message(subscriber=subscriber).send()
     return True
+
+
+@task()
+def send_welcome_email(subscriber_id: int) -> str:
+    """The welcome email of a subscription, once (newsletter/welcome.py)."""
+
+    def follow_up(at) -> None:
+        # The immediate backend (tests) cannot come back later.
+        if send_welcome_email.get_backend().supports_defer:
+            send_welcome_email.using(run_after=at).enqueue(subscriber_id)
+
+    return welcome.send_welcome(subscriber_id=subscriber_id, follow_up=follow_up)
 
 
 @task()
