@@ -284,12 +284,10 @@ def welcome_message_id(*, subscriber: Subscriber) -> str:
     return f"<welcome{subscriber.pk}.{mac.hexdigest()[:16]}@{from_domain()}>"
 
 
-def welcome_message(
-    *, welcome: WelcomeEmail, subscriber: Subscriber
-) -> EmailMultiAlternatives:
-    """The welcome email to a subscriber who just confirmed, with the same
-    unsubscribe link and one-click headers as an issue."""
-    links = subscriber_links(subscriber)
+def _welcome_parts(
+    welcome: WelcomeEmail, *, links: dict, first_name: str
+) -> tuple[str, str, str]:
+    """(subject, text, html) of the welcome email, personalised."""
     # Saved sanitised; sanitised again so nothing unsafe can ever be sent.
     body = absolutize_html(sanitize_html(html=welcome.body))
     context = {
@@ -301,14 +299,39 @@ def welcome_message(
         **links,
     }
     subject, text, html = render_email("newsletter/email/welcome", context)
-    name = subscriber.first_name.strip()
+    return (
+        subject,
+        personalise(text, links=links, first_name=first_name, html=False),
+        personalise(html, links=links, first_name=first_name, html=True),
+    )
+
+
+def welcome_message(
+    *, welcome: WelcomeEmail, subscriber: Subscriber
+) -> EmailMultiAlternatives:
+    """The welcome email to a subscriber who just confirmed, with the same
+    unsubscribe link and one-click headers as an issue."""
+    links = subscriber_links(subscriber)
+    subject, text, html = _welcome_parts(
+        welcome, links=links, first_name=subscriber.first_name.strip()
+    )
     return build(
         to=subscriber.email,
         subject=subject,
-        text=personalise(text, links=links, first_name=name, html=False),
-        html=personalise(html, links=links, first_name=name, html=True),
+        text=text,
+        html=html,
         headers={
             "Message-ID": welcome_message_id(subscriber=subscriber),
             **list_headers(links),
         },
     )
+
+
+def test_welcome_message(*, welcome: WelcomeEmail, to: str) -> EmailMultiAlternatives:
+    """The welcome email as subscribers get it, to a staff address, with inert
+    personal links."""
+    inert = absolute(reverse("newsletter:subscribe"))
+    subject, text, html = _welcome_parts(
+        welcome, links={"unsubscribe_url": inert, "data_url": inert}, first_name=""
+    )
+    return build(to=to, subject=f"[Test] {subject}", text=text, html=html)

@@ -40,6 +40,7 @@ from newsletter.tasks import (
     send_deletion_link,
     send_issue,
     send_test_issue,
+    send_test_welcome,
     send_welcome_email,
     start_issue_send,
 )
@@ -154,6 +155,11 @@ def save_welcome_email(*, welcome: WelcomeEmail) -> WelcomeEmail:
     welcome.full_clean()
     welcome.save()
     return welcome
+
+
+def send_welcome_test(*, to: str) -> None:
+    """The saved welcome email to a staff address, by the worker."""
+    transaction.on_commit(lambda: send_test_welcome.enqueue(to))
 
 
 def request_data_export(*, subscriber: Subscriber, ip: str | None) -> bool:

@@ -37,6 +37,15 @@ def send_welcome_email(subscriber_id: int) -> str:
 
 
 @task()
+def send_test_welcome(to: str) -> bool:
+    welcome_email = selectors.welcome_email()
+    if welcome_email is None:
+        return False
+    emails.test_welcome_message(welcome=welcome_email, to=to).send()
+    return True
+
+
+@task()
 def send_data_export(subscriber_id: int) -> bool:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:

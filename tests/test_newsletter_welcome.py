@@ -438,3 +438,42 @@ def test_staff_see_each_welcome_and_its_outcome_but_cannot_change_it(
     staff_client.post(change, {"status": W.QUEUED})
     row.refresh_from_db()
     assert row.status == W.SENT
+
+
+def test_staff_can_send_themselves_a_test_of_the_saved_welcome(
+    staff_client, staff, mailoutbox, django_capture_on_commit_callbacks, welcome_email
+):
+    url = reverse("admin:newsletter_welcomeemail_send_test", args=[1])
+    change = reverse("admin:newsletter_welcomeemail_change", args=[1])
+    assert url in staff_client.get(change).content.decode()
+    assert staff_client.get(url).status_code == 405
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(url)
+
+    assert response.status_code == 302
+    [message] = mailoutbox
+    assert message.to == [staff.email]
+    assert message.subject == "[Test] Welcome to the Skincare newsletter"
+    assert message.body.startswith("Hi,\n\nThank you for confirming.")
+    # Nobody's personal links: the test unsubscribes no one.
+    assert "/newsletter/unsubscribe/" not in message.body
+    assert "List-Unsubscribe" not in message.extra_headers
+    assert not WelcomeDelivery.objects.exists()
+
+
+def test_staff_without_the_change_permission_cannot_send_a_test(
+    client, mailoutbox, django_capture_on_commit_callbacks, welcome_email
+):
+    viewer = make_user(username="viewer")
+    viewer.is_staff = True
+    viewer.save()
+    client.force_login(viewer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:newsletter_welcomeemail_send_test", args=[1])
+        )
+
+    assert response.status_code == 403
+    assert mailoutbox == []

@@ -2,10 +2,12 @@
 read-only list of the welcomes sent, for following up failures."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import path
+from django.views.decorators.http import require_POST
 
 from newsletter import emails, services
 from newsletter.models import WelcomeDelivery, WelcomeEmail
@@ -44,6 +46,32 @@ class WelcomeEmailAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.save_welcome_email(welcome=obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/send_test/",
+                self.admin_site.admin_view(require_POST(self.send_test_view)),
+                name="newsletter_welcomeemail_send_test",
+            ),
+            *super().get_urls(),
+        ]
+
+    def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        welcome = self.get_object(request, object_id)
+        if welcome is None or not self.has_change_permission(request, welcome):
+            raise PermissionDenied
+        to = (request.user.email or "").strip()
+        if not to:
+            messages.error(
+                request,
+                "Your account has no email address, so there is nowhere to send a "
+                "test. Add one to your user account, then try again.",
+            )
+        else:
+            services.send_welcome_test(to=to)
+            messages.success(request, f"Test of the saved welcome email sent to {to}.")
+        return redirect("admin:newsletter_welcomeemail_change", welcome.pk)
 
 
 @admin.register(WelcomeDelivery)

@@ -14,12 +14,11 @@ DEFAULT_PREHEADER = (
 DEFAULT_BODY = (
     "<p>Thank you for confirming: you are now subscribed to the Skincare "
     "newsletter.</p>"
-    "<p>Get updated with beauty resources, tips, and news. We send it about twice "
-    "a month, and each issue is also kept in the "
-    '<a href="/newsletter/archive/">newsletter archive</a>, where you can read '
-    "the ones you missed.</p>"
-    "<p>Every email we send has an unsubscribe link at the bottom: one click and "
-    "you will hear no more from us.</p>"
+    "<p>Get updated with beauty resources, tips, and news, about twice a month. "
+    'Past issues are in the <a href="/newsletter/archive/">newsletter archive</a>.'
+    "</p>"
+    "<p>Every issue has an unsubscribe link at the bottom: one click and you will "
+    "hear no more from us.</p>"
 )
 
 
