@@ -34,6 +34,7 @@ from newsletter.subscriptions import (
 )
 from newsletter.tasks import (
     check_subscriber_import,
+    queue_welcome_check,
     run_subscriber_import,
     send_confirmation_email,
     send_data_export,
@@ -44,6 +45,7 @@ from newsletter.tasks import (
     send_welcome_email,
     start_issue_send,
 )
+from newsletter.welcome import check_after
 
 Kind = SubscriberEvent.Kind
 
@@ -140,11 +142,13 @@ def confirm_subscription(*, subscriber: Subscriber, ip: str | None) -> bool:
     Imported subscribers who had already consented are not welcomed: they were
     subscribers elsewhere before.
     """
-    return confirm(
-        subscriber=subscriber,
-        ip=ip,
-        then=lambda confirmed: send_welcome_email.enqueue(confirmed.pk),
-    )
+    return confirm(subscriber=subscriber, ip=ip, then=_queue_welcome)
+
+
+def _queue_welcome(subscriber: Subscriber) -> None:
+    send_welcome_email.enqueue(subscriber.pk)
+    # A worker killed before it took the welcome's row left no follow-up of its own.
+    queue_welcome_check(subscriber.pk, check_after(timezone.now()))
 
 
 def save_welcome_email(*, welcome: WelcomeEmail) -> WelcomeEmail:

@@ -5,7 +5,8 @@ task here is idempotent and keeps its own state in our tables: running one again
 or another copy of it, never sends anything twice.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.utils import timezone
@@ -24,16 +25,21 @@ def send_confirmation_email(subscriber_id: int) -> bool:
     return True
 
 
+def queue_welcome_check(subscriber_id: int, at: datetime) -> None:
+    """Another run of send_welcome_email at `at`, to finish what a worker killed
+    meanwhile left (a no-op when it was sent). The immediate backend (tests)
+    cannot come back later."""
+    if send_welcome_email.get_backend().supports_defer:
+        send_welcome_email.using(run_after=at).enqueue(subscriber_id)
+
+
 @task()
 def send_welcome_email(subscriber_id: int) -> str:
     """The welcome email of a subscription, once (newsletter/welcome.py)."""
-
-    def follow_up(at) -> None:
-        # The immediate backend (tests) cannot come back later.
-        if send_welcome_email.get_backend().supports_defer:
-            send_welcome_email.using(run_after=at).enqueue(subscriber_id)
-
-    return welcome.send_welcome(subscriber_id=subscriber_id, follow_up=follow_up)
+    return welcome.send_welcome(
+        subscriber_id=subscriber_id,
+        follow_up=partial(queue_welcome_check, subscriber_id),
+    )
 
 
 @task()

@@ -17,7 +17,8 @@ confirmed again asked anew, and is welcomed again). How it stays exact:
   the message may have arrived, so it is marked uncertain and never sent again.
 - With a task backend that can defer, the run that takes the row queues a
   follow-up run, in the same transaction, due once the lease has run out: a
-  worker killed mid-send is followed up without anyone doing anything.
+  worker killed mid-send is followed up without anyone doing anything. The
+  confirmation queues one too, for a worker killed before it took the row.
 - 4xx answers go back in the queue with exponential back-off (a follow-up is
   queued for then); 5xx answers fail it, and a non-existent mailbox marks the
   subscriber bounced, as for issues (newsletter/sending.py).
@@ -63,6 +64,11 @@ class Outcome(models.TextChoices):
 
 def lease() -> timedelta:
     return timedelta(seconds=settings.NEWSLETTER_CLAIM_LEASE_SECONDS)
+
+
+def check_after(moment: datetime) -> datetime:
+    """When a claim taken at `moment` can be taken over, if its worker died."""
+    return moment + lease() + timedelta(seconds=1)
 
 
 def _no_follow_up(at: datetime) -> None:
@@ -139,7 +145,7 @@ def _take(
             ):
                 return None
             row = rows.get()
-        follow_up(now + lease() + timedelta(seconds=1))
+        follow_up(check_after(now))
     return row, token
 
 

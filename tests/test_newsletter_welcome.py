@@ -144,8 +144,8 @@ def test_a_new_subscription_after_leaving_is_welcomed_again(
     assert WelcomeDelivery.objects.filter(status=W.SENT).count() == 2
 
 
-def test_the_confirmation_queues_the_welcome_task_in_its_own_transaction(
-    database_tasks, welcome_email
+def test_the_confirmation_queues_the_welcome_and_a_check_after_the_lease(
+    database_tasks, settings, welcome_email
 ):
     subscriber = make_subscriber()
 
@@ -153,7 +153,13 @@ def test_the_confirmation_queues_the_welcome_task_in_its_own_transaction(
     assert services.confirm_subscription(subscriber=subscriber, ip="198.51.100.1")
 
     queued = DBTaskResult.objects.filter(task_path=tasks.send_welcome_email.module_path)
-    assert [task.args_kwargs["args"] for task in queued] == [[subscriber.pk]]
+    assert [task.args_kwargs["args"] for task in queued] == [[subscriber.pk]] * 2
+    runs = [task.task.run_after for task in queued]
+    assert None in runs  # due at once
+    # The other is a check for a worker killed before it took the welcome.
+    [check] = [at for at in runs if at is not None]
+    lease = timedelta(seconds=settings.NEWSLETTER_CLAIM_LEASE_SECONDS)
+    assert abs(check - (timezone.now() + lease)) < timedelta(seconds=30)
 
 
 def test_the_run_that_takes_the_welcome_queues_a_follow_up_after_the_lease(
