@@ -4,6 +4,10 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from core import dkim_signing
 
 # Names that can never receive mail (RFC 2606, RFC 6761, RFC 6762, and what
 # machines call themselves): a sender there gets its mail refused or junked, and
@@ -59,3 +63,34 @@ def check_sender(app_configs=None, **kwargs) -> list[CheckMessage]:
             id="core.E001",
         )
     ]
+
+
+DKIM_HINT = "See README.md, 'DKIM'."
+
+
+def check_dkim(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """A DKIM setting that cannot sign, or a key with mail going out unsigned."""
+    if not (
+        dkim_signing.configured() or settings.DKIM_SELECTOR or settings.DKIM_DOMAIN
+    ):
+        return []
+    try:
+        dkim_signing.load_signer()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint=DKIM_HINT, id="core.E002")]
+    try:
+        backend = import_string(settings.EMAIL_BACKEND)
+    except ImportError:
+        return []  # Django's own check of the setting says so.
+    if not issubclass(backend, dkim_signing.EmailBackend):
+        return [
+            Error(
+                f"DKIM: a key is set but EMAIL_BACKEND is {settings.EMAIL_BACKEND!r}, "
+                "so mail would go out unsigned.",
+                hint="Set EMAIL_HOST (mail is signed when it goes out over our own "
+                "SMTP server), or unset DJANGO_DKIM_* when a provider signs for you. "
+                + DKIM_HINT,
+                id="core.E003",
+            )
+        ]
+    return []

@@ -26,7 +26,8 @@ from articles.models import Article, ImageRendition
 from core.emails import build, from_domain, html_to_text, inline_styles, render_email
 from core.links import absolute, absolutize_html
 from core.media import stored_url
-from newsletter.models import Issue, Subscriber
+from core.sanitize import sanitize_html
+from newsletter.models import Issue, Subscriber, WelcomeEmail
 from newsletter.tokens import Purpose, make_token
 
 # Personal parts of an issue email, filled in per recipient after rendering once.
@@ -237,6 +238,16 @@ def personalise(template: str, *, links: dict, first_name: str, html: bool) -> s
     )
 
 
+def list_headers(links: dict) -> dict[str, str]:
+    """The RFC 2369 / RFC 8058 headers of every newsletter email: one-click
+    unsubscribe for mail clients, and the list's identity for filters."""
+    return {
+        "List-Unsubscribe": f"<{links['unsubscribe_url']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": f"Skincare newsletter <newsletter.{from_domain()}>",
+    }
+
+
 def issue_message(
     *, rendered: RenderedIssue, subscriber: Subscriber
 ) -> EmailMultiAlternatives:
@@ -244,9 +255,7 @@ def issue_message(
     name = subscriber.first_name.strip()
     headers = {
         "Message-ID": message_id(issue=rendered.issue, subscriber=subscriber),
-        "List-Unsubscribe": f"<{links['unsubscribe_url']}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": f"Skincare newsletter <newsletter.{from_domain()}>",
+        **list_headers(links),
     }
     return build(
         to=subscriber.email,
@@ -318,3 +327,65 @@ def test_issue_message(*, issue: Issue, to: str) -> EmailMultiAlternatives:
         text=personalise(rendered.text, links=links, first_name="", html=False),
         html=personalise(rendered.html, links=links, first_name="", html=True),
     )
+
+
+def welcome_message_id(*, subscriber: Subscriber) -> str:
+    """One Message-ID per subscription (subscriber and confirmation time), the
+    same for every attempt, so a receiving server can drop a second copy."""
+    key = settings.SECRET_KEY.encode()
+    confirmed = subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else ""
+    mac = hmac.new(key, f"welcome:{subscriber.pk}:{confirmed}".encode(), "sha256")
+    return f"<welcome{subscriber.pk}.{mac.hexdigest()[:16]}@{from_domain()}>"
+
+
+def _welcome_parts(
+    welcome: WelcomeEmail, *, links: dict, first_name: str
+) -> tuple[str, str, str]:
+    """(subject, text, html) of the welcome email, personalised."""
+    # Saved sanitised; sanitised again so nothing unsafe can ever be sent.
+    body = absolutize_html(sanitize_html(html=welcome.body))
+    context = {
+        "welcome": welcome,
+        "body_html": inline_styles(body),
+        "body_text": html_to_text(body),
+        "greeting": greeting_template(welcome.greeting.strip()),
+        "archive_url": absolute(reverse("newsletter:archive")),
+        **links,
+    }
+    subject, text, html = render_email("newsletter/email/welcome", context)
+    return (
+        subject,
+        personalise(text, links=links, first_name=first_name, html=False),
+        personalise(html, links=links, first_name=first_name, html=True),
+    )
+
+
+def welcome_message(
+    *, welcome: WelcomeEmail, subscriber: Subscriber
+) -> EmailMultiAlternatives:
+    """The welcome email to a subscriber who just confirmed, with the same
+    unsubscribe link and one-click headers as an issue."""
+    links = subscriber_links(subscriber)
+    subject, text, html = _welcome_parts(
+        welcome, links=links, first_name=subscriber.first_name.strip()
+    )
+    return build(
+        to=subscriber.email,
+        subject=subject,
+        text=text,
+        html=html,
+        headers={
+            "Message-ID": welcome_message_id(subscriber=subscriber),
+            **list_headers(links),
+        },
+    )
+
+
+def test_welcome_message(*, welcome: WelcomeEmail, to: str) -> EmailMultiAlternatives:
+    """The welcome email as subscribers get it, to a staff address, with inert
+    personal links."""
+    inert = absolute(reverse("newsletter:subscribe"))
+    subject, text, html = _welcome_parts(
+        welcome, links={"unsubscribe_url": inert, "data_url": inert}, first_name=""
+    )
+    return build(to=to, subject=f"[Test] {subject}", text=text, html=html)

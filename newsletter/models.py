@@ -525,6 +525,95 @@ class DeliveryEvent(models.Model):
         return f"{self.get_kind_display()} ({self.provider}), {self.at:%Y-%m-%d %H:%M}"
 
 
+class WelcomeEmail(models.Model):
+    """The email a subscriber gets once they confirm. One row only; staff edit it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    enabled = models.BooleanField(
+        default=True,
+        help_text="Untick to send no welcome email. Those who confirm meanwhile "
+        "get none, even once it is turned back on.",
+    )
+    subject = models.CharField(max_length=150)
+    preheader = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="Preview text shown after the subject in most inboxes "
+        "(up to 150 characters).",
+    )
+    greeting = models.CharField(
+        max_length=100,
+        blank=True,
+        default="Hi {first_name},",
+        help_text="The line before the body. {first_name} becomes the reader's "
+        "first name, or is left out when we don't know it.",
+    )
+    body = RichTextField(
+        help_text="Sanitised like articles when saved: no scripts, styles or embeds. "
+        "The unsubscribe and data links are added under it."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "welcome email"
+        verbose_name_plural = "welcome email"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="welcomeemail_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class WelcomeDelivery(models.Model):
+    """The welcome email of one subscription: claimed, then sent, at most once.
+
+    A subscription is a subscriber and the moment they confirmed: someone who left
+    and confirmed again is welcomed again (they asked anew).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued (to try again)"
+        CLAIMED = "claimed", "Claimed by a worker"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        UNCERTAIN = "uncertain", "Uncertain"
+
+    # Goes with the subscriber: a deletion request erases it too.
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="welcomes"
+    )
+    confirmed_at = models.DateTimeField(
+        help_text="When the subscription it welcomes was confirmed."
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.CLAIMED
+    )
+    # A new value each time a worker takes it: every write is fenced by it.
+    claim = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "welcome deliveries"
+        ordering = ["-claimed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "confirmed_at"],
+                name="welcome_once_per_subscription",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Welcome to {self.subscriber_id} ({self.get_status_display()})"
+
+
 class SubscriberImport(models.Model):
     """A CSV of addresses staff upload: checked, then imported, by a worker task."""
 

@@ -61,6 +61,7 @@ from django.utils import timezone
 from psycopg import pq
 from urllib3.exceptions import NewConnectionError
 
+from core import dkim_signing
 from core.pagecache import content_changed
 from newsletter import emails, pacing, selectors
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
@@ -169,6 +170,8 @@ class Transport:
         connection is known to have happened before or during DATA: only a break
         during DATA leaves it unknown whether the message was taken.
         """
+        if isinstance(self.backend, dkim_signing.EmailBackend):
+            payload = self.backend.sign_payload(payload)
         connection = self.backend.connection
         if connection is None:
             self.open()

@@ -26,6 +26,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberEvent,
     SubscriberImport,
+    WelcomeEmail,
 )
 from newsletter.selectors import (
     digest_articles,
@@ -36,19 +37,24 @@ from newsletter.selectors import (
 from newsletter.subscriptions import (
     CONSENT_TEXT,
     CONSENT_VERSION,
+    confirm,
     normalize_email,
     record_event,
 )
 from newsletter.tasks import (
     check_subscriber_import,
+    queue_welcome_check,
     run_subscriber_import,
     send_confirmation_email,
     send_data_export,
     send_deletion_link,
     send_issue,
     send_test_issue,
+    send_test_welcome,
+    send_welcome_email,
     start_issue_send,
 )
+from newsletter.welcome import check_after
 
 Kind = SubscriberEvent.Kind
 
@@ -144,6 +150,39 @@ def _subscribe(
         subscriber.topics.set(topics)
     record_event(subscriber, Kind.SIGNED_UP, ip=ip, detail=consent["consent_source"])
     request_confirmation(subscriber=subscriber, ip=ip)
+
+
+def confirm_subscription(*, subscriber: Subscriber, ip: str | None) -> bool:
+    """Confirm a pending subscription and queue its welcome email.
+
+    The task is queued in the confirmation's own transaction (the database task
+    backend stores it there): it exists if and only if the confirmation was saved,
+    even if this process dies right after. Confirming again queues nothing.
+    Imported subscribers who had already consented are not welcomed: they were
+    subscribers elsewhere before.
+    """
+    return confirm(subscriber=subscriber, ip=ip, then=_queue_welcome)
+
+
+def _queue_welcome(subscriber: Subscriber) -> None:
+    send_welcome_email.enqueue(subscriber.pk)
+    # A worker killed before it took the welcome's row left no follow-up of its own.
+    queue_welcome_check(subscriber.pk, check_after(timezone.now()))
+
+
+def save_welcome_email(*, welcome: WelcomeEmail) -> WelcomeEmail:
+    """Save the welcome email, its body sanitised like an issue's."""
+    welcome.body = sanitize_html(html=welcome.body)
+    welcome.greeting = welcome.greeting.strip()
+    check_greeting(welcome.greeting)
+    welcome.full_clean()
+    welcome.save()
+    return welcome
+
+
+def send_welcome_test(*, to: str) -> None:
+    """The saved welcome email to a staff address, by the worker."""
+    transaction.on_commit(lambda: send_test_welcome.enqueue(to))
 
 
 def request_data_export(*, subscriber: Subscriber, ip: str | None) -> bool:

@@ -4,7 +4,7 @@ so the sending worker (newsletter/sending.py) uses them too; what enqueues work 
 in services.py.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.db import transaction
@@ -37,8 +37,18 @@ def record_event(
     )
 
 
-def confirm(*, subscriber: Subscriber, ip: str | None) -> bool:
-    """Confirm a pending subscription. Returns whether it is confirmed now."""
+def confirm(
+    *,
+    subscriber: Subscriber,
+    ip: str | None,
+    then: Callable[[Subscriber], None] | None = None,
+) -> bool:
+    """Confirm a pending subscription. Returns whether it is confirmed now.
+
+    `then(subscriber)` runs inside the transaction, only when this call confirmed
+    it (not when it already was), so what it queues exists if and only if the
+    confirmation was saved.
+    """
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
         if subscriber.status == Subscriber.Status.CONFIRMED:
@@ -51,6 +61,8 @@ def confirm(*, subscriber: Subscriber, ip: str | None) -> bool:
         subscriber.confirmed_ip = ip
         subscriber.save()
         record_event(subscriber, Kind.CONFIRMED, ip=ip)
+        if then is not None:
+            then(subscriber)
     return True
 
 

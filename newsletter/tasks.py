@@ -5,13 +5,14 @@ task here is idempotent and keeps its own state in our tables: running one again
 or another copy of it, never sends anything twice.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from newsletter import emails, imports, selectors, sending
+from newsletter import emails, imports, selectors, sending, welcome
 from newsletter.models import Issue, LawfulBasis, Subscriber, SubscriberImport
 
 
@@ -21,6 +22,32 @@ def send_confirmation_email(subscriber_id: int) -> bool:
     if subscriber is None or subscriber.status != Subscriber.Status.PENDING:
         return False  # Confirmed, left or deleted since: nothing to confirm.
     emails.confirmation_message(subscriber=subscriber).send()
+    return True
+
+
+def queue_welcome_check(subscriber_id: int, at: datetime) -> None:
+    """Another run of send_welcome_email at `at`, to finish what a worker killed
+    meanwhile left (a no-op when it was sent). The immediate backend (tests)
+    cannot come back later."""
+    if send_welcome_email.get_backend().supports_defer:
+        send_welcome_email.using(run_after=at).enqueue(subscriber_id)
+
+
+@task()
+def send_welcome_email(subscriber_id: int) -> str:
+    """The welcome email of a subscription, once (newsletter/welcome.py)."""
+    return welcome.send_welcome(
+        subscriber_id=subscriber_id,
+        follow_up=partial(queue_welcome_check, subscriber_id),
+    )
+
+
+@task()
+def send_test_welcome(to: str) -> bool:
+    welcome_email = selectors.welcome_email()
+    if welcome_email is None:
+        return False
+    emails.test_welcome_message(welcome=welcome_email, to=to).send()
     return True
 
 

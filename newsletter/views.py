@@ -197,7 +197,7 @@ class ConfirmView(TokenView):
         if self.expired:
             return self.render("newsletter/confirm_expired.html")
         ip = ratelimit.client_ip(request)
-        if subscriptions.confirm(subscriber=self.subscriber, ip=ip):
+        if services.confirm_subscription(subscriber=self.subscriber, ip=ip):
             return self.render("newsletter/confirmed.html", already=False)
         return self.render("newsletter/confirm_ended.html")
 

@@ -377,6 +377,15 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", BASE_DIR / "sent-emails"))
+# DKIM (core/dkim_signing.py): with a key, mail sent over SMTP is signed. The
+# domain defaults to the From address's; core/checks.py refuses a key that cannot
+# be used, or one set while mail would go out unsigned.
+DKIM_PRIVATE_KEY_FILE = os.environ.get("DJANGO_DKIM_PRIVATE_KEY_FILE", "")
+DKIM_PRIVATE_KEY = os.environ.get("DJANGO_DKIM_PRIVATE_KEY", "")
+DKIM_SELECTOR = os.environ.get("DJANGO_DKIM_SELECTOR", "").strip()
+DKIM_DOMAIN = os.environ.get("DJANGO_DKIM_DOMAIN", "").strip()
+if EMAIL_HOST and (DKIM_PRIVATE_KEY_FILE or DKIM_PRIVATE_KEY):
+    _default_email_backend = "core.dkim_signing.EmailBackend"
 # DJANGO_EMAIL_PROVIDER sends through an email provider's API instead (django-anymail;
 # README.md, "Email providers"), and DJANGO_EMAIL_WEBHOOKS takes its reports of
 # bounces and complaints; an unknown provider or a missing key stops the start.

@@ -181,6 +181,24 @@ def make_listed_subscriber(status: str = "confirmed", **fields):
     return make_subscriber(status=status, **fields)
 
 
+def make_welcome_email(**fields):
+    """The one welcome email, turned on, with these fields (a transactional test
+    may have emptied the row the migration made)."""
+    from newsletter.models import WelcomeEmail
+
+    fields.setdefault("enabled", True)
+    fields.setdefault("subject", "Welcome to the Skincare newsletter")
+    fields.setdefault("preheader", "What to expect from us.")
+    fields.setdefault("greeting", "Hi {first_name},")
+    fields.setdefault(
+        "body",
+        "<p>Thank you for confirming.</p>"
+        '<p>Past issues are in the <a href="/newsletter/archive/">archive</a>.</p>',
+    )
+    welcome, _ = WelcomeEmail.objects.update_or_create(pk=1, defaults=fields)
+    return welcome
+
+
 # Newsletter (subscriber side) -------------------------------------------------------
 
 

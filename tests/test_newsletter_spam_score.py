@@ -14,7 +14,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from newsletter import emails
-from newsletter.models import Issue, IssueArticle, Subscriber
+from newsletter.models import Issue, IssueArticle, Subscriber, WelcomeEmail
 from tests.factories import make_article, make_issue, make_subscriber
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +121,16 @@ def test_issue_email_scores_low_with_spamassassin(spamassassin):
             "issue email (issue_message)": message.message().as_bytes(),
         },
     )
+
+
+def test_welcome_email_scores_low_with_spamassassin(spamassassin):
+    # The text the migration writes, as a subscriber gets it.
+    welcome = WelcomeEmail.objects.get()
+    subscriber = make_subscriber(
+        email="ada@example.com", first_name="Ada", status=Subscriber.Status.CONFIRMED
+    )
+    message = emails.welcome_message(welcome=welcome, subscriber=subscriber)
+    assert_low(spamassassin, {"welcome email": message.message().as_bytes()})
 
 
 def test_spam_score_harness_reports_a_spammy_message(spamassassin):

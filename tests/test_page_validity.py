@@ -30,6 +30,7 @@ from tests.factories import (
     make_issue,
     make_subscriber,
     make_topic,
+    make_welcome_email,
 )
 from tests.test_newsletter_pages import expired_confirm_url
 
@@ -248,6 +249,7 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
     # Emails: a fresh subscriber, since the ones above were confirmed or deleted.
     reader = make_subscriber(status=Subscriber.Status.CONFIRMED, first_name="Ada")
     rendered = emails.render_issue(issue)
+    welcome_email = make_welcome_email()
     documents |= {
         "email-confirmation": html_part(
             emails.confirmation_message(subscriber=make_subscriber(first_name="Ada"))
@@ -268,6 +270,12 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         "email-data-delete": html_part(emails.data_delete_message(subscriber=reader)),
         "email-test-issue": html_part(
             emails.test_issue_message(issue=issue, to="editor@example.com")
+        ),
+        "email-welcome": html_part(
+            emails.welcome_message(welcome=welcome_email, subscriber=reader)
+        ),
+        "email-test-welcome": html_part(
+            emails.test_welcome_message(welcome=welcome_email, to="editor@example.com")
         ),
     }
     assert "From the site" in documents["email-issue"]

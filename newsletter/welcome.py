@@ -1,0 +1,276 @@
+"""The welcome email: sent once per subscription, whatever the worker does.
+
+A subscription is a subscriber and the moment they confirmed (someone who left and
+confirmed again asked anew, and is welcomed again). How it stays exact:
+
+- Its WelcomeDelivery row, unique per (subscriber, confirmed_at) in the database,
+  is the claim: the run that creates it sends; a run that finds it sends nothing,
+  unless the row is known unsent (below).
+- Each take of the row writes a new claim token, and every later write of that
+  run is fenced by it: it changes the row only while the row still holds that
+  token. A worker that stalled and lost the row to another sends nothing more.
+- Right before DATA the row goes from "claimed" to "sending", in one autocommitted
+  UPDATE, fenced. A row still "claimed" once the lease
+  (NEWSLETTER_CLAIM_LEASE_SECONDS) has run out belongs to a worker that died
+  before DATA: the message never left, so the next run takes it over and sends.
+  A row still "sending" then belongs to one that died during or just after DATA:
+  the message may have arrived, so it is marked uncertain and never sent again.
+- With a task backend that can defer, the run that takes the row queues a
+  follow-up run, in the same transaction, due once the lease has run out: a
+  worker killed mid-send is followed up without anyone doing anything. The
+  confirmation queues one too, for a worker killed before it took the row.
+- 4xx answers go back in the queue with exponential back-off (a follow-up is
+  queued for then); 5xx answers fail it, and a non-existent mailbox marks the
+  subscriber bounced, as for issues (newsletter/sending.py).
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from newsletter import emails, selectors, sending
+from newsletter.models import Subscriber, WelcomeDelivery
+from newsletter.subscriptions import unsubscribe
+
+logger = logging.getLogger(__name__)
+
+Status = WelcomeDelivery.Status
+# Rows a run may still write to, while it holds their claim token.
+OPEN = [Status.CLAIMED, Status.SENDING, Status.UNCERTAIN]
+UNCERTAIN_ERROR = (
+    "The worker stopped while sending this message; it may or may not have gone "
+    "out, so it was not sent again."
+)
+NOT_SUBSCRIBED_ERROR = "No longer subscribed when the message was due."
+
+
+class Outcome(models.TextChoices):
+    SENT = "sent", "Sent"
+    RETRY = "retry", "Refused for now: queued to try again"
+    FAILED = "failed", "Failed"
+    UNCERTAIN = "uncertain", "Uncertain: the connection broke during sending"
+    SKIPPED = "skipped", "No longer subscribed"
+    NOT_DUE = "not_due", "Sent, being sent, or waiting: nothing to do now"
+    DISABLED = "disabled", "The welcome email is turned off"
+    NOT_SUBSCRIBED = "not_subscribed", "Not a confirmed subscriber"
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=settings.NEWSLETTER_CLAIM_LEASE_SECONDS)
+
+
+def check_after(moment: datetime) -> datetime:
+    """When a claim taken at `moment` can be taken over, if its worker died."""
+    return moment + lease() + timedelta(seconds=1)
+
+
+def _no_follow_up(at: datetime) -> None:
+    """Without deferred tasks, a stalled welcome waits for the next run."""
+
+
+def send_welcome(
+    *,
+    subscriber_id: int,
+    follow_up: Callable[[datetime], None] = _no_follow_up,
+) -> str:
+    """Send the welcome email of a subscriber's current subscription, unless it
+    was sent or is being sent. `follow_up(at)` queues another run at `at`; it is
+    called inside the transaction that takes the row. Returns an Outcome."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriber.status != Subscriber.Status.CONFIRMED:
+        return Outcome.NOT_SUBSCRIBED
+    rows = WelcomeDelivery.objects.filter(
+        subscriber=subscriber, confirmed_at=subscriber.confirmed_at
+    )
+    welcome = selectors.welcome_email()
+    # Turning it off stops new welcomes; one already taken is finished.
+    if not rows.exists() and (welcome is None or not welcome.enabled):
+        return Outcome.DISABLED
+    taken = _take(subscriber, rows, follow_up=follow_up)
+    if taken is None:
+        return Outcome.NOT_DUE
+    row, token = taken
+    if welcome is None:
+        # Deleted by hand since this row was taken: nothing to send.
+        _write(row, token, status=Status.FAILED, error="No welcome email to send.")
+        return Outcome.FAILED
+    transport = sending.Transport()
+    try:
+        return _deliver(
+            row,
+            token,
+            subscriber=subscriber,
+            message=emails.welcome_message(welcome=welcome, subscriber=subscriber),
+            transport=transport,
+            follow_up=follow_up,
+        )
+    finally:
+        transport.close()
+
+
+def _take(
+    subscriber: Subscriber, rows, *, follow_up: Callable[[datetime], None]
+) -> tuple[WelcomeDelivery, uuid.UUID] | None:
+    """Claim this subscription's row under a new token: create it, or take it over
+    when it is known unsent. None when it is not this run's to send."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    stale = now - lease()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                row = WelcomeDelivery.objects.create(
+                    subscriber=subscriber,
+                    confirmed_at=subscriber.confirmed_at,
+                    claim=token,
+                    claimed_at=now,
+                )
+        except IntegrityError:
+            # Died during or after DATA: it may have arrived; never again.
+            rows.filter(status=Status.SENDING, claimed_at__lt=stale).update(
+                status=Status.UNCERTAIN, error=UNCERTAIN_ERROR, updated_at=now
+            )
+            due = Q(status=Status.QUEUED, next_attempt_at__lte=now) | Q(
+                status=Status.CLAIMED, claimed_at__lt=stale
+            )
+            if not rows.filter(due).update(
+                status=Status.CLAIMED, claim=token, claimed_at=now, updated_at=now
+            ):
+                return None
+            row = rows.get()
+        follow_up(check_after(now))
+    return row, token
+
+
+class ClaimLost(Exception):
+    """Another run took this row over: this one sends nothing."""
+
+
+def _write(row: WelcomeDelivery, token: uuid.UUID, **fields) -> bool:
+    """One fenced, autocommitted write: only while the row holds our token."""
+    fields["updated_at"] = timezone.now()
+    return bool(
+        WelcomeDelivery.objects.filter(pk=row.pk, claim=token, status__in=OPEN).update(
+            **fields
+        )
+    )
+
+
+def _deliver(
+    row: WelcomeDelivery,
+    token: uuid.UUID,
+    *,
+    subscriber: Subscriber,
+    message,
+    transport: sending.Transport,
+    follow_up: Callable[[datetime], None],
+) -> str:
+    def guard() -> None:
+        # The commitment point: from here a dead worker's row is uncertain.
+        if not WelcomeDelivery.objects.filter(
+            pk=row.pk, claim=token, status=Status.CLAIMED
+        ).update(status=Status.SENDING, updated_at=timezone.now()):
+            raise ClaimLost(f"welcome {row.pk} was taken over by another run")
+
+    # Checked again at the moment of sending, as for issues.
+    subscriber.refresh_from_db(fields=["status"])
+    if subscriber.status != Subscriber.Status.CONFIRMED:
+        _write(row, token, status=Status.SKIPPED, error=NOT_SUBSCRIBED_ERROR)
+        return Outcome.SKIPPED
+    sending.Pacer(rate=settings.NEWSLETTER_RATE_PER_SECOND).wait()
+    try:
+        if transport.smtp:
+            transport.send_payload(
+                sender=parseaddr(message.from_email)[1],
+                recipient=subscriber.email,
+                payload=message.message().as_bytes(linesep="\r\n"),
+                before_data=guard,
+            )
+        else:
+            guard()
+            transport.send_message(message)
+    except ClaimLost as exc:
+        logger.warning("Welcome email not sent by this run: %s", exc)
+        return Outcome.NOT_DUE
+    except sending.ConnectionLost as exc:
+        if exc.maybe_delivered:
+            _write(
+                row,
+                token,
+                status=Status.UNCERTAIN,
+                attempts=F("attempts") + 1,
+                error=f"Connection lost during sending: {exc.reason}"[:500],
+            )
+            return Outcome.UNCERTAIN
+        return _retry_or_fail(row, token, exc, follow_up=follow_up)
+    except sending.PermanentError as exc:
+        if exc.code in sending.BAD_MAILBOX_CODES:
+            unsubscribe(
+                subscriber=subscriber, how=Subscriber.LeftHow.BOUNCE, detail=exc.reason
+            )
+        _write(
+            row,
+            token,
+            status=Status.FAILED,
+            attempts=F("attempts") + 1,
+            smtp_code=exc.code,
+            error=exc.reason[:500],
+        )
+        return Outcome.FAILED
+    except sending.TransientError as exc:
+        return _retry_or_fail(row, token, exc, follow_up=follow_up)
+    # Recorded even when another run marked it uncertain meanwhile: we know.
+    _write(
+        row,
+        token,
+        status=Status.SENT,
+        attempts=F("attempts") + 1,
+        sent_at=timezone.now(),
+        smtp_code=250 if transport.smtp else None,
+        error="",
+    )
+    return Outcome.SENT
+
+
+def _retry_or_fail(
+    row: WelcomeDelivery,
+    token: uuid.UUID,
+    error: sending.TransientError,
+    *,
+    follow_up: Callable[[datetime], None],
+) -> str:
+    """Refused for now (or not reached): known unsent, so safe to try again."""
+    attempts = row.attempts + 1
+    if attempts >= settings.NEWSLETTER_MAX_ATTEMPTS:
+        _write(
+            row,
+            token,
+            status=Status.FAILED,
+            attempts=attempts,
+            smtp_code=error.code,
+            error=f"Gave up after {attempts} attempts: {error.reason}"[:500],
+        )
+        return Outcome.FAILED
+    at = timezone.now() + timedelta(
+        seconds=settings.NEWSLETTER_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+    )
+    with transaction.atomic():
+        if _write(
+            row,
+            token,
+            status=Status.QUEUED,
+            claim=None,
+            attempts=attempts,
+            next_attempt_at=at,
+            smtp_code=error.code,
+            error=error.reason[:500],
+        ):
+            follow_up(at)
+    return Outcome.RETRY
