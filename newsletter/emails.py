@@ -3,7 +3,8 @@ core/emails.py).
 
 Issue emails are rendered once per issue with placeholders, then personalised by
 substitution, so a send of many thousands does not render templates once per
-recipient.
+recipient. The rendering for subscribers also routes its links through the click
+counter (newsletter/clicks.py), signing each link once per issue.
 """
 
 import binascii
@@ -24,6 +25,7 @@ from django.utils.html import escape
 
 from core.emails import build, from_domain, html_to_text, inline_styles, render_email
 from core.links import absolute, absolutize_html
+from newsletter.clicks import track_links
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import Purpose, make_token
 
@@ -134,8 +136,12 @@ class RenderedIssue:
         return address, header
 
 
-def render_issue(issue: Issue) -> RenderedIssue:
-    """Render an issue once, with placeholders where each recipient differs."""
+def render_issue(issue: Issue, *, count_clicks: bool = False) -> RenderedIssue:
+    """Render an issue once, with placeholders where each recipient differs.
+
+    Links go through the click counter only with `count_clicks`: staff previews
+    and tests link directly, so their clicks are not counted as readers'.
+    """
     featured = [
         {
             "title": item.article.title,
@@ -157,16 +163,19 @@ def render_issue(issue: Issue) -> RenderedIssue:
         "greeting": greeting_template(issue.greeting.strip()),
     }
     subject, text, html = render_email("newsletter/email/issue", context)
+    if count_clicks:
+        html, text = track_links(issue_id=issue.pk, html_part=html, text_part=text)
     return RenderedIssue(issue=issue, subject=subject, text=text, html=html)
 
 
 @lru_cache(maxsize=8)
 def _rendered(issue_pk: int, updated_at: str) -> RenderedIssue:
-    return render_issue(Issue.objects.get(pk=issue_pk))
+    return render_issue(Issue.objects.get(pk=issue_pk), count_clicks=True)
 
 
 def rendered_issue(issue: Issue) -> RenderedIssue:
-    """Cached per process; a changed issue (new updated_at) renders afresh."""
+    """What subscribers get, links counted. Cached per process; a changed issue
+    (new updated_at) renders afresh."""
     return _rendered(issue.pk, issue.updated_at.isoformat())
 
 
