@@ -295,3 +295,60 @@ def test_a_repeat_click_takes_one_query():
         clicks.count_click(issue_id=issue.pk, url="https://example.org/")
     assert len(queries) == 1
     assert LinkClick.objects.get().clicks == 2
+
+
+# Staff see the counts ---------------------------------------------------------------
+
+
+def add_clicks(issue: Issue, url: str, times: int) -> None:
+    for _ in range(times):
+        clicks.count_click(issue_id=issue.pk, url=url)
+
+
+def test_the_issue_admin_page_lists_links_by_clicks_with_the_total(staff_client):
+    issue = sent_issue()
+    add_clicks(issue, "https://example.org/few", 2)
+    add_clicks(issue, "https://example.org/most", 7)
+    add_clicks(issue, "https://example.org/some", 3)
+    add_clicks(make_issue(status=Issue.Status.SENT), "https://example.org/other", 5)
+
+    response = staff_client.get(
+        reverse("admin:newsletter_issue_change", args=[issue.pk])
+    )
+
+    panel = response.text.split('id="issue-link-clicks"', 1)[1].split("</section>")[0]
+    rows = re.findall(
+        r'<a href="([^"]+)"[^>]*>[^<]*</a></td><td class="clicks">(\d+)', panel
+    )
+    assert rows == [
+        ("https://example.org/most", "7"),
+        ("https://example.org/some", "3"),
+        ("https://example.org/few", "2"),
+    ]
+    assert re.search(r'All links</th><td class="clicks">12<', panel)
+    assert "who clicked is never recorded" in panel
+
+
+def test_a_sent_issue_without_clicks_says_so_and_a_draft_has_no_panel(staff_client):
+    sent = sent_issue()
+    page = staff_client.get(reverse("admin:newsletter_issue_change", args=[sent.pk]))
+    assert 'id="issue-link-clicks"' in page.text and "No clicks yet." in page.text
+    draft = make_issue()
+    page = staff_client.get(reverse("admin:newsletter_issue_change", args=[draft.pk]))
+    assert 'id="issue-link-clicks"' not in page.text
+
+
+def test_the_click_panel_takes_the_same_queries_for_many_links(
+    staff_client, django_assert_max_num_queries
+):
+    issue = sent_issue()
+    url = reverse("admin:newsletter_issue_change", args=[issue.pk])
+    add_clicks(issue, "https://example.org/0", 1)
+    staff_client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(url)
+    for n in range(1, 30):
+        add_clicks(issue, f"https://example.org/{n}", 1)
+    with django_assert_max_num_queries(len(few)):
+        response = staff_client.get(url)
+    assert response.text.count('<td class="link-url">') == 30

@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.sanitize import sanitize_html
-from newsletter import emails, services
+from newsletter import emails, selectors, services
 from newsletter.admin.forms import IssueAdminForm
 from newsletter.admin.issue_sending import IssueSendingViews
 from newsletter.admin.progress import PHASE_LABELS, send_phase
@@ -192,6 +192,8 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
                 **(extra_context or {}),
                 **self.sending_context(request, issue),
             }
+            if issue.status != Issue.Status.DRAFT:
+                extra_context["link_clicks"] = selectors.link_clicks(issue)
         return super().change_view(request, object_id, form_url, extra_context)
 
     # Custom views ----------------------------------------------------------------
