@@ -112,10 +112,19 @@ def test_labels_name_each_month_the_year_where_it_starts_and_the_last_always():
     ]
     chart = layout(months)
     assert [c.label for c in chart.columns][:3] == ["Dec", "Jan", "Feb"]
-    assert [c.year for c in chart.columns][:3] == ["2025", "2026", ""]
     assert not chart.columns[-1].minor
     # Every other month is named on a phone, ending with this one.
     assert [c.minor for c in chart.columns] == [i % 2 == 0 for i in range(12)]
+    years = [(c.year, c.year_where) for c in chart.columns]
+    # December is not named on a phone, so neither is its year there.
+    assert years[:3] == [("2025", "wide"), ("2026", "all"), ("", "")]
+    assert {y for y, _ in years[3:]} == {""}
+
+
+def test_a_year_starting_on_an_unnamed_january_is_named_at_february_on_a_phone():
+    months = [MonthCount(date(2026, m, 1), 0, 0, 0) for m in range(1, 13)]
+    years = [(c.year, c.year_where) for c in layout(months).columns]
+    assert years[:3] == [("2026", "wide"), ("2026", "narrow"), ("", "")]
 
 
 def test_no_subscribers_at_all_draws_flat_lines_without_dividing_by_zero():
@@ -219,3 +228,69 @@ def test_the_subscriber_list_shows_the_chart_with_its_numbers(staff_client, sett
     assert chart.count('class="total-dot"') == 12
     assert chart.count('<rect class="joined"') == sum(1 for m in months if m.joined)
     assert chart.count('<rect class="left"') == sum(1 for m in months if m.left)
+
+
+# In Chromium: light, dark and phone width -------------------------------------------
+
+
+def make_a_year_of_subscribers() -> None:
+    """Growing, with some leaving: a chart a person can judge."""
+    today = timezone.localdate()
+    for back in range(14):
+        index = today.year * 12 + today.month - 1 - back
+        year, month = index // 12, index % 12 + 1
+        for n in range(3 + (13 - back) % 5 + (13 - back)):
+            make_listed_subscriber(
+                S.CONFIRMED, confirmed_at=at(year, month, n % 27 + 1)
+            )
+        for n in range(back % 4):
+            make_listed_subscriber(
+                S.UNSUBSCRIBED,
+                confirmed_at=at(2024, 1),
+                left_at=at(year, month, n % 27 + 1),
+            )
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_chart_reads_in_light_dark_and_on_a_phone(
+    page, live_server, artifacts_dir
+):
+    from playwright.sync_api import expect
+
+    from tests.browser_fixtures import DESKTOP, PHONE
+    from tests.test_newsletter_admin import browser_staff_page
+
+    make_a_year_of_subscribers()
+    total = Subscriber.objects.confirmed().count()
+    watcher = browser_staff_page(page, live_server)
+    chart = page.locator("section.growth-chart")
+    svg = chart.locator('svg[role="img"]')
+    for name, viewport, scheme in [
+        ("light", DESKTOP, "light"),
+        ("dark", DESKTOP, "dark"),
+        ("phone", PHONE, "light"),
+    ]:
+        page.emulate_media(color_scheme=scheme)
+        page.set_viewport_size(viewport)
+        page.goto(f"{live_server.url}/admin/newsletter/subscriber/")
+        expect(chart).to_contain_text(f"{total} now")
+        expect(svg).to_be_visible()
+        box = svg.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+        # Month names stay legible: at least 10 CSS pixels high, whatever the width.
+        label = chart.locator("text.month").last.bounding_box()
+        assert label["height"] >= 10, (name, label)
+        chart.screenshot(path=artifacts_dir / f"newsletter-growth-chart-{name}.png")
+    # The dark page draws the line in the admin's dark link colour, not a fixed one.
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{live_server.url}/admin/newsletter/subscriber/")
+    stroke = svg.locator(".total-line").evaluate("e => getComputedStyle(e).stroke")
+    link = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--link-fg')"
+    )
+    assert stroke != "none" and link.strip()
+    chart.locator("summary").click()
+    expect(chart.locator("tbody tr")).to_have_count(12)
+    assert watcher.errors == [] and watcher.violations == []

@@ -41,8 +41,11 @@ class Column:
     left_height: float
     point_y: float
     label: str
-    year: str  # shown under January and the first month
-    minor: bool  # label hidden on narrow screens
+    minor: bool  # month name hidden on narrow screens
+    # The year, under the first month named and under January: "" for none;
+    # year_where says on which screens ("wide", "narrow" or "all").
+    year: str
+    year_where: str
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,15 @@ def layout(months: list[MonthCount]) -> Chart:
     bars_top = nice_ceiling(max(max(m.joined, m.left) for m in months))
     bar_scale = (BARS_BOTTOM - BARS_TOP) / (2 * bars_top)
     zero_y = (BARS_TOP + BARS_BOTTOM) / 2
+    # On a phone every other month is named, always including the last.
+    minor = [(len(months) - 1 - index) % 2 == 1 for index in range(len(months))]
+    first_named = minor.index(False)
     columns = []
     for index, month in enumerate(months):
+        wide = index == 0 or month.start.month == 1
+        narrow = index == first_named or (month.start.month == 1 and not minor[index])
+        where = {(True, True): "all", (True, False): "wide", (False, True): "narrow"}
+        where = where.get((wide, narrow), "")
         x = PLOT_LEFT + slot * (index + 0.5)
         joined_height = month.joined * bar_scale
         left_height = month.left * bar_scale
@@ -116,10 +126,9 @@ def layout(months: list[MonthCount]) -> Chart:
                 left_height=_round(left_height),
                 point_y=_round(LINE_BOTTOM - month.total * line_scale),
                 label=month.start.strftime("%b"),
-                year=str(month.start.year)
-                if index == 0 or month.start.month == 1
-                else "",
-                minor=(len(months) - 1 - index) % 2 == 1,
+                minor=minor[index],
+                year=str(month.start.year) if where else "",
+                year_where=where,
             )
         )
     total_ticks = [Tick(y=LINE_BOTTOM, value=0), Tick(y=LINE_TOP, value=total_top)]
