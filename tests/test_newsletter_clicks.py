@@ -352,3 +352,10 @@ def test_the_click_panel_takes_the_same_queries_for_many_links(
     with django_assert_max_num_queries(len(few)):
         response = staff_client.get(url)
     assert response.text.count('<td class="link-url">') == 30
+
+
+def test_robots_are_asked_not_to_follow_click_links(client):
+    issue = sent_issue()
+    assert "Disallow: /newsletter/c/" in client.get("/robots.txt").text.splitlines()
+    response = client.get(click_path(issue, "https://example.org/"))
+    assert response["X-Robots-Tag"] == "noindex"
