@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from newsletter import selectors
 from newsletter.admin.growth_chart import (
@@ -129,6 +129,7 @@ def test_a_year_starting_on_an_unnamed_january_is_named_at_february_on_a_phone()
 
 def test_no_subscribers_at_all_draws_flat_lines_without_dividing_by_zero():
     chart = layout([MonthCount(date(2026, 11, 1), 0, 0, 0)] * 3)
+    assert chart.is_empty
     assert {c.point_y for c in chart.columns} == {LINE_BOTTOM}
     assert {c.joined_height for c in chart.columns} == {0}
     assert {c.left_height for c in chart.columns} == {0}
@@ -216,6 +217,8 @@ def test_the_subscriber_list_shows_the_chart_with_its_numbers(staff_client, sett
     joined = sum(m.joined for m in months)
     left = sum(m.left for m in months)
     assert f"{joined} joined and {left} left in these months" in chart
+    start = dateformat.format(months[0].start, "F Y")
+    assert f"{months[0].total} at the end of {start}" in chart
     rows = re.findall(
         r'<tr><th scope="row">([^<]+)</th><td class="num">(\d+)</td>'
         r'<td class="num">(\d+)</td><td class="num">(\d+)</td></tr>',
@@ -294,3 +297,13 @@ def test_browser_chart_reads_in_light_dark_and_on_a_phone(
     chart.locator("summary").click()
     expect(chart.locator("tbody tr")).to_have_count(12)
     assert watcher.errors == [] and watcher.violations == []
+
+
+@pytest.mark.django_db
+def test_a_list_nobody_confirmed_yet_says_so_instead_of_an_empty_chart(staff_client):
+    make_listed_subscriber(S.PENDING)
+    response = staff_client.get(reverse("admin:newsletter_subscriber_changelist"))
+    chart = response.text.split('<section class="growth-chart"', 1)[1]
+    chart = chart.split("</section>")[0]
+    assert "No confirmed subscribers yet" in chart
+    assert "<svg" not in chart

@@ -69,6 +69,11 @@ class Chart:
     year_y: int = YEAR_Y
 
     @property
+    def is_empty(self) -> bool:
+        """Nobody confirmed in or before these months: nothing to draw."""
+        return not any(c.month.total or c.month.left for c in self.columns)
+
+    @property
     def first(self) -> MonthCount:
         return self.columns[0].month
 
