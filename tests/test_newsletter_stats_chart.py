@@ -291,9 +291,15 @@ def test_browser_chart_reads_in_light_dark_and_on_a_phone(
     page.goto(f"{live_server.url}/admin/newsletter/subscriber/")
     stroke = svg.locator(".total-line").evaluate("e => getComputedStyle(e).stroke")
     link = page.evaluate(
-        "getComputedStyle(document.documentElement).getPropertyValue('--link-fg')"
+        """() => {
+            const probe = document.createElement('span');
+            probe.style.color = 'var(--link-fg)';
+            document.body.append(probe);
+            return getComputedStyle(probe).color;
+        }"""
     )
-    assert stroke != "none" and link.strip()
+    light_link = "rgb(65, 120, 147)"  # the admin's light --link-fg, #417893
+    assert stroke == link and link != light_link
     chart.locator("summary").click()
     expect(chart.locator("tbody tr")).to_have_count(12)
     assert watcher.errors == [] and watcher.violations == []

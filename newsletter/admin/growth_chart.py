@@ -21,6 +21,13 @@ LABEL_Y = 280
 YEAR_Y = 296
 HEIGHT = 304
 BAR_SHARE = 0.6  # of each month's slot; the rest is the gap
+# Whether a month's year is shown (on wide screens, on narrow ones): where.
+YEAR_WHERE = {
+    (True, True): "all",
+    (True, False): "wide",
+    (False, True): "narrow",
+    (False, False): "",
+}
 
 
 @dataclass(frozen=True)
@@ -114,8 +121,7 @@ def layout(months: list[MonthCount]) -> Chart:
     for index, month in enumerate(months):
         wide = index == 0 or month.start.month == 1
         narrow = index == first_named or (month.start.month == 1 and not minor[index])
-        where = {(True, True): "all", (True, False): "wide", (False, True): "narrow"}
-        where = where.get((wide, narrow), "")
+        where = YEAR_WHERE[wide, narrow]
         x = PLOT_LEFT + slot * (index + 0.5)
         joined_height = month.joined * bar_scale
         left_height = month.left * bar_scale
