@@ -25,11 +25,14 @@ DEFAULT_IMAGE_SIZE = (1200, 630)
 # <html lang="en-US"> and JSON-LD's inLanguage say the same.
 OG_LOCALE = "en_US"
 LOGO_IMAGE = "img/og-default.png"
-# Personal links (tokens in the address): kept out of search engines, no canonical.
+# Personal links (tokens in the address), and the newsletter's counted links (a
+# crawler following them would count clicks): kept out of search engines, no
+# canonical.
 PRIVATE_PREFIXES = (
     "/newsletter/confirm/",
     "/newsletter/unsubscribe/",
     "/newsletter/data/",
+    "/newsletter/c/",
 )
 
 

@@ -139,7 +139,7 @@ def main() -> None:
             assert result.outcomes == {"sent": args.count}, result.outcomes
             assert sink.count() == args.count
 
-            rendered = emails.render_issue(Issue.objects.get(pk=issue.pk))
+            rendered = emails.rendered_issue(Issue.objects.get(pk=issue.pk))
             prepared = [
                 (s.email, emails.issue_message(rendered=rendered, subscriber=s))
                 for s in Subscriber.objects.order_by("pk")

@@ -3,7 +3,8 @@ core/emails.py).
 
 Issue emails are rendered once per issue with placeholders, then personalised by
 substitution, so a send of many thousands does not render templates once per
-recipient.
+recipient. The rendering for subscribers also routes its links through the click
+counter (newsletter/clicks.py), signing each link once per issue.
 """
 
 import binascii
@@ -27,6 +28,7 @@ from core.emails import build, from_domain, html_to_text, inline_styles, render_
 from core.links import absolute, absolutize_html
 from core.media import stored_url
 from core.sanitize import sanitize_html
+from newsletter.clicks import track_links
 from newsletter.models import Issue, Subscriber, WelcomeEmail
 from newsletter.tokens import Purpose, make_token
 
@@ -178,10 +180,12 @@ def _email_covers(articles: list[Article]) -> dict[str, dict]:
     }
 
 
-def render_issue(issue: Issue) -> RenderedIssue:
+def render_issue(issue: Issue, *, count_clicks: bool = False) -> RenderedIssue:
     """Render an issue once, with placeholders where each recipient differs.
 
-    A digest shows its articles under their topics, with their covers.
+    A digest shows its articles under their topics, with their covers. Links go
+    through the click counter only with `count_clicks`: staff previews and tests
+    link directly, so their clicks are not counted as readers'.
     """
     items = list(
         issue.issuearticle_set.select_related("article__topic").order_by(
@@ -213,16 +217,19 @@ def render_issue(issue: Issue) -> RenderedIssue:
         "greeting": greeting_template(issue.greeting.strip()),
     }
     subject, text, html = render_email("newsletter/email/issue", context)
+    if count_clicks:
+        html, text = track_links(issue_id=issue.pk, html_part=html, text_part=text)
     return RenderedIssue(issue=issue, subject=subject, text=text, html=html)
 
 
 @lru_cache(maxsize=8)
 def _rendered(issue_pk: int, updated_at: str) -> RenderedIssue:
-    return render_issue(Issue.objects.get(pk=issue_pk))
+    return render_issue(Issue.objects.get(pk=issue_pk), count_clicks=True)
 
 
 def rendered_issue(issue: Issue) -> RenderedIssue:
-    """Cached per process; a changed issue (new updated_at) renders afresh."""
+    """What subscribers get, links counted. Cached per process; a changed issue
+    (new updated_at) renders afresh."""
     return _rendered(issue.pk, issue.updated_at.isoformat())
 
 

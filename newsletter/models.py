@@ -658,3 +658,34 @@ class SubscriberImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"
+
+
+class LinkClickQuerySet(models.QuerySet):
+    def most_clicked(self) -> "LinkClickQuerySet":
+        return self.order_by("-clicks", "url")
+
+
+class LinkClick(models.Model):
+    """Clicks on one link of one issue, counted together.
+
+    Deliberately anonymous: no subscriber, address, cookie or IP, only how many
+    clicks and when the first and the last came.
+    """
+
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="link_clicks"
+    )
+    url = models.URLField(max_length=2000)
+    clicks = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField(default=timezone.now)
+    last_at = models.DateTimeField(default=timezone.now)
+
+    objects = LinkClickQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "url"], name="link_click_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.clicks})"

@@ -1,14 +1,22 @@
 """Reads about subscribers and issues."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article, published_q
-from newsletter.models import Delivery, DeliveryEvent, Issue, Subscriber, WelcomeEmail
+from newsletter.models import (
+    Delivery,
+    DeliveryEvent,
+    Issue,
+    LinkClick,
+    Subscriber,
+    WelcomeEmail,
+)
 
 
 def featured_not_live(issue: Issue) -> list[str]:
@@ -192,3 +200,84 @@ def issue_delivery_stats(issue: Issue) -> DeliveryStats:
 def welcome_email() -> WelcomeEmail | None:
     """The one welcome email (made by a migration; None only if deleted by hand)."""
     return WelcomeEmail.objects.filter(pk=1).first()
+
+
+def link_clicks(issue: Issue) -> dict:
+    """The issue's links by clicks, most clicked first, and the total (one query)."""
+    links = [
+        {
+            "url": link.url,
+            # Shorter to read; the link itself keeps the whole address.
+            "label": link.url.split("://", 1)[-1],
+            "clicks": link.clicks,
+            "first_at": link.first_at,
+            "last_at": link.last_at,
+        }
+        for link in LinkClick.objects.filter(issue=issue).most_clicked()
+    ]
+    return {"links": links, "total": sum(link["clicks"] for link in links)}
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    start: date
+    joined: int
+    left: int
+    # Confirmed subscribers at the end of the month (now, for this month).
+    total: int
+
+
+def _month_start(day: date, back: int) -> date:
+    index = day.year * 12 + day.month - 1 - back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def subscriber_growth(
+    *, months: int = 12, now: datetime | None = None
+) -> list[MonthCount]:
+    """Confirmed subscribers joining and leaving per month, the last `months`
+    (this one included), and how many there were at each month's end. Three
+    queries, however many subscribers.
+
+    From what each subscriber's row holds now: someone who left and confirmed
+    again counts from their latest confirmation, and deleted addresses are gone
+    from the past too.
+    """
+    today = timezone.localtime(now or timezone.now()).date()
+    starts = [_month_start(today, back) for back in range(months - 1, -1, -1)]
+    since = timezone.make_aware(datetime(starts[0].year, starts[0].month, 1))
+    ever = Subscriber.objects.filter(confirmed_at__isnull=False).order_by()
+    # A left_at before confirmed_at is from an earlier subscription (they signed
+    # up and confirmed again since): they are here now.
+    left = Q(left_at__gte=F("confirmed_at"))
+    before = ever.aggregate(
+        joined=Count("pk", filter=Q(confirmed_at__lt=since)),
+        left=Count("pk", filter=left & Q(left_at__lt=since)),
+    )
+
+    def per_month(field: str, rows) -> dict[tuple[int, int], int]:
+        counted = (
+            rows.filter(**{f"{field}__gte": since})
+            .annotate(month=TruncMonth(field))
+            .values("month")
+            .annotate(n=Count("pk"))
+            .values_list("month", "n")
+        )
+        return {(month.year, month.month): n for month, n in counted}
+
+    joined = per_month("confirmed_at", ever)
+    gone = per_month("left_at", ever.filter(left))
+    total = before["joined"] - before["left"]
+    result = []
+    for start in starts:
+        key = (start.year, start.month)
+        total += joined.get(key, 0) - gone.get(key, 0)
+        result.append(
+            MonthCount(
+                start=start,
+                joined=joined.get(key, 0),
+                left=gone.get(key, 0),
+                total=total,
+            )
+        )
+    return result

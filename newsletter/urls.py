@@ -28,6 +28,7 @@ urlpatterns = [
         views.DataDeleteView.as_view(),
         name="data_delete",
     ),
+    path("c/<str:token>/", views.ClickView.as_view(), name="click"),
     path("archive/", public_page(views.ArchiveListView.as_view()), name="archive"),
     path(
         "webhooks/<str:provider>/tracking/",

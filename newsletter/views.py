@@ -10,6 +10,8 @@ Rules these pages keep:
 - Pages reached through a personal link (confirm, preferences, unsubscribe, data)
   are never
   cached or indexed.
+- The one GET that writes is a click on an issue's link (/c/<token>/): it adds
+  one to that link's anonymous count and changes nothing about anyone.
 - Unsubscribing takes one POST without a CSRF token (RFC 8058 one-click, sent by
   mail providers); the signed token in the address is what authorises it.
 """
@@ -23,7 +25,7 @@ from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -33,7 +35,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.models import Article
-from newsletter import bounces, origin, ratelimit, services, subscriptions
+from newsletter import bounces, clicks, origin, ratelimit, services, subscriptions
 from newsletter.forms import PreferencesForm, SubscribeForm, SubscribePageForm
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import (
@@ -452,3 +454,38 @@ def provider_webhook(request: HttpRequest, provider: str) -> HttpResponse:
     if provider not in settings.EMAIL_WEBHOOK_PROVIDERS:
         raise Http404("No such webhook.")
     return TRACKING_WEBHOOKS[provider](request)
+
+
+class ClickView(View):
+    """A link in an issue email: count the click, then on to the destination.
+
+    Only links this site signed lead anywhere (a forged or altered one is a 404,
+    never a redirect to an address of the sender's choosing). HEAD, as link
+    checkers send, is answered without counting.
+    """
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        issue_id, url = self._destination(token)
+        clicks.count_click(issue_id=issue_id, url=url)
+        return self._redirect(url)
+
+    def head(self, request: HttpRequest, token: str) -> HttpResponse:
+        return self._redirect(self._destination(token)[1])
+
+    @staticmethod
+    def _destination(token: str) -> tuple[int, str]:
+        try:
+            return clicks.read_token(token)
+        except clicks.BadClick:
+            raise Http404("Not a link from our newsletter.") from None
+
+    @staticmethod
+    def _redirect(url: str) -> HttpResponse:
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "private, no-store"
+        # The destination learns nothing of the token (nor that it was counted).
+        response["Referrer-Policy"] = "no-referrer"
+        response["X-Robots-Tag"] = "noindex"
+        return response

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.sanitize import sanitize_html
-from newsletter import emails, sending
+from newsletter import clicks, emails, sending
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
 from tests.smtp_sink import Rule, SMTPSink
 
@@ -113,7 +113,10 @@ def test_every_issue_email_is_personal_with_one_click_unsubscribe_headers(sink):
     unsubscribe_url = header[1:-1]
     assert unsubscribe_url in text and unsubscribe_url in html
     assert "Hi Reader 1," in html and "Hi Reader 1," in text
-    assert f'href="{settings.SITE_URL}/articles/"' in html  # absolute links
+    # Absolute links, through the click counter (tests/test_newsletter_clicks.py).
+    assert f'href="{settings.SITE_URL}/articles/"' not in html
+    click = clicks.make_token(issue_id=issue.pk, url=f"{settings.SITE_URL}/articles/")
+    assert f'href="{settings.SITE_URL}/newsletter/c/{click}/"' in html
     assert "Three small habits" in html
     assert "<style" not in html and "<link" not in html
     assert "%%" not in html and "%%" not in text

@@ -208,6 +208,8 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
             }
             if issue.status in {Issue.Status.SENDING, Issue.Status.SENT}:
                 extra_context["delivery_stats"] = selectors.issue_delivery_stats(issue)
+            if issue.status != Issue.Status.DRAFT:
+                extra_context["link_clicks"] = selectors.link_clicks(issue)
         return super().change_view(request, object_id, form_url, extra_context)
 
     # Custom views ----------------------------------------------------------------

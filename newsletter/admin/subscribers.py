@@ -1,6 +1,6 @@
-"""The subscriber admin: counts per status, filters, CSV export and import, and
-actions that go through newsletter/subscriptions.py (staff never set a status by
-hand)."""
+"""The subscriber admin: counts per status, a chart of confirmed subscribers over
+the last months, filters, CSV export and import, and actions that go through
+newsletter/subscriptions.py (staff never set a status by hand)."""
 
 from datetime import datetime
 
@@ -14,7 +14,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from newsletter import subscriptions
+from newsletter import selectors, subscriptions
+from newsletter.admin import growth_chart
 from newsletter.admin.csv_export import subscribers_csv_response
 from newsletter.admin.imports import SubscriberImportMixin
 from newsletter.models import Subscriber, SubscriberEvent
@@ -169,6 +170,7 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
             "status_counts": self.status_counts(),
             "has_import_permission": self.has_import_permission(request),
             "active_status": request.GET.get("status__exact", ""),
+            "growth": growth_chart.layout(selectors.subscriber_growth()),
         }
         return super().changelist_view(request, extra_context)
 
