@@ -393,6 +393,8 @@ def test_welcome_message(*, welcome: WelcomeEmail, to: str) -> EmailMultiAlterna
     personal links."""
     inert = absolute(reverse("newsletter:subscribe"))
     subject, text, html = _welcome_parts(
-        welcome, links={"unsubscribe_url": inert, "data_url": inert}, first_name=""
+        welcome,
+        links={"unsubscribe_url": inert, "preferences_url": inert, "data_url": inert},
+        first_name="",
     )
     return build(to=to, subject=f"[Test] {subject}", text=text, html=html)

@@ -384,8 +384,6 @@ DKIM_PRIVATE_KEY_FILE = os.environ.get("DJANGO_DKIM_PRIVATE_KEY_FILE", "")
 DKIM_PRIVATE_KEY = os.environ.get("DJANGO_DKIM_PRIVATE_KEY", "")
 DKIM_SELECTOR = os.environ.get("DJANGO_DKIM_SELECTOR", "").strip()
 DKIM_DOMAIN = os.environ.get("DJANGO_DKIM_DOMAIN", "").strip()
-if EMAIL_HOST and (DKIM_PRIVATE_KEY_FILE or DKIM_PRIVATE_KEY):
-    _default_email_backend = "core.dkim_signing.EmailBackend"
 # DJANGO_EMAIL_PROVIDER sends through an email provider's API instead (django-anymail;
 # README.md, "Email providers"), and DJANGO_EMAIL_WEBHOOKS takes its reports of
 # bounces and complaints; an unknown provider or a missing key stops the start.
@@ -395,6 +393,8 @@ ANYMAIL = _providers.anymail
 EMAIL_WEBHOOK_PROVIDERS = _providers.webhooks
 if _providers.backend:
     _default_email_backend = _providers.backend
+elif EMAIL_HOST and (DKIM_PRIVATE_KEY_FILE or DKIM_PRIVATE_KEY):
+    _default_email_backend = "core.dkim_signing.EmailBackend"
 elif EMAIL_HOST:
     _default_email_backend = "django.core.mail.backends.smtp.EmailBackend"
 elif DEBUG:

@@ -106,7 +106,7 @@ def test_unsubscribe_and_data_links_are_left_as_they_are():
         rendered=emails.rendered_issue(issue), subscriber=reader
     )
     html, text = message.alternatives[0][0], message.body
-    personal = emails.subscriber_links(reader)
+    personal = emails.subscriber_links(reader, issue=issue)
     for url in personal.values():
         assert f'href="{url}"' in html and url in text
     assert message.extra_headers["List-Unsubscribe"] == (
