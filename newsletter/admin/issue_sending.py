@@ -11,6 +11,7 @@ from django.utils import timezone
 from newsletter import selectors, services
 from newsletter.admin.forms import ScheduleForm
 from newsletter.admin.progress import progress_data, send_phase
+from newsletter.admin.send_to_self import send_to_self
 from newsletter.models import Delivery, Issue
 
 # Addresses listed on the page that asks before sending uncertain ones again.
@@ -48,16 +49,11 @@ class IssueSendingViews:
 
     def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         issue = self._issue(request, object_id, send=True)
-        to = (request.user.email or "").strip()
-        if not to:
-            messages.error(
-                request,
-                "Your account has no email address, so there is nowhere to send a "
-                "test. Add one to your user account, then try again.",
-            )
-        else:
-            services.send_test(issue=issue, to=to)
-            messages.success(request, f"Test sent to {to}.")
+        send_to_self(
+            request,
+            send=lambda to: services.send_test(issue=issue, to=to),
+            sent_message="Test sent to {to}.",
+        )
         return HttpResponseRedirect(self._change_url(issue))
 
     def send_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

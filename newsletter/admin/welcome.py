@@ -2,7 +2,7 @@
 read-only list of the welcomes sent, for following up failures."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from newsletter import emails, services
+from newsletter.admin.send_to_self import send_to_self
 from newsletter.models import WelcomeDelivery, WelcomeEmail
 
 
@@ -61,16 +62,11 @@ class WelcomeEmailAdmin(admin.ModelAdmin):
         welcome = self.get_object(request, object_id)
         if welcome is None or not self.has_change_permission(request, welcome):
             raise PermissionDenied
-        to = (request.user.email or "").strip()
-        if not to:
-            messages.error(
-                request,
-                "Your account has no email address, so there is nowhere to send a "
-                "test. Add one to your user account, then try again.",
-            )
-        else:
-            services.send_welcome_test(to=to)
-            messages.success(request, f"Test of the saved welcome email sent to {to}.")
+        send_to_self(
+            request,
+            send=lambda to: services.send_welcome_test(to=to),
+            sent_message="Test of the saved welcome email sent to {to}.",
+        )
         return redirect("admin:newsletter_welcomeemail_change", welcome.pk)
 
 
