@@ -2,6 +2,7 @@
 
 Rules make it answer like real mail servers do: temporary (4xx) or permanent (5xx)
 refusals at RCPT or after DATA, for given addresses and for a number of attempts.
+A Hold keeps the client waiting for an answer, at a known point, until released.
 """
 
 import asyncio
@@ -29,6 +30,27 @@ class Rule:
 
 
 @dataclass
+class Hold:
+    """Keeps back the answer to one command for one address, the first time, until
+    released: the client is stuck mid-conversation, where a test can kill it. At
+    "data" the message has been taken (recorded) and only the answer is missing:
+    the client cannot know whether it went."""
+
+    at: str
+    address: str
+    timeout: float = 30.0
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    async def wait(self, stage: str, address: str) -> None:
+        if (stage, address) != (self.at, self.address) or self.reached.is_set():
+            return
+        self.reached.set()
+        # Off the server's event loop, so other connections are still served.
+        await asyncio.to_thread(self.released.wait, self.timeout)
+
+
+@dataclass
 class Accepted:
     recipient: str
     message_id: str
@@ -50,6 +72,7 @@ class SinkHandler:
     # Called with ("rcpt" or "data", address) before answering: lets a test act
     # (e.g. stop the client) at a known point of the SMTP conversation.
     on_command: Callable[[str, str], None] | None = None
+    hold: Hold | None = None
 
     def _rule(self, address: str, stage: str) -> str | None:
         rule = self.rules.get(address)
@@ -65,6 +88,8 @@ class SinkHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.on_command:
             self.on_command("rcpt", address)
+        if self.hold:
+            await self.hold.wait("rcpt", address)
         reply = self._rule(address, "rcpt")
         if reply:
             return reply
@@ -100,6 +125,9 @@ class SinkHandler:
                         at=time.monotonic(),
                     )
                 )
+        if self.hold:
+            for address in envelope.rcpt_tos:
+                await self.hold.wait("data", address)
         return "250 Message accepted for delivery"
 
     def recipients(self) -> Counter:

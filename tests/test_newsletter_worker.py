@@ -43,13 +43,16 @@ def worker_env(port: int, *, lease: int = 1) -> dict:
     return env
 
 
-def start_worker(env: dict) -> subprocess.Popen:
+def start_worker(env: dict, *, own_group: bool = False) -> subprocess.Popen:
+    """`own_group`: in a process group of its own, for os.killpg to end the whole
+    worker as a supervisor would, and not the test run with it."""
     return subprocess.Popen(
         [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=own_group,
     )
 
 
