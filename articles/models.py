@@ -236,6 +236,19 @@ class Article(models.Model):
         blank=True,
         help_text="The date of the medical review. Required with a reviewer.",
     )
+    reviewer_name = models.CharField(
+        max_length=120,
+        blank=True,
+        editable=False,
+        help_text="The reviewer's name as the approval of the live version has it.",
+    )
+    reviewer_credentials = models.CharField(
+        max_length=120,
+        blank=True,
+        editable=False,
+        help_text="The reviewer's credentials when they approved the live version: "
+        "what readers are shown, even if the profile changes later.",
+    )
     body = RichTextField(
         help_text="Use 'Heading 2' for sections. Scripts, styles, embeds and "
         "images from other sites are removed when saved."
@@ -574,8 +587,8 @@ class ArticleRevision(models.Model):
     data = models.JSONField(help_text="The article's fields and sources.")
     review_hash = models.CharField(
         max_length=64,
-        help_text="A digest of what a medical approval covers: title, summary, "
-        "body and sources.",
+        help_text="A digest of what a medical approval covers: everything the "
+        "revision holds that readers see (articles/revisions.py REVIEWED).",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -645,7 +658,15 @@ class MedicalApproval(models.Model):
         Author,
         on_delete=models.PROTECT,
         related_name="approvals",
-        help_text="The reviewer's byline, with the credentials shown to readers.",
+        help_text="The reviewer's byline.",
+    )
+    reviewer_name = models.CharField(
+        max_length=120, help_text="The reviewer's name when they approved."
+    )
+    reviewer_credentials = models.CharField(
+        max_length=120,
+        help_text="The reviewer's credentials when they approved: what readers are "
+        "shown for this approval.",
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -660,7 +681,84 @@ class MedicalApproval(models.Model):
         ordering = ["-approved_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.reviewer} approved revision {self.revision.number}"
+        return f"{self.reviewer_name} approved revision {self.revision.number}"
+
+
+class MedicalFlagChange(models.Model):
+    """A topic or an article marked medical or not medical: who, when, why.
+
+    Turning the flag off takes away the medical review, so only a medical reviewer
+    may, with a reason (articles/medical.py); anyone who may edit may turn it on.
+    """
+
+    topic = models.ForeignKey(
+        Topic,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="medical_changes",
+    )
+    article = models.ForeignKey(
+        "Article",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="medical_changes",
+    )
+    medical = models.BooleanField(help_text="The flag after the change.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        constraints = [
+            # One subject: a topic or an article, never both or neither.
+            models.CheckConstraint(
+                condition=Q(topic__isnull=True, article__isnull=False)
+                | Q(topic__isnull=False, article__isnull=True),
+                name="medical_change_one_subject",
+            ),
+            models.CheckConstraint(
+                condition=Q(medical=True) | ~Q(reason=""),
+                name="medical_change_off_has_reason",
+                violation_error_message="Say why it is not medical.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        subject = self.topic or self.article
+        return f"{subject} marked {'medical' if self.medical else 'not medical'}"
+
+
+class AuthorChange(models.Model):
+    """A change to an author profile's name, credentials or account: readers see
+    the first two on bylines and "Medically reviewed by" lines."""
+
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=20)
+    old_value = models.CharField(max_length=200, blank=True)
+    new_value = models.CharField(max_length=200, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.field} changed"
 
 
 class Correction(models.Model):

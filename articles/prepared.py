@@ -134,7 +134,10 @@ def _digest(*parts: Any) -> str:
 
 # What the stored markup says of the article's author, reviewer and topic.
 AUTHOR_FIELDS = ("name", "slug", "credentials", "bio")
-REVIEWER_FIELDS = ("name", "slug", "credentials")
+# Of the reviewer's profile: the link and the JSON-LD type. Their name and
+# credentials are the approval's, copied onto the article (REVIEWED_AS_FIELDS).
+REVIEWER_FIELDS = ("slug", "kind")
+REVIEWED_AS_FIELDS = ("reviewer_name", "reviewer_credentials")
 TOPIC_FIELDS = ("name", "slug", "medical")
 
 
@@ -145,7 +148,10 @@ def people_key(article: Article) -> str:
     author, reviewer, topic = article.author, article.reviewer, article.topic
     return _digest(
         tuple(getattr(author, name) for name in AUTHOR_FIELDS),
-        tuple(getattr(reviewer, name) for name in REVIEWER_FIELDS)
+        (
+            *(getattr(reviewer, name) for name in REVIEWER_FIELDS),
+            *(getattr(article, name) for name in REVIEWED_AS_FIELDS),
+        )
         if reviewer
         else None,
         tuple(getattr(topic, name) for name in TOPIC_FIELDS),
@@ -365,6 +371,7 @@ _PAGE = CompiledValues(
             "reviewer_id",
             *(f"author__{name}" for name in AUTHOR_FIELDS),
             *(f"reviewer__{name}" for name in REVIEWER_FIELDS),
+            *REVIEWED_AS_FIELDS,
             *(f"topic__{name}" for name in TOPIC_FIELDS),
             "correction_total",
             "prepared__site_key",
@@ -436,7 +443,10 @@ def stored_page(slug: str) -> StoredPage | None:
     row = rows[0]
     people = _digest(
         tuple(row[f"author__{name}"] for name in AUTHOR_FIELDS),
-        tuple(row[f"reviewer__{name}"] for name in REVIEWER_FIELDS)
+        (
+            *(row[f"reviewer__{name}"] for name in REVIEWER_FIELDS),
+            *(row[name] for name in REVIEWED_AS_FIELDS),
+        )
         if row["reviewer_id"] is not None
         else None,
         tuple(row[f"topic__{name}"] for name in TOPIC_FIELDS),

@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Max
 
 from articles.body import plain_text
-from articles.models import Article, ArticleRevision, Reference
+from articles.models import Article, ArticleRevision, Author, Reference, Topic
 
 # The fields a revision keeps; foreign keys by id, images by stored name.
 FIELDS = (
@@ -34,8 +34,41 @@ FIELDS = (
     "featured",
 )
 SOURCE_FIELDS = ("title", "publisher", "year", "url", "doi", "pmid")
-# What a medical approval covers: a change to any of these makes it stale.
-REVIEWED = ("title", "summary", "body", "sources")
+# A revision's fields readers never see. Everything else a revision holds is
+# covered by a medical approval, so a field added to FIELDS is reviewed unless it
+# is named here, with the reason (tests/test_articles_review_scope.py).
+NOT_SHOWN = {
+    # Where the article is placed on the home page, not anything it says.
+    "featured": "placement on the home page",
+}
+# What a medical approval covers: a change to any of these makes it stale. The
+# text, and everything around it a reader, a search result or a share card shows:
+# the address, byline, topic, cover and its alt text, evidence label, SEO title and
+# description, the medical flag itself, and the sources.
+REVIEWED = tuple(name for name in (*FIELDS, "sources") if name not in NOT_SHOWN)
+# The article row's fields that no revision holds: the workflow sets them, each
+# change a logged action (publish, approve...), or they follow from other fields.
+# Never set from the editing form.
+NOT_IN_REVISIONS = {
+    "id": "the row's key",
+    "status": "set by publish / unpublish",
+    "stage": "set by workflow actions",
+    "published_at": "set by publish",
+    "reviewer": "copied from the approval covering the live revision",
+    "reviewer_name": "copied from the approval covering the live revision",
+    "reviewer_credentials": "copied from the approval covering the live revision",
+    "reviewed_at": "copied from the approval covering the live revision",
+    "review_due": "follows from the approval and the topic's interval",
+    "content_updated_at": "set when a published change alters the text",
+    "cover_image_width": "read from the cover image",
+    "cover_image_height": "read from the cover image",
+    "created_by": "the writer who made it",
+    "assigned_reviewer": "set by assigning a reviewer",
+    "latest_revision": "the revision bookkeeping itself",
+    "live_revision": "the revision bookkeeping itself",
+    "created_at": "bookkeeping",
+    "updated_at": "bookkeeping",
+}
 
 
 def source_dict(source: Reference | dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +94,7 @@ def snapshot(
 
 
 def review_hash(data: dict[str, Any]) -> str:
+    """A digest of everything in `data` a medical approval covers (REVIEWED)."""
     reviewed = {name: data.get(name) for name in REVIEWED}
     text = json.dumps(reviewed, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -154,6 +188,10 @@ def _image_text(match: re.Match) -> str:
     return f" [Image {attributes.get('src', '')}, {described}] "
 
 
+# Keys a revision holds as ids, compared by the names readers see.
+NAMED = {"author_id": (Author, "name"), "topic_id": (Topic, "name")}
+
+
 def _lines(data: dict[str, Any], name: str) -> list[str]:
     if name == "body":
         html = IMAGE.sub(_image_text, data.get("body") or "")
@@ -171,17 +209,30 @@ def _lines(data: dict[str, Any], name: str) -> list[str]:
             for s in data.get("sources", [])
         ]
     value = data.get(name)
+    if name in NAMED:
+        model, field = NAMED[name]
+        found = model.objects.filter(pk=value).values_list(field, flat=True).first()
+        return [found if found is not None else f"(deleted, #{value})"] if value else []
+    if isinstance(value, bool):
+        return ["Yes" if value else "No"]
     return [str(value)] if value not in ("", None) else []
 
 
 DIFF_FIELDS = (
     ("title", "Title"),
+    ("slug", "Address (slug)"),
     ("summary", "Summary"),
     ("body", "Body text"),
     ("sources", "Sources"),
     ("seo_title", "SEO title"),
     ("seo_description", "SEO description"),
     ("evidence", "Evidence label"),
+    ("cover_image", "Cover image"),
+    ("cover_image_alt", "Cover image alt text"),
+    ("author_id", "Author"),
+    ("topic_id", "Topic"),
+    ("medical", "Medical article"),
+    ("featured", "Featured"),
 )
 
 

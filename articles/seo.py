@@ -202,7 +202,13 @@ def article_json_ld(article: Article) -> dict[str, Any]:
     if modified:
         page["dateModified"] = modified.isoformat()
     if article.reviewer_id and article.reviewer and article.reviewed_at:
-        page["reviewedBy"] = _byline(article.reviewer)
+        # The reviewer as the approval names them.
+        reviewed_by = _byline(article.reviewer)
+        reviewed_by["name"] = article.reviewer_name or article.reviewer.name
+        reviewed_by.pop("jobTitle", None)
+        if article.reviewer_credentials and reviewed_by["@type"] == "Person":
+            reviewed_by["jobTitle"] = article.reviewer_credentials
+        page["reviewedBy"] = reviewed_by
         page["lastReviewed"] = article.reviewed_at.isoformat()
     breadcrumbs = article_breadcrumbs(article)
     breadcrumbs["@id"] = f"{url}#breadcrumb"

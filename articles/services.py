@@ -7,14 +7,18 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from articles import invalidation, prepared, renditions, tasks
+from articles import invalidation, medical, prepared, renditions, tasks
+from articles.errors import WorkflowError
 from articles.models import (
     Article,
     ArticleRedirect,
     Author,
+    AuthorChange,
     EditorialPolicy,
+    MedicalFlagChange,
     Stage,
     Topic,
+    Transition,
 )
 from articles.search import index_article
 from core.pagecache import content_changed
@@ -89,7 +93,7 @@ def save_editorial_policy(*, policy: EditorialPolicy) -> EditorialPolicy:
 
 # What the prepared pages (their JSON-LD) show of an author and of a topic.
 AUTHOR_SHOWN = ("name", "slug", "kind", "credentials")
-TOPIC_SHOWN = ("name", "slug")
+TOPIC_SHOWN = ("name", "slug", "medical")
 
 
 def _changed(before, after, fields: tuple[str, ...]) -> bool:
@@ -98,13 +102,21 @@ def _changed(before, after, fields: tuple[str, ...]) -> bool:
     )
 
 
-def save_author(*, author: Author) -> Author:
+def save_author(*, author: Author, user) -> Author:
     """Save an author; a new photo gets its renditions made, and the pages of
     their articles (as author or reviewer) show a new name, address or
-    credentials (after the commit, in a task)."""
+    credentials (after the commit, in a task).
+
+    A medical reviewer's name, credentials and account link are what readers are
+    told of a review: only that reviewer or a superuser changes them, and each
+    change of those (on any profile) is logged."""
     before = Author.objects.filter(pk=author.pk).first() if author.pk else None
+    refusal = author_change_refusal(user=user, author=author, before=before)
+    if refusal:
+        raise WorkflowError(refusal)
     with transaction.atomic():
         author.save()
+        _log_author_change(user=user, author=author, before=before)
         enqueue_rendition_changes(
             before={before.photo.name} - {""} if before else set(),
             after={author.photo.name} - {""},
@@ -117,18 +129,151 @@ def save_author(*, author: Author) -> Author:
     return author
 
 
-def save_topic(*, topic: Topic) -> Topic:
+def author_change_refusal(*, user, author: Author, before: Author | None) -> str:
+    """Why `user` may not save `author` as it is now (`before`: as stored); empty
+    when they may."""
+    # Anyone may keep their own profile (a new one, or one already theirs).
+    owner_id = before.user_id if before is not None else author.user_id
+    own = owner_id is not None and owner_id == user.pk
+    permission = "articles.change_author" if before else "articles.add_author"
+    if not (user.is_active and user.is_staff and (own or user.has_perm(permission))):
+        return "Your role cannot change author profiles."
+    changed = [
+        name
+        for name in medical.GUARDED_AUTHOR_FIELDS
+        if before is None or _author_value(before, name) != _author_value(author, name)
+    ]
+    if not changed or user.is_superuser:
+        return ""
+    new_user = author.user if author.user_id else None
+    reviewer = (
+        before is not None and medical.is_reviewer_profile(before)
+    ) or medical.is_reviewer_account(new_user)
+    # A reviewer keeps their own name and credentials, not whose profile it is.
+    if not reviewer or (own and (before is None or "user" not in changed)):
+        return ""
+    return (
+        "This is a medical reviewer's profile: its name, credentials and account "
+        "are shown on every review they approve, so only that reviewer (name and "
+        "credentials) or a superuser changes them. Nothing was saved."
+    )
+
+
+def _author_value(author: Author, name: str):
+    return getattr(author, Author._meta.get_field(name).attname)
+
+
+def _log_author_change(*, user, author: Author, before: Author | None) -> None:
+    if before is None:
+        return
+    AuthorChange.objects.bulk_create(
+        AuthorChange(
+            author=author,
+            field=name,
+            old_value=str(getattr(before, name) or ""),
+            new_value=str(getattr(author, name) or ""),
+            changed_by=user,
+        )
+        for name in medical.GUARDED_AUTHOR_FIELDS
+        if _author_value(before, name) != _author_value(author, name)
+    )
+
+
+def save_topic(*, topic: Topic, user) -> Topic:
     """Save a topic; the pages of its articles show a new name or address (after
-    the commit, in a task)."""
+    the commit, in a task).
+
+    Anyone who may change topics may mark one medical; marking it not medical is
+    mark_topic_not_medical, for medical reviewers only."""
     before = Topic.objects.filter(pk=topic.pk).first() if topic.pk else None
+    permission = "articles.change_topic" if before else "articles.add_topic"
+    if not (user.is_active and user.is_staff and user.has_perm(permission)):
+        raise WorkflowError("Your role cannot change topics.")
+    if before is not None and before.medical and not topic.medical:
+        raise WorkflowError(
+            "Only a medical reviewer can mark a topic not medical, with a reason "
+            "(“Mark not medical” on the topic's page): it takes away the medical "
+            "review of every article in it. Nothing was saved."
+        )
     with transaction.atomic():
         topic.save()
+        if before is not None and topic.medical and not before.medical:
+            _topic_medical_changed(topic=topic, user=user, reason="")
         if _changed(before, topic, TOPIC_SHOWN):
             transaction.on_commit(
                 partial(tasks.prepare_articles_by.enqueue, topic_id=topic.pk),
                 robust=True,
             )
     return topic
+
+
+def mark_topic_not_medical(*, topic: Topic, user, reason: str) -> Topic:
+    """A medical reviewer's decision that a topic is not medical, logged with
+    the reason on the topic and in each of its articles' history."""
+    reason = medical.check_turn_off(user=user, reason=reason, what="a topic")
+    with transaction.atomic():
+        topic = Topic.objects.select_for_update().get(pk=topic.pk)
+        if not topic.medical:
+            raise WorkflowError("The topic is not marked medical.")
+        topic.medical = False
+        topic.save(update_fields=["medical"])
+        _topic_medical_changed(topic=topic, user=user, reason=reason)
+        transaction.on_commit(
+            partial(tasks.prepare_articles_by.enqueue, topic_id=topic.pk),
+            robust=True,
+        )
+    return topic
+
+
+def _topic_medical_changed(*, topic: Topic, user, reason: str) -> None:
+    """Log the change on the topic and on its published articles; when the topic
+    becomes medical, a scheduled article without a medical approval of its
+    version is taken off the schedule (it would go live unreviewed), and a live
+    one is shown "Not yet medically reviewed" and waits in the reviewers' queue."""
+    MedicalFlagChange.objects.create(
+        topic=topic, medical=topic.medical, actor=user, reason=reason
+    )
+    what = "marked medical" if topic.medical else f"marked not medical ({reason})"
+    affected = []
+    published = Article.objects.filter(
+        topic=topic, status=Article.Status.PUBLISHED
+    ).select_related("topic", "live_revision")
+    for article in published:
+        note = f"Topic “{topic.name}” {what}."
+        to_stage = article.stage
+        if topic.medical and not _live_version_approved(article):
+            if article.is_scheduled:
+                note += (
+                    " Taken off the schedule: this version has no medical approval. "
+                    "A medical reviewer approves it, then an editor schedules it."
+                )
+                to_stage = Stage.IN_REVIEW
+            elif not article.medical:
+                note += (
+                    " Readers are shown “Not yet medically reviewed” until a "
+                    "medical reviewer approves the version they see."
+                )
+        Transition.objects.create(
+            article=article,
+            revision=article.live_revision,
+            actor=user,
+            from_stage=article.stage,
+            to_stage=to_stage,
+            note=note,
+        )
+        if to_stage != article.stage:
+            article.status = Article.Status.DRAFT
+            article.stage = to_stage
+            save_article(article=article)
+        affected.append(article)
+    if affected:
+        invalidation.articles_changed(articles=affected, reason=f"topic {topic.pk}")
+
+
+def _live_version_approved(article: Article) -> bool:
+    if article.live_revision is None:
+        return article.reviewer_id is not None
+    return medical.current_approval(article, article.live_revision) is not None
 
 
 def refresh_article_page(*, article: Article) -> None:

@@ -16,7 +16,9 @@ from django.db import transaction
 from django.db.models import TextChoices
 from django.utils import timezone
 
-from articles import content_checks, invalidation, revisions, services
+from articles import content_checks, invalidation, medical, revisions, services
+from articles.errors import WorkflowError
+from articles.medical import current_approval, is_medical, is_reviewer
 from articles.models import (
     Article,
     ArticleRevision,
@@ -24,16 +26,12 @@ from articles.models import (
     Autosave,
     Correction,
     MedicalApproval,
+    MedicalFlagChange,
     PreviewLink,
     Stage,
-    Topic,
     Transition,
 )
 from core.sanitize import sanitize_html
-
-
-class WorkflowError(Exception):
-    """An action that is not allowed, or not possible now; the message says why."""
 
 
 class Action(TextChoices):
@@ -45,10 +43,11 @@ class Action(TextChoices):
     UNPUBLISH = "unpublish", "Unpublish"
     ASSIGN_REVIEWER = "assign_reviewer", "Assign a reviewer"
     SHARE_PREVIEW = "share_preview", "Share a preview"
+    MARK_NOT_MEDICAL = "mark_not_medical", "Mark not medical"
 
 
 PUBLISH_PERMISSION = "articles.publish_article"
-REVIEW_PERMISSION = "articles.review_article"
+REVIEW_PERMISSION = medical.REVIEW_PERMISSION
 OVERRIDE_PERMISSION = "articles.override_checks"
 EDIT_PERMISSION = "articles.change_article"
 ADD_PERMISSION = "articles.add_article"
@@ -62,35 +61,6 @@ SUBMITTABLE = {Stage.DRAFT, Stage.CHANGES_REQUESTED, Stage.UNPUBLISHED}
 
 def is_editor(user: AbstractBaseUser) -> bool:
     return user.has_perm(PUBLISH_PERMISSION)
-
-
-def is_reviewer(user: AbstractBaseUser) -> bool:
-    return user.has_perm(REVIEW_PERMISSION)
-
-
-def is_medical(article: Article, data: dict[str, Any] | None = None) -> bool:
-    """Medical by the article's flag or its topic's, as `data` (a revision) has
-    them when given."""
-    if data is None:
-        return article.is_medical
-    topic_id = data.get("topic_id", article.topic_id)
-    topic_medical = (
-        article.topic.medical
-        if topic_id == article.topic_id
-        else Topic.objects.filter(pk=topic_id, medical=True).exists()
-    )
-    return bool(data.get("medical")) or topic_medical
-
-
-def current_approval(
-    article: Article, revision: ArticleRevision
-) -> MedicalApproval | None:
-    """The latest approval that covers this revision's reviewed content."""
-    return (
-        article.approvals.filter(review_hash=revision.review_hash)
-        .select_related("reviewer")
-        .first()
-    )
 
 
 def readers_have_seen(article: Article) -> bool:
@@ -145,16 +115,19 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
             )
         return ""
     if action in (Action.APPROVE, Action.REQUEST_CHANGES):
-        medical = article.is_medical
-        if medical and not is_reviewer(user):
+        latest = article.latest_revision if article.latest_revision_id else None
+        needs_reviewer = medical.needs_medical_review(
+            article, latest.data if latest else None
+        )
+        if needs_reviewer and not is_reviewer(user):
             return "Only a medical reviewer can review a medical article."
-        if not medical and not (is_reviewer(user) or editor):
+        if not needs_reviewer and not (is_reviewer(user) or editor):
             return "Only an editor or a reviewer can review an article."
         # The reviewers' queue also holds the version readers see of a medical
         # article nobody approved (the launch articles): a reviewer approves it
         # as it is, or asks for changes to it.
         queue = (
-            medical
+            article.is_medical
             and needs_live_approval(article)
             and stage in (Stage.LIVE, Stage.SCHEDULED)
             and not article.has_unpublished_changes
@@ -182,6 +155,19 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
             return "Only an editor can unpublish."
         if article.status != Article.Status.PUBLISHED:
             return "The article is not published."
+        return ""
+    if action == Action.MARK_NOT_MEDICAL:
+        latest = article.latest_revision if article.latest_revision_id else None
+        data = latest.data if latest else revisions.snapshot(article)
+        if not data.get("medical"):
+            return "The article is not marked medical."
+        if is_medical(article, {**data, "medical": False}):
+            return (
+                "Its topic is medical, so the article stays medical: a reviewer "
+                "marks the topic not medical, or an editor moves the article."
+            )
+        if not medical.is_medical_reviewer(user):
+            return "Only a medical reviewer can mark an article not medical."
         return ""
     return "Unknown action."
 
@@ -263,8 +249,41 @@ def save_draft(
     """Save an edit as a new revision. Readers see no change: a published article
     keeps its row (the live version) until a revision is published; a draft's row
     follows its latest revision. A change to what a medical approval covers sends
-    an approved or published article back to Draft (the approval is stale)."""
+    an approved or published article back to Draft (the approval is stale).
+
+    An edit that would make a medical article not medical (unticking its flag, or
+    moving it out of a medical topic) is refused: only a medical reviewer does
+    that, with a reason (mark_not_medical)."""
     _check(user, Action.EDIT, article)
+    return _save(article=article, data=data, user=user, note=note)
+
+
+@transaction.atomic
+def mark_not_medical(*, article: Article, user, reason: str) -> ArticleRevision:
+    """A medical reviewer's decision that the article is not medical: a new
+    revision with its flag off, logged with the reason. Publishing that revision
+    over a medical live version still needs a medical approval (publish_blockers)."""
+    article = _locked(article)
+    _check(user, Action.MARK_NOT_MEDICAL, article)
+    reason = medical.check_turn_off(user=user, reason=reason, what="an article")
+    data = {**revisions.latest(article, user=user).data, "medical": False}
+    return _save(
+        article=article,
+        data=data,
+        user=user,
+        note="Marked not medical",
+        medical_off_reason=reason,
+    )
+
+
+def _save(
+    *,
+    article: Article,
+    data: dict[str, Any],
+    user,
+    note: str,
+    medical_off_reason: str = "",
+) -> ArticleRevision:
     data = {**data, "body": sanitize_html(html=data.get("body") or "")}
     if article.pk is None:
         revisions.apply(article, data)
@@ -286,6 +305,14 @@ def save_draft(
         return revision
     article = _locked(article)
     previous = revisions.latest(article, user=user)
+    turns_off = is_medical(article, previous.data) and not is_medical(article, data)
+    if turns_off and not medical_off_reason:
+        raise WorkflowError(
+            "This change would make a medical article not medical (its "
+            "“medical” box unticked, or a move out of a medical topic), which "
+            "takes away its medical review: only a medical reviewer can do that, "
+            "with a reason. Nothing was saved."
+        )
     published = article.status == Article.Status.PUBLISHED
     if not published:
         revisions.apply(article, data)
@@ -308,6 +335,20 @@ def save_draft(
     revision = revisions.create_revision(
         article=article, data=data, user=user, note=note
     )
+    if turns_off:
+        MedicalFlagChange.objects.create(
+            article=article, medical=False, actor=user, reason=medical_off_reason
+        )
+        _log(
+            article=article,
+            user=user,
+            from_stage=article.stage,
+            to_stage=article.stage,
+            note=f"Marked not medical. Reason: {medical_off_reason}",
+            revision=revision,
+        )
+    elif data.get("medical") and not previous.data.get("medical"):
+        MedicalFlagChange.objects.create(article=article, medical=True, actor=user)
     content_changed = revision.review_hash != previous.review_hash
     back_to_draft = (published and article.stage in (Stage.LIVE, Stage.SCHEDULED)) or (
         content_changed and article.stage in (Stage.IN_REVIEW, Stage.APPROVED)
@@ -390,10 +431,20 @@ def _reviewed_fields(
     """What the public page says about review, from the approval covering the live
     revision (or nothing)."""
     if approval is None:
-        return {"reviewer": None, "reviewed_at": None, "review_due": None}
+        return {
+            "reviewer": None,
+            "reviewer_name": "",
+            "reviewer_credentials": "",
+            "reviewed_at": None,
+            "review_due": None,
+        }
     reviewed = timezone.localdate(approval.approved_at)
     return {
         "reviewer": approval.reviewer,
+        # As the reviewer was when approving: a later edit of their profile does
+        # not change what an approval says.
+        "reviewer_name": approval.reviewer_name,
+        "reviewer_credentials": approval.reviewer_credentials,
         "reviewed_at": reviewed,
         "review_due": add_months(reviewed, article.topic.review_interval_months),
     }
@@ -412,12 +463,15 @@ def approve(
     revision = revisions.latest(article, user=user)
     _expect(revision, revision_number, doing="approving")
     approval = None
-    if article.is_medical:
+    if medical.needs_medical_review(article, revision.data):
+        byline = reviewer_byline(user)
         approval = MedicalApproval.objects.create(
             article=article,
             revision=revision,
             review_hash=revision.review_hash,
-            reviewer=reviewer_byline(user),
+            reviewer=byline,
+            reviewer_name=byline.name,
+            reviewer_credentials=byline.credentials,
             user=user,
             note=note,
         )
@@ -497,21 +551,29 @@ def publish_blockers(
 ) -> tuple[str, list[content_checks.Check]]:
     """Why this revision cannot be published: a missing medical approval (never
     overridden), and the failing content checks (an editor may override)."""
-    medical = is_medical(article, revision.data)
+    needs_review = medical.needs_medical_review(article, revision.data)
     approval_problem = ""
-    if medical and current_approval(article, revision) is None:
+    if needs_review and current_approval(article, revision) is None:
         last = article.approvals.select_related("revision").first()
         approval_problem = (
             "A medical article needs a medical reviewer's approval of this exact "
             "version."
             + (
-                f" The last approval covers revision {last.revision.number}; the "
-                "title, summary, body or sources changed since."
+                f" The last approval covers revision {last.revision.number}; what "
+                "readers are shown changed since."
                 if last
                 else ""
             )
+            + (
+                ""
+                if is_medical(article, revision.data)
+                else " This version is not medical, but the one readers see is: a "
+                "reviewer approves the change."
+            )
         )
-    return approval_problem, content_checks.failing(revision.data, medical=medical)
+    return approval_problem, content_checks.failing(
+        revision.data, medical=is_medical(article, revision.data)
+    )
 
 
 @transaction.atomic

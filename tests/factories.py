@@ -48,6 +48,10 @@ def make_article(**fields) -> Article:
         fields["topic"] = make_topic()
     if "author" not in fields:
         fields["author"] = make_author()
+    if fields.get("reviewer") is not None:
+        # As an approval gives them: the reviewer's name and credentials then.
+        fields.setdefault("reviewer_name", fields["reviewer"].name)
+        fields.setdefault("reviewer_credentials", fields["reviewer"].credentials)
     article = Article.objects.create(**fields)
     # As services.save_article does: cached pages show the new article at once.
     content_changed(reason="test article")

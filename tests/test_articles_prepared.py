@@ -376,16 +376,22 @@ def test_an_author_edit_reaches_the_json_ld_after_the_task(
     reviewer = make_author(name="Dr Rev", credentials="MD")
     article = published(editor, author=author)
     Article.objects.filter(pk=article.pk).update(
-        reviewer=reviewer, reviewed_at=date(2026, 1, 5)
+        reviewer=reviewer,
+        reviewer_name="Dr Rev",
+        reviewer_credentials="MD",
+        reviewed_at=date(2026, 1, 5),
     )
     prepared.prepare_article(article=article)
-    author.name, reviewer.credentials = "Ann New", "MD, FAAD"
+    author.name, reviewer.slug = "Ann New", "dr-rev-new"
     with django_capture_on_commit_callbacks(execute=True):
-        services.save_author(author=author)
-        services.save_author(author=reviewer)
+        services.save_author(author=author, user=editor)
+        services.save_author(author=reviewer, user=editor)
     data = json_ld(page(client, article))
     assert node(data, "Article")["author"]["name"] == "Ann New"
-    assert node(data, "MedicalWebPage")["reviewedBy"]["jobTitle"] == "MD, FAAD"
+    reviewed_by = node(data, "MedicalWebPage")["reviewedBy"]
+    assert reviewed_by["url"].endswith("/authors/dr-rev-new/")
+    # Name and credentials are the approval's, not the profile's later ones.
+    assert (reviewed_by["name"], reviewed_by["jobTitle"]) == ("Dr Rev", "MD")
 
 
 def test_a_topic_edited_in_the_admin_reaches_the_json_ld_after_the_task(

@@ -26,6 +26,7 @@ from tests.factories import (
     image_upload,
     make_article,
     make_author,
+    make_staff,
     make_topic,
     make_user,
 )
@@ -264,7 +265,7 @@ def test_editor_upload_and_author_photo_get_renditions(
     author = make_author()
     author.photo = SimpleUploadedFile("me.jpg", jpeg_bytes((300, 400)), "image/jpeg")
     with django_capture_on_commit_callbacks(execute=True):
-        services.save_author(author=author)
+        services.save_author(author=author, user=make_staff())
     assert {w for w, _ in rows(author.photo.name)} == {300}
 
 

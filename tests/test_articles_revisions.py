@@ -80,6 +80,8 @@ def test_revision_list_shows_who_when_note_live_latest_and_approvals(
         revision=article.live_revision,
         review_hash=article.live_revision.review_hash,
         reviewer=reviewer.author_profile,
+        reviewer_name="Dr Rhea",
+        reviewer_credentials="MD, FAAD",
         user=reviewer,
     )
     client.force_login(editor)
@@ -159,8 +161,9 @@ def test_compare_marks_changes_with_del_ins_and_labels(client, editor, live_with
     assert added and "Added" in added.group(1)
     assert "<ins>Use sunscreen.</ins>" in added.group(1)
     assert (
-        "No change: Summary, Sources, SEO title, SEO description, Evidence label."
-        in text
+        "No change: Address (slug), Summary, Sources, SEO title, SEO description, "
+        "Evidence label, Cover image, Cover image alt text, Author, Topic, Medical "
+        "article, Featured." in text
     )
 
 

@@ -162,11 +162,18 @@ def test_review_line_and_json_ld_follow_the_approved_live_version(client):
     assert web_page["reviewedBy"]["jobTitle"] == "MD, FAAD"
     assert web_page["lastReviewed"] == today.isoformat()
 
+    # A reviewer marks it not medical and approves that version: published, it
+    # still names its reviewer (who read it).
+    workflow.mark_not_medical(article=article, user=reviewer, reason="Cosmetic only.")
+    workflow.submit_for_review(article=Article.objects.get(pk=article.pk), user=editor)
+    workflow.approve(article=Article.objects.get(pk=article.pk), user=reviewer)
+    workflow.publish(article=Article.objects.get(pk=article.pk), user=editor)
+    assert "Medically reviewed by" in page(client, article)
+    # A later version no longer needs a medical approval, and says nothing of one.
     workflow.save_draft(
-        article=article,
+        article=Article.objects.get(pk=article.pk),
         data={
-            **revisions.snapshot(article),
-            "medical": False,
+            **revisions.snapshot(Article.objects.get(pk=article.pk)),
             "body": "<p>Retinoids may help [1].</p>",
         },
         user=editor,

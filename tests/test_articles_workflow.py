@@ -535,13 +535,12 @@ def test_approving_a_revision_other_than_the_one_read_is_refused(roles):
     )
     workflow.submit_for_review(article=article, user=writer)
     read = Article.objects.get(pk=article.pk).latest_revision.number
-    # An editor saves a change (outside what an approval covers, so the article
-    # stays in review) while the reviewer still reads the old page.
+    # An editor saves a change (outside what an approval covers: where it is
+    # placed, so the article stays in review) while the reviewer still reads the
+    # old page.
     workflow.save_draft(
         article=Article.objects.get(pk=article.pk),
-        data=draft_data(
-            article, body="<p>One.</p>", seo_description="Said another way."
-        ),
+        data=draft_data(article, body="<p>One.</p>", featured=True),
         user=roles["editor"],
     )
     assert Article.objects.get(pk=article.pk).stage == Stage.IN_REVIEW

@@ -95,6 +95,14 @@ class ArticleAdminForm(forms.ModelForm):
         # Filled in from the title when left empty (also without JavaScript).
         if "slug" in self.fields:  # a view-only page has no fields
             self.fields["slug"].required = False
+        if "medical" in self.fields and self.instance.pk and self.instance.medical:
+            # Unticking takes away the medical review: a medical reviewer does it
+            # with a reason (the workflow panel), and save_draft refuses it here.
+            self.fields["medical"].disabled = True
+            self.fields["medical"].help_text = (
+                "Only a medical reviewer can mark the article not medical, with a "
+                "reason: “Mark not medical” in the workflow panel."
+            )
 
     def clean(self):
         cleaned = super().clean()
@@ -527,6 +535,10 @@ class ArticleAdmin(admin.ModelAdmin):
             # Reviewed by whoever approved this exact version, or nobody.
             approval = workflow.current_approval(article, revision)
             article.reviewer = approval.reviewer if approval else None
+            article.reviewer_name = approval.reviewer_name if approval else ""
+            article.reviewer_credentials = (
+                approval.reviewer_credentials if approval else ""
+            )
             article.reviewed_at = (
                 timezone.localdate(approval.approved_at) if approval else None
             )

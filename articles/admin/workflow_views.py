@@ -26,6 +26,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from articles import content_checks, revisions, workflow
+from articles.medical import needs_medical_review
 from articles.models import (
     Article,
     ArticleRevision,
@@ -46,6 +47,7 @@ PANEL_ACTIONS = (
     Action.PUBLISH,
     Action.UNPUBLISH,
     Action.ASSIGN_REVIEWER,
+    Action.MARK_NOT_MEDICAL,
 )
 
 
@@ -57,6 +59,10 @@ class ReviewedForm(NoteForm):
     # The revision the page showed: the service refuses if a later one was saved
     # since, so nobody approves or publishes a version they did not see.
     revision = forms.IntegerField(required=False, min_value=1)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=NOTE_MAX, strip=True)
 
 
 class PublishForm(forms.Form):
@@ -92,6 +98,13 @@ def reviewer_choices() -> QuerySet:
         .select_related("author_profile")
         .order_by("first_name", "last_name", "username")
     )
+
+
+def reviewed_by(approval: MedicalApproval) -> str:
+    """The reviewer as the approval names them (their name and credentials then)."""
+    if approval.reviewer_credentials:
+        return f"{approval.reviewer_name}, {approval.reviewer_credentials}"
+    return approval.reviewer_name
 
 
 def person(user) -> str:
@@ -151,7 +164,9 @@ def approve_view(request: HttpRequest, object_id: int) -> HttpResponse:
         )
         if approval is None:
             return "Approved."
-        return f"Approved revision {approval.revision.number} as {approval.reviewer}."
+        return (
+            f"Approved revision {approval.revision.number} as {reviewed_by(approval)}."
+        )
 
     return _act(request, object_id, ReviewedForm, do)
 
@@ -201,6 +216,25 @@ def assign_reviewer_view(request: HttpRequest, object_id: int) -> HttpResponse:
     return _act(request, object_id, AssignReviewerForm, do)
 
 
+def mark_not_medical_view(request: HttpRequest, object_id: int) -> HttpResponse:
+    def do(article: Article, data: dict[str, Any]) -> str:
+        revision = workflow.mark_not_medical(
+            article=article, user=request.user, reason=data["reason"]
+        )
+        return (
+            f"Marked not medical in revision {revision.number}, with your reason in "
+            "the history."
+            + (
+                " Readers see the medical version until a reviewer approves this "
+                "one and an editor publishes it."
+                if article.status == Article.Status.PUBLISHED
+                else ""
+            )
+        )
+
+    return _act(request, object_id, ReasonForm, do)
+
+
 VIEWS = {
     Action.SUBMIT: submit_view,
     Action.APPROVE: approve_view,
@@ -208,6 +242,7 @@ VIEWS = {
     Action.PUBLISH: publish_view,
     Action.UNPUBLISH: unpublish_view,
     Action.ASSIGN_REVIEWER: assign_reviewer_view,
+    Action.MARK_NOT_MEDICAL: mark_not_medical_view,
 }
 
 
@@ -307,7 +342,7 @@ def approval_state(
     if current is not None:
         return ApprovalState(
             "approved",
-            f"Approved by {current.reviewer} for revision "
+            f"Approved by {reviewed_by(current)} for revision "
             f"{current.revision.number} "
             f"({timezone.localtime(current.approved_at):%d %b %Y}).",
         )
@@ -319,8 +354,9 @@ def approval_state(
     if last is not None:
         return ApprovalState(
             "stale",
-            f"Approval stale: it covers revision {last.revision.number}; the "
-            "title, summary, body or sources changed since.",
+            f"Approval stale: it covers revision {last.revision.number}; what "
+            "readers are shown (text, sources, labels, cover, SEO, topic...) "
+            "changed since.",
         )
     return ApprovalState("none", "Not yet reviewed by a medical reviewer.")
 
@@ -328,7 +364,7 @@ def approval_state(
 def panel(article: Article, user) -> Panel:
     """What the workflow panel shows `user` about `article` now."""
     revision = latest_revision(article)
-    medical = workflow.is_medical(article, revision.data)
+    medical = needs_medical_review(article, revision.data)
     approval_blocker, _ = workflow.publish_blockers(article, revision)
     actions = [a for a in workflow.allowed(user, article) if a in PANEL_ACTIONS]
     checks = content_checks.run(revision.data, medical=medical)
