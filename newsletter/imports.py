@@ -149,7 +149,7 @@ def check_rows(
     rows: list[ImportRow], *, progress: Callable[[int], None] | None = None
 ) -> CheckResult:
     """Give each row its outcome or error, a chunk of rows per query."""
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     added = existing_count = errors = 0
     for start in range(0, len(rows), CHECK_CHUNK):
         chunk = rows[start : start + CHECK_CHUNK]
@@ -170,7 +170,10 @@ def check_rows(
             elif problem := name_problem(row.first_name):
                 row.error = problem
             elif lowered in seen:
-                row.error = "This address is in the file twice."
+                first = seen[lowered]
+                row.error = (
+                    f"This address is in the file twice (first on line {first})."
+                )
             elif lowered in existing:
                 row.outcome = EXISTING
                 existing_count += 1
@@ -182,7 +185,7 @@ def check_rows(
             else:
                 # A refused row does not take its address: a later, clean row
                 # with it goes in.
-                seen.add(lowered)
+                seen[lowered] = row.line
         if progress is not None:
             progress(start + len(chunk))
     return CheckResult(rows=rows, added=added, existing=existing_count, errors=errors)

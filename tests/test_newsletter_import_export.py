@@ -280,7 +280,7 @@ def test_the_check_reports_each_refused_row_with_its_line_and_writes_nothing(
     outcomes = {row["line"]: row["outcome"] or row["error"] for row in report}
     assert outcomes[2] == "added"
     assert "not a valid email address" in outcomes[3]
-    assert "in the file twice" in outcomes[4]
+    assert outcomes[4] == "This address is in the file twice (first on line 2)."
     assert "at most 100 characters long" in outcomes[5]
     assert outcomes[6].startswith("already a subscriber")
     page = staff_client.get(url("status", subscriber_import)).text
