@@ -705,15 +705,37 @@ def revoke_preview_link(*, link: PreviewLink, user) -> PreviewLink:
 
 
 def preview_link_for(token: str) -> PreviewLink | None:
-    """The active link a token names, or None (forged, expired or revoked)."""
+    """The working link a token names, or None (forged, expired, revoked, or its
+    maker may no longer make links)."""
     try:
         pk = signing.loads(
             token, salt=PREVIEW_SALT, max_age=timedelta(days=PREVIEW_DAYS_MAX)
         )
     except signing.BadSignature:
         return None
-    link = PreviewLink.objects.select_related("revision__article").filter(pk=pk).first()
-    return link if link is not None and link.is_active else None
+    link = (
+        PreviewLink.objects.select_related("revision__article", "created_by")
+        .filter(pk=pk)
+        .first()
+    )
+    return link if link is not None and preview_link_works(link) else None
+
+
+def preview_link_works(link: PreviewLink) -> bool:
+    """Whether the link opens its preview now: neither revoked nor expired, and
+    its maker may still make share links.
+
+    The maker's right is read on every use rather than copied into the link, so
+    the link stops at once when its maker is deactivated, deleted, or loses staff
+    status, the Editor role or the permission, whichever way it was taken; and
+    works again if the right is given back before it expires. Revoking it ends it
+    for good."""
+    maker = link.created_by
+    return (
+        link.is_active
+        and maker is not None
+        and not refusal(maker, Action.SHARE_PREVIEW, link.revision.article)
+    )
 
 
 # Autosave --------------------------------------------------------------------------

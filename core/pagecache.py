@@ -333,6 +333,10 @@ class PageCacheMiddleware:
             or not _is_public_page(request)
         ):
             return self.get_response(request)
+        # CommonMiddleware, below, is where Django checks the Host against
+        # ALLOWED_HOSTS; a cached page or a 304 never gets there. get_host() is
+        # that check: its DisallowedHost becomes the same 400 here as there.
+        request.get_host()
         stamp = request.page_stamp = current()
         key, etag = _validators(request, stamp)
         # An ETag of ours for this address and version: the page was public when

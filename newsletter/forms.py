@@ -1,20 +1,13 @@
 """The newsletter's public forms: sign-up (in every page's footer and on
 /newsletter/) and the subscriber's preferences."""
 
-import re
-
 from django import forms
 from django.core.exceptions import ValidationError
 
 from articles.models import Topic
 from newsletter.models import Subscriber
+from newsletter.names import MAX_NAME_LENGTH, name_problem
 from newsletter.services import CONSENT_TEXT
-
-# First names end up in the confirmation email sent to whatever address was typed,
-# so a name must not be able to carry a link or markup to a stranger's inbox.
-# Refused: schemes, "www.", anything like a domain ("bit.ly"), markup and addresses.
-NAME_ABUSE = re.compile(r"://|www\.|[a-z0-9]\.[a-z]{2,}|[<>@/\\]", re.I)
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class BoundedMixin:
@@ -68,10 +61,11 @@ class SubscribeForm(forms.Form):
     )
     first_name = forms.CharField(
         label="First name (optional)",
-        max_length=100,
+        max_length=MAX_NAME_LENGTH,
         required=False,
         error_messages={
-            "max_length": "A first name can be at most 100 characters long.",
+            "max_length": f"A first name can be at most {MAX_NAME_LENGTH} "
+            "characters long.",
         },
         widget=BoundedTextInput(attrs={"autocomplete": "given-name"}),
     )
@@ -106,8 +100,11 @@ class SubscribeForm(forms.Form):
 
     def clean_first_name(self) -> str:
         name = self.cleaned_data["first_name"]
-        if CONTROL.search(name) or NAME_ABUSE.search(name):
-            raise ValidationError("Enter just your first name, or leave it empty.")
+        problem = name_problem(name)
+        if problem:
+            raise ValidationError(
+                f"{problem} Enter just your first name, or leave it empty."
+            )
         return name
 
     @classmethod

@@ -1,11 +1,13 @@
 """CSV imports of subscribers, run by worker tasks (tasks.py): check, then import.
 
 Staff upload a file (services.create_import); a task checks every row and keeps
-progress and a report on the SubscriberImport; once staff start it
-(services.start_import), another task adds the new addresses in one transaction,
-so a failure or a killed worker saves nothing, and a third sends the confirmation
-emails. Each step is idempotent: running it again never writes or sends twice.
-Nothing here enqueues tasks (tasks.py imports this module).
+progress and a report on the SubscriberImport: a row with an error (a bad address,
+a name the sign-up form would refuse, names.py) is refused and listed with its line
+and the reason. Once staff start it (services.start_import), another task adds the
+other rows' new addresses in one transaction, so a failure or a killed worker saves
+nothing, and a third sends the confirmation emails. Each step is idempotent:
+running it again never writes or sends twice. Nothing here enqueues tasks (tasks.py
+imports this module).
 """
 
 import csv
@@ -26,6 +28,7 @@ from django.utils import timezone
 
 from newsletter import emails
 from newsletter.models import LawfulBasis, Subscriber, SubscriberEvent, SubscriberImport
+from newsletter.names import name_problem
 from newsletter.subscriptions import CONSENT_TEXT, CONSENT_VERSION, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -38,8 +41,9 @@ MAX_IMPORT_ROWS = 100_000
 CHECK_CHUNK = 5000
 # Rows per executemany (see insert_rows).
 WRITE_BATCH = 5000
-# Rows kept in SubscriberImport.report: every error first (up to this), then the
-# first rows' outcomes.
+# Rows kept in SubscriberImport.report: every error first, then the first rows'
+# outcomes. A file with more errors than this is refused whole: every row left out
+# of an import is listed.
 REPORT_ROWS = 1000
 # Subscribers read at a time while sending confirmation emails.
 SEND_CHUNK = 500
@@ -89,29 +93,46 @@ def decode_import_file(data: bytes) -> str:
 
 
 def read_import_csv(text: str) -> list[ImportRow]:
-    """Rows of a CSV with an 'email' column and an optional 'first_name' column."""
-    reader = csv.DictReader(io.StringIO(text))
-    headers = [h.strip().lower() for h in reader.fieldnames or []]
-    if "email" not in headers:
-        raise ValidationError(
-            "The first line must name the columns, including 'email'."
-        )
-    reader.fieldnames = headers
-    rows = []
-    for number, record in enumerate(reader, start=2):
-        if number - 1 > MAX_IMPORT_ROWS:
+    """Rows of a CSV with an 'email' column and an optional 'first_name' column,
+    each with the line of the file it starts on (a quoted value may hold line
+    breaks, so rows and lines can differ). Blank lines are skipped."""
+    # newline="": the csv module reads line breaks itself, inside quotes too.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        headers = [h.strip().lower() for h in next(reader, [])]
+        if "email" not in headers:
             raise ValidationError(
-                f"At most {MAX_IMPORT_ROWS:,} rows per file. Split it into smaller "
-                "files."
+                "The first line must name the columns, including 'email'."
             )
-        rows.append(
-            ImportRow(
-                line=number,
-                email=(record.get("email") or "").strip(),
-                first_name=(record.get("first_name") or "").strip(),
+        email_at = headers.index("email")
+        name_at = headers.index("first_name") if "first_name" in headers else None
+        rows = []
+        next_line = reader.line_num + 1
+        for record in reader:
+            line, next_line = next_line, reader.line_num + 1
+            if not record:
+                continue
+            if len(rows) == MAX_IMPORT_ROWS:
+                raise ValidationError(
+                    f"At most {MAX_IMPORT_ROWS:,} rows per file. Split it into "
+                    "smaller files."
+                )
+            rows.append(
+                ImportRow(
+                    line=line,
+                    email=_cell(record, email_at),
+                    first_name=_cell(record, name_at),
+                )
             )
-        )
+    except csv.Error as exc:
+        raise ValidationError(
+            f"The file could not be read as CSV near line {reader.line_num}: {exc}."
+        ) from exc
     return rows
+
+
+def _cell(record: list[str], index: int | None) -> str:
+    return record[index].strip() if index is not None and index < len(record) else ""
 
 
 def existing_addresses(lowered: list[str]) -> set[str]:
@@ -128,7 +149,7 @@ def check_rows(
     rows: list[ImportRow], *, progress: Callable[[int], None] | None = None
 ) -> CheckResult:
     """Give each row its outcome or error, a chunk of rows per query."""
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     added = existing_count = errors = 0
     for start in range(0, len(rows), CHECK_CHUNK):
         chunk = rows[start : start + CHECK_CHUNK]
@@ -146,10 +167,13 @@ def check_rows(
                 continue
             if len(email) > 254:
                 row.error = "The address is longer than 254 characters."
-            elif len(row.first_name) > 100:
-                row.error = "The first name is longer than 100 characters."
+            elif problem := name_problem(row.first_name):
+                row.error = problem
             elif lowered in seen:
-                row.error = "This address is in the file twice."
+                first = seen[lowered]
+                row.error = (
+                    f"This address is in the file twice (first on line {first})."
+                )
             elif lowered in existing:
                 row.outcome = EXISTING
                 existing_count += 1
@@ -158,10 +182,26 @@ def check_rows(
                 added += 1
             if row.error:
                 errors += 1
-            seen.add(lowered)
+            else:
+                # A refused row does not take its address: a later, clean row
+                # with it goes in.
+                seen[lowered] = row.line
         if progress is not None:
             progress(start + len(chunk))
     return CheckResult(rows=rows, added=added, existing=existing_count, errors=errors)
+
+
+def file_refusal(result: CheckResult) -> str:
+    """Why no row of a checked file can be imported, or "" when its rows without
+    an error can."""
+    if result.errors > REPORT_ROWS:
+        return (
+            f"{result.errors:,} rows have errors, more than can be listed (at most "
+            f"{REPORT_ROWS:,}): nothing can be imported from this file."
+        )
+    if result.errors and result.errors == len(result.rows):
+        return "Every row has an error: nothing can be imported from this file."
+    return ""
 
 
 def report_rows(rows: list[ImportRow]) -> list[dict]:
@@ -181,7 +221,8 @@ def report_rows(rows: list[ImportRow]) -> list[dict]:
 
 
 def check_import(*, import_id: int) -> str:
-    """Check every row of an uploaded file; CHECKED if clean, else REFUSED.
+    """Check every row of an uploaded file: CHECKED (its rows without an error
+    can be imported), or REFUSED (file_refusal says why).
 
     Progress is saved (and committed) every CHECK_CHUNK rows for the page to show.
     Returns the import's status; one already checked is left as it is.
@@ -193,7 +234,8 @@ def check_import(*, import_id: int) -> str:
     rows = read_import_csv(found.data)
     queryset.update(total_rows=len(rows), rows_done=0)
     result = check_rows(rows, progress=lambda done: queryset.update(rows_done=done))
-    status = Status.REFUSED if result.errors else Status.CHECKED
+    refusal = file_refusal(result)
+    status = Status.REFUSED if refusal else Status.CHECKED
     queryset.update(
         status=status,
         total_rows=len(rows),
@@ -202,6 +244,7 @@ def check_import(*, import_id: int) -> str:
         existing=result.existing,
         error_count=result.errors,
         report=report_rows(rows),
+        error=refusal,
     )
     return status
 
@@ -211,7 +254,8 @@ def run_import(
     import_id: int,
     then: Callable[[SubscriberImport], None] | None = None,
 ) -> bool:
-    """Add the new addresses of a checked file, all or nothing, in one transaction.
+    """Add the new addresses of a checked file, all or nothing, in one transaction
+    (rows with an error are left out, as the check listed them).
 
     `then` runs last inside that transaction (to enqueue what follows an import).
     Returns whether this call imported it. An import that is not IMPORTING (done,
@@ -252,11 +296,9 @@ def _import(import_id: int, then: Callable[[SubscriberImport], None] | None) -> 
     rows = read_import_csv(found.data)
     # Checked again inside the transaction: the list may have changed since.
     result = check_rows(rows)
-    if result.errors:
-        raise ImportFailed(
-            f"{result.errors} row(s) have errors now; nothing was imported. "
-            "Correct the file and upload it again."
-        )
+    refusal = file_refusal(result)
+    if refusal:
+        raise ImportFailed(refusal)
     confirmed = found.basis == LawfulBasis.CONSENTED
     basis_text = LawfulBasis(found.basis).label
     insert_rows(
@@ -301,7 +343,7 @@ def _import(import_id: int, then: Callable[[SubscriberImport], None] | None) -> 
         rows_done=len(rows),
         added=result.added,
         existing=result.existing,
-        error_count=0,
+        error_count=result.errors,
         report=report_rows(rows),
         error="",
     )

@@ -239,15 +239,15 @@ def create_import(
 
 
 def start_import(*, subscriber_import: SubscriberImport) -> None:
-    """Import a checked, clean file with new addresses, in a worker.
+    """Import a checked file's new addresses, in a worker; its rows with errors
+    are left out.
 
     One conditional UPDATE: a second press, a refresh or two staff members at once
-    start it once, and a file with errors can never be imported.
+    start it once, and a refused file (imports.file_refusal) can never be imported.
     """
     started = SubscriberImport.objects.filter(
         pk=subscriber_import.pk,
         status=SubscriberImport.Status.CHECKED,
-        error_count=0,
         added__gt=0,
     ).update(status=SubscriberImport.Status.IMPORTING, started_at=timezone.now())
     if not started:

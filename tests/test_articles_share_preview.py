@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
 from django.core import signing
 from django.urls import reverse
@@ -18,6 +20,7 @@ from tests.factories import (
     make_draft,
     make_reviewer,
     make_role_user,
+    make_staff,
 )
 from tests.test_page_validity import is_problem, java, nu_check  # noqa: F401
 
@@ -270,6 +273,113 @@ def test_writers_cannot_revoke_a_link(client, editor, live_with_draft):
     assert messages_of(response) == ["Only an editor can do this."]
     assert PreviewLink.objects.get().revoked_at is None
     assert client.get(path).status_code == 200
+
+
+# The maker's right, read on every use --------------------------------------------
+
+
+def publish_permission() -> Permission:
+    return Permission.objects.get(
+        content_type__app_label="articles", codename="publish_article"
+    )
+
+
+def lose_the_right(maker, how: str) -> None:
+    """Take away `maker`'s right to make share links, one way an admin can."""
+    User = get_user_model()
+    if how == "deactivated":
+        User.objects.filter(pk=maker.pk).update(is_active=False)
+    elif how == "deleted":
+        maker.delete()
+    elif how == "no longer staff":
+        User.objects.filter(pk=maker.pk).update(is_staff=False)
+    elif how == "removed from the Editor group":
+        maker.groups.clear()
+    elif how == "the Editor group loses the permission":
+        Group.objects.get(name="Editor").permissions.remove(publish_permission())
+    elif how == "own permission removed":
+        maker.user_permissions.clear()
+    elif how == "superuser flag removed":
+        User.objects.filter(pk=maker.pk).update(is_superuser=False)
+
+
+def maker_for(how: str):
+    """An editor whose right comes the way `how` takes it away."""
+    if how == "own permission removed":
+        maker = make_role_user("Writer", username="own-perm")
+        maker.user_permissions.add(publish_permission())
+        return maker
+    if how == "superuser flag removed":
+        return make_staff(username="super")
+    return make_role_user("Editor", username="maker")
+
+
+LOSSES = [
+    "deactivated",
+    "deleted",
+    "no longer staff",
+    "removed from the Editor group",
+    "the Editor group loses the permission",
+    "own permission removed",
+    "superuser flag removed",
+]
+
+
+@pytest.mark.parametrize("how", LOSSES)
+def test_a_link_stops_working_when_its_maker_loses_the_right_to_share(
+    client, live_with_draft, how
+):
+    maker = maker_for(how)
+    _, token = workflow.create_preview_link(article=live_with_draft, user=maker)
+    path = reverse("articles:share_preview", args=[token])
+    assert client.get(path).status_code == 200
+    lose_the_right(maker, how)
+    invalid(client.get(path))
+    assert workflow.preview_link_for(token) is None
+
+
+@pytest.mark.parametrize(
+    "how", ["deactivated", "no longer staff", "removed from the Editor group"]
+)
+def test_a_stopped_link_works_again_when_its_maker_gets_the_right_back(
+    client, live_with_draft, how
+):
+    """The right is read on each use, not copied into the link: given back, the
+    link works again until it expires (revoking it ends it for good)."""
+    maker = maker_for(how)
+    _, token = workflow.create_preview_link(article=live_with_draft, user=maker)
+    path = reverse("articles:share_preview", args=[token])
+    lose_the_right(maker, how)
+    invalid(client.get(path))
+    get_user_model().objects.filter(pk=maker.pk).update(is_active=True, is_staff=True)
+    maker.groups.add(Group.objects.get(name="Editor"))
+    assert client.get(path).status_code == 200
+
+
+def test_the_links_page_shows_a_stopped_link_and_lets_another_editor_revoke_it(
+    client, editor, live_with_draft
+):
+    maker = make_role_user("Editor", username="maker")
+    link, token = workflow.create_preview_link(article=live_with_draft, user=maker)
+    maker.groups.clear()
+    client.force_login(editor)
+    page = client.get(links_url(live_with_draft)).text
+    assert "Stopped: its maker can no longer make share links" in page
+    assert "<strong>Active</strong>" not in page
+    assert f'action="{revoke_url(link)}"' in page
+    client.post(revoke_url(link))
+    maker.groups.add(Group.objects.get(name="Editor"))
+    client.logout()
+    invalid(client.get(reverse("articles:share_preview", args=[token])))
+
+
+def test_checking_the_maker_costs_a_few_queries(
+    client, live_with_draft, django_assert_max_num_queries
+):
+    maker = make_role_user("Editor", username="maker")
+    _, token = workflow.create_preview_link(article=live_with_draft, user=maker)
+    with django_assert_max_num_queries(3):
+        assert workflow.preview_link_for(token) is not None
 
 
 def test_a_forged_or_altered_token_is_a_404(client, editor, live_with_draft):

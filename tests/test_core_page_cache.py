@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -258,6 +258,76 @@ def test_a_new_release_never_serves_the_old_ones_pages(visitor, monkeypatch):
     response, count = queries_for(lambda: visitor.get(url, HTTP_IF_NONE_MATCH=etag))
     assert response.status_code == 200 and count > 1
     assert response["ETag"] != etag
+
+
+# The Host header -------------------------------------------------------------------
+# Django checks the Host against ALLOWED_HOSTS in CommonMiddleware, below the page
+# cache: a cached page or a 304 must not be answered to a Host it would refuse.
+
+BAD_HOST = {"HTTP_HOST": "attacker.example"}
+
+
+@pytest.fixture
+def hosts(settings) -> None:
+    settings.ALLOWED_HOSTS = ["skincare.example"]
+
+
+def assert_refused_host(response) -> None:
+    assert response.status_code == 400
+    assert "ETag" not in response
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_a_disallowed_host_gets_400_before_and_after_the_page_is_cached(visitor, hosts):
+    article = make_article(title="Cached reading")
+    url = article.get_absolute_url()
+    assert_refused_host(visitor.get(url, **BAD_HOST))
+    cached = visitor.get(url, HTTP_HOST="skincare.example")
+    assert cached.status_code == 200
+    for headers in (BAD_HOST, BAD_HOST | GZIP):
+        response = visitor.get(url, **headers)
+        assert_refused_host(response)
+        assert b"Cached reading" not in response.content
+
+
+def test_a_disallowed_host_gets_400_not_304(visitor, hosts):
+    article = make_article()
+    url = article.get_absolute_url()
+    good = visitor.get(url, HTTP_HOST="skincare.example")
+    etag, last_modified = good["ETag"], good["Last-Modified"]
+    assert_refused_host(visitor.get(url, HTTP_IF_NONE_MATCH=etag, **BAD_HOST))
+    assert_refused_host(
+        visitor.get(url, HTTP_IF_MODIFIED_SINCE=last_modified, **BAD_HOST)
+    )
+    caches["pages"].clear()
+    assert_refused_host(visitor.get(url, HTTP_IF_NONE_MATCH=etag, **BAD_HOST))
+
+
+@pytest.mark.parametrize(
+    "host", ["skincare.example:8443", "skincare.example.", "a b", "[::1"]
+)
+def test_the_cache_checks_the_host_exactly_as_django_does(visitor, hosts, host):
+    article = make_article()
+    url = article.get_absolute_url()
+    visitor.get(url, HTTP_HOST="skincare.example")  # Now cached.
+    with override_settings(PAGE_CACHE=False):
+        uncached = visitor.get(url, HTTP_HOST=host)
+    cached = visitor.get(url, HTTP_HOST=host)
+    assert cached.status_code == uncached.status_code
+
+
+def test_an_allowed_host_still_gets_the_cached_page_and_304(visitor, hosts):
+    article = make_article(title="Cached reading")
+    url = article.get_absolute_url()
+    first = visitor.get(url, HTTP_HOST="skincare.example")
+    second, count = queries_for(lambda: visitor.get(url, HTTP_HOST="skincare.example"))
+    assert second.status_code == 200 and count == 1
+    assert second.content == first.content
+    etag = second["ETag"]
+    again, count = queries_for(
+        lambda: visitor.get(url, HTTP_HOST="skincare.example", HTTP_IF_NONE_MATCH=etag)
+    )
+    assert again.status_code == 304 and count == 1
 
 
 # Exact invalidation: each change is visible on the very next request ---------------

@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 
 from newsletter import imports, services, tasks
 from newsletter.admin.csv_export import csv_cell
+from newsletter.forms import SubscribeForm
 from newsletter.models import (
     LawfulBasis,
     Subscriber,
@@ -247,11 +248,13 @@ def test_import_page_shows_the_form_and_the_recent_imports(staff_client, staff):
     assert set(response.context["form"].fields) == {"file", "basis", "evidence"}
     assert "old-list.csv" in response.text
     assert "Upload and check the file" in response.text
+    assert "listed with its line and the reason, and left out" in response.text
+    assert "in more than 1,000 rows, is refused whole" in response.text
     listing = staff_client.get(reverse("admin:newsletter_subscriber_changelist"))
     assert reverse(IMPORT_URL) in listing.text
 
 
-def test_the_check_reports_each_row_with_its_line_and_writes_nothing(
+def test_the_check_reports_each_refused_row_with_its_line_and_writes_nothing(
     staff_client, checked, mailoutbox
 ):
     make_listed_subscriber(S.CONFIRMED, email="known@example.com")
@@ -263,7 +266,7 @@ def test_the_check_reports_each_row_with_its_line_and_writes_nothing(
         f"long@example.com,{'n' * 101}\n"
         "known@example.com,\n"
     )
-    assert subscriber_import.status == IS.REFUSED
+    assert subscriber_import.status == IS.CHECKED
     assert (
         subscriber_import.total_rows,
         subscriber_import.rows_done,
@@ -277,14 +280,15 @@ def test_the_check_reports_each_row_with_its_line_and_writes_nothing(
     outcomes = {row["line"]: row["outcome"] or row["error"] for row in report}
     assert outcomes[2] == "added"
     assert "not a valid email address" in outcomes[3]
-    assert "in the file twice" in outcomes[4]
-    assert "longer than 100 characters" in outcomes[5]
+    assert outcomes[4] == "This address is in the file twice (first on line 2)."
+    assert "at most 100 characters long" in outcomes[5]
     assert outcomes[6].startswith("already a subscriber")
     page = staff_client.get(url("status", subscriber_import)).text
     assert "not-an-email" in page and "in the file twice" in page
-    assert "nothing can be imported from this file" in page
+    assert "3 row(s) have errors" in page and "they will be left out" in page
     assert "would be added" in page
-    assert url("start", subscriber_import) not in page
+    # The clean new row can be imported; nothing is written before the button.
+    assert 'value="Import 1 address"' in page
     assert Subscriber.objects.count() == 1
     assert mailoutbox == []
 
@@ -296,6 +300,7 @@ def test_the_check_reports_each_row_with_its_line_and_writes_nothing(
         ("email\nad\xe9@example.com\n".encode("latin-1"), "not UTF-8"),
         (b"email\n", "no addresses"),
         (b"", "file is empty"),
+        (b'email\n"' + b"a" * 140_000 + b"\n", "could not be read as CSV near line"),
     ],
 )
 def test_unreadable_files_are_refused_with_a_message(staff_client, content, message):
@@ -397,14 +402,119 @@ def test_import_of_people_who_already_consented_confirms_them_without_email(
     assert mailoutbox == []
 
 
-def test_a_file_with_errors_can_never_be_imported(checked, start, mailoutbox):
-    subscriber_import = checked("email\nada@example.com\nnot-an-email\n")
+# Names come in by the import as by the sign-up form, under the same rules.
+BAD_NAMES = {
+    "line break": '"Ada\nP.S. Reply with your password"',
+    "markup": "<b>Ada</b>",
+    "web address": "Win at bit.ly",
+    "scheme": "Visit https://evil.example",
+    "bidi override": "Ada\u202egnp.exe",
+    "bidi isolate": "\u2067Ada",
+    "arabic letter mark": "Ada\u061c",
+}
+
+
+def test_rows_with_refused_names_are_reported_and_the_rest_go_in(
+    staff_client, checked, start, mailoutbox
+):
+    lines = ["email,first_name", "first@example.com,Zoë"]
+    for n, name in enumerate(BAD_NAMES.values()):
+        lines.append(f"bad{n}@example.com,{name}")
+    lines.append("last@example.com,Bob")
+    subscriber_import = checked("\n".join(lines) + "\n")
+    assert subscriber_import.status == IS.CHECKED
+    assert (subscriber_import.added, subscriber_import.error_count) == (
+        2,
+        len(BAD_NAMES),
+    )
+    errors = {row["email"]: row for row in subscriber_import.report if row["error"]}
+    assert set(errors) == {f"bad{n}@example.com" for n in range(len(BAD_NAMES))}
+    # Physical lines of the file: the quoted line break makes row 2 two lines long.
+    assert errors["bad0@example.com"]["line"] == 3
+    assert errors["bad1@example.com"]["line"] == 5
+    assert "line breaks" in errors["bad0@example.com"]["error"]
+    assert "markup" in errors["bad1@example.com"]["error"]
+    for n in (2, 3):
+        assert "web address" in errors[f"bad{n}@example.com"]["error"]
+    for n in (4, 5, 6):
+        assert "change the direction of text" in errors[f"bad{n}@example.com"]["error"]
+    assert "U+202E" in errors["bad4@example.com"]["error"]
+    last = next(r for r in subscriber_import.report if r["email"] == "last@example.com")
+    assert last["line"] == len(lines) + 1
+
+    start(subscriber_import)
+    assert subscriber_import.status == IS.DONE
+    assert (subscriber_import.added, subscriber_import.error_count) == (
+        2,
+        len(BAD_NAMES),
+    )
+    assert sorted(Subscriber.objects.values_list("email", "first_name")) == [
+        ("first@example.com", "Zoë"),
+        ("last@example.com", "Bob"),
+    ]
+    assert sorted(m.to[0] for m in mailoutbox) == [
+        "first@example.com",
+        "last@example.com",
+    ]
+    page = staff_client.get(url("status", subscriber_import)).text
+    assert f"{len(BAD_NAMES)} row(s) with errors were left out" in page
+    assert "bad4@example.com" in page and "U+202E" in page
+
+
+@pytest.mark.parametrize("name", BAD_NAMES.values(), ids=BAD_NAMES.keys())
+def test_the_import_refuses_a_name_for_the_reason_the_sign_up_form_gives(name):
+    [row] = imports.read_import_csv(f"email,first_name\nada@example.com,{name}\n")
+    imports.check_rows([row])
+    form = SubscribeForm(
+        data={"email": "ada@example.com", "first_name": row.first_name}
+    )
+    form.is_valid()
+    assert row.error
+    assert form.errors["first_name"] == [
+        f"{row.error} Enter just your first name, or leave it empty."
+    ]
+
+
+def test_a_refused_row_does_not_keep_a_later_clean_row_of_its_address_out(checked):
+    subscriber_import = checked(
+        "email,first_name\nada@example.com,<b>Ada</b>\nADA@example.com,Ada\n"
+    )
+    assert (subscriber_import.added, subscriber_import.error_count) == (1, 1)
+    outcomes = {row["line"]: row["outcome"] for row in subscriber_import.report}
+    assert outcomes == {2: "", 3: "added"}
+
+
+def test_a_file_of_errors_only_can_never_be_imported(
+    staff_client, checked, start, mailoutbox
+):
+    subscriber_import = checked(
+        "email,first_name\nnot-an-email,\nada@example.com,<b>\n"
+    )
     assert subscriber_import.status == IS.REFUSED
+    assert subscriber_import.error.startswith("Every row has an error")
+    page = staff_client.get(url("status", subscriber_import)).text
+    assert "Every row has an error: nothing can be imported" in page
     response = start(subscriber_import)  # A crafted POST: there is no button.
     assert "cannot be started" in messages_of(response)[-1]
     assert subscriber_import.status == IS.REFUSED
     assert not Subscriber.objects.exists()
     assert mailoutbox == []
+
+
+def test_a_file_with_more_errors_than_can_be_listed_is_refused_whole(
+    staff_client, checked, start, monkeypatch
+):
+    """Every row left out of an import is listed: with more errors than the
+    report holds, nothing goes in."""
+    monkeypatch.setattr(imports, "REPORT_ROWS", 2)
+    subscriber_import = checked(
+        "email\nada@example.com\nbad1\nbad2\nbad3\nbob@example.com\n"
+    )
+    assert subscriber_import.status == IS.REFUSED
+    assert "3 rows have errors, more than can be listed" in subscriber_import.error
+    start(subscriber_import)
+    assert subscriber_import.status == IS.REFUSED
+    assert not Subscriber.objects.exists()
 
 
 def test_a_file_of_known_addresses_only_has_nothing_to_import(checked, start):

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from newsletter import ratelimit, services, subscriptions
+from newsletter.forms import SubscribeForm
 from newsletter.models import Subscriber, SubscriberEvent
 from tests.factories import make_article, make_subscriber
 
@@ -415,6 +416,16 @@ def test_confirmation_email_has_text_and_html_parts_and_its_link_opens_the_confi
             "Enter just your first name",
         ),
         ({"first_name": "<b>Ada</b>"}, "first_name", "Enter just your first name"),
+        (
+            {"first_name": "Ada \u202egnp.exe"},
+            "first_name",
+            "cannot contain invisible characters that change the direction of text",
+        ),
+        (
+            {"first_name": "Ada\r\nP.S. Reply with your password"},
+            "first_name",
+            "cannot contain line breaks",
+        ),
     ],
     ids=[
         "missing-email",
@@ -424,6 +435,8 @@ def test_confirmation_email_has_text_and_html_parts_and_its_link_opens_the_confi
         "too-long-name",
         "link-in-name",
         "markup-in-name",
+        "bidi-override-in-name",
+        "line-break-in-name",
     ],
 )
 def test_bad_input_shows_the_error_next_to_its_field_and_saves_nothing(
@@ -448,6 +461,43 @@ def test_bad_input_shows_the_error_next_to_its_field_and_saves_nothing(
     assert not Subscriber.objects.exists()
     assert not SubscriberEvent.objects.exists()
     assert mailoutbox == []
+
+
+BIDI_CONTROLS = [
+    *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A)),
+    "\u200e",
+    "\u200f",
+    "\u061c",
+]
+
+
+@pytest.mark.parametrize("char", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_every_bidirectional_control_in_a_name_is_refused_by_its_code_point(char):
+    form = SubscribeForm(data=form_data(first_name=f"Ada{char}Lovelace"))
+    assert not form.is_valid()
+    [message] = form.errors["first_name"]
+    assert "change the direction of text" in message
+    assert f"U+{ord(char):04X}" in message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Zoë",
+        "José María",
+        "O'Brien",
+        "Anne-Marie",
+        "שרה",
+        # Persian, with the zero-width non-joiner its spelling needs (not a bidi
+        # control).
+        "\u0645\u06cc\u200c\u0646\u0627",
+    ],
+)
+def test_names_in_any_script_are_accepted(name):
+    form = SubscribeForm(data=form_data(first_name=name))
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["first_name"] == name
 
 
 def test_bad_input_keeps_what_the_visitor_typed(sign_up):

@@ -589,9 +589,17 @@ class RevisionViews:
                 f"until {timezone.localtime(link.expires_at):%d %b %Y, %H:%M}.",
             )
             return HttpResponseRedirect(links_url)
-        links = PreviewLink.objects.filter(revision__article=article).select_related(
-            "revision", "created_by"
+        links = list(
+            PreviewLink.objects.filter(revision__article=article).select_related(
+                "revision__article", "created_by"
+            )
         )
+        # One user object per maker: its permissions are read once, not per link.
+        makers = {request.user.pk: request.user}
+        for link in links:
+            if link.created_by is not None:
+                link.created_by = makers.setdefault(link.created_by_id, link.created_by)
+            link.works = workflow.preview_link_works(link)
         context = self._context(
             request, article, f"Share previews of “{article.title}”"
         )

@@ -111,6 +111,7 @@ class SubscriberImportMixin:
             **self._context(request, "Import subscribers"),
             "form": form,
             "recent": recent.order_by("-created_at")[:RECENT_IMPORTS],
+            "most_errors": f"{imports.REPORT_ROWS:,}",
         }
         return TemplateResponse(
             request, "admin/newsletter/subscriber/import.html", context
