@@ -1,8 +1,11 @@
 """Background tasks (django-tasks; run by `manage.py db_worker`).
 
-A task killed mid-run stays RUNNING in django-tasks-db and is not retried, so each
-task here is idempotent and keeps its own state in our tables: running one again,
-or another copy of it, never sends anything twice.
+A task whose worker died mid-run is run again by another worker (core/workers.py),
+possibly beside the first if that one was only stalled; so each task here keeps its
+own state in our tables and can run again. Issues, welcome emails and import
+confirmations are never sent twice (their claims); a one-off email (confirmation
+link, data export, deletion link, test send) whose worker died just after sending
+it may go a second time, with the same content.
 """
 
 from datetime import datetime, timedelta
