@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import SystemCheckError
+from django.db import connection
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.management.commands import db_worker as library_db_worker
@@ -297,3 +298,21 @@ def test_the_default_heartbeat_settings_pass_the_check(settings):
     settings.WORKER_DEAD_AFTER_SECONDS = 60
     settings.WORKER_RECOVERY = ["newsletter.recovery.resume_sends"]
     assert checks.check_worker() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_stopped_inside_a_transaction_still_removes_its_row(monkeypatch):
+    """SIGTERM or Ctrl-C ends the library's worker with SystemExit wherever it is:
+    here just after its database began a transaction Django had not yet noted."""
+
+    def stopped_mid_begin(worker) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN")
+        raise SystemExit(0)
+
+    monkeypatch.setattr(library_db_worker.Worker, "run", stopped_mid_begin)
+
+    with pytest.raises(SystemExit):
+        call_command("db_worker", startup_delay=False, reload=False, worker_id="w1")
+
+    assert not WorkerHeartbeat.objects.exists()

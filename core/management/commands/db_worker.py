@@ -4,12 +4,16 @@ core is listed before django_tasks_db in INSTALLED_APPS, so this command is the 
 `db_worker` runs (Django takes a command from the first app that has it).
 """
 
+import logging
 import os
 
+from django.db import DatabaseError, connections
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands import db_worker
 
 from core import workers
+
+logger = logging.getLogger(__name__)
 
 
 class Command(db_worker.Command):
@@ -46,4 +50,11 @@ class Command(db_worker.Command):
             super().handle(*args, **options)
         finally:
             heart.stop()
-            workers.retire(worker_id=worker_id)
+            # A stop signal ends the library's worker wherever it is, maybe inside
+            # a transaction it had begun: the row is removed on a fresh connection.
+            connections.close_all()
+            try:
+                workers.retire(worker_id=worker_id)
+            except DatabaseError:
+                # Removed later by a live worker, once it is known dead.
+                logger.warning("Worker %s could not remove its row", worker_id)
