@@ -96,11 +96,15 @@ def send_issue(issue_id: int) -> dict:
     # A backend without deferred tasks (the immediate one) cannot come back later.
     if not result.finished and send_issue.get_backend().supports_defer:
         # Come back for retries that are due later, or, when other workers still
-        # hold claims, once their lease has run out in case one of them died.
+        # hold claims, once the oldest one's lease has run out in case its worker
+        # died (a whole lease from now at the latest).
         lease = timezone.now() + timedelta(
             seconds=settings.NEWSLETTER_CLAIM_LEASE_SECONDS + 1
         )
-        run_after = min(filter(None, [result.next_retry_at, lease]))
+        claim_expired = result.claim_expires_at and (
+            result.claim_expires_at + timedelta(seconds=1)
+        )
+        run_after = min(filter(None, [result.next_retry_at, claim_expired, lease]))
         send_issue.using(run_after=max(run_after, timezone.now())).enqueue(issue_id)
     return {
         "outcomes": result.outcomes,

@@ -288,3 +288,29 @@ def test_send_whose_task_failed_is_finished_by_the_next_worker_unasked(
     assert sorted(m.to[0] for m in mailoutbox) == sorted(
         Subscriber.objects.values_list("email", flat=True)
     )
+
+
+@pytest.mark.django_db
+def test_send_task_meeting_a_claim_of_a_dead_worker_comes_back_when_its_lease_ends(
+    database_tasks, settings, mailoutbox
+):
+    """Not a whole lease after this run: the claim of a worker killed 200 s ago
+    can be settled 100 s from now."""
+    settings.NEWSLETTER_CLAIM_LEASE_SECONDS = 300
+    add_subscribers(3)
+    issue = scheduled_issue()
+    assert sending.start_send(issue_id=issue.pk)
+    last_beat = timezone.now() - timedelta(seconds=200)
+    claim = SendClaim.objects.create(
+        issue=issue, worker="dead:1:abc", heartbeat_at=last_beat
+    )
+    held = issue.deliveries.order_by("pk").first()
+    issue.deliveries.filter(pk=held.pk).update(status=D.SENDING, claim=claim)
+
+    result = send_issue.call(issue.pk)
+
+    assert result["finished"] is False
+    assert len(mailoutbox) == 2
+    [again] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert again.task_path == send_issue.module_path
+    assert again.run_after == last_beat + timedelta(seconds=301)
