@@ -136,7 +136,10 @@ def reclaim_abandoned_tasks() -> Reclaimed:
             elif same.update(status=TaskResultStatus.READY):
                 done.requeued.append(name)
     # Their tasks are back in the queue: the rows of dead workers are of no use.
-    WorkerHeartbeat.objects.filter(beat_at__lt=cutoff).delete()
+    # (Read first: on SQLite a delete takes the write lock even when it finds none.)
+    dead = WorkerHeartbeat.objects.filter(beat_at__lt=cutoff)
+    if dead.exists():
+        dead.delete()
     if done.requeued:
         logger.warning(
             "Put back in the queue %d task(s) of dead workers: %s",
