@@ -86,7 +86,8 @@ def send_review_reminders() -> dict:
 
 def queued_review_reminders() -> DBTaskResult | None:
     """The weekly run waiting in the queue, if any. One that is RUNNING does not
-    count: a worker killed mid-run leaves it so for ever, and the chain with it."""
+    count: its worker may be dead (core/workers.py puts it back in the queue after
+    a while), and a second chain folds into the first at its next run."""
     return (
         DBTaskResult.objects.filter(
             task_path=send_review_reminders.module_path,

@@ -19,7 +19,7 @@ class SuperuserTaskResultAdmin(DBTaskResultAdmin):
         return request.user.is_active and request.user.is_superuser
 
 
-# django_tasks_db is listed before core in INSTALLED_APPS, so its admin is registered
-# by the time this module is imported.
+# Importing django_tasks_db.admin (above) registered the library's admin, whatever
+# the order of INSTALLED_APPS (core comes first, for its db_worker command).
 admin.site.unregister(DBTaskResult)
 admin.site.register(DBTaskResult, SuperuserTaskResultAdmin)

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.core import checks
 
-from core.checks import check_dkim, check_sender
+from core.checks import check_dkim, check_sender, check_worker
 
 
 class CoreConfig(AppConfig):
@@ -16,3 +16,4 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         checks.register(check_sender, checks.Tags.security)
         checks.register(check_dkim, checks.Tags.security)
+        checks.register(check_worker)

@@ -94,3 +94,29 @@ def check_dkim(app_configs=None, **kwargs) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def check_worker(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Worker heartbeats that can tell a dead worker from a slow one, and recovery
+    functions that exist (core/workers.py)."""
+    errors = []
+    beat, dead = settings.WORKER_HEARTBEAT_SECONDS, settings.WORKER_DEAD_AFTER_SECONDS
+    if not 0 < beat <= dead / 2:
+        errors.append(
+            Error(
+                f"DJANGO_WORKER_HEARTBEAT_SECONDS ({beat:g}) must be more than 0 and "
+                f"at most half of DJANGO_WORKER_DEAD_AFTER_SECONDS ({dead:g}): a "
+                "worker that missed one beat would be taken for dead, and its task "
+                "run a second time beside it.",
+                hint="The defaults are 10 and 60.",
+                id="core.E010",
+            )
+        )
+    for path in settings.WORKER_RECOVERY:
+        try:
+            import_string(path)
+        except ImportError as exc:
+            errors.append(
+                Error(f"WORKER_RECOVERY: {exc}", id="core.E011"),
+            )
+    return errors

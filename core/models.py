@@ -33,3 +33,28 @@ class PageVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Public pages, version {self.version}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A running `manage.py db_worker` process, and when it was last heard from.
+
+    Written by the worker itself at start and every WORKER_HEARTBEAT_SECONDS after
+    (core/workers.py); deleted when it stops cleanly. One silent for longer than
+    WORKER_DEAD_AFTER_SECONDS is dead: the tasks it was running go back in the queue.
+    """
+
+    worker_id = models.CharField(
+        max_length=64,
+        unique=True,
+        help_text="The id task results name the worker by (their worker ids).",
+    )
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    beat_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return f"Worker {self.worker_id} (process {self.pid} on {self.host})"

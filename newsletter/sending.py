@@ -839,6 +839,9 @@ class RunResult:
     recovered_uncertain: int
     next_retry_at: object  # datetime | None
     finished: bool
+    # When the oldest claim still open (another worker's) can be settled if its
+    # worker died: its last heartbeat plus the lease.
+    claim_expires_at: object = None  # datetime | None
 
 
 def run(*, issue_id: int, worker: str | None = None) -> RunResult:
@@ -880,7 +883,16 @@ def run(*, issue_id: int, worker: str | None = None) -> RunResult:
         .values_list("next_attempt_at", flat=True)
         .first()
     )
-    return RunResult(totals, uncertain, next_retry, finished)
+    oldest_beat = (
+        SendClaim.objects.filter(issue=issue, finished_at=None)
+        .order_by("heartbeat_at")
+        .values_list("heartbeat_at", flat=True)
+        .first()
+    )
+    expires = oldest_beat and oldest_beat + timedelta(
+        seconds=settings.NEWSLETTER_CLAIM_LEASE_SECONDS
+    )
+    return RunResult(totals, uncertain, next_retry, finished, expires)
 
 
 def progress(*, issue: Issue) -> dict:

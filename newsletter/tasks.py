@@ -1,8 +1,11 @@
 """Background tasks (django-tasks; run by `manage.py db_worker`).
 
-A task killed mid-run stays RUNNING in django-tasks-db and is not retried, so each
-task here is idempotent and keeps its own state in our tables: running one again,
-or another copy of it, never sends anything twice.
+A task whose worker died mid-run is run again by another worker (core/workers.py),
+possibly beside the first if that one was only stalled; so each task here keeps its
+own state in our tables and can run again. Issues, welcome emails and import
+confirmations are never sent twice (their claims); a one-off email (confirmation
+link, data export, deletion link, test send) whose worker died just after sending
+it may go a second time, with the same content.
 """
 
 from datetime import datetime, timedelta
@@ -93,11 +96,15 @@ def send_issue(issue_id: int) -> dict:
     # A backend without deferred tasks (the immediate one) cannot come back later.
     if not result.finished and send_issue.get_backend().supports_defer:
         # Come back for retries that are due later, or, when other workers still
-        # hold claims, once their lease has run out in case one of them died.
+        # hold claims, once the oldest one's lease has run out in case its worker
+        # died (a whole lease from now at the latest).
         lease = timezone.now() + timedelta(
             seconds=settings.NEWSLETTER_CLAIM_LEASE_SECONDS + 1
         )
-        run_after = min(filter(None, [result.next_retry_at, lease]))
+        claim_expired = result.claim_expires_at and (
+            result.claim_expires_at + timedelta(seconds=1)
+        )
+        run_after = min(filter(None, [result.next_retry_at, claim_expired, lease]))
         send_issue.using(run_after=max(run_after, timezone.now())).enqueue(issue_id)
     return {
         "outcomes": result.outcomes,

@@ -71,13 +71,15 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "staff.apps.AuthenticatorAppsConfig",
+    # Before django_tasks_db: its `db_worker` command is core's (with heartbeats,
+    # core/workers.py), as Django takes a command from the first app that has it.
+    "core",
     "django_tasks",
     "django_tasks_db",
     # The health checks (core/health.py) and `manage.py health_check`.
     "health_check",
     # Email providers' APIs and their tracking webhooks (skincare/email_providers.py).
     "anymail",
-    "core",
     "articles",
     "newsletter",
     "staff",
@@ -106,6 +108,8 @@ MIDDLEWARE = [
     "staff.middleware.StaffTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "skincare.middleware.PathAwareCSPMiddleware",
+    # SQLite's "database is locked" from a view: a 503 "try again", not a 500.
+    "core.busy.DatabaseBusyMiddleware",
     # After authentication (it lets staff send uploads) and inside the header
     # middleware (its 413 page gets their headers); no middleware reads the body.
     "skincare.middleware.RequestSizeLimitMiddleware",
@@ -431,6 +435,16 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 WORKER_MAX_WAIT = timedelta(
     minutes=int(os.environ.get("DJANGO_WORKER_MAX_WAIT_MINUTES", "10"))
 )
+# Each worker beats this often; one silent for WORKER_DEAD_AFTER_SECONDS is dead, and
+# a live worker puts the tasks it was running back in the queue (core/workers.py).
+WORKER_HEARTBEAT_SECONDS = float(
+    os.environ.get("DJANGO_WORKER_HEARTBEAT_SECONDS", "10")
+)
+WORKER_DEAD_AFTER_SECONDS = float(
+    os.environ.get("DJANGO_WORKER_DEAD_AFTER_SECONDS", "60")
+)
+# Called by every live worker after each beat: each queues work left with no task.
+WORKER_RECOVERY = ["newsletter.recovery.resume_sends"]
 
 # Cache: per-process memory by default; REDIS_URL shares it between processes, which
 # the per-IP sign-up limit needs once the site runs more than one process. Public
