@@ -1053,7 +1053,7 @@ def test_browser_send_confirmation_and_send(
         make_listed_subscriber(S.CONFIRMED, email=f"reader{n}@example.com")
     make_listed_subscriber(S.PENDING, email="pending@example.com")
     make_listed_subscriber(S.UNSUBSCRIBED, email="gone@example.com")
-    issue = make_approved_issue(
+    issue = make_issue(
         subject="Winter skin: the dry-air edition",
         preheader="Three small habits for cold months",
         body="<h2>Humidity matters</h2><p>Indoor heating dries the air.</p>",
@@ -1061,6 +1061,7 @@ def test_browser_send_confirmation_and_send(
     IssueArticle.objects.create(
         issue=issue, article=make_article(title="Barrier repair"), position=1
     )
+    approve_issue(issue)
     watcher = browser_staff_page(page, live_server)
     page.goto(f"{live_server.url}/admin/newsletter/issue/{issue.pk}/change/")
     page.get_by_role("link", name="Preview").click()

@@ -49,6 +49,7 @@ from tests.factories import (
     make_welcome_email,
 )
 from tests.test_newsletter_admin import issue_form
+from tests.test_page_quality_browser import AXE_TAGS, axe_source  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -893,3 +894,65 @@ def test_the_welcome_services_refuse_those_without_the_permission(people):
             seen_hash=review.welcome_hash(draft),
         )
     assert not WelcomeApproval.objects.exists()
+
+
+# In Chromium (screenshots in test-artifacts/ for a person to look at) -------------
+
+
+def panel_violations(page, axe_source: str) -> list[str]:  # noqa: F811
+    """axe's violations in the medical review panel (the rest of the page is
+    Django's admin, not ours to fix)."""
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "tags => axe.run('#medical-review', {runOnly: {type: 'tag', values: tags}})",
+        AXE_TAGS,
+    )
+    assert result["passes"], "axe checked nothing in the panel"
+    return [
+        f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in result["violations"]
+    ]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_a_reviewer_approves_the_issue_and_its_panel_is_accessible(
+    live_server,
+    new_context,
+    axe_source,  # noqa: F811
+    artifacts_dir,
+):
+    from playwright.sync_api import expect
+
+    from tests.browser_fixtures import DESKTOP
+    from tests.test_articles_browser import PageWatcher, log_in, screenshot
+
+    issue = make_issue(
+        subject="Winter skin: the dry-air edition",
+        body="<h2>Humidity matters</h2><p>Indoor heating dries the air.</p>",
+    )
+    IssueArticle.objects.create(issue=issue, article=make_article(title="Dry air"))
+    # axe is injected as a script, which the admin's CSP would rightly refuse.
+    page = new_context(viewport=DESKTOP, bypass_csp=True).new_page()
+    watcher = PageWatcher(page)
+    log_in(page, live_server, make_reviewer())
+    page.goto(f"{live_server.url}{admin_url('change', issue)}")
+    panel = page.locator("#medical-review")
+    expect(panel).to_contain_text("Not medically reviewed yet.")
+    assert panel_violations(page, axe_source) == []
+    screenshot(page, artifacts_dir / "newsletter-issue-review.png", DESKTOP)
+
+    panel.get_by_role("button", name="Approve this text").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("Recorded “Approved”")
+    expect(panel).to_contain_text("Approved by Dr Reviewer, MD, FAAD on")
+    assert selectors.review_refusal(issue) == ""
+    Issue.objects.filter(pk=issue.pk).update(subject="Winter skin, again")
+    page.reload()
+    expect(panel).to_contain_text("Changed since its medical approval.")
+    expect(panel.locator(".review-changes")).to_contain_text("Winter skin, again")
+    assert panel_violations(page, axe_source) == []
+    screenshot(page, artifacts_dir / "newsletter-issue-review-stale.png", DESKTOP)
+    page.goto(f"{live_server.url}{WELCOME}")
+    expect(page.locator("#medical-review")).to_contain_text("Not medically reviewed")
+    assert panel_violations(page, axe_source) == []
+    assert watcher.errors == []
