@@ -9,8 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from core.sanitize import sanitize_html
 from newsletter import emails, selectors, services
 from newsletter.admin.send_to_self import send_to_self
 from newsletter.models import Verdict, WelcomeDelivery, WelcomeEmail
@@ -33,8 +35,22 @@ class WelcomeEmailAdmin(admin.ModelAdmin):
 
     form = WelcomeEmailAdminForm
 
+    def get_fields(self, request, obj=None):
+        fields = WelcomeEmailAdminForm.Meta.fields
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read-only (a reviewer's view): the body as it reads.
+            return [f if f != "body" else "body_rendered" for f in fields]
+        return fields
+
+    @admin.display(description="Body")
+    def body_rendered(self, welcome: WelcomeEmail) -> str:
+        # Saved sanitised; sanitised again here so nothing unsafe can ever render.
+        return mark_safe(sanitize_html(html=welcome.body))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return not WelcomeEmail.objects.exists() and super().has_add_permission(request)
+        # The permission first: the admin's app list asks on every page, and only
+        # those who may add need the query.
+        return super().has_add_permission(request) and not WelcomeEmail.objects.exists()
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
