@@ -253,8 +253,8 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
 
     from articles import revisions, workflow
     from articles.models import Article, Author, Topic
-    from newsletter import services
-    from newsletter.models import Delivery, Issue, Subscriber
+    from newsletter import review, services
+    from newsletter.models import Delivery, Issue, Subscriber, Verdict
     from staff.two_factor import DEVICE_NAME
 
     report = Report()
@@ -302,7 +302,19 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
             subject=f"Sun care, gently {token}",
             slug=f"sun-care-gently-{token}",
             body="<h2>Hello</h2><p>" + "Reapply every two hours. " * 30 + "</p>",
-        )
+        ),
+        user=chief,
+    )
+    # Sent only once a medical reviewer approved its text (here the superuser,
+    # with the author profile and credentials an approval records).
+    Author.objects.create(
+        name="Dr Chief", slug=f"dr-chief-{token}", user=chief, credentials="MD"
+    )
+    services.approve_issue(
+        issue=issue,
+        user=chief,
+        verdict=Verdict.APPROVED,
+        seen_hash=review.issue_hash(issue),
     )
 
     editor = Browser(a)

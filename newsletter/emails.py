@@ -29,8 +29,12 @@ from core.links import absolute, absolutize_html
 from core.media import stored_url
 from core.sanitize import sanitize_html
 from newsletter.clicks import track_links
-from newsletter.models import Issue, Subscriber, WelcomeEmail
+from newsletter.models import Issue, Subscriber, WelcomeApproval, WelcomeEmail
 from newsletter.tokens import Purpose, make_token
+
+# The welcome email's text: its draft (tests to staff) or an approved copy (to
+# subscribers).
+WelcomeText = WelcomeEmail | WelcomeApproval
 
 # Personal parts of an issue email, filled in per recipient after rendering once.
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
@@ -346,7 +350,7 @@ def welcome_message_id(*, subscriber: Subscriber) -> str:
 
 
 def _welcome_parts(
-    welcome: WelcomeEmail, *, links: dict, first_name: str
+    welcome: WelcomeText, *, links: dict, first_name: str
 ) -> tuple[str, str, str]:
     """(subject, text, html) of the welcome email, personalised."""
     # Saved sanitised; sanitised again so nothing unsafe can ever be sent.
@@ -368,7 +372,7 @@ def _welcome_parts(
 
 
 def welcome_message(
-    *, welcome: WelcomeEmail, subscriber: Subscriber
+    *, welcome: WelcomeText, subscriber: Subscriber
 ) -> EmailMultiAlternatives:
     """The welcome email to a subscriber who just confirmed, with the same
     unsubscribe link and one-click headers as an issue."""
@@ -388,7 +392,7 @@ def welcome_message(
     )
 
 
-def test_welcome_message(*, welcome: WelcomeEmail, to: str) -> EmailMultiAlternatives:
+def test_welcome_message(*, welcome: WelcomeText, to: str) -> EmailMultiAlternatives:
     """The welcome email as subscribers get it, to a staff address, with inert
     personal links."""
     inert = absolute(reverse("newsletter:subscribe"))

@@ -210,6 +210,14 @@ class SubscriberEvent(models.Model):
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class Verdict(models.TextChoices):
+    """A medical reviewer's decision on one exact newsletter text. Either lets it
+    go out: "no medical content" is the reviewer's judgement, recorded as such."""
+
+    APPROVED = "approved", "Approved"
+    NO_MEDICAL_CONTENT = "no_medical_content", "No medical content"
+
+
 class IssueQuerySet(models.QuerySet):
     def archived(self) -> "IssueQuerySet":
         """Issues shown in the public archive: those that have been sent.
@@ -307,6 +315,13 @@ class Issue(models.Model):
 
     class Meta:
         ordering = ["-sent_at", "-created_at"]
+        permissions = [
+            ("send_issue", "Can send, schedule, resume and cancel issues"),
+            (
+                "review_issue",
+                "Can approve newsletter text medically (issues, welcome email)",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
@@ -326,8 +341,53 @@ class Issue(models.Model):
 
     @property
     def is_locked(self) -> bool:
-        """Once a send is scheduled or under way the issue can no longer change."""
-        return self.status != self.Status.DRAFT
+        """Due to start, sending or sent: the issue can no longer change. A draft,
+        or an issue scheduled for later, can (a change to the text of a scheduled
+        one makes it a draft again: services.save_issue)."""
+        if self.status == self.Status.DRAFT:
+            return False
+        if self.status == self.Status.SCHEDULED and self.scheduled_at is not None:
+            return self.scheduled_at <= timezone.now()
+        return True
+
+
+class IssueApproval(models.Model):
+    """A medical reviewer's decision on one exact text of an issue: the hash of
+    everything its email and archive page say (newsletter/review.py). Any change
+    to that text makes it stale; it is never edited."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="approvals")
+    verdict = models.CharField(max_length=20, choices=Verdict.choices)
+    content_hash = models.CharField(max_length=64)
+    # What was approved, as hashed: shows what changed since.
+    text = models.JSONField()
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept as it was, should the account or its author profile change later.
+    reviewer_name = models.CharField(max_length=300)
+    approved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-approved_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(verdict__in=Verdict.values),
+                name="issueapproval_verdict_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(content_hash=""), name="issueapproval_has_hash"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["issue", "content_hash"], name="issue_approval_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_verdict_display()} by {self.reviewer_name}"
 
 
 class IssueArticle(models.Model):
@@ -563,6 +623,42 @@ class WelcomeEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class WelcomeApproval(models.Model):
+    """A medical reviewer's decision on one exact text of the welcome email, with
+    that text: the latest one is what subscribers get (newsletter/welcome.py),
+    whatever the email's draft says meanwhile."""
+
+    verdict = models.CharField(max_length=20, choices=Verdict.choices)
+    content_hash = models.CharField(max_length=64)
+    subject = models.CharField(max_length=150)
+    preheader = models.CharField(max_length=150, blank=True)
+    greeting = models.CharField(max_length=100, blank=True)
+    body = models.TextField()
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reviewer_name = models.CharField(max_length=300)
+    approved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-approved_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(verdict__in=Verdict.values),
+                name="welcomeapproval_verdict_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(content_hash=""), name="welcomeapproval_has_hash"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_verdict_display()} by {self.reviewer_name}"
 
 
 class WelcomeDelivery(models.Model):

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import TruncMonth
@@ -9,12 +10,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article, published_q
+from newsletter import review
 from newsletter.models import (
     Delivery,
     DeliveryEvent,
     Issue,
+    IssueApproval,
     LinkClick,
     Subscriber,
+    WelcomeApproval,
     WelcomeEmail,
 )
 
@@ -55,9 +59,98 @@ def audience_refusal(issue: Issue) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class ReviewState:
+    """Where a newsletter text stands with medical review."""
+
+    text: dict[str, Any]
+    content_hash: str
+    # The approval of exactly this text, if any.
+    current: IssueApproval | WelcomeApproval | None
+    # The last approval of any version of it, and the text it approved.
+    latest: IssueApproval | WelcomeApproval | None
+    approved_text: dict[str, Any] | None
+
+    @property
+    def stale(self) -> bool:
+        return self.current is None and self.latest is not None
+
+    @property
+    def changed(self) -> list[str]:
+        """What differs from the last approved version, in words."""
+        if not self.stale or self.approved_text is None:
+            return []
+        return review.changed_parts(self.approved_text, self.text)
+
+    def differences(self) -> list[review.Difference]:
+        if not self.stale or self.approved_text is None:
+            return []
+        return review.differences(self.approved_text, self.text)
+
+
+def issue_review(issue: Issue) -> ReviewState:
+    """The issue's text as it is now against its approvals (three queries)."""
+    text = review.issue_text(issue)
+    digest = review.content_hash(text)
+    current = issue.approvals.filter(content_hash=digest).first()
+    latest = current or issue.approvals.first()
+    return ReviewState(
+        text=text,
+        content_hash=digest,
+        current=current,
+        latest=latest,
+        approved_text=latest.text if latest else None,
+    )
+
+
+def welcome_review(welcome: WelcomeEmail) -> ReviewState:
+    """The welcome email's draft against the approved text subscribers get."""
+    text = review.welcome_text(welcome)
+    digest = review.content_hash(text)
+    latest = approved_welcome()
+    return ReviewState(
+        text=text,
+        content_hash=digest,
+        current=latest if latest and latest.content_hash == digest else None,
+        latest=latest,
+        approved_text=review.welcome_text(latest) if latest else None,
+    )
+
+
+def approved_welcome() -> WelcomeApproval | None:
+    """The welcome email's text as last approved: what subscribers get."""
+    return WelcomeApproval.objects.first()
+
+
+def _since(approval: IssueApproval | WelcomeApproval) -> str:
+    return (
+        f"{approval.reviewer_name} approved it on "
+        f"{timezone.localtime(approval.approved_at):%-d %B %Y at %H:%M}"
+    )
+
+
+def review_refusal(issue: Issue) -> str:
+    """Why the issue's text may not go out for want of a medical approval of
+    exactly this text ("" if it has one)."""
+    state = issue_review(issue)
+    if state.current is not None:
+        return ""
+    if state.latest is None:
+        return (
+            "No medical reviewer has approved this issue's text yet. A medical "
+            "reviewer approves it, or records that it has no medical content, on "
+            "the issue's page."
+        )
+    changed = f" (changed: {', '.join(state.changed)})" if state.changed else ""
+    return (
+        f"The issue's text changed after {_since(state.latest)}{changed}. A "
+        "medical reviewer must approve the text as it is now."
+    )
+
+
 def send_refusal(issue: Issue) -> str:
     """Why the issue cannot go out now ("" if it can)."""
-    return featured_refusal(issue) or audience_refusal(issue)
+    return featured_refusal(issue) or audience_refusal(issue) or review_refusal(issue)
 
 
 def recipient_count(issue: Issue) -> int:

@@ -1,7 +1,10 @@
 """The welcome email: sent once per subscription, whatever the worker does.
 
 A subscription is a subscriber and the moment they confirmed (someone who left and
-confirmed again asked anew, and is welcomed again). How it stays exact:
+confirmed again asked anew, and is welcomed again). What it says is the text a
+medical reviewer approved last (WelcomeApproval keeps it), never the draft staff
+edit; with no approved text no welcome goes out, and no row is made for it. How
+it stays exact:
 
 - Its WelcomeDelivery row, unique per (subscriber, confirmed_at) in the database,
   is the claim: the run that creates it sends; a run that finds it sends nothing,
@@ -59,6 +62,7 @@ class Outcome(models.TextChoices):
     SKIPPED = "skipped", "No longer subscribed"
     NOT_DUE = "not_due", "Sent, being sent, or waiting: nothing to do now"
     DISABLED = "disabled", "The welcome email is turned off"
+    NOT_APPROVED = "not_approved", "No medical reviewer has approved its text yet"
     NOT_SUBSCRIBED = "not_subscribed", "Not a confirmed subscriber"
 
 
@@ -90,16 +94,22 @@ def send_welcome(
         subscriber=subscriber, confirmed_at=subscriber.confirmed_at
     )
     welcome = selectors.welcome_email()
-    # Turning it off stops new welcomes; one already taken is finished.
-    if not rows.exists() and (welcome is None or not welcome.enabled):
-        return Outcome.DISABLED
+    # What subscribers get is the text a medical reviewer approved last, never
+    # the draft staff are editing.
+    approved = selectors.approved_welcome()
+    if not rows.exists():
+        # Turning it off stops new welcomes; one already taken is finished.
+        if welcome is None or not welcome.enabled:
+            return Outcome.DISABLED
+        if approved is None:
+            return Outcome.NOT_APPROVED
     taken = _take(subscriber, rows, follow_up=follow_up)
     if taken is None:
         return Outcome.NOT_DUE
     row, token = taken
-    if welcome is None:
-        # Deleted by hand since this row was taken: nothing to send.
-        _write(row, token, status=Status.FAILED, error="No welcome email to send.")
+    if approved is None:
+        # Approvals deleted by hand since this row was taken: nothing to send.
+        _write(row, token, status=Status.FAILED, error="No approved text to send.")
         return Outcome.FAILED
     transport = sending.Transport()
     try:
@@ -107,7 +117,7 @@ def send_welcome(
             row,
             token,
             subscriber=subscriber,
-            message=emails.welcome_message(welcome=welcome, subscriber=subscriber),
+            message=emails.welcome_message(welcome=approved, subscriber=subscriber),
             transport=transport,
             follow_up=follow_up,
         )

@@ -14,8 +14,18 @@ from PIL import Image
 from articles.models import Article, Author, Topic
 from core.pagecache import content_changed
 
-# The role groups' permissions (the migration's name starts with a digit).
-ROLES = import_module("articles.migrations.0005_workflow_revisions_review").ROLES
+# The role groups' permissions, as the migrations give them (their names start
+# with a digit): articles' 0005 made the groups, newsletter's 0009 added to them.
+ARTICLE_ROLES = import_module(
+    "articles.migrations.0005_workflow_revisions_review"
+).ROLES
+NEWSLETTER_ROLES = import_module(
+    "newsletter.migrations.0009_approvals_send_permission_roles"
+).ROLES
+ROLES = {
+    role: [*ARTICLE_ROLES.get(role, []), *NEWSLETTER_ROLES.get(role, [])]
+    for role in {**ARTICLE_ROLES, **NEWSLETTER_ROLES}
+}
 
 _counter = itertools.count(1)
 
@@ -81,8 +91,8 @@ def make_staff(*, username: str = "editor", password: str = "a-long-test-pass-42
 def make_role_user(
     role: str, *, username: str | None = None, password: str = "a-long-test-pass-42"
 ):
-    """A staff member in one role's group: "Writer", "Medical reviewer" or
-    "Editor" (groups made by articles' migration 0005)."""
+    """A staff member in one role's group: "Writer", "Medical reviewer", "Editor"
+    or "Newsletter editor" (groups made by migrations, see ROLES)."""
     group, created = Group.objects.get_or_create(name=role)
     if created:
         # A transactional test (browser tests) may start from a database another
@@ -155,8 +165,48 @@ def admin_article_form(**overrides) -> dict:
 # Newsletter (staff side) ------------------------------------------------------------
 
 
-def make_issue(**fields):
-    """A draft issue unless told otherwise (status, scheduled_at, sent_at)."""
+def newsletter_reviewer():
+    """The medical reviewer who approves newsletter text in tests (made once)."""
+    user = get_user_model().objects.filter(username="newsletter-reviewer").first()
+    return user or make_reviewer(username="newsletter-reviewer")
+
+
+def newsletter_sender():
+    """A newsletter editor, who may send issues, in tests (made once)."""
+    user = get_user_model().objects.filter(username="newsletter-editor").first()
+    return user or make_role_user("Newsletter editor")
+
+
+def approve_issue(issue, *, by=None, verdict: str = "approved"):
+    """A medical reviewer's approval of the issue's text as it is now (featured
+    articles included: add them first)."""
+    from newsletter import review, services
+
+    return services.approve_issue(
+        issue=issue,
+        user=by or newsletter_reviewer(),
+        verdict=verdict,
+        seen_hash=review.issue_hash(issue),
+    )
+
+
+def approve_welcome(*, by=None, verdict: str = "approved"):
+    """A medical reviewer's approval of the welcome email's saved text."""
+    from newsletter import review, selectors, services
+
+    return services.approve_welcome(
+        user=by or newsletter_reviewer(),
+        verdict=verdict,
+        seen_hash=review.welcome_hash(selectors.welcome_email()),
+    )
+
+
+def make_issue(*, approved: bool | None = None, **fields):
+    """A draft issue unless told otherwise (status, scheduled_at, sent_at).
+
+    Approved by a medical reviewer when `approved`, which is the default for an
+    issue past draft (it could not have got there without one).
+    """
     from newsletter.models import Issue
 
     n = next(_counter)
@@ -170,7 +220,15 @@ def make_issue(**fields):
         fields.setdefault("send_started_at", timezone.now())
     if status == Issue.Status.SENT:
         fields.setdefault("sent_at", timezone.now())
-    return Issue.objects.create(**fields)
+    issue = Issue.objects.create(**fields)
+    if approved or (approved is None and status != Issue.Status.DRAFT):
+        approve_issue(issue)
+    return issue
+
+
+def make_approved_issue(**fields):
+    """A draft issue whose text a medical reviewer approved, ready to send."""
+    return make_issue(approved=True, **fields)
 
 
 def make_listed_subscriber(status: str = "confirmed", **fields):
@@ -185,9 +243,10 @@ def make_listed_subscriber(status: str = "confirmed", **fields):
     return make_subscriber(status=status, **fields)
 
 
-def make_welcome_email(**fields):
+def make_welcome_email(*, approved: bool = True, **fields):
     """The one welcome email, turned on, with these fields (a transactional test
-    may have emptied the row the migration made)."""
+    may have emptied the row the migration made), its text approved by a medical
+    reviewer unless told otherwise."""
     from newsletter.models import WelcomeEmail
 
     fields.setdefault("enabled", True)
@@ -200,6 +259,8 @@ def make_welcome_email(**fields):
         '<p>Past issues are in the <a href="/newsletter/archive/">archive</a>.</p>',
     )
     welcome, _ = WelcomeEmail.objects.update_or_create(pk=1, defaults=fields)
+    if approved:
+        approve_welcome()
     return welcome
 
 

@@ -20,6 +20,8 @@ from newsletter import emails, sending, services
 from newsletter.admin.issues import IssueArticleInline
 from newsletter.models import Delivery, Issue, IssueArticle, Subscriber
 from tests.factories import (
+    approve_issue,
+    make_approved_issue,
     make_article,
     make_draft,
     make_issue,
@@ -538,7 +540,7 @@ def test_send_a_test_without_an_email_address_says_so(
 def test_send_now_confirmation_shows_the_confirmed_count(staff_client):
     one_of_each_status()
     make_listed_subscriber(S.CONFIRMED)
-    issue = make_issue(subject="Winter skin")
+    issue = make_approved_issue(subject="Winter skin")
     response = staff_client.get(reverse("admin:newsletter_issue_send", args=[issue.pk]))
     assert response.context["confirmed_count"] == 2
     text = response.text
@@ -570,7 +572,7 @@ def test_send_now_sends_once_to_each_confirmed_subscriber_only(
 ):
     people = one_of_each_status()
     second = make_listed_subscriber(S.CONFIRMED, email="second@example.com")
-    issue = make_issue(subject="Winter skin")
+    issue = make_approved_issue(subject="Winter skin")
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
             reverse("admin:newsletter_issue_send", args=[issue.pk])
@@ -595,7 +597,7 @@ def test_a_second_send_is_refused_and_creates_nothing(
     staff_client, mailoutbox, django_capture_on_commit_callbacks
 ):
     make_listed_subscriber(S.CONFIRMED)
-    issue = make_issue()
+    issue = make_approved_issue()
     url = reverse("admin:newsletter_issue_send", args=[issue.pk])
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(url)
@@ -619,14 +621,14 @@ def test_a_race_lost_to_another_sender_is_refused(
     from newsletter.admin import issues as newsletter_admin
 
     make_listed_subscriber(S.CONFIRMED)
-    issue = make_issue()
+    issue = make_approved_issue()
     real = newsletter_admin.services.schedule_send
 
-    def other_staff_first(*, issue, at=None):
+    def other_staff_first(*, issue, user, at=None):
         Issue.objects.filter(pk=issue.pk).update(
             status=Issue.Status.SCHEDULED, scheduled_at=timezone.now()
         )
-        return real(issue=issue, at=at)
+        return real(issue=issue, user=user, at=at)
 
     monkeypatch.setattr(newsletter_admin.services, "schedule_send", other_staff_first)
     with django_capture_on_commit_callbacks(execute=True):
@@ -640,7 +642,7 @@ def test_a_race_lost_to_another_sender_is_refused(
 
 def test_send_now_with_no_confirmed_subscribers_is_refused(staff_client):
     make_listed_subscriber(S.PENDING)
-    issue = make_issue()
+    issue = make_approved_issue()
     url = reverse("admin:newsletter_issue_send", args=[issue.pk])
     assert "no confirmed subscribers" in staff_client.get(url).text
     response = staff_client.post(url)
@@ -653,7 +655,7 @@ def test_scheduling_in_the_future_stores_a_task_and_sends_nothing(
     staff_client, database_tasks, mailoutbox, django_capture_on_commit_callbacks
 ):
     make_listed_subscriber(S.CONFIRMED)
-    issue = make_issue()
+    issue = make_approved_issue()
     at = timezone.localtime() + timedelta(days=2)
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
@@ -679,7 +681,7 @@ def test_scheduling_in_the_future_stores_a_task_and_sends_nothing(
 
 @pytest.mark.parametrize("when", [timedelta(hours=-1), timedelta(seconds=0)])
 def test_scheduling_needs_a_time_in_the_future(staff_client, when):
-    issue = make_issue()
+    issue = make_approved_issue()
     at = timezone.localtime() + when
     response = staff_client.post(
         reverse("admin:newsletter_issue_schedule", args=[issue.pk]),
@@ -1065,6 +1067,7 @@ def test_browser_send_confirmation_and_send(
     IssueArticle.objects.create(
         issue=issue, article=make_article(title="Barrier repair"), position=1
     )
+    approve_issue(issue)
     watcher = browser_staff_page(page, live_server)
     page.goto(f"{live_server.url}/admin/newsletter/issue/{issue.pk}/change/")
     page.get_by_role("link", name="Preview").click()
@@ -1295,13 +1298,16 @@ def test_send_now_and_schedule_refuse_an_issue_featuring_a_draft(
 
 
 def test_a_scheduled_issue_whose_article_was_unpublished_goes_back_to_draft(
-    staff_client, mailoutbox, database_tasks
+    staff_client, staff, mailoutbox, database_tasks
 ):
     make_listed_subscriber()
     article = make_article(title="Winter care")
     issue = make_issue()
     IssueArticle.objects.create(issue=issue, article=article)
-    services.schedule_send(issue=issue, at=timezone.now() + timedelta(hours=1))
+    approve_issue(issue)
+    services.schedule_send(
+        issue=issue, user=staff, at=timezone.now() + timedelta(hours=1)
+    )
     article.status = Article.Status.DRAFT
     article.save()
     Issue.objects.filter(pk=issue.pk).update(scheduled_at=timezone.now())
@@ -1318,6 +1324,8 @@ def test_a_scheduled_issue_whose_article_was_unpublished_goes_back_to_draft(
     # Scheduling again (once fixed) clears the reason.
     article.status = Article.Status.PUBLISHED
     article.save()
-    services.schedule_send(issue=issue, at=timezone.now() + timedelta(hours=1))
+    services.schedule_send(
+        issue=issue, user=staff, at=timezone.now() + timedelta(hours=1)
+    )
     issue.refresh_from_db()
     assert issue.not_sent_reason == ""

@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from newsletter import selectors, sending, services
 from newsletter.models import Delivery, Issue, Subscriber
-from tests.factories import make_issue, make_listed_subscriber, make_topic
+from tests.factories import (
+    approve_issue,
+    make_approved_issue,
+    make_issue,
+    make_listed_subscriber,
+    make_topic,
+    newsletter_sender,
+)
 from tests.test_newsletter_admin import issue_form, messages_of
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +43,10 @@ def delivered_to(issue: Issue) -> set[str]:
 
 
 def send_now(issue: Issue) -> Issue:
-    """Schedule for now and start the send, as the worker task would."""
-    services.schedule_send(issue=issue)
+    """Approve its text, schedule it for now and start the send, as a medical
+    reviewer, a newsletter editor and the worker task would."""
+    approve_issue(issue)
+    services.schedule_send(issue=issue, user=newsletter_sender())
     assert sending.start_send(issue_id=issue.pk)
     issue.refresh_from_db()
     return issue
@@ -141,10 +150,10 @@ def test_preferences_changed_after_the_send_started_count_from_the_next_send(
 
 
 def test_a_topic_issue_without_topics_is_refused_and_creates_nothing(readers):
-    issue = make_issue(audience=Issue.Audience.TOPICS)
+    issue = make_approved_issue(audience=Issue.Audience.TOPICS)
 
     with pytest.raises(services.SendRefused, match="no topic is chosen"):
-        services.schedule_send(issue=issue)
+        services.schedule_send(issue=issue, user=newsletter_sender())
     issue.refresh_from_db()
     assert issue.status == Issue.Status.DRAFT
 
@@ -152,9 +161,9 @@ def test_a_topic_issue_without_topics_is_refused_and_creates_nothing(readers):
 def test_a_scheduled_topic_issue_whose_topics_were_emptied_goes_back_to_draft(
     readers, topics
 ):
-    issue = make_issue(audience=Issue.Audience.TOPICS)
+    issue = make_approved_issue(audience=Issue.Audience.TOPICS)
     issue.topics.set([topics["Acne"]])
-    services.schedule_send(issue=issue)
+    services.schedule_send(issue=issue, user=newsletter_sender())
     issue.topics.clear()
 
     assert not sending.start_send(issue_id=issue.pk)
@@ -171,7 +180,7 @@ def test_a_scheduled_topic_issue_whose_topics_were_emptied_goes_back_to_draft(
 def test_the_send_page_shows_the_exact_recipient_count_and_audience(
     staff_client, readers, topics
 ):
-    issue = make_issue(audience=Issue.Audience.TOPICS)
+    issue = make_approved_issue(audience=Issue.Audience.TOPICS)
     issue.topics.set([topics["Eczema"]])
 
     response = staff_client.get(reverse("admin:newsletter_issue_send", args=[issue.pk]))

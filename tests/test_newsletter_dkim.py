@@ -23,7 +23,7 @@ from core import checks, dkim_signing
 from newsletter import emails, sending
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import Purpose, make_token
-from tests.factories import make_subscriber, make_welcome_email
+from tests.factories import approve_issue, make_subscriber, make_welcome_email
 from tests.smtp_sink import SMTPSink
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +128,7 @@ def send_issue_to(subscriber: Subscriber) -> None:
         status=Issue.Status.SCHEDULED,
         scheduled_at=timezone.now(),
     )
+    approve_issue(issue)
     assert sending.start_send(issue_id=issue.pk)
     sending.run(issue_id=issue.pk)
 

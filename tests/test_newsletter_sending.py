@@ -12,6 +12,7 @@ from django.utils import timezone
 from core.sanitize import sanitize_html
 from newsletter import clicks, emails, sending
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
+from tests.factories import approve_issue, make_role_user
 from tests.smtp_sink import Rule, SMTPSink
 
 pytestmark = pytest.mark.django_db
@@ -42,13 +43,16 @@ def add_subscribers(count: int, *, status: str = S.CONFIRMED, prefix: str = "rea
 
 
 def scheduled_issue(**fields) -> Issue:
+    """Due now, its text approved by a medical reviewer (as scheduling needs)."""
     fields.setdefault("subject", "Winter skin, gently")
     fields.setdefault("slug", "winter-skin")
     body = "<h2>Hello</h2><p>Moisturise <a href='/articles/'>more</a>.</p>"
     fields["body"] = sanitize_html(html=fields.get("body", body))
-    return Issue.objects.create(
+    issue = Issue.objects.create(
         status=Issue.Status.SCHEDULED, scheduled_at=timezone.now(), **fields
     )
+    approve_issue(issue)
+    return issue
 
 
 @pytest.fixture
@@ -525,7 +529,9 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        count = services.resend_uncertain(issue=issue, by="editor")
+        count = services.resend_uncertain(
+            issue=issue, user=make_role_user("Newsletter editor", username="editor")
+        )
     assert count == 2
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SENDING
@@ -567,6 +573,6 @@ def test_resending_uncertain_refuses_an_issue_that_never_started():
 
     issue = scheduled_issue()
     with pytest.raises(services.SendRefused):
-        services.resend_uncertain(issue=issue)
+        services.resend_uncertain(issue=issue, user=make_role_user("Editor"))
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SCHEDULED

@@ -14,7 +14,12 @@ from django_tasks_db.models import DBTaskResult
 from newsletter import sending, services, subscriptions, tasks, welcome
 from newsletter.models import Subscriber, WelcomeDelivery, WelcomeEmail
 from newsletter.tokens import Purpose, make_token
-from tests.factories import make_subscriber, make_user, make_welcome_email
+from tests.factories import (
+    approve_welcome,
+    make_subscriber,
+    make_user,
+    make_welcome_email,
+)
 from tests.smtp_sink import Rule, SMTPSink
 
 pytestmark = pytest.mark.django_db
@@ -382,6 +387,7 @@ def test_staff_body_is_sanitised_when_saved_and_the_email_has_no_script(
     assert response.status_code == 302
     saved = WelcomeEmail.objects.get()
     assert saved.body == "<p>Welcome!</p>"
+    approve_welcome()
     confirm_by_link(client, make_subscriber())
     raw = sink.handler.accepted[0].raw.decode()
     assert "script" not in raw and "alert" not in raw and "onclick" not in raw

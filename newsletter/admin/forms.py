@@ -61,16 +61,12 @@ class IssueAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if (
-            self.instance.pk
-            and Issue.objects.filter(pk=self.instance.pk)
-            .exclude(status=Issue.Status.DRAFT)
-            .exists()
-        ):
-            # Scheduled by someone else while this form was open.
+        saved = self.instance.pk and Issue.objects.filter(pk=self.instance.pk).first()
+        if saved and saved.is_locked:
+            # Sent (or due) by someone else while this form was open.
             raise forms.ValidationError(
-                "This issue has been scheduled or sent since you opened it and can "
-                "no longer change."
+                "This issue has started sending since you opened it and can no "
+                "longer change."
             )
         if "audience" in self.fields:
             if cleaned.get("audience") == Issue.Audience.TOPICS:

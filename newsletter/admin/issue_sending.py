@@ -1,6 +1,7 @@
 """The issue admin's sending side: send now, schedule, cancel, test, follow the
 progress, resume and send uncertain deliveries again. Every change goes through
-newsletter/services.py; permissions are checked on the server for each view."""
+newsletter/services.py, which checks the permissions and the medical approval
+again; the views check the permissions first, so a refused POST is a 403."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -37,7 +38,7 @@ class IssueSendingViews:
         }
         if issue.status == Issue.Status.SCHEDULED:
             context["confirmed_count"] = selectors.recipient_count(issue)
-        if issue.is_locked:
+        if issue.status != Issue.Status.DRAFT:
             context["progress"] = progress_data(issue)
             if context["progress"]["counts"][Delivery.Status.UNCERTAIN] and (
                 self.has_send_permission(request)
@@ -48,10 +49,11 @@ class IssueSendingViews:
         return context
 
     def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        issue = self._issue(request, object_id, send=True)
+        # Whoever may see the issue may mail it to their own address.
+        issue = self._issue(request, object_id)
         send_to_self(
             request,
-            send=lambda to: services.send_test(issue=issue, to=to),
+            send=lambda to: services.send_test(issue=issue, to=to, user=request.user),
             sent_message="Test sent to {to}.",
         )
         return HttpResponseRedirect(self._change_url(issue))
@@ -86,7 +88,9 @@ class IssueSendingViews:
             elif form is None or form.is_valid():
                 at = form.cleaned_data["send_at"] if form else None
                 try:
-                    count = services.schedule_send(issue=issue, at=at)
+                    count = services.schedule_send(
+                        issue=issue, at=at, user=request.user
+                    )
                 except services.SendRefused as exc:
                     messages.error(request, f"{exc} Nothing was sent.")
                     return HttpResponseRedirect(self._change_url(issue))
@@ -112,7 +116,9 @@ class IssueSendingViews:
             "form": form,
             "confirmed_count": confirmed,
             "audience_label": selectors.audience_label(issue),
-            "audience_refusal": selectors.audience_refusal(issue),
+            # Shown, and no button offered: the service refuses it anyway.
+            "send_refusal": selectors.send_refusal(issue),
+            "review": selectors.issue_review(issue),
             "featured_count": issue.issuearticle_set.count(),
             "time_zone": timezone.get_current_timezone_name(),
         }
@@ -123,7 +129,7 @@ class IssueSendingViews:
     def cancel_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         issue = self._issue(request, object_id, send=True)
         try:
-            services.cancel_schedule(issue=issue)
+            services.cancel_schedule(issue=issue, user=request.user)
         except services.SendRefused as exc:
             messages.error(request, str(exc))
         else:
@@ -139,7 +145,7 @@ class IssueSendingViews:
     def resume_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         issue = self._issue(request, object_id, send=True)
         try:
-            queued = services.resume_send(issue=issue)
+            queued = services.resume_send(issue=issue, user=request.user)
         except services.SendRefused as exc:
             messages.error(request, f"{exc} Nothing done.")
         else:
@@ -157,9 +163,7 @@ class IssueSendingViews:
         issue = self._issue(request, object_id, send=True)
         if request.method == "POST":
             try:
-                count = services.resend_uncertain(
-                    issue=issue, by=request.user.get_username()
-                )
+                count = services.resend_uncertain(issue=issue, user=request.user)
             except services.SendRefused as exc:
                 messages.error(request, f"{exc} Nothing was sent.")
             else:

@@ -1,4 +1,6 @@
-"""The issue admin: write, preview, test, send or schedule, and follow a send."""
+"""The issue admin: write, preview, test, have it medically approved, send or
+schedule, and follow a send. Who may do what is checked again in
+newsletter/services.py, whatever the way in."""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -19,9 +21,27 @@ from django.views.decorators.http import require_POST
 from core.sanitize import sanitize_html
 from newsletter import emails, selectors, services
 from newsletter.admin.forms import IssueAdminForm
+from newsletter.admin.issue_review import IssueReviewViews
 from newsletter.admin.issue_sending import IssueSendingViews
 from newsletter.admin.progress import PHASE_LABELS, send_phase
 from newsletter.models import Delivery, Issue, IssueArticle
+
+UNSCHEDULED_MESSAGE = (
+    "This issue is no longer scheduled: its text changed after its medical "
+    "approval, so it is a draft again. Once a medical reviewer has approved the "
+    "text as it is now, schedule it again."
+)
+
+
+def may_edit(request: HttpRequest, issue: Issue | None) -> bool:
+    """Whether the issue's content may change now, as far as its state goes: a
+    draft; or an issue scheduled for later, for those who may send (a change to
+    its text unschedules it). The model permissions are checked besides."""
+    if issue is None or issue.status == Issue.Status.DRAFT:
+        return True
+    if issue.is_locked:
+        return False
+    return services.may(request.user, services.SEND_PERMISSION)
 
 
 class IssueArticleInline(admin.TabularInline):
@@ -44,21 +64,18 @@ class IssueArticleInline(admin.TabularInline):
             )
         return field
 
-    def _locked(self, obj) -> bool:
-        return obj is not None and obj.is_locked
-
     def has_add_permission(self, request, obj=None) -> bool:
-        return not self._locked(obj) and super().has_add_permission(request, obj)
+        return may_edit(request, obj) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return not self._locked(obj) and super().has_change_permission(request, obj)
+        return may_edit(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return not self._locked(obj) and super().has_delete_permission(request, obj)
+        return may_edit(request, obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Issue)
-class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
+class IssueAdmin(IssueReviewViews, IssueSendingViews, admin.ModelAdmin):
     form = IssueAdminForm
     list_display = [
         "subject",
@@ -102,7 +119,8 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         content = self.content_fields
-        if obj is not None and obj.is_locked:
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read-only (locked, or a role that reads only): the body as it reads.
             content = [f if f != "body" else "body_rendered" for f in content]
         fieldsets = [
             (None, {"fields": content}),
@@ -148,17 +166,16 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
             return None
         return issue.sent_total
 
-    # Once scheduled, an issue is shown read-only: no field, article or save button.
+    # Once due, sending or sent, an issue is shown read-only: no field, article or
+    # save button; scheduled for later, to those who may send only.
     def has_change_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.is_locked:
-            return False
-        return super().has_change_permission(request, obj)
+        return may_edit(request, obj) and super().has_change_permission(request, obj)
 
     # Only drafts can be deleted: a sent issue is its archive page and the record
     # of who got what (Delivery.issue is PROTECT too); a scheduled or sending one
     # is under way.
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.is_locked:
+        if obj is not None and obj.status != Issue.Status.DRAFT:
             return False
         return super().has_delete_permission(request, obj)
 
@@ -183,10 +200,22 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
         return delete_selected(self, request, queryset)
 
     def has_send_permission(self, request: HttpRequest) -> bool:
-        return super().has_change_permission(request)
+        return services.may(request.user, services.SEND_PERMISSION)
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return services.may(request.user, services.REVIEW_PERMISSION)
 
     def save_model(self, request, obj, form, change):
-        services.save_issue(issue=obj)
+        was = obj.status
+        services.save_issue(issue=obj, user=request.user)
+        if was == Issue.Status.SCHEDULED and obj.status == Issue.Status.DRAFT:
+            self.message_user(request, UNSCHEDULED_MESSAGE, messages.WARNING)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The featured articles are saved now: are they what was approved?
+        if services.unschedule_if_changed(issue=form.instance, user=request.user):
+            self.message_user(request, UNSCHEDULED_MESSAGE, messages.WARNING)
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
@@ -205,6 +234,7 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
             extra_context = {
                 **(extra_context or {}),
                 **self.sending_context(request, issue),
+                **self.review_context(request, issue),
             }
             if issue.status in {Issue.Status.SENDING, Issue.Status.SENT}:
                 extra_context["delivery_stats"] = selectors.issue_delivery_stats(issue)
@@ -231,6 +261,7 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
             issue_path("preview/", self.preview_view, "preview"),
             issue_path("preview/email.html", self.preview_html_view, "preview_html"),
             issue_path("send-test/", require_POST(self.send_test_view), "send_test"),
+            issue_path("review/", require_POST(self.review_view), "review"),
             issue_path("send/", self.send_view, "send"),
             issue_path("schedule/", self.schedule_view, "schedule"),
             issue_path(
@@ -256,7 +287,7 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         try:
-            issue = services.build_digest()
+            issue = services.build_digest(user=request.user)
         except services.NothingToDigest as exc:
             self.message_user(request, str(exc), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:newsletter_issue_changelist"))
@@ -264,8 +295,8 @@ class IssueAdmin(IssueSendingViews, admin.ModelAdmin):
         self.message_user(
             request,
             f"Digest drafted with {count} article{'s' if count != 1 else ''}, by "
-            "topic. Edit it, preview it, then send it: it goes to monthly-digest "
-            "subscribers.",
+            "topic. Edit it, preview it, have it medically approved, then send it: "
+            "it goes to monthly-digest subscribers.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(self._change_url(issue))

@@ -1,17 +1,21 @@
-"""The welcome email's admin: the one email, changed and never deleted; and a
-read-only list of the welcomes sent, for following up failures."""
+"""The welcome email's admin: the one email, changed and never deleted, with its
+medical review (staff edit a draft; subscribers get the text a medical reviewer
+approved last); and a read-only list of the welcomes sent, for following up
+failures."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from newsletter import emails, services
+from core.sanitize import sanitize_html
+from newsletter import emails, selectors, services
 from newsletter.admin.send_to_self import send_to_self
-from newsletter.models import WelcomeDelivery, WelcomeEmail
+from newsletter.models import Verdict, WelcomeDelivery, WelcomeEmail
 
 
 class WelcomeEmailAdminForm(forms.ModelForm):
@@ -31,8 +35,22 @@ class WelcomeEmailAdmin(admin.ModelAdmin):
 
     form = WelcomeEmailAdminForm
 
+    def get_fields(self, request, obj=None):
+        fields = WelcomeEmailAdminForm.Meta.fields
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read-only (a reviewer's view): the body as it reads.
+            return [f if f != "body" else "body_rendered" for f in fields]
+        return fields
+
+    @admin.display(description="Body")
+    def body_rendered(self, welcome: WelcomeEmail) -> str:
+        # Saved sanitised; sanitised again here so nothing unsafe can ever render.
+        return mark_safe(sanitize_html(html=welcome.body))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return not WelcomeEmail.objects.exists() and super().has_add_permission(request)
+        # The permission first: the admin's app list asks on every page, and only
+        # those who may add need the query.
+        return super().has_add_permission(request) and not WelcomeEmail.objects.exists()
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -46,27 +64,85 @@ class WelcomeEmailAdmin(admin.ModelAdmin):
         return redirect("admin:newsletter_welcomeemail_change", welcome.pk)
 
     def save_model(self, request, obj, form, change):
-        services.save_welcome_email(welcome=obj)
+        services.save_welcome_email(welcome=obj, user=request.user)
+        if selectors.welcome_review(obj).current is None:
+            self.message_user(
+                request,
+                "Subscribers do not get this text until a medical reviewer approves "
+                "it (or records that it has no medical content): "
+                + (
+                    "they keep getting the text approved last."
+                    if selectors.approved_welcome()
+                    else "until then no welcome email goes out."
+                ),
+                messages.WARNING,
+            )
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return services.may(request.user, services.REVIEW_PERMISSION)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        welcome = self.get_object(request, object_id)
+        if welcome is not None:
+            state = selectors.welcome_review(welcome)
+            extra_context = {
+                **(extra_context or {}),
+                "review": state,
+                "review_differences": state.differences(),
+                "can_review": state.current is None
+                and self.has_review_permission(request),
+                "review_url": reverse(
+                    "admin:newsletter_welcomeemail_review", args=[welcome.pk]
+                ),
+                "verdicts": Verdict,
+                "welcome": True,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
+        def welcome_path(route: str, view, name: str):
+            return path(
+                f"<path:object_id>/{route}",
+                self.admin_site.admin_view(require_POST(view)),
+                name=f"newsletter_welcomeemail_{name}",
+            )
+
         return [
-            path(
-                "<path:object_id>/send_test/",
-                self.admin_site.admin_view(require_POST(self.send_test_view)),
-                name="newsletter_welcomeemail_send_test",
-            ),
+            welcome_path("send_test/", self.send_test_view, "send_test"),
+            welcome_path("review/", self.review_view, "review"),
             *super().get_urls(),
         ]
 
     def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         welcome = self.get_object(request, object_id)
-        if welcome is None or not self.has_change_permission(request, welcome):
+        if welcome is None or not self.has_view_or_change_permission(request, welcome):
             raise PermissionDenied
         send_to_self(
             request,
-            send=lambda to: services.send_welcome_test(to=to),
+            send=lambda to: services.send_welcome_test(to=to, user=request.user),
             sent_message="Test of the saved welcome email sent to {to}.",
         )
+        return redirect("admin:newsletter_welcomeemail_change", welcome.pk)
+
+    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: a medical reviewer's decision on the saved text they were shown."""
+        welcome = self.get_object(request, object_id)
+        if welcome is None or not self.has_review_permission(request):
+            raise PermissionDenied
+        try:
+            approval = services.approve_welcome(
+                user=request.user,
+                verdict=request.POST.get("verdict", ""),
+                seen_hash=request.POST.get("content_hash", ""),
+            )
+        except services.ReviewRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Recorded “{approval.get_verdict_display()}”: subscribers who "
+                "confirm from now on get this text.",
+            )
         return redirect("admin:newsletter_welcomeemail_change", welcome.pk)
 
 
