@@ -124,7 +124,9 @@ def give_unlock_pass(*, request: HttpRequest, username: str) -> None:
 
 
 def holds_unlock_pass(request: HttpRequest, username: str) -> bool:
-    unlock = request.session.get(UNLOCK_PASS_KEY)
+    # Requests made outside a page (a test's RequestFactory) have no session.
+    session = getattr(request, "session", None)
+    unlock = session.get(UNLOCK_PASS_KEY) if session is not None else None
     return bool(
         unlock
         and unlock.get("username") == username

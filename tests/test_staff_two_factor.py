@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -746,19 +745,18 @@ def test_passkeys_belong_to_the_site_url_and_localhost_stands_for_127_0_0_1():
 
 
 @pytest.mark.browser
-def test_an_editor_enrols_and_verifies_in_the_browser(page, live_server, artifacts_dir):
-    # Given the permission directly: browser tests run after the others, once an
-    # earlier one has flushed the roles a migration made.
+def test_a_staff_member_enrols_an_app_and_signs_in_with_a_backup_code_in_the_browser(
+    page, live_server, artifacts_dir
+):
     editor = make_user(username="editor")
     editor.is_staff = True
     editor.save()
-    editor.user_permissions.add(Permission.objects.get(codename="publish_article"))
     shots = artifacts_dir
     page.goto(f"{live_server.url}/admin/login/")
     page.get_by_label("Username").fill(editor.username)
     page.get_by_label("Password").fill(editor.raw_password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
+    page.get_by_role("heading", name="Set up your second factor").wait_for()
     assert page.locator("svg.staff-qr").is_visible()
     page.screenshot(path=shots / "staff-enrol-desktop.png", full_page=True)
     page.set_viewport_size(PHONE)
@@ -774,6 +772,11 @@ def test_an_editor_enrols_and_verifies_in_the_browser(page, live_server, artifac
     let_wait_pass(device)
     page.get_by_label("6-digit code from the app").fill(current_code(device))
     page.get_by_role("button", name="Confirm and continue").click()
+    page.get_by_role("heading", name="Save your backup codes").wait_for()
+    page.screenshot(path=shots / "staff-backup-codes-phone.png", full_page=True)
+    codes = page.locator(".backup-codes code").all_inner_texts()
+    assert len(codes) == 10
+    page.get_by_role("link", name="I have saved them: continue").click()
     page.locator("#user-tools").get_by_text(editor.username).wait_for()
 
     page.get_by_role("button", name="Log out").click()
@@ -781,8 +784,12 @@ def test_an_editor_enrols_and_verifies_in_the_browser(page, live_server, artifac
     page.get_by_label("Username").fill(editor.username)
     page.get_by_label("Password").fill(editor.raw_password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Enter your sign-in code").wait_for()
+    page.get_by_role("heading", name="Give your second factor").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=shots / "staff-verify-phone.png", full_page=True)
+    page.get_by_text("Use a backup code").click()
+    page.get_by_label("Backup code").fill(codes[0])
+    page.get_by_role("button", name="Use this backup code").click()
+    page.get_by_text("You used a backup code: 9 left.").wait_for()
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=shots / "staff-verify-desktop.png", full_page=True)
+    page.screenshot(path=shots / "staff-backup-code-used-desktop.png", full_page=True)
