@@ -292,7 +292,13 @@ def qr_svg(device: TOTPDevice) -> SafeString:
     secret never leaves the site to be drawn. Black on white whatever the page's
     colours, so dark mode does not make it unscannable."""
     svg = segno.make(device.config_url, error="m").svg_inline(
-        scale=5, border=4, dark="#000", light="#fff", omitsize=True, title=QR_TITLE
+        scale=5,
+        border=4,
+        dark="#000",
+        light="#fff",
+        omitsize=True,
+        title=QR_TITLE,
+        svgclass=None,
     )
     return mark_safe(svg.replace("<svg ", '<svg role="img" class="staff-qr" ', 1))
 
