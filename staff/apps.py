@@ -7,8 +7,8 @@ class StaffConfig(AppConfig):
     """Staff sign-in: the second factor every staff account gives (passkeys,
     authenticator apps, backup codes) and the limits on password guessing.
 
-    Imports `core` only (tests/test_skincare_imports.py); the permissions it asks
-    about are named as strings, so it knows nothing else of `articles`.
+    Imports `core` only (tests/test_skincare_imports.py): it asks every staff
+    account for a factor, whatever its role, so it knows nothing of `articles`.
     """
 
     # Chosen for "staff" in INSTALLED_APPS, not the TOTP config imported here.
