@@ -259,9 +259,10 @@ def test_the_lockout_page_offers_a_passkey_and_an_unlock_link(client):
     assert f'value="{user.username}"' in text
 
 
-def test_a_passkey_signs_in_to_a_locked_account_without_the_password(rf):
+def test_a_passkey_signs_in_to_a_locked_account_from_a_locked_network(rf):
     user = make_staff()
-    fail(Client(), user.username, ACCOUNT_LIMIT)
+    # Both limits spent: the account's, and the network's the owner is on.
+    fail(Client(), user.username, NETWORK_LIMIT)
     passkey = WebAuthnCredential.objects.create(
         user=user,
         credential_id=b"credential",
@@ -315,6 +316,7 @@ def test_an_unlock_link_lets_the_owner_sign_in_once_with_password_and_factor(
     # The password alone still meets the second factor.
     response = attempt(owner, user.username, password=user.raw_password)
     assert logged_in(response)
+    assert sign_in_limits.UNLOCK_PASS_KEY not in owner.session
     assert owner.get("/admin/")["Location"].startswith("/admin/second-factor/")
     # Once: signed out, the pass is gone and the account is still locked.
     owner.logout()
