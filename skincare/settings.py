@@ -4,6 +4,7 @@ Without DJANGO_DEBUG=1 the site runs in production posture: DEBUG off, a secret 
 required, hosts from DJANGO_ALLOWED_HOSTS. README.md lists every variable.
 """
 
+import ipaddress
 import os
 import tempfile
 from datetime import timedelta
@@ -449,10 +450,14 @@ SITE_URL = os.environ.get("SITE_URL", "").rstrip("/") or (
 # Passkeys (django-otp-webauthn) belong to the site's host name (the relying party
 # ID) and are accepted only from its origin, both from SITE_URL: moving the site to
 # another domain means staff make new passkeys. WebAuthn refuses an IP address as
-# the ID, so a site on 127.0.0.1 (`make run`) uses localhost: open
-# http://localhost:8000 there to use passkeys.
+# the ID, so a site on an address (`make run`: 127.0.0.1, or 0.0.0.0) uses
+# localhost: open http://localhost:8000 there to use passkeys.
 _site = urlsplit(SITE_URL)
-_site_host = "localhost" if _site.hostname in {"127.0.0.1", "::1"} else _site.hostname
+try:
+    ipaddress.ip_address(_site.hostname or "")
+    _site_host = "localhost"
+except ValueError:
+    _site_host = _site.hostname or "localhost"
 OTP_WEBAUTHN_RP_ID = _site_host
 OTP_WEBAUTHN_RP_NAME = SITE_NAME
 OTP_WEBAUTHN_ALLOWED_ORIGINS = [

@@ -731,13 +731,16 @@ def test_the_second_factor_is_on_in_production_and_off_in_make_run():
     assert setting_with(DJANGO_STAFF_TWO_FACTOR="0") == "False"
 
 
-def test_passkeys_belong_to_the_site_url_and_localhost_stands_for_127_0_0_1():
+def test_passkeys_belong_to_the_site_url_and_localhost_stands_for_an_address():
     party = "(settings.OTP_WEBAUTHN_RP_ID, settings.OTP_WEBAUTHN_ALLOWED_ORIGINS)"
     assert setting_with(party, SITE_URL="https://skincare.example") == (
         "('skincare.example', ['https://skincare.example'])"
     )
     assert setting_with(party, DJANGO_DEBUG="1") == (
         "('localhost', ['http://localhost:8000'])"
+    )
+    assert setting_with(party, DJANGO_DEBUG="1", SITE_URL="http://0.0.0.0:8080") == (
+        "('localhost', ['http://localhost:8080'])"
     )
 
 
