@@ -4,10 +4,12 @@ Without DJANGO_DEBUG=1 the site runs in production posture: DEBUG off, a secret 
 required, hosts from DJANGO_ALLOWED_HOSTS. README.md lists every variable.
 """
 
+import ipaddress
 import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "staff.apps.AuthenticatorAppsConfig",
+    "staff.apps.PasskeysConfig",
     # Before django_tasks_db: its `db_worker` command is core's (with heartbeats,
     # core/workers.py), as Django takes a command from the first app that has it.
     "core",
@@ -273,42 +276,63 @@ FILE_UPLOAD_PERMISSIONS = 0o644
 
 LOGIN_URL = "admin:login"
 
-# Password guessing (django-axes). Failures are counted per account and address
-# together: after AXES_FAILURE_LIMIT in a row that pair is locked out for the cool-off,
-# even with the right password, while the same account from another address and
-# other accounts from the same address still get in. Axes' default is kept for
-# success: a login that works does not clear the failures (they expire with the
-# cool-off), so guessing cannot be hidden between logins.
+# Password guessing (django-axes, with the limits of staff/sign_in_limits.py).
+# Every failed sign-in is recorded per account, address and browser; two limits are
+# counted from those records over the last hour (a record counts until an hour after
+# its last failure): at most 10 password guesses at one account from any number of
+# addresses, and at most 30 failed sign-ins from one IPv4 address or IPv6 /64 across
+# accounts. Either locks the sign-in even for the right password; the account's
+# owner still gets in with a passkey, or once with an emailed unlock link.
+# A sign-in that works does not clear failures (axes' default), so guessing cannot
+# be hidden between logins.
 AUTHENTICATION_BACKENDS = [
+    # First, before axes: a verified passkey cannot be guessed, so the guessing
+    # limits do not apply to it (it is how a locked-out owner gets in).
+    "django_otp_webauthn.backends.WebAuthnBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = 5
+AXES_HANDLER = "staff.sign_in_limits.SignInLimitHandler"
+STAFF_SIGN_IN_ACCOUNT_LIMIT = 10
+STAFF_SIGN_IN_NETWORK_LIMIT = 30
+# The handler answers how many of the two limits a request has used up; one is
+# enough to lock.
+AXES_FAILURE_LIMIT = 1
 AXES_COOLOFF_TIME = timedelta(
-    minutes=int(os.environ.get("DJANGO_LOGIN_COOLOFF_MINUTES", "15"))
+    minutes=int(os.environ.get("DJANGO_LOGIN_COOLOFF_MINUTES", "60"))
 )
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "skincare.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
-# The client address is REMOTE_ADDR and nothing else, as for the sign-up limit
-# (newsletter/ratelimit.py): anyone can send X-Forwarded-For. The ipware settings
-# say the same in case django-ipware is ever installed.
-AXES_CLIENT_IP_CALLABLE = "newsletter.ratelimit.client_ip"
+# The client's network: REMOTE_ADDR and nothing else (anyone can send
+# X-Forwarded-For), an IPv6 address reduced to its /64 (a household or a server
+# holds a whole /64 and can use any address in it), an IPv4-mapped one to IPv4.
+AXES_CLIENT_IP_CALLABLE = "staff.sign_in_limits.client_network"
 AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_IPWARE_PROXY_COUNT = None
-# Lockouts are logged (logger "axes", WARNING) with the account and the address, so
-# an operator can see who is being guessed at from where; passwords never are.
+# Lockouts are logged (loggers "axes" and "staff.sign_in_limits", WARNING) with the
+# account and the network, and stored (staff.SignInLockout) for the admin home;
+# passwords never are.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
 # No start-up banner on every manage.py command, and log lines name only what a
 # lockout is about (account and address), not every header axes can see.
 AXES_VERBOSE = False
+# How long an emailed unlock link works, and how many one account can be sent.
+STAFF_UNLOCK_LINK_MAX_AGE = timedelta(hours=1)
+STAFF_UNLOCK_LINKS_PER_HOUR = 3
+# Unlock links asked for from one network per hour (whatever the accounts).
+STAFF_UNLOCK_REQUESTS_PER_NETWORK = 10
 
-# Second factor (staff/two_factor.py): staff who can publish or review enter a code
-# from an authenticator app (TOTP) once per session before the admin opens. On in
+# Second factor (staff/two_factor.py): every staff account gives one once per
+# session before the admin opens: a passkey (django-otp-webauthn), a code from an
+# authenticator app (TOTP, django-otp), or one of its ten backup codes. On in
 # production posture, off with DJANGO_DEBUG=1 (`make run`); DJANGO_STAFF_TWO_FACTOR
 # says otherwise either way.
 STAFF_TWO_FACTOR = env_bool("DJANGO_STAFF_TWO_FACTOR", not DEBUG)
+# Adding, replacing or removing a factor, or making new backup codes, needs a
+# factor given in this session within this time.
+STAFF_REVERIFY_MINUTES = 10
 # The name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = "Skincare"
 # After n wrong codes in a row the next try waits 2**(n-1) seconds (django-otp).
@@ -426,6 +450,23 @@ SITE_URL = os.environ.get("SITE_URL", "").rstrip("/") or (
     if ALLOWED_HOSTS and not DEBUG
     else "http://127.0.0.1:8000"
 )
+
+# Passkeys (django-otp-webauthn) belong to the site's host name (the relying party
+# ID) and are accepted only from its origin, both from SITE_URL: moving the site to
+# another domain means staff make new passkeys. WebAuthn refuses an IP address as
+# the ID, so a site on an address (`make run`: 127.0.0.1, or 0.0.0.0) uses
+# localhost: open http://localhost:8000 there to use passkeys.
+_site = urlsplit(SITE_URL)
+try:
+    ipaddress.ip_address(_site.hostname or "")
+    _site_host = "localhost"
+except ValueError:
+    _site_host = _site.hostname or "localhost"
+OTP_WEBAUTHN_RP_ID = _site_host
+OTP_WEBAUTHN_RP_NAME = SITE_NAME
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    f"{_site.scheme}://{_site_host}" + (f":{_site.port}" if _site.port else "")
+]
 
 # Background work: django-tasks with its database backend (the worker is
 # `manage.py db_worker`). Tasks live in the same database as the site.

@@ -18,6 +18,8 @@ urlpatterns = [
     path("admin/ckeditor/", include("core.editor.urls")),
     # Before the admin, under /admin/ so the admin's look and CSP apply.
     path("admin/second-factor/", include("staff.urls")),
+    # Passkeys: django-otp-webauthn's views with the site's rules (staff/passkeys.py).
+    path("admin/passkeys/", include("staff.passkey_urls")),
     path("admin/", admin.site.urls),
     path("media/<path:path>", serve_media, name="media"),
     path(

@@ -1,12 +1,14 @@
 from django.apps import AppConfig
 from django_otp.plugins.otp_totp.apps import DefaultConfig as TOTPConfig
+from django_otp_webauthn.apps import OtpWebauthnConfig
 
 
 class StaffConfig(AppConfig):
-    """Staff sign-in: the second factor (TOTP) for those who can publish or review.
+    """Staff sign-in: the second factor every staff account gives (passkeys,
+    authenticator apps, backup codes) and the limits on password guessing.
 
-    Imports `core` only (tests/test_skincare_imports.py); the permissions it asks
-    about are named as strings, so it knows nothing else of `articles`.
+    Imports `core` only (tests/test_skincare_imports.py): it asks every staff
+    account for a factor, whatever its role, so it knows nothing of `articles`.
     """
 
     # Chosen for "staff" in INSTALLED_APPS, not the TOTP config imported here.
@@ -20,3 +22,10 @@ class AuthenticatorAppsConfig(TOTPConfig):
 
     default = False
     verbose_name = "Staff authenticator apps"
+
+
+class PasskeysConfig(OtpWebauthnConfig):
+    """django-otp-webauthn's passkeys under a name staff recognise in the admin."""
+
+    default = False
+    verbose_name = "Staff passkeys"

@@ -6,16 +6,27 @@ from django.urls import reverse
 from staff import two_factor
 from staff.views import with_next
 
-# Pages staff who still owe a code can open: without them nobody could sign in,
-# sign out, or give the code.
-OPEN_PAGES = ("admin:login", "admin:logout", "staff:verify", "staff:enrol")
+# Pages staff who still owe a factor can open: without them nobody could sign in,
+# sign out, give a factor or set one up. The passkey views check for themselves
+# who may make or use a passkey (staff/passkeys.py).
+OPEN_PAGES = (
+    "admin:login",
+    "admin:logout",
+    "staff:verify",
+    "staff:enrol",
+    "otp_webauthn:credential-registration-begin",
+    "otp_webauthn:credential-registration-complete",
+    "otp_webauthn:credential-authentication-begin",
+    "otp_webauthn:credential-authentication-complete",
+    "otp_webauthn:js-i18n-catalog",
+)
 
 
 class StaffTwoFactorMiddleware:
-    """Keeps staff who need a second factor and have not given it in this session
-    out of the admin: every other /admin/ address, for any method, sends them to
-    enter their code (or to set up their app first). A POST is refused the same
-    way, before any view runs, so it changes nothing.
+    """Keeps staff who have not given their second factor in this session out of
+    the admin: every other /admin/ address, for any method, sends them to give it
+    (or to set one up first). A POST is refused the same way, before any view
+    runs, so it changes nothing.
 
     Below django_otp's OTPMiddleware (request.user.is_verified) and the message
     middleware (the note that nothing was saved).
@@ -31,20 +42,20 @@ class StaffTwoFactorMiddleware:
             and two_factor.is_required(request.user)
             and not request.user.is_verified()
         ):
-            return self.ask_for_code(request)
+            return self.ask_for_factor(request)
         return self.get_response(request)
 
     @staticmethod
-    def ask_for_code(request: HttpRequest) -> HttpResponseBase:
+    def ask_for_factor(request: HttpRequest) -> HttpResponseBase:
         if request.method not in {"GET", "HEAD"}:
             messages.warning(
                 request,
-                "Nothing was saved: your account can publish or review articles, "
-                "so it needs the code from your authenticator app first.",
+                "Nothing was saved: staff accounts give their second factor "
+                "(passkey, authenticator app or backup code) first.",
             )
         page = (
             "staff:verify"
-            if two_factor.confirmed_device(request.user) is not None
+            if two_factor.has_main_factor(request.user)
             else "staff:enrol"
         )
         return redirect(with_next(page, request.get_full_path()))

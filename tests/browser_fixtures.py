@@ -87,8 +87,8 @@ def current_code(device: TOTPDevice) -> str:
 
 def log_in(page, live_server, user) -> None:
     """Sign in to the admin as a person does: the password form, then, for staff
-    who can publish or review, the code from their authenticator app (a confirmed
-    device is made for them if they have none)."""
+    (with the second factor on), the code from their authenticator app (a
+    confirmed device is made for them if they have none)."""
     needs_code = two_factor.is_required(user)
     device = needs_code and (
         two_factor.confirmed_device(user)

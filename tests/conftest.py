@@ -1,3 +1,5 @@
+import time
+
 import django_otp
 import pytest
 from django.http import HttpRequest
@@ -10,8 +12,9 @@ pytest_plugins = ["tests.browser_fixtures"]
 
 
 def give_second_factor(client: Client, user) -> TOTPDevice:
-    """Mark the client's session verified with a confirmed authenticator app of
-    the user's (made if needed), as entering its code would (staff/two_factor.py)."""
+    """Mark the client's session verified, just now, with a confirmed authenticator
+    app of the user's (made if needed), as entering its code would
+    (staff/two_factor.py)."""
     device = two_factor.confirmed_device(user) or TOTPDevice.objects.create(
         user=user, name="Test phone", confirmed=True
     )
@@ -19,13 +22,14 @@ def give_second_factor(client: Client, user) -> TOTPDevice:
     request.session = client.session
     request.user = user
     django_otp.login(request, device)
+    request.session[two_factor.VERIFIED_AT_KEY] = time.time()
     request.session.save()
     return device
 
 
 class VerifiedClient(Client):
-    """force_login signs staff in the whole way: for those who can publish or
-    review, with the second factor given too, so admin tests reach the admin."""
+    """force_login signs staff in the whole way, with the second factor given
+    too, so admin tests reach the admin."""
 
     def force_login(self, user, backend=None):
         super().force_login(user, backend)

@@ -290,10 +290,10 @@ def populate(count: int, people: dict) -> None:
 # Nine for the page around the dashboard (session, user, the user's and the
 # groups' permissions, the app list's four checks for the home page and editorial
 # policy rows, the recent actions),
-# one more for the second factor's device (those who publish or review), then one
-# for every section's count together and one for each section's rows.
+# one more for the second factor's device (every staff account), then one for every
+# section's count together and one for each section's rows.
 PAGE_QUERIES = 9
-SECOND_FACTOR = {"editor": 1, "reviewer": 1, "writer": 0}
+SECOND_FACTOR = {"editor": 1, "reviewer": 1, "writer": 1}
 SECTIONS_SEEN = {"editor": 6, "reviewer": 2, "writer": 2}
 
 

@@ -3,17 +3,23 @@
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core import mail
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
+from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import expect
 
 from newsletter.models import Subscriber
 from newsletter.tokens import Purpose, make_token
 from tests.browser_fixtures import DESKTOP, PHONE
-from tests.factories import make_subscriber, make_topic
+from tests.conftest import VerifiedClient
+from tests.factories import make_role_user, make_staff, make_subscriber, make_topic
 from tests.test_page_validity import trust_article
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -141,3 +147,99 @@ def test_axe_harness_reports_a_known_violation(new_context, axe_source):
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
     )
     assert "image-alt" in {v["id"] for v in result["violations"]}
+
+
+def browser_session(context, live_server, client) -> None:
+    """Give a browser context the session of a Django test client (same database),
+    so a page can be opened as that client's user."""
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_staff_sign_in_pages_have_no_accessibility_violations(
+    live_server, new_context, axe_source, viewport, settings
+):
+    """Sign-in with its passkey button, the second factor's pages, sign-in methods,
+    backup codes, the lockout page, the unlock request and the unlock link."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    problems = {}
+
+    def check(page, name: str) -> None:
+        violations = axe_violations(page, axe_source, name)
+        if violations:
+            problems[name] = violations
+
+    def page_as(client=None):
+        context = new_context(viewport=viewport, bypass_csp=True)
+        if client is not None:
+            browser_session(context, live_server, client)
+        return context.new_page()
+
+    newcomer = Client()
+    newcomer.force_login(make_role_user("Writer", username="newcomer"))
+    page = page_as(newcomer)
+    page.goto(live_server.url + reverse("staff:enrol"))
+    expect(page.get_by_role("button", name="Make a passkey")).to_be_visible()
+    check(page, "staff-enrol")
+
+    editor = make_role_user("Editor", username="enrolled")
+    WebAuthnCredential.objects.create(
+        user=editor,
+        name="Laptop",
+        credential_id=b"credential",
+        public_key=b"key",
+        aaguid="00000000-0000-0000-0000-000000000000",
+        confirmed=True,
+    )
+    verified = VerifiedClient()
+    verified.force_login(editor)
+    page = page_as(verified)
+    page.goto(live_server.url + reverse("staff:backup_codes"))
+    check(page, "staff-backup-codes")
+    page.get_by_role("button", name="Make ten new backup codes").click()
+    expect(page.get_by_role("heading", name="Save your backup codes")).to_be_visible()
+    check(page, "staff-backup-codes-new")
+    page.goto(live_server.url + reverse("staff:factors"))
+    expect(page.get_by_role("button", name="Add a passkey")).to_be_visible()
+    check(page, "staff-methods")
+
+    unverified = Client()
+    unverified.force_login(editor)
+    page = page_as(unverified)
+    page.goto(live_server.url + reverse("staff:verify"))
+    expect(page.get_by_role("button", name="Use my passkey")).to_be_visible()
+    check(page, "staff-verify")
+    page.get_by_text("Use a backup code").click()
+    page.get_by_label("Backup code").fill("0000-0000-0000")
+    page.get_by_role("button", name="Use this backup code").click()
+    expect(page.get_by_text("That backup code is not right")).to_be_visible()
+    check(page, "staff-verify-wrong-code")
+
+    owner = make_staff(username="owner")
+    for _ in range(settings.STAFF_SIGN_IN_ACCOUNT_LIMIT):
+        Client().post(reverse("admin:login"), {"username": "owner", "password": "x"})
+    page = page_as()
+    page.goto(live_server.url + reverse("admin:login"))
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_visible()
+    check(page, "admin-login")
+    page.get_by_label("Username").fill(owner.username)
+    page.get_by_label("Password").fill(owner.raw_password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Sign-in paused")).to_be_visible()
+    check(page, "staff-locked-out")
+    page.get_by_role("button", name="Email me an unlock link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    check(page, "staff-unlock-requested")
+    [message] = mail.outbox
+    link = re.search(r"/admin/second-factor/unlock/\S+/", message.body).group(0)
+    page.goto(live_server.url + link)
+    check(page, "staff-unlock-link")
+    assert problems == {}, json.dumps(problems, indent=2)

@@ -16,18 +16,24 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from django.core import mail
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_otp_webauthn.models import WebAuthnCredential
 
 from articles.models import Article, Correction, Evidence, Reference
 from newsletter import emails, selectors
 from newsletter.models import Issue, IssueArticle, Subscriber
 from newsletter.tokens import Purpose, make_token
+from tests.conftest import VerifiedClient
 from tests.factories import (
     make_article,
     make_author,
     make_issue,
+    make_role_user,
+    make_staff,
     make_subscriber,
     make_topic,
     make_welcome_email,
@@ -343,6 +349,99 @@ def test_every_public_page_and_email_is_valid_html(
 
     control = [m["message"] for m in messages.pop(KNOWN_BAD) if m["type"] == "error"]
     assert any("fraction of a second" in m for m in control), control
+    problems = [
+        f"{name}:{m.get('lastLine', '?')}: {m['type']}: {m['message']}"
+        for name, found in sorted(messages.items())
+        for m in found
+        if is_problem(name, m)
+    ]
+    if problems:
+        pytest.fail(
+            f"{len(problems)} Nu Html Checker problem(s):\n" + "\n".join(problems),
+            pytrace=False,
+        )
+
+
+def staff_sign_in_documents(settings, django_capture_on_commit_callbacks) -> dict:
+    """{document name: HTML} for each staff sign-in page (staff/): the second
+    factor, its set-up and management, the lockout page and the unlock link."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    documents = {}
+    newcomer = make_role_user("Writer", username="newcomer")
+    fresh = Client()
+    fresh.force_login(newcomer)
+    documents["staff-enrol"] = fresh.get(reverse("staff:enrol")).content.decode()
+
+    editor = make_role_user("Editor", username="enrolled")
+    WebAuthnCredential.objects.create(
+        user=editor,
+        name="Laptop",
+        credential_id=b"credential",
+        public_key=b"key",
+        aaguid="00000000-0000-0000-0000-000000000000",
+        confirmed=True,
+    )
+    verified = VerifiedClient()
+    verified.force_login(editor)
+    documents["staff-backup-codes-new"] = verified.post(
+        reverse("staff:backup_codes")
+    ).content.decode()
+    documents["staff-backup-codes"] = verified.get(
+        reverse("staff:backup_codes")
+    ).content.decode()
+    documents["staff-methods"] = verified.get(reverse("staff:factors")).content.decode()
+    documents["staff-add-method"] = verified.get(
+        reverse("staff:enrol")
+    ).content.decode()
+    documents["staff-confirm"] = verified.get(reverse("staff:confirm")).content.decode()
+    unverified = Client()
+    unverified.force_login(editor)
+    documents["staff-verify"] = unverified.get(reverse("staff:verify")).content.decode()
+    documents["staff-verify-wrong-code"] = unverified.post(
+        reverse("staff:verify"), {"code": "0000-0000-0000"}
+    ).content.decode()
+
+    login = reverse("admin:login")
+    visitor = Client()
+    documents["admin-login"] = visitor.get(login).content.decode()
+    owner = make_staff(username="owner")
+    for _ in range(10):
+        locked = visitor.post(login, {"username": "owner", "password": "wrong"})
+    assert locked.status_code == 429
+    documents["staff-locked-account"] = locked.content.decode()
+    for n in range(30):
+        locked = Client().post(login, {"username": f"user-{n}", "password": "x"})
+    documents["staff-locked-network"] = locked.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        documents["staff-unlock-requested"] = (
+            Client()
+            .post(
+                reverse("staff:unlock_request"),
+                {"username": owner.username},
+                REMOTE_ADDR="198.51.100.7",
+            )
+            .content.decode()
+        )
+    [message] = mail.outbox
+    documents["email-staff-unlock"] = html_part(message)
+    path = re.search(r"/admin/second-factor/unlock/\S+/", message.body).group(0)
+    documents["staff-unlock-link"] = Client().get(path).content.decode()
+    documents["staff-unlock-link-invalid"] = (
+        Client().get(reverse("staff:unlock", args=["not-a-real-link"])).content.decode()
+    )
+    return documents
+
+
+def test_every_staff_sign_in_page_is_valid_html(
+    settings, django_capture_on_commit_callbacks, tmp_path, java
+):
+    documents = {
+        f"{name}.html": html
+        for name, html in staff_sign_in_documents(
+            settings, django_capture_on_commit_callbacks
+        ).items()
+    }
+    messages = nu_check(java, tmp_path, documents)
     problems = [
         f"{name}:{m.get('lastLine', '?')}: {m['type']}: {m['message']}"
         for name, found in sorted(messages.items())

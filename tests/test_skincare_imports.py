@@ -4,8 +4,7 @@
 - `articles` imports `core` only: it knows nothing of the newsletter;
 - `newsletter` imports `core`, and of `articles` only its models (public
   querysets such as Article.objects.published());
-- `staff` (the staff second factor) imports `core` only: it names the articles
-  permissions it guards as strings;
+- `staff` (staff sign-in) imports `core` only;
 - nothing imports the project package `skincare` (settings are read through
   django.conf), which alone wires the apps together (URLs);
 - no import circles between modules, and no imports inside functions used to hide

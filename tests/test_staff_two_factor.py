@@ -1,24 +1,29 @@
-"""The second factor for staff who can publish or review (staff/): enrolment, the
-code on each sign-in, throttled wrong codes, and who is asked."""
+"""The second factor every staff account gives (staff/): who is asked, enrolment,
+the code on each sign-in, backup codes, adding and removing factors, throttled
+wrong codes. Passkeys in the browser: tests/test_staff_passkeys_browser.py."""
 
 import io
 import os
+import re
 import subprocess
 import sys
+import time
 from base64 import b32encode
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from articles.models import Topic
+from staff import two_factor
+from staff.models import BackupCode, BackupCodeSet
 from tests.browser_fixtures import PHONE, current_code
 from tests.factories import make_reviewer, make_role_user, make_staff, make_user
 
@@ -52,9 +57,9 @@ def wrong_code(device: TOTPDevice) -> str:
     return f"{(int(current_code(device)) + 1) % 1_000_000:06d}"
 
 
-def let_wait_pass(device: TOTPDevice) -> None:
+def let_wait_pass(device) -> None:
     """Move the last failure back a day, as if the throttle's wait were over."""
-    TOTPDevice.objects.filter(pk=device.pk).update(
+    type(device).objects.filter(pk=device.pk).update(
         throttling_failure_timestamp=timezone.now() - timedelta(days=1)
     )
 
@@ -66,10 +71,10 @@ def error_of(response) -> str:
 # Who is asked -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make_user", ["Editor", "Medical reviewer", "superuser"])
-def test_staff_who_can_publish_or_review_are_sent_to_enrolment_first(
-    unverified_client, make_user
-):
+@pytest.mark.parametrize(
+    "make_user", ["Writer", "Editor", "Medical reviewer", "superuser"]
+)
+def test_every_staff_account_is_sent_to_enrolment_first(unverified_client, make_user):
     user = (
         make_staff(username="boss")
         if make_user == "superuser"
@@ -107,7 +112,7 @@ def test_a_post_to_an_admin_url_before_the_code_changes_nothing_and_says_why(
     assert response["Location"] == enrol_url(url)
     assert not Topic.objects.filter(slug="acne").exists()
     [message] = get_messages(response.wsgi_request)
-    assert str(message).startswith("Nothing was saved: your account can publish")
+    assert str(message).startswith("Nothing was saved: staff accounts give their")
 
 
 def test_a_post_from_an_enrolled_but_unverified_editor_is_sent_to_the_code(
@@ -122,10 +127,22 @@ def test_a_post_from_an_enrolled_but_unverified_editor_is_sent_to_the_code(
     assert not Topic.objects.filter(slug="acne").exists()
 
 
-def test_a_writer_is_not_asked_for_a_code(unverified_client):
-    client = signed_in(unverified_client, make_role_user("Writer"))
-    assert client.get(ADMIN).status_code == 200
-    assert client.get(ENROL)["Location"] == ADMIN
+def test_a_writer_who_uploads_files_gives_a_code_before_the_upload_page(
+    unverified_client,
+):
+    writer = make_role_user("Writer")
+    client = signed_in(unverified_client, writer)
+    upload = "/admin/ckeditor/upload/"
+    response = client.post(upload, {})
+    assert response.status_code == 302
+    assert response["Location"] == enrol_url(upload)
+
+
+def test_an_account_that_is_not_staff_is_not_asked_for_a_code(unverified_client):
+    reader = make_user()
+    client = signed_in(unverified_client, reader)
+    assert client.get(ADMIN)["Location"].startswith(reverse("admin:login"))
+    assert client.get(ENROL)["Location"].startswith(reverse("admin:login"))
     assert not TOTPDevice.objects.exists()
 
 
@@ -206,7 +223,7 @@ def test_enrolment_refuses_what_is_not_six_digits_without_counting_it(
     assert TOTPDevice.objects.get(user=editor).throttling_failure_count == 0
 
 
-def test_enrolment_with_the_right_code_confirms_the_device_and_verifies_the_session(
+def test_enrolment_with_the_right_code_confirms_the_app_and_shows_ten_backup_codes(
     unverified_client,
 ):
     editor = make_role_user("Editor")
@@ -220,8 +237,11 @@ def test_enrolment_with_the_right_code_confirms_the_device_and_verifies_the_sess
     response = client.post(
         ENROL, {"token": f"{code[:3]} {code[3:]}", "next": changelist}
     )
-    assert response.status_code == 302
-    assert response["Location"] == changelist
+    assert response.status_code == 200
+    assert "Save your backup codes" in response.text
+    assert len(response.context["codes"]) == 10
+    assert f'href="{changelist}"' in response.text
+    assert response["Cache-Control"].startswith("max-age=0, no-cache, no-store")
     device.refresh_from_db()
     assert device.confirmed
     assert client.session.session_key != session_key  # a fresh key once verified
@@ -257,7 +277,7 @@ def test_a_verified_editor_reaches_the_admin(unverified_client):
     assert client.get(ADMIN)["Location"] == verify_url()
     page = client.get(verify_url())
     assert page.status_code == 200
-    assert "Enter your sign-in code" in page.text
+    assert "Give your second factor" in page.text
     response = client.post(verify_url(), {"token": current_code(device)})
     assert response["Location"] == ADMIN
     assert client.get(ADMIN).status_code == 200
@@ -289,7 +309,7 @@ def test_an_editor_whose_device_is_removed_sets_up_a_new_one(unverified_client):
     assert client.get(ADMIN).status_code == 200
     out = io.StringIO()
     call_command("remove_second_factor", editor.username, stdout=out)
-    assert f"Removed 1 authenticator app(s) from {editor.username}" in out.getvalue()
+    assert f"Removed 1 second factor(s) from {editor.username}" in out.getvalue()
     assert client.get(ADMIN)["Location"] == enrol_url()
 
 
@@ -368,10 +388,321 @@ def test_wrong_codes_at_enrolment_are_throttled_too(unverified_client):
     assert not device.confirmed
 
 
+# Backup codes -------------------------------------------------------------------
+
+BACKUP = "/admin/second-factor/backup-codes/"
+FACTORS = "/admin/second-factor/methods/"
+CONFIRM = "/admin/second-factor/confirm/"
+REGISTER_BEGIN = "/admin/passkeys/registration/begin/"
+
+
+def backup_codes_for(client, user) -> list[str]:
+    """Ten new backup codes for `user`, made through the page as they would be,
+    from a client whose session just gave a factor."""
+    response = client.post(BACKUP)
+    assert response.status_code == 200, response.get("Location")
+    return response.context["codes"]
+
+
+def with_stale_verification(client) -> None:
+    """As if the session's factor had been given long ago."""
+    session = client.session
+    session[two_factor.VERIFIED_AT_KEY] = time.time() - 3600
+    session.save()
+
+
+def test_backup_codes_are_stored_only_as_salted_hashes(client):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    codes = backup_codes_for(client, editor)
+    assert len(codes) == len(set(codes)) == 10
+    assert all(re.fullmatch(r"[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}", c) for c in codes)
+    stored = list(BackupCode.objects.filter(device__user=editor))
+    assert len(stored) == 10
+    assert len({code.salt for code in stored}) == 10
+    plain = {code.replace("-", "") for code in codes}
+    for code in stored:
+        assert code.digest not in plain and code.salt not in plain
+        assert len(code.digest) == 64
+
+
+def test_a_backup_code_opens_one_session_and_fails_a_second_time(
+    client, unverified_client
+):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    code = backup_codes_for(client, editor)[3]
+
+    first = signed_in(unverified_client, editor)
+    response = first.post(VERIFY, {"code": code.upper().replace("-", " ")})
+    assert response["Location"] == ADMIN
+    assert first.get(ADMIN).status_code == 200
+    assert BackupCode.objects.filter(device__user=editor).count() == 9
+
+    second = signed_in(Client(), editor)
+    response = second.post(VERIFY, {"code": code})
+    assert response.status_code == 200
+    assert (
+        response.context["code_form"]
+        .errors["code"][0]
+        .startswith("That backup code is not right, or it has been used")
+    )
+    assert second.get(ADMIN)["Location"] == verify_url()
+
+
+def test_a_wrong_backup_code_is_throttled_like_a_wrong_app_code(
+    client, unverified_client
+):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    codes = backup_codes_for(client, editor)
+    other = signed_in(unverified_client, editor)
+    other.post(VERIFY, {"code": "0000-0000-0000"})
+    response = other.post(VERIFY, {"code": codes[0]})
+    assert (
+        response.context["code_form"]
+        .errors["code"][0]
+        .startswith("Too many wrong codes in a row.")
+    )
+    assert BackupCode.objects.filter(device__user=editor).count() == 10
+
+
+def test_a_backup_code_is_read_as_typed_off_paper():
+    assert two_factor.normalise_backup_code(" ABCD-eFg1 OIL0 ") == "abcdefg10110"
+
+
+def test_what_is_not_a_backup_code_is_refused_without_counting(
+    client, unverified_client
+):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    backup_codes_for(client, editor)
+    response = signed_in(unverified_client, editor).post(VERIFY, {"code": "12345"})
+    assert (
+        response.context["code_form"]
+        .errors["code"][0]
+        .startswith("Enter one of your backup codes")
+    )
+    assert BackupCodeSet.objects.get(user=editor).throttling_failure_count == 0
+
+
+def test_new_backup_codes_need_a_recent_factor_and_replace_the_old_ones(client):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    old = backup_codes_for(client, editor)
+    with_stale_verification(client)
+    response = client.post(BACKUP)
+    assert response.status_code == 302
+    assert response["Location"] == f"{CONFIRM}?next={BACKUP.replace('/', '%2F')}"
+    assert BackupCode.objects.filter(device__user=editor).count() == 10
+
+    device = two_factor.confirmed_device(editor)
+    let_wait_pass(device)
+    confirmed = client.post(CONFIRM, {"token": current_code(device), "next": BACKUP})
+    assert confirmed.status_code == 302, confirmed.context["form"].errors
+    assert confirmed["Location"] == BACKUP
+    new = backup_codes_for(client, editor)
+    assert set(new).isdisjoint(old)
+    other = signed_in(Client(), editor)
+    refused = other.post(VERIFY, {"code": old[0]})
+    assert refused.status_code == 200
+    let_wait_pass(BackupCodeSet.objects.get(user=editor))
+    assert other.post(VERIFY, {"code": new[0]})["Location"] == ADMIN
+
+
+def test_the_backup_code_page_never_shows_codes_again(client):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    codes = backup_codes_for(client, editor)
+    page = client.get(BACKUP)
+    assert "You have <strong>10</strong> unused backup codes" in page.text
+    assert not any(code in page.text for code in codes)
+
+
+# Adding, replacing and removing factors -----------------------------------------
+
+
+def test_may_add_factor_at_first_sign_in_and_later_only_after_a_recent_factor(
+    client, unverified_client
+):
+    editor = make_role_user("Editor")
+    first = signed_in(unverified_client, editor)
+    request = first.get(ENROL).wsgi_request
+    assert two_factor.may_add_factor(request)
+
+    confirmed_device(editor)
+    request = signed_in(Client(), editor).get(ENROL).wsgi_request
+    assert not two_factor.may_add_factor(request)  # the password alone
+
+    client.force_login(editor)
+    assert two_factor.may_add_factor(client.get(FACTORS).wsgi_request)
+    with_stale_verification(client)
+    assert not two_factor.may_add_factor(client.get(FACTORS).wsgi_request)
+
+
+def test_a_password_alone_cannot_start_a_passkey_on_an_enrolled_account(
+    unverified_client,
+):
+    editor = make_role_user("Editor")
+    confirmed_device(editor)
+    response = signed_in(unverified_client, editor).post(REGISTER_BEGIN)
+    assert response.status_code == 403
+    assert response.json()["code"] in {"user_not_verified", "confirm_first"}
+    assert not WebAuthnCredential.objects.exists()
+
+
+def test_a_session_verified_long_ago_cannot_start_a_passkey(client):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    with_stale_verification(client)
+    response = client.post(REGISTER_BEGIN)
+    assert response.status_code == 403
+    assert response.json()["code"] == "confirm_first"
+    assert "otp_webauthn_register_state" not in client.session
+
+
+def test_a_recently_verified_session_starts_a_passkey_for_the_site(client, settings):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    response = client.post(REGISTER_BEGIN)
+    assert response.status_code == 200
+    options = response.json()
+    assert options["rp"] == {"name": "Skincare", "id": settings.OTP_WEBAUTHN_RP_ID}
+    assert options["user"]["name"] == editor.username
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+
+
+def test_a_new_staff_member_may_start_a_passkey_at_first_sign_in(unverified_client):
+    writer = make_role_user("Writer")
+    response = signed_in(unverified_client, writer).post(REGISTER_BEGIN)
+    assert response.status_code == 200
+
+
+def test_an_account_that_is_not_staff_cannot_make_a_passkey(unverified_client):
+    response = signed_in(unverified_client, make_user()).post(REGISTER_BEGIN)
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_staff"
+
+
+def test_a_stale_session_is_sent_to_confirm_before_setting_up_another_app(client):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    with_stale_verification(client)
+    response = client.get(ENROL)
+    assert response["Location"].startswith(f"{CONFIRM}?next=")
+    device = TOTPDevice.objects.get(user=editor)
+    with pytest.raises(two_factor.TwoFactorError, match="confirm it is you first"):
+        two_factor.confirm_app(
+            request=client.get(FACTORS).wsgi_request, token=current_code(device)
+        )
+    assert list(TOTPDevice.objects.filter(user=editor)) == [device]
+
+
+def test_a_new_phone_replaces_the_old_app_after_confirming(client):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    old = TOTPDevice.objects.get(user=editor)
+    page = client.get(ENROL)
+    assert page.status_code == 200
+    assert "Add a sign-in method" in page.text
+    new = TOTPDevice.objects.get(user=editor, confirmed=False)
+    response = client.post(ENROL, {"token": current_code(new)})
+    assert response["Location"] == FACTORS
+    assert list(TOTPDevice.objects.filter(user=editor)) == [new]
+    new.refresh_from_db()
+    assert new.confirmed
+    assert not TOTPDevice.objects.filter(pk=old.pk).exists()
+
+
+def passkey_of(user, name: str = "Laptop") -> WebAuthnCredential:
+    return WebAuthnCredential.objects.create(
+        user=user,
+        name=name,
+        credential_id=os.urandom(16),
+        public_key=b"key",
+        aaguid="00000000-0000-0000-0000-000000000000",
+        confirmed=True,
+    )
+
+
+def test_the_last_factor_cannot_be_removed(client):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    response = client.post(FACTORS, {"remove_app": "1"}, follow=True)
+    assert TOTPDevice.objects.filter(user=editor).count() == 1
+    [message] = response.context["messages"]
+    assert str(message).startswith(
+        "This is your account's only passkey or authenticator app"
+    )
+
+
+def test_a_passkey_is_removed_after_a_recent_factor_and_only_ones_own(client):
+    editor = make_role_user("Editor")
+    colleague = make_role_user("Writer")
+    mine = passkey_of(editor)
+    theirs = passkey_of(colleague)
+    client.force_login(editor)
+    client.post(FACTORS, {"remove_passkey": str(theirs.pk)})
+    assert WebAuthnCredential.objects.filter(pk=theirs.pk).exists()
+
+    with_stale_verification(client)
+    response = client.post(FACTORS, {"remove_passkey": str(mine.pk)})
+    assert response["Location"].startswith(CONFIRM)
+    assert WebAuthnCredential.objects.filter(pk=mine.pk).exists()
+
+    client.force_login(editor)
+    assert client.post(FACTORS, {"remove_passkey": str(mine.pk)})["Location"] == (
+        FACTORS
+    )
+    assert not WebAuthnCredential.objects.filter(pk=mine.pk).exists()
+
+
+def test_the_sign_in_methods_page_lists_them_without_secrets(client):
+    editor = make_role_user("Editor")
+    passkey_of(editor, name="Work laptop")
+    client.force_login(editor)
+    backup_codes_for(client, editor)
+    page = client.get(FACTORS)
+    assert page.status_code == 200
+    assert "Work laptop" in page.text
+    assert "10 of 10 left." in page.text
+    assert 'name="remove_app"' in page.text
+    assert TOTPDevice.objects.get(user=editor).key not in page.text
+
+
+def test_remove_second_factor_forgets_passkeys_apps_and_backup_codes(client):
+    editor = make_role_user("Editor")
+    passkey_of(editor)
+    client.force_login(editor)
+    backup_codes_for(client, editor)
+    out = io.StringIO()
+    call_command("remove_second_factor", editor.username, "--dry-run", stdout=out)
+    assert "1 passkey(s), 1 authenticator app(s), 10 backup code(s)" in out.getvalue()
+    assert WebAuthnCredential.objects.filter(user=editor).exists()
+    call_command("remove_second_factor", editor.username, stdout=out)
+    assert not WebAuthnCredential.objects.filter(user=editor).exists()
+    assert not TOTPDevice.objects.filter(user=editor).exists()
+    assert not BackupCode.objects.exists()
+    again = io.StringIO()
+    call_command("remove_second_factor", editor.username, stdout=again)
+    assert "Removed 0 second factor(s)" in again.getvalue()
+
+
+def test_the_backup_code_admin_shows_how_many_are_left_never_a_code(client):
+    boss = make_staff(username="boss")
+    client.force_login(boss)
+    codes = backup_codes_for(client, boss)
+    device = BackupCodeSet.objects.get(user=boss)
+    page = client.get(reverse("admin:staff_backupcodeset_change", args=[device.pk]))
+    assert page.status_code == 200
+    assert not any(code in page.text for code in codes)
+    assert not any(code.digest in page.text for code in device.codes.all())
+
+
 # Settings -----------------------------------------------------------------------
 
 
-def setting_with(**env: str) -> str:
+def setting_with(expression: str = "settings.STAFF_TWO_FACTOR", **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     clean.pop("DATABASE_URL", None)
     result = subprocess.run(
@@ -381,7 +712,7 @@ def setting_with(**env: str) -> str:
             "shell",
             "--no-imports",
             "-c",
-            "from django.conf import settings; print(settings.STAFF_TWO_FACTOR)",
+            f"from django.conf import settings; print({expression})",
         ],
         cwd=ROOT,
         env={**clean, "DJANGO_SECRET_KEY": "k" * 50, **env},
@@ -400,23 +731,35 @@ def test_the_second_factor_is_on_in_production_and_off_in_make_run():
     assert setting_with(DJANGO_STAFF_TWO_FACTOR="0") == "False"
 
 
+def test_passkeys_belong_to_the_site_url_and_localhost_stands_for_an_address():
+    party = "(settings.OTP_WEBAUTHN_RP_ID, settings.OTP_WEBAUTHN_ALLOWED_ORIGINS)"
+    assert setting_with(party, SITE_URL="https://skincare.example") == (
+        "('skincare.example', ['https://skincare.example'])"
+    )
+    assert setting_with(party, DJANGO_DEBUG="1") == (
+        "('localhost', ['http://localhost:8000'])"
+    )
+    assert setting_with(party, DJANGO_DEBUG="1", SITE_URL="http://0.0.0.0:8080") == (
+        "('localhost', ['http://localhost:8080'])"
+    )
+
+
 # In the browser -----------------------------------------------------------------
 
 
 @pytest.mark.browser
-def test_an_editor_enrols_and_verifies_in_the_browser(page, live_server, artifacts_dir):
-    # Given the permission directly: browser tests run after the others, once an
-    # earlier one has flushed the roles a migration made.
+def test_a_staff_member_enrols_an_app_and_signs_in_with_a_backup_code_in_the_browser(
+    page, live_server, artifacts_dir
+):
     editor = make_user(username="editor")
     editor.is_staff = True
     editor.save()
-    editor.user_permissions.add(Permission.objects.get(codename="publish_article"))
     shots = artifacts_dir
     page.goto(f"{live_server.url}/admin/login/")
     page.get_by_label("Username").fill(editor.username)
     page.get_by_label("Password").fill(editor.raw_password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
+    page.get_by_role("heading", name="Set up your second factor").wait_for()
     assert page.locator("svg.staff-qr").is_visible()
     page.screenshot(path=shots / "staff-enrol-desktop.png", full_page=True)
     page.set_viewport_size(PHONE)
@@ -432,6 +775,11 @@ def test_an_editor_enrols_and_verifies_in_the_browser(page, live_server, artifac
     let_wait_pass(device)
     page.get_by_label("6-digit code from the app").fill(current_code(device))
     page.get_by_role("button", name="Confirm and continue").click()
+    page.get_by_role("heading", name="Save your backup codes").wait_for()
+    page.screenshot(path=shots / "staff-backup-codes-phone.png", full_page=True)
+    codes = page.locator(".backup-codes code").all_inner_texts()
+    assert len(codes) == 10
+    page.get_by_role("link", name="I have saved them: continue").click()
     page.locator("#user-tools").get_by_text(editor.username).wait_for()
 
     page.get_by_role("button", name="Log out").click()
@@ -439,8 +787,12 @@ def test_an_editor_enrols_and_verifies_in_the_browser(page, live_server, artifac
     page.get_by_label("Username").fill(editor.username)
     page.get_by_label("Password").fill(editor.raw_password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Enter your sign-in code").wait_for()
+    page.get_by_role("heading", name="Give your second factor").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=shots / "staff-verify-phone.png", full_page=True)
+    page.get_by_text("Use a backup code").click()
+    page.get_by_label("Backup code").fill(codes[0])
+    page.get_by_role("button", name="Use this backup code").click()
+    page.get_by_text("You used a backup code: 9 left.").wait_for()
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=shots / "staff-verify-desktop.png", full_page=True)
+    page.screenshot(path=shots / "staff-backup-code-used-desktop.png", full_page=True)
