@@ -60,12 +60,21 @@ LABELS = {
 }
 
 
+# The featured articles with what their cards show, in order: a queryset for
+# Prefetch (selectors.texts_awaiting_review) and for one issue.
+FEATURED_RELATED = ("article__topic", "article__author")
+FEATURED_ORDER = ("position", "pk")
+
+
 def featured_text(issue: Issue) -> list[dict[str, Any]]:
     """What each featured article's card says in the email and on the archive
-    page, in order. Its publication date is left out: a date, not a claim."""
-    items = issue.issuearticle_set.select_related(
-        "article__topic", "article__author"
-    ).order_by("position", "pk")
+    page, in order. Its publication date is left out: a date, not a claim.
+    Read from `issue.featured_items` when prefetched there."""
+    items = getattr(issue, "featured_items", None)
+    if items is None:
+        items = issue.issuearticle_set.select_related(*FEATURED_RELATED).order_by(
+            *FEATURED_ORDER
+        )
     return [
         {
             "id": item.article_id,

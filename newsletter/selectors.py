@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
 from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from newsletter.models import (
     DeliveryEvent,
     Issue,
     IssueApproval,
+    IssueArticle,
     LinkClick,
     Subscriber,
     WelcomeApproval,
@@ -114,6 +115,59 @@ def welcome_review(welcome: WelcomeEmail) -> ReviewState:
         current=latest if latest and latest.content_hash == digest else None,
         latest=latest,
         approved_text=review.welcome_text(latest) if latest else None,
+    )
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    """Newsletter text that cannot go out for want of a medical approval of it as
+    it is now: the dashboard's list for reviewers and for those who send."""
+
+    issues: list[tuple[Issue, bool]]  # (issue, stale: an earlier text was approved)
+    more: bool
+    welcome: ReviewState | None  # the welcome email's draft, when not approved
+
+
+# Issues not yet sent that the dashboard looks at: the most recently changed.
+REVIEW_QUEUE_LOOKED_AT = 20
+
+
+def texts_awaiting_review() -> ReviewQueue:
+    """Drafts and scheduled issues whose text has no current approval, newest
+    change first, and the welcome email when it is on and its draft is not the
+    approved text. A fixed number of queries, however many issues."""
+    looked_at = list(
+        Issue.objects.filter(status__in=[Issue.Status.DRAFT, Issue.Status.SCHEDULED])
+        .order_by("-updated_at", "-pk")
+        .prefetch_related(
+            Prefetch(
+                "issuearticle_set",
+                queryset=IssueArticle.objects.select_related(
+                    *review.FEATURED_RELATED
+                ).order_by(*review.FEATURED_ORDER),
+                to_attr="featured_items",
+            ),
+            Prefetch(
+                "approvals",
+                queryset=IssueApproval.objects.only("issue_id", "content_hash"),
+                to_attr="approval_rows",
+            ),
+        )[: REVIEW_QUEUE_LOOKED_AT + 1]
+    )
+    waiting = []
+    for issue in looked_at[:REVIEW_QUEUE_LOOKED_AT]:
+        hashes = {approval.content_hash for approval in issue.approval_rows}
+        if review.issue_hash(issue) not in hashes:
+            waiting.append((issue, bool(hashes)))
+    welcome = welcome_email()
+    welcome_state = None
+    if welcome is not None and welcome.enabled:
+        state = welcome_review(welcome)
+        welcome_state = None if state.current is not None else state
+    return ReviewQueue(
+        issues=waiting,
+        more=len(looked_at) > REVIEW_QUEUE_LOOKED_AT,
+        welcome=welcome_state,
     )
 
 
