@@ -51,7 +51,6 @@ Needs wrk (Debian: apt-get install wrk).
 """
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -59,8 +58,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,10 +67,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = Path(__file__).resolve().parent
+from common import (
+    BENCH,
+    ROOT,
+    Answer,
+    BenchError,
+    Process,
+    Processes,
+    free_port,
+    gunicorn_command,
+    probe,
+    production_env,
+    report,
+    run,
+    spread,
+    throwaway_postgres,
+)
+
 WAGTAIL = "8.0.1"
 GZIP = {"Accept-Encoding": "gzip"}
 DEFAULT_SLUG = "microneedling-benefits-keratosis-pilaris"
@@ -97,43 +109,11 @@ SWITCHES = {
 }
 
 
-class BenchError(Exception):
-    pass
-
-
-def report(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run(command: list[str], env: dict, cwd: Path) -> str:
-    done = subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if done.returncode:
-        raise BenchError(
-            f"{shlex.join(command)} failed ({done.returncode}):\n"
-            f"{done.stdout[-3000:]}{done.stderr[-3000:]}"
-        )
-    return done.stdout
-
-
 # -- Servers -------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    port: int
-    command: list[str]
-    log: Path
-    process: subprocess.Popen | None = None
+class Server(Process):
+    """A gunicorn instance of the site (or of Wagtail) being measured."""
 
     def worker_pids(self) -> list[int]:
         """gunicorn's workers: the processes whose parent is its master."""
@@ -171,96 +151,11 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-class Servers:
-    """Starts servers in sessions of their own and ends exactly those on exit."""
-
-    def __init__(self) -> None:
-        self.servers: list[Server] = []
-
-    def start(self, server: Server, env: dict, cwd: Path) -> Server:
-        with server.log.open("w") as log:
-            server.process = subprocess.Popen(
-                server.command,
-                env=env,
-                cwd=cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.servers.append(server)
-        return server
-
-    def wait_ready(self, server: Server, path: str) -> None:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise BenchError(f"{server.name} exited:\n{tail(server.log)}")
-            try:
-                probe(server.port, path, {})
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise BenchError(f"{server.name} not answering:\n{tail(server.log)}")
-
-    def stop_all(self) -> None:
-        for server in self.servers:
-            if server.process.poll() is None:
-                os.killpg(server.process.pid, signal.SIGTERM)
-        for server in self.servers:
-            try:
-                server.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.process.pid, signal.SIGKILL)
-                server.process.wait()
-        self.servers = []
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
 def gunicorn(name: str, python: Path, app: str, workers: int, logs: Path) -> Server:
-    """gunicorn as in production (README.md), on a free loopback port."""
+    """gunicorn as in production, on a free loopback port."""
     port = free_port()
-    command = [str(python), "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", str(workers), "--worker-class", "sync"]
-    command += ["--log-level", "warning"]
-    return Server(name, port, command, logs / f"{name}.log")
-
-
-# -- One request, read byte for byte --------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    size: int  # status line, headers and body, as wrk counts them
-
-    def text(self) -> str:
-        if self.headers.get("content-encoding") == "gzip":
-            return gzip.decompress(self.body).decode()
-        return self.body.decode()
-
-
-def probe(port: int, path: str, headers: dict[str, str]) -> Answer:
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    request = "\r\n".join([*lines, "Connection: close", "", ""]).encode()
-    chunks = []
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(request)
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    raw = b"".join(chunks)
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    parsed = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
-    return Answer(int(status_line.split()[1]), parsed, body, len(raw))
+    command = gunicorn_command(python, app, port, workers)
+    return Server(name, command, logs / f"{name}.log", port)
 
 
 # -- wrk -------------------------------------------------------------------------
@@ -400,38 +295,13 @@ class Target:
 # -- The site -----------------------------------------------------------------------
 
 
-def throwaway_postgres(url: str, name: str):
-    """A new empty database on the server of `url`, and a function that drops it."""
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = psycopg.connect(url, autocommit=True)
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
-
-
 def site_env(workdir: Path, database_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    env.update(
+    return production_env(
+        workdir,
+        database_url=database_url,
         DJANGO_SETTINGS_MODULE="benchsite.settings",
         PYTHONPATH=str(BENCH),
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_DEFAULT_FROM_EMAIL="news@example.com",
-        SQLITE_PATH=str(workdir / "site.sqlite3"),
-        DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DJANGO_MEDIA_ROOT=str(workdir / "media"),
     )
-    env.pop("DATABASE_URL", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
 
 
 def prepare_site(env: dict, workdir: Path, slug: str) -> dict:
@@ -618,7 +488,7 @@ def speed_report(rounds: list[dict[str, float]], labels: dict[str, str]) -> None
         if not ratios:
             report(format_row(name, ["n/a"] * (count + 3) + [f">= {goal:g}", "n/a"]))
             continue
-        low, mid, high = min(ratios), statistics.median(ratios), max(ratios)
+        low, mid, high = spread(ratios)
         met = "yes" if low >= goal else ("median" if mid >= goal else "no")
         cells = [f"{x:.2f}" for x in [*ratios, low, mid, high]]
         report(format_row(name, [*cells, f">= {goal:g}", met]))
@@ -784,7 +654,7 @@ def conditional_headers(answer: Answer) -> dict[str, str]:
     return {}
 
 
-def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
+def bench(args, workdir: Path, servers: Processes, drops: list) -> int:
     database_url = os.environ.get("DATABASE_URL", "")
     site_database = wagtail_database = ""
     if database_url:
@@ -820,8 +690,8 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
             plain = gunicorn("plain", python, "skincare.wsgi", args.workers, workdir)
             plain_env = {**env, "DJANGO_PAGE_CACHE": "0", "BENCH_PLAIN_READS": "1"}
             servers.start(plain, plain_env, ROOT)
-        for server in servers.servers:
-            servers.wait_ready(server, "/bench-ok/")
+        for server in servers.started:
+            servers.wait_answering(server, "/bench-ok/")
             switches = SWITCHES[server.name]
             report(f"{server.name}: {shlex.join(server.command)}{switches}")
 
@@ -861,7 +731,7 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
                 "wagtail", python, "benchwag.wsgi", args.workers, workdir
             )
             servers.start(wagtail, site.env, site.project)
-            servers.wait_ready(wagtail, f"/{args.slug}/")
+            servers.wait_answering(wagtail, f"/{args.slug}/")
             report(f"wagtail: {shlex.join(wagtail.command)}")
             targets["wagtail"] = Target(
                 "wagtail", "wagtail page", wagtail, f"/{args.slug}/", GZIP, 200
@@ -900,7 +770,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="skincare-page-speed-"))
-    servers, drops = Servers(), []
+    servers, drops = Processes(), []
     try:
         return bench(args, workdir, servers, drops)
     finally:
