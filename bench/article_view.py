@@ -64,7 +64,9 @@ def main() -> None:
 
     # Static files come from the finders: no collectstatic output is expected.
     warnings.filterwarnings("ignore", message="No directory at")
-    with bench_database("test_article_view_bench") as workdir:
+    # The page itself, not the page cache (on in production posture), which
+    # would serve both modes alike.
+    with bench_database("test_article_view_bench", DJANGO_PAGE_CACHE="0") as workdir:
         from django.db import connection
         from django.test import Client, override_settings
         from django.test.utils import CaptureQueriesContext
