@@ -1,6 +1,6 @@
 """Two web instances and two workers against one PostgreSQL and one Redis.
 
-What "Running on several machines" in README.md promises, checked for real:
+What "Running on several machines" in docs/operations.md promises, checked for real:
 
   a. an article published through instance A (its admin, over HTTP, signed in with
      password and authenticator code) is on instance B's pages at once, and gone

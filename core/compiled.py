@@ -12,8 +12,9 @@ Only for querysets whose SQL depends on nothing but that value: no timezone.now(
 no settings read while filtering (compare such things in Python on the rows).
 
 It earns its place: the uncached article page, whose two reads these are, serves
-about 2.4 times the requests per second it serves with plain ORM reads
-(bench/page_speed.py, "uncached / plain"; docs/performance.md). The Django
+about twice the requests per second it serves with plain ORM reads (median
+2.27-2.44 on SQLite, 2.06 on PostgreSQL: bench/page_speed.py, "uncached / plain";
+docs/performance.md). The Django
 internals it uses (QuerySet._fields, SQLCompiler.col_count, select,
 get_converters, apply_converters) are pinned by tests/test_core_compiled.py, so
 an upgrade that changes them fails there.
