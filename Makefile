@@ -1,4 +1,4 @@
-# Two commands for a new user: `make run` and `make test`. See README.md.
+# Two commands for a new user: `make run` and `make test`. See README.md and docs/development.md.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -15,18 +15,13 @@ test_article_view_bench); otherwise a temporary SQLite file.
 """
 
 import argparse
-import os
 import random
 import statistics
-import sys
-import tempfile
 import time
 import warnings
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import bench_database, report, spread
 
 WORDS = str.split(
     "skin cream serum barrier acne retinol sunscreen eczema rosacea moisturiser "
@@ -35,11 +30,6 @@ WORDS = str.split(
     "pilaris wrinkles collagen vitamin zinc sulfur irritation hydration dryness"
 )
 FILLER = str.split("the a of and to in is for with that on as it be can your may")
-
-
-def report(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def text(rng: random.Random, words: int) -> str:
@@ -72,42 +62,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="skincare-bench-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skincare.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret")
-    os.environ.setdefault("DJANGO_DEFAULT_FROM_EMAIL", "news@example.com")
-    os.environ["SQLITE_PATH"] = str(Path(workdir) / "bench.sqlite3")
-    os.environ["SQLITE_TEST_PATH"] = str(Path(workdir) / "bench-test.sqlite3")
-
     # Static files come from the finders: no collectstatic output is expected.
     warnings.filterwarnings("ignore", message="No directory at")
-    import django
+    # The page itself, not the page cache (on in production posture), which
+    # would serve both modes alike.
+    with bench_database("test_article_view_bench", DJANGO_PAGE_CACHE="0") as workdir:
+        from django.db import connection
+        from django.test import Client, override_settings
+        from django.test.utils import CaptureQueriesContext
+        from django.utils import timezone
 
-    django.setup()
-    from django.db import connection
-    from django.test import Client, override_settings
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
-    from django.utils import timezone
-
-    # Static files from the finders, as in the tests: no collectstatic output.
-    override_settings(
-        STORAGES={
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {
-                "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        # Static files from the finders, as in the tests: no collectstatic output.
+        override_settings(
+            STORAGES={
+                "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                "staticfiles": {
+                    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+                },
             },
-        },
-        MEDIA_ROOT=workdir,
-    ).enable()
+            MEDIA_ROOT=workdir,
+        ).enable()
 
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
-        "test_article_view_bench"
-        if connection.vendor == "postgresql"
-        else os.environ["SQLITE_TEST_PATH"]
-    )
-    setup_test_environment()
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
         from articles import prepared
         from articles.models import (
             Article,
@@ -228,17 +203,16 @@ def main() -> None:
         )
         report(f"{'page':<12}{'ms min / median / max':>26}{'queries':>10}")
         for mode, found in medians.items():
+            low, middle, high = spread(found)
             report(
-                f"{mode:<12}{min(found):>9.2f} / {statistics.median(found):>6.2f} / "
-                f"{max(found):>6.2f}{queries(modes[mode][0]):>10}"
+                f"{mode:<12}{low:>9.2f} / {middle:>6.2f} / "
+                f"{high:>6.2f}{queries(modes[mode][0]):>10}"
             )
         speedup = statistics.median(medians["worked out"]) / statistics.median(
             medians["prepared"]
         )
         report(f"prepared is {speedup:.1f}x faster (ratio of the medians)")
         vendor = connection.vendor
-    finally:
-        connection.creation.destroy_test_db(database, verbosity=0)
     report(f"done ({vendor})")
 
 

@@ -11,19 +11,9 @@ test_import_bench); otherwise a temporary SQLite file.
 """
 
 import argparse
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def report(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+from common import bench_database, report
 
 
 def main() -> None:
@@ -37,29 +27,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="skincare-bench-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skincare.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret")
-    os.environ["SQLITE_PATH"] = str(Path(workdir) / "bench.sqlite3")
-    os.environ["SQLITE_TEST_PATH"] = str(Path(workdir) / "bench-test.sqlite3")
-
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-    from django.utils import timezone
-
-    # Not the test suite's database name: never clobber a test run going on.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
-        "test_import_bench"
-        if connection.vendor == "postgresql"
-        else os.environ["SQLITE_TEST_PATH"]
-    )
-    setup_test_environment()
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with bench_database("test_import_bench"):
         from django.contrib.auth import get_user_model
+        from django.db import connection
+        from django.utils import timezone
 
         from newsletter import imports, services
         from newsletter.models import Subscriber, SubscriberEvent, SubscriberImport
@@ -138,8 +109,6 @@ def main() -> None:
             f"{args.count / import_seconds:,.0f} rows/s"
         )
         report(f"total: {total:6.2f} s  {args.count / total:,.0f} rows/s")
-    finally:
-        connection.creation.destroy_test_db(database, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -7,21 +7,16 @@ Runs, in one process and against the same aiosmtpd sink:
      connection: the most this sink and machine can take.
 
 Usage: .venv/bin/python bench/newsletter_throughput.py [--count 10000] [--batch 500]
-With DATABASE_URL set it uses that PostgreSQL database (tables are created in a
-throwaway test database); otherwise a temporary SQLite file.
+With DATABASE_URL set it uses that PostgreSQL server (in a throwaway database,
+test_<name>_throughput_bench); otherwise a temporary SQLite file.
 """
 
 import argparse
 import multiprocessing
-import os
 import smtplib
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import bench_database, free_port, report
 
 
 def serve_sink(port: int, accepted, ready, stop) -> None:
@@ -46,8 +41,6 @@ def serve_sink(port: int, accepted, ready, stop) -> None:
 
 class Sink:
     def __init__(self) -> None:
-        from tests.smtp_sink import free_port
-
         # Spawned, not forked: a forked child would share the open database files.
         context = multiprocessing.get_context("spawn")
         self.port = free_port()
@@ -70,35 +63,18 @@ class Sink:
         return self.accepted.value
 
 
-def report(line: str) -> None:
-    sys.stdout.write(line + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="skincare-bench-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skincare.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret")
-    os.environ.setdefault("DJANGO_DEFAULT_FROM_EMAIL", "news@example.com")
-    os.environ["SQLITE_PATH"] = str(Path(workdir) / "bench.sqlite3")
-    os.environ["SQLITE_TEST_PATH"] = str(Path(workdir) / "bench-test.sqlite3")
-    os.environ["NEWSLETTER_BATCH_SIZE"] = str(args.batch)
+    batch = {"NEWSLETTER_BATCH_SIZE": str(args.batch)}
+    with bench_database("test_{database}_throughput_bench", **batch):
+        from django.conf import settings
+        from django.db import connection
+        from django.utils import timezone
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-    from django.utils import timezone
-
-    setup_test_environment()
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
         from newsletter import emails, sending
         from newsletter.models import Issue, Subscriber
         from tests.factories import approve_issue
@@ -160,8 +136,6 @@ def main() -> None:
             assert sink.count() == 2 * args.count
         size = sum(len(p) for _, _, p in payloads) / len(payloads)
         vendor = connection.vendor
-    finally:
-        connection.creation.destroy_test_db(database, verbosity=0)
 
     ours_rate, bare_rate = args.count / ours, args.count / bare
     report(

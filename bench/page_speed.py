@@ -9,6 +9,10 @@ database holding the launch content, and measures with wrk, every request sendin
             bench-only URLconf in bench/benchsite (the product's URLs plus this
             view); served by the page-cache-off instance, so no cache touches it
   uncached  the article, page cache off (DJANGO_PAGE_CACHE=0): a full render
+  plain     the same, on an instance whose stored page is read through the ORM
+            on every request (BENCH_PLAIN_READS=1, bench/benchsite/apps.py)
+            instead of with the SQL core/compiled.py compiles once per process:
+            uncached / plain is what core/compiled.py gains
   cached    the article, default settings (page cache on)
   304       the cached article with If-None-Match: <its ETag> ("n/a" without an
             ETag; If-Modified-Since when only Last-Modified is sent)
@@ -23,7 +27,8 @@ database holding the launch content, and measures with wrk, every request sendin
 Default mode: one warm-up per target, then ROUNDS rounds, each running every target
 in turn (interleaved, so machine noise hits all alike); prints req/s per round and
 per-round ratios with min/median/max next to the goals (cached/bare >= 0.85,
-uncached/bare >= 0.15, uncached/wagtail >= 2, 304/uncached >= 3).
+uncached/bare >= 0.15, uncached/wagtail >= 2, 304/uncached >= 3, uncached/plain
+>= 1.05: core/compiled.py is kept only for a gain of 5% or more).
 
 --load: after a warm-up, 64 connections for 3 minutes on the cached article
 (`wrk --latency`), worker memory (VmRSS) read every 10 s; prints req/s, errors,
@@ -46,7 +51,6 @@ Needs wrk (Debian: apt-get install wrk).
 """
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -54,8 +58,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,10 +67,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = Path(__file__).resolve().parent
+from common import (
+    BENCH,
+    ROOT,
+    Answer,
+    BenchError,
+    Process,
+    Processes,
+    free_port,
+    gunicorn_command,
+    probe,
+    production_env,
+    report,
+    run,
+    spread,
+    throwaway_postgres,
+)
+
 WAGTAIL = "8.0.1"
 GZIP = {"Accept-Encoding": "gzip"}
 DEFAULT_SLUG = "microneedling-benefits-keratosis-pilaris"
@@ -78,49 +95,25 @@ RATIOS = {
     "uncached / bare": ("uncached", "bare", 0.15),
     "uncached / wagtail": ("uncached", "wagtail", 2.0),
     "304 / uncached": ("304", "uncached", 3.0),
+    # What core/compiled.py gains on the uncached article; under 5%, it goes.
+    "uncached / plain": ("uncached", "plain", 1.05),
 }
 # Worker memory counts as flat while the total grows less than this.
 FLAT = 0.10
-TARGETS = ("bare", "uncached", "cached", "304", "wagtail")
-
-
-class BenchError(Exception):
-    pass
-
-
-def report(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run(command: list[str], env: dict, cwd: Path) -> str:
-    done = subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if done.returncode:
-        raise BenchError(
-            f"{shlex.join(command)} failed ({done.returncode}):\n"
-            f"{done.stdout[-3000:]}{done.stderr[-3000:]}"
-        )
-    return done.stdout
+TARGETS = ("bare", "uncached", "plain", "cached", "304", "wagtail")
+# How each instance of the site differs from the default settings.
+SWITCHES = {
+    "cached": "",
+    "uncached": "  (DJANGO_PAGE_CACHE=0)",
+    "plain": "  (DJANGO_PAGE_CACHE=0 BENCH_PLAIN_READS=1)",
+}
 
 
 # -- Servers -------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    port: int
-    command: list[str]
-    log: Path
-    process: subprocess.Popen | None = None
+class Server(Process):
+    """A gunicorn instance of the site (or of Wagtail) being measured."""
 
     def worker_pids(self) -> list[int]:
         """gunicorn's workers: the processes whose parent is its master."""
@@ -158,96 +151,11 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-class Servers:
-    """Starts servers in sessions of their own and ends exactly those on exit."""
-
-    def __init__(self) -> None:
-        self.servers: list[Server] = []
-
-    def start(self, server: Server, env: dict, cwd: Path) -> Server:
-        with server.log.open("w") as log:
-            server.process = subprocess.Popen(
-                server.command,
-                env=env,
-                cwd=cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.servers.append(server)
-        return server
-
-    def wait_ready(self, server: Server, path: str) -> None:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise BenchError(f"{server.name} exited:\n{tail(server.log)}")
-            try:
-                probe(server.port, path, {})
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise BenchError(f"{server.name} not answering:\n{tail(server.log)}")
-
-    def stop_all(self) -> None:
-        for server in self.servers:
-            if server.process.poll() is None:
-                os.killpg(server.process.pid, signal.SIGTERM)
-        for server in self.servers:
-            try:
-                server.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.process.pid, signal.SIGKILL)
-                server.process.wait()
-        self.servers = []
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
 def gunicorn(name: str, python: Path, app: str, workers: int, logs: Path) -> Server:
-    """gunicorn as in production (README.md), on a free loopback port."""
+    """gunicorn as in production, on a free loopback port."""
     port = free_port()
-    command = [str(python), "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", str(workers), "--worker-class", "sync"]
-    command += ["--log-level", "warning"]
-    return Server(name, port, command, logs / f"{name}.log")
-
-
-# -- One request, read byte for byte --------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    size: int  # status line, headers and body, as wrk counts them
-
-    def text(self) -> str:
-        if self.headers.get("content-encoding") == "gzip":
-            return gzip.decompress(self.body).decode()
-        return self.body.decode()
-
-
-def probe(port: int, path: str, headers: dict[str, str]) -> Answer:
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    request = "\r\n".join([*lines, "Connection: close", "", ""]).encode()
-    chunks = []
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(request)
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    raw = b"".join(chunks)
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    parsed = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
-    return Answer(int(status_line.split()[1]), parsed, body, len(raw))
+    command = gunicorn_command(python, app, port, workers)
+    return Server(name, command, logs / f"{name}.log", port)
 
 
 # -- wrk -------------------------------------------------------------------------
@@ -387,38 +295,13 @@ class Target:
 # -- The site -----------------------------------------------------------------------
 
 
-def throwaway_postgres(url: str, name: str):
-    """A new empty database on the server of `url`, and a function that drops it."""
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = psycopg.connect(url, autocommit=True)
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
-
-
 def site_env(workdir: Path, database_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    env.update(
+    return production_env(
+        workdir,
+        database_url=database_url,
         DJANGO_SETTINGS_MODULE="benchsite.settings",
         PYTHONPATH=str(BENCH),
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_DEFAULT_FROM_EMAIL="news@example.com",
-        SQLITE_PATH=str(workdir / "site.sqlite3"),
-        DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DJANGO_MEDIA_ROOT=str(workdir / "media"),
     )
-    env.pop("DATABASE_URL", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return env
 
 
 def prepare_site(env: dict, workdir: Path, slug: str) -> dict:
@@ -605,7 +488,7 @@ def speed_report(rounds: list[dict[str, float]], labels: dict[str, str]) -> None
         if not ratios:
             report(format_row(name, ["n/a"] * (count + 3) + [f">= {goal:g}", "n/a"]))
             continue
-        low, mid, high = min(ratios), statistics.median(ratios), max(ratios)
+        low, mid, high = spread(ratios)
         met = "yes" if low >= goal else ("median" if mid >= goal else "no")
         cells = [f"{x:.2f}" for x in [*ratios, low, mid, high]]
         report(format_row(name, [*cells, f">= {goal:g}", met]))
@@ -771,7 +654,7 @@ def conditional_headers(answer: Answer) -> dict[str, str]:
     return {}
 
 
-def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
+def bench(args, workdir: Path, servers: Processes, drops: list) -> int:
     database_url = os.environ.get("DATABASE_URL", "")
     site_database = wagtail_database = ""
     if database_url:
@@ -804,10 +687,13 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
                 "uncached", python, "skincare.wsgi", args.workers, workdir
             )
             servers.start(uncached, {**env, "DJANGO_PAGE_CACHE": "0"}, ROOT)
-        for server in servers.servers:
-            servers.wait_ready(server, "/bench-ok/")
-            off = "  (DJANGO_PAGE_CACHE=0)" if server.name == "uncached" else ""
-            report(f"{server.name}: {shlex.join(server.command)}{off}")
+            plain = gunicorn("plain", python, "skincare.wsgi", args.workers, workdir)
+            plain_env = {**env, "DJANGO_PAGE_CACHE": "0", "BENCH_PLAIN_READS": "1"}
+            servers.start(plain, plain_env, ROOT)
+        for server in servers.started:
+            servers.wait_answering(server, "/bench-ok/")
+            switches = SWITCHES[server.name]
+            report(f"{server.name}: {shlex.join(server.command)}{switches}")
 
         title = article["title"]
         targets = {
@@ -824,6 +710,12 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
         targets["uncached"] = Target(
             "uncached", "uncached article", uncached, path, GZIP, 200, title
         )
+        # The variant must be the one asked for: its bare view says so.
+        if "plain reads" not in probe(plain.port, "/bench-ok/", {}).text():
+            raise BenchError("the plain instance does not read through the ORM")
+        targets["plain"] = Target(
+            "plain", "uncached, plain reads", plain, path, GZIP, 200, title
+        )
         if conditional := conditional_headers(targets["cached"].check()):
             revalidate = {**GZIP, **conditional}
             targets["304"] = Target("304", "304 answer", cached, path, revalidate, 304)
@@ -839,7 +731,7 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
                 "wagtail", python, "benchwag.wsgi", args.workers, workdir
             )
             servers.start(wagtail, site.env, site.project)
-            servers.wait_ready(wagtail, f"/{args.slug}/")
+            servers.wait_answering(wagtail, f"/{args.slug}/")
             report(f"wagtail: {shlex.join(wagtail.command)}")
             targets["wagtail"] = Target(
                 "wagtail", "wagtail page", wagtail, f"/{args.slug}/", GZIP, 200
@@ -860,7 +752,7 @@ def bench(args, workdir: Path, servers: Servers, drops: list) -> int:
             continue
         html = len(answer.text()) if answer.body else 0
         report(
-            f"{target.label:<17} {target.url}  {answer.status}, {target.size} "
+            f"{target.label:<21} {target.url}  {answer.status}, {target.size} "
             f"bytes on the wire, {html} characters of HTML"
         )
     sample = wrk_command(
@@ -878,7 +770,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="skincare-page-speed-"))
-    servers, drops = Servers(), []
+    servers, drops = Processes(), []
     try:
         return bench(args, workdir, servers, drops)
     finally:

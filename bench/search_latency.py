@@ -14,17 +14,11 @@ test_<name>_search_bench); otherwise a temporary SQLite file.
 
 import argparse
 import itertools
-import os
 import random
-import statistics
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import bench_database, p50_p95, report
 
 COMMON = str.split(
     "skin care cream serum moisturiser barrier dry oily sensitive face daily gentle "
@@ -80,17 +74,6 @@ def sentence(rng: random.Random, cumulative: list[float], words: int) -> str:
     return " ".join(out).capitalize() + "."
 
 
-def report(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
-    return statistics.median(ordered) * 1000, p95 * 1000
-
-
 def timed(fn, baseline, runs: int) -> tuple[tuple[float, float], ...]:
     """p50/p95 of fn and of baseline, run in turn so both see the same load."""
     fn(), baseline()  # warm up caches and the statements
@@ -100,7 +83,7 @@ def timed(fn, baseline, runs: int) -> tuple[tuple[float, float], ...]:
             started = time.perf_counter()
             function()
             times.append(time.perf_counter() - started)
-    return tuple(percentiles(times) for times in samples)
+    return tuple(p50_p95(times) for times in samples)
 
 
 def explain(connection, search, query: str, page: int) -> None:
@@ -174,29 +157,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="skincare-bench-")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skincare.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret")
-    os.environ.setdefault("DJANGO_DEFAULT_FROM_EMAIL", "news@example.com")
-    os.environ["SQLITE_PATH"] = str(Path(workdir) / "bench.sqlite3")
-    os.environ["SQLITE_TEST_PATH"] = str(Path(workdir) / "bench-test.sqlite3")
+    with bench_database("test_{database}_search_bench"):
+        from django.db import connection
+        from django.db.models import Q
 
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.db.models import Q
-    from django.test.utils import setup_test_environment
-
-    # Not the test suite's database name: never clobber a test run going on.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
-        f"test_{connection.settings_dict['NAME']}_search_bench"
-        if connection.vendor == "postgresql"
-        else os.environ["SQLITE_TEST_PATH"]
-    )
-    setup_test_environment()
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
         from articles import search
         from articles.models import Article
 
@@ -262,8 +226,6 @@ def main() -> None:
                 f"{c95 / s95:>11.1f}x"
             )
         vendor = connection.vendor
-    finally:
-        connection.creation.destroy_test_db(database, verbosity=0)
     report(f"done ({vendor})")
 
 

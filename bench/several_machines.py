@@ -1,6 +1,6 @@
 """Two web instances and two workers against one PostgreSQL and one Redis.
 
-What "Running on several machines" in README.md promises, checked for real:
+What "Running on several machines" in docs/operations.md promises, checked for real:
 
   a. an article published through instance A (its admin, over HTTP, signed in with
      password and authenticator code) is on instance B's pages at once, and gone
@@ -28,9 +28,6 @@ import argparse
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,27 +36,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
-from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.error import HTTPError
+from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, Request, build_opener
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import (
+    ROOT,
+    BenchError,
+    Process,
+    Processes,
+    free_port,
+    gunicorn_command,
+    production_env,
+    run,
+    throwaway_postgres,
+)
+from common import report as say
 
 PASSWORD = "several-machines-pass-42"
 # Each GET is repeated so that both of an instance's gunicorn workers answer it.
 READS_PER_PAGE = 6
-
-
-def say(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # The mail server -------------------------------------------------------------------
@@ -118,20 +114,6 @@ class Browser:
         return self.request(path, {"csrfmiddlewaretoken": self.csrf(), **fields})
 
 
-def wait_until_up(base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{base} exited:\n{log.read_text()[-3000:]}")
-        try:
-            if Browser(base).request("/robots.txt")[0] == 200:
-                return
-        except (URLError, ConnectionError):
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{base} did not answer within 90 s:\n{log.read_text()[-3000:]}")
-
-
 # Checks ----------------------------------------------------------------------------
 
 
@@ -163,61 +145,38 @@ def max_in_window(moments: list[float], width: float) -> int:
 
 
 class Machines:
-    """Starts and stops the processes; remembers where their logs are."""
+    """The site's processes (common.Processes), their logs in `workdir`."""
 
     def __init__(self, workdir: Path, env: dict) -> None:
         self.workdir, self.env = workdir, env
-        self.processes: list[tuple[str, subprocess.Popen, Path]] = []
+        self.processes = Processes()
 
     def manage(self, *args: str) -> None:
-        subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        run([sys.executable, "manage.py", *args], self.env, ROOT)
 
-    def start(self, name: str, command: list[str]) -> subprocess.Popen:
-        log = self.workdir / f"{name}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.processes.append((name, process, log))
+    def start(self, name: str, command: list[str], port: int = 0) -> Process:
+        process = Process(name, command, self.workdir / f"{name}.log", port)
+        return self.processes.start(process, self.env)
+
+    def web(self, name: str, port: int) -> Process:
+        command = gunicorn_command(Path(sys.executable), "skincare.wsgi", port, 2)
+        process = self.start(name, command, port)
+        self.processes.wait_answering(process, "/robots.txt")
         return process
 
-    def web(self, name: str, port: int) -> subprocess.Popen:
-        process = self.start(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "skincare.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-            ],
-        )
-        wait_until_up(f"http://127.0.0.1:{port}", process, self.workdir / f"{name}.log")
-        return process
-
-    def worker(self, name: str) -> subprocess.Popen:
+    def worker(self, name: str) -> Process:
         return self.start(name, [sys.executable, "manage.py", "db_worker"])
 
+    def workers(self) -> dict[int, str]:
+        """Each worker's name by its process id."""
+        return {
+            started.process.pid: started.name
+            for started in self.processes.started
+            if started.name.startswith("worker")
+        }
+
     def stop(self) -> None:
-        for _, process, _ in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for name, process, log in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                say(f"{name} did not stop on SIGTERM; killed. Log: {log}")
+        self.processes.stop_all()
 
 
 def sign_in(browser: Browser, username: str, device) -> None:
@@ -385,9 +344,7 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
         issue.refresh_from_db()
         if issue.status == Issue.Status.SENT or time.monotonic() > deadline:
             break
-        for name, process, log in machines.processes:
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited:\n{log.read_text()[-3000:]}")
+        machines.processes.check_running()
         if time.monotonic() - last_said >= 10:
             last_said = time.monotonic()
             say(f"  ... {len(sink.snapshot())} accepted by the mail server")
@@ -414,11 +371,7 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
         f"deliveries recorded sent: {counts[Delivery.Status.SENT]} "
         f"(others: { {k: v for k, v in counts.items() if v and k != 'sent'} })",
     )
-    workers = {
-        process.pid: name
-        for name, process, _ in machines.processes
-        if name.startswith("worker")
-    }
+    workers = machines.workers()
     shares = Counter()
     for row in (
         issue.deliveries.filter(status=Delivery.Status.SENT)
@@ -496,27 +449,20 @@ def main() -> None:
     if not server_url.startswith(("postgres://", "postgresql://")) or not redis_url:
         raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL; see --help.")
 
-    import psycopg
     import redis
     from aiosmtpd.controller import Controller
 
     run_id = f"machines_{secrets.token_hex(4)}"
-    parts = urlsplit(server_url)
-    database_url = urlunsplit(parts._replace(path=f"/{run_id}"))
     workdir = Path(tempfile.mkdtemp(prefix="skincare-machines-"))
     sink = Recorder()
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     port_a, port_b = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update(
-        DATABASE_URL=database_url,
+    database_url, drop_database = throwaway_postgres(server_url, run_id)
+    env = production_env(
+        workdir,
+        database_url=database_url,
         REDIS_URL=redis_url,
         DJANGO_CACHE_KEY_PREFIX=run_id,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_DEFAULT_FROM_EMAIL="news@example.com",
-        DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DJANGO_MEDIA_ROOT=str(workdir / "media"),
         SITE_URL=f"http://127.0.0.1:{port_a}",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(controller.port),
@@ -526,8 +472,6 @@ def main() -> None:
     )
     machines = Machines(workdir, env)
     a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
-    with psycopg.connect(server_url, autocommit=True) as server:
-        server.execute(f'CREATE DATABASE "{run_id}"')
     say(f"Throwaway database {run_id}; logs in {workdir}")
     passed = django_ready = False
     try:
@@ -561,8 +505,7 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-        with psycopg.connect(server_url, autocommit=True) as server:
-            server.execute(f'DROP DATABASE IF EXISTS "{run_id}" WITH (FORCE)')
+        drop_database()
         cache = redis.Redis.from_url(redis_url)
         for key in cache.scan_iter(match=f"{run_id}:*"):
             cache.delete(key)
@@ -574,4 +517,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BenchError as error:
+        sys.stderr.write(f"several_machines: {error}\n")
+        sys.exit(1)

@@ -26,7 +26,7 @@ RESERVED_SUFFIXES = (
 HINT = (
     "Set DJANGO_DEFAULT_FROM_EMAIL to the address site emails and newsletters are "
     "sent from, on your real domain, e.g. 'Skincare <news@yourdomain.com>' "
-    "(see README.md, 'Environment variables')."
+    "(see docs/operations.md, 'Environment variables')."
 )
 
 
@@ -65,7 +65,7 @@ def check_sender(app_configs=None, **kwargs) -> list[CheckMessage]:
     ]
 
 
-DKIM_HINT = "See README.md, 'DKIM'."
+DKIM_HINT = "See docs/email.md, 'DKIM'."
 
 
 def check_dkim(app_configs=None, **kwargs) -> list[CheckMessage]:

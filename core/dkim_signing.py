@@ -52,7 +52,7 @@ INCLUDE_HEADERS = [h.lower().encode() for h in SIGNED_HEADERS] * 2
 # RFC 8301: verifiers refuse keys under 1024 bits; 2048 is what to generate.
 MIN_KEY_BITS = 1024
 SETTINGS_HINT = (
-    "See README.md, 'DKIM': set DJANGO_DKIM_PRIVATE_KEY_FILE (or "
+    "See docs/email.md, 'DKIM': set DJANGO_DKIM_PRIVATE_KEY_FILE (or "
     "DJANGO_DKIM_PRIVATE_KEY) and DJANGO_DKIM_SELECTOR, or neither."
 )
 

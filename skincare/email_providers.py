@@ -58,7 +58,7 @@ def _required(env: Mapping[str, str], name: str, why: str) -> str:
     value = env.get(name, "").strip()
     if not value:
         raise ImproperlyConfigured(
-            f"{name} must be set {why} (see README.md, 'Email providers')."
+            f"{name} must be set {why} (see docs/email.md, 'Email providers')."
         )
     return value
 
@@ -68,7 +68,7 @@ def _provider(name: str, variable: str) -> str:
     if provider not in BACKENDS:
         raise ImproperlyConfigured(
             f"{variable} names an unknown email provider {name!r}: use one of "
-            f"{', '.join(BACKENDS)} (see README.md, 'Email providers')."
+            f"{', '.join(BACKENDS)} (see docs/email.md, 'Email providers')."
         )
     return provider
 
@@ -84,7 +84,7 @@ def from_environment(env: Mapping[str, str]) -> EmailProviders:
             raise ImproperlyConfigured(
                 "Set either EMAIL_HOST (our own SMTP server) or "
                 "DJANGO_EMAIL_PROVIDER (an email provider's API), not both "
-                "(see README.md, 'Email providers')."
+                "(see docs/email.md, 'Email providers')."
             )
         result.backend = BACKENDS[provider]
         for variable, setting in SENDING_CREDENTIALS[provider]:

@@ -1,7 +1,7 @@
 """Settings for Skincare, read from the environment.
 
 Without DJANGO_DEBUG=1 the site runs in production posture: DEBUG off, a secret key
-required, hosts from DJANGO_ALLOWED_HOSTS. README.md lists every variable.
+required, hosts from DJANGO_ALLOWED_HOSTS. docs/operations.md lists every variable.
 """
 
 import ipaddress
@@ -49,7 +49,7 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is not 1 "
-            "(see README.md, 'Environment variables')."
+            "(see docs/operations.md, 'Environment variables')."
         )
     # Only ever used with DEBUG on, on a developer's machine.
     SECRET_KEY = "development-only-insecure-key-never-use-in-production"
@@ -146,7 +146,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # Database connections persist for this many seconds (one per process: each
 # gunicorn sync worker and each db_worker), checked before reuse so a connection the
 # server or a firewall dropped is replaced rather than failing a request; 0 opens one
-# per request. README.md, "Running on several machines", counts them.
+# per request. docs/operations.md, "Running on several machines", counts them.
 _conn_max_age = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
 if DATABASE_URL:
     DATABASES = {
@@ -413,7 +413,7 @@ DKIM_PRIVATE_KEY = os.environ.get("DJANGO_DKIM_PRIVATE_KEY", "")
 DKIM_SELECTOR = os.environ.get("DJANGO_DKIM_SELECTOR", "").strip()
 DKIM_DOMAIN = os.environ.get("DJANGO_DKIM_DOMAIN", "").strip()
 # DJANGO_EMAIL_PROVIDER sends through an email provider's API instead (django-anymail;
-# README.md, "Email providers"), and DJANGO_EMAIL_WEBHOOKS takes its reports of
+# docs/email.md, "Email providers"), and DJANGO_EMAIL_WEBHOOKS takes its reports of
 # bounces and complaints; an unknown provider or a missing key stops the start.
 _providers = email_providers.from_environment(os.environ)
 ANYMAIL = _providers.anymail
@@ -533,10 +533,10 @@ PAGE_CACHE_STALE_WHILE_REVALIDATE = int(
     os.environ.get("DJANGO_PAGE_CACHE_STALE_WHILE_REVALIDATE", "60")
 )
 # A function called with the absolute URLs of pages that changed, to purge them from
-# a CDN ("package.module.function"); none by default (see README.md).
+# a CDN ("package.module.function"); none by default (see docs/operations.md).
 PAGE_CACHE_PURGE = os.environ.get("DJANGO_PAGE_CACHE_PURGE", "")
 
-# Newsletter sending and abuse limits (README.md explains each).
+# Newsletter sending and abuse limits (docs/operations.md explains each).
 NEWSLETTER_BATCH_SIZE = int(os.environ.get("NEWSLETTER_BATCH_SIZE", "100"))
 NEWSLETTER_RATE_PER_SECOND = float(os.environ.get("NEWSLETTER_RATE_PER_SECOND", "0"))
 NEWSLETTER_WORKERS_PER_SEND = int(os.environ.get("NEWSLETTER_WORKERS_PER_SEND", "1"))

@@ -1,4 +1,4 @@
-"""`manage.py backup` and `manage.py restore` (core/backup.py), on the database the
+"""`manage.py backup` and `manage.py restore` (core/backup/), on the database the
 tests run on: SQLite through its backup API, PostgreSQL through pg_dump/pg_restore.
 
 Transactional tests: the data must be committed for the SQLite backup connection
@@ -25,7 +25,14 @@ from django.test import Client
 
 from articles import services
 from articles.models import Article, ImageRendition
-from core import backup
+from core.backup.archive import (
+    DATABASE_FILES,
+    FORMAT_VERSION,
+    BackupError,
+    sha256_of,
+)
+from core.backup.media import list_media
+from core.backup.postgres import postgres_command
 from core.models import PageVersion
 from newsletter.models import Subscriber
 from tests.factories import (
@@ -65,7 +72,7 @@ def row_counts() -> dict[str, int]:
 
 def media_contents() -> dict[str, bytes]:
     contents = {}
-    for name in backup.list_media(default_storage):
+    for name in list_media(default_storage):
         with default_storage.open(name, "rb") as f:
             contents[name] = f.read()
     return contents
@@ -238,7 +245,7 @@ def test_the_archive_holds_a_manifest_with_checksums_and_is_private(tmp_path):
     readme = listed["notes/readme.txt"]
     assert readme["size"] == len(b"not an image\n")
     assert members["media/notes/readme.txt"] == b"not an image\n"
-    assert readme["sha256"] == backup.sha256_of(io.BytesIO(b"not an image\n"))
+    assert readme["sha256"] == sha256_of(io.BytesIO(b"not an image\n"))
 
 
 def test_backup_refuses_to_overwrite_an_archive(tmp_path):
@@ -279,14 +286,14 @@ def test_a_backup_of_another_database_vendor_is_refused(tmp_path):
     other = "postgresql" if connection.vendor == "sqlite" else "sqlite"
     dump = b"a database of the other kind"
     manifest = {
-        "format": backup.FORMAT_VERSION,
+        "format": FORMAT_VERSION,
         "created_at": "2026-01-01T00:00:00+00:00",
         "vendor": other,
         "django_version": "5.2",
         "database": {
-            "name": backup.DATABASE_FILES[other],
+            "name": DATABASE_FILES[other],
             "size": len(dump),
-            "sha256": backup.sha256_of(io.BytesIO(dump)),
+            "sha256": sha256_of(io.BytesIO(dump)),
         },
         "migrations": {},
         "media": [],
@@ -295,7 +302,7 @@ def test_a_backup_of_another_database_vendor_is_refused(tmp_path):
     write_archive(
         archive,
         {
-            backup.DATABASE_FILES[other]: dump,
+            DATABASE_FILES[other]: dump,
             "manifest.json": json.dumps(manifest).encode(),
         },
     )
@@ -324,8 +331,8 @@ def test_a_file_that_is_not_a_backup_is_refused(tmp_path):
 def test_a_missing_postgres_tool_is_named_with_how_to_install_it(monkeypatch):
     monkeypatch.setenv("PATH", "")
 
-    with pytest.raises(backup.BackupError, match=r"pg_dump is not installed.*apt-get"):
-        backup.postgres_command(connection, "pg_dump")
+    with pytest.raises(BackupError, match=r"pg_dump is not installed.*apt-get"):
+        postgres_command(connection, "pg_dump")
 
 
 def test_postgres_tools_get_the_connection_settings_through_the_environment():
@@ -340,7 +347,7 @@ def test_postgres_tools_get_the_connection_settings_through_the_environment():
         "OPTIONS": {"sslmode": "require"},
     }
 
-    path, env = backup.postgres_command(
+    path, env = postgres_command(
         SimpleNamespace(settings_dict=settings_dict), "pg_dump"
     )
 

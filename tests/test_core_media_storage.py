@@ -39,7 +39,7 @@ REGION = "us-east-1"
 # moto accepts any key; real ones come from the environment (settings.py).
 KEYS = {"access_key": "testing", "secret_key": "testing"}
 _buckets = itertools.count(1)
-# Anything in the bucket is public to read, nothing else (as README.md advises).
+# Anything in the bucket is public to read, nothing else (docs/operations.md).
 PUBLIC_READ = {
     "Version": "2012-10-17",
     "Statement": [

@@ -3,7 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
 
-from core import backup
+from core.backup.archive import BackupError, default_archive_name
+from core.backup.create import create_backup
 
 
 class Command(BaseCommand):
@@ -26,12 +27,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, output: str | None = None, **options):
-        path = Path(output) if output else Path(backup.default_archive_name())
+        path = Path(output) if output else Path(default_archive_name())
         if path.is_dir():
-            path = path / backup.default_archive_name()
+            path = path / default_archive_name()
         try:
-            manifest = backup.create_backup(output=path)
-        except backup.BackupError as exc:
+            manifest = create_backup(output=path)
+        except BackupError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             self.style.SUCCESS(

@@ -3,7 +3,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
 
-from core import backup
+from core.backup.archive import BackupError
+from core.backup.restore import (
+    RestorePlan,
+    describe_rows,
+    plan_restore,
+    restore_backup,
+)
 
 
 class Command(BaseCommand):
@@ -33,8 +39,8 @@ class Command(BaseCommand):
     def handle(self, *args, archive: str, yes: bool, dry_run: bool, **options):
         path = Path(archive)
         try:
-            plan = backup.plan_restore(archive_path=path)
-        except backup.BackupError as exc:
+            plan = plan_restore(archive_path=path)
+        except BackupError as exc:
             raise CommandError(str(exc)) from exc
         manifest = plan.manifest
         self.stdout.write(
@@ -49,7 +55,7 @@ class Command(BaseCommand):
                     + ", ".join(plan.unknown_migrations)
                 )
             )
-        rows = backup.describe_rows(plan.existing_rows)
+        rows = describe_rows(plan.existing_rows)
         if dry_run:
             self.stdout.write(
                 f"Would replace the database, which holds data ({rows}): the real "
@@ -68,8 +74,8 @@ class Command(BaseCommand):
                 "happen)."
             )
         try:
-            result = backup.restore_backup(archive_path=path, plan=plan)
-        except backup.BackupError as exc:
+            result = restore_backup(archive_path=path, plan=plan)
+        except BackupError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Replaced the {manifest.vendor} database.")
         self.stdout.write(self.media_report(plan, "Wrote"))
@@ -83,7 +89,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Restore complete."))
 
     @staticmethod
-    def media_report(plan: backup.RestorePlan, verb: str) -> str:
+    def media_report(plan: RestorePlan, verb: str) -> str:
         report = (
             f"{verb} {len(plan.media_to_write)} media file(s); "
             f"{len(plan.media_unchanged)} already identical"
