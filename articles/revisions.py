@@ -36,7 +36,7 @@ FIELDS = (
 SOURCE_FIELDS = ("title", "publisher", "year", "url", "doi", "pmid")
 # A revision's fields readers never see. Everything else a revision holds is
 # covered by a medical approval, so a field added to FIELDS is reviewed unless it
-# is named here, with the reason (tests/test_articles_review_scope.py).
+# is named here, with the reason (tests/articles/test_review_scope.py).
 NOT_SHOWN = {
     # Where the article is placed on the home page, not anything it says.
     "featured": "placement on the home page",

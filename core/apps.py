@@ -7,7 +7,7 @@ from core.checks import check_dkim, check_sender, check_worker
 class CoreConfig(AppConfig):
     """Pieces both apps use: sanitising, slugs, links, images, emails, the editor.
 
-    Nothing here imports `articles` or `newsletter` (tests/test_skincare_imports.py).
+    Nothing here imports `articles` or `newsletter` (tests/skincare/test_imports.py).
     """
 
     name = "core"

@@ -16,7 +16,7 @@ about twice the requests per second it serves with plain ORM reads (median
 2.27-2.44 on SQLite, 2.06 on PostgreSQL: bench/page_speed.py, "uncached / plain";
 docs/performance.md). The Django
 internals it uses (QuerySet._fields, SQLCompiler.col_count, select,
-get_converters, apply_converters) are pinned by tests/test_core_compiled.py, so
+get_converters, apply_converters) are pinned by tests/core/test_compiled.py, so
 an upgrade that changes them fails there.
 """
 

@@ -4,7 +4,7 @@ which parts of an issue or of the welcome email readers see, and hashes them.
 An approval records the hash of the text it approved; the text goes out only
 while its hash still matches one (selectors.review_refusal). A field added to
 Issue or WelcomeEmail later must be listed here, hashed or among the parts
-readers never see, or tests/test_newsletter_gate.py fails.
+readers never see, or tests/newsletter/test_gate.py fails.
 """
 
 import difflib

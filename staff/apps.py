@@ -7,7 +7,7 @@ class StaffConfig(AppConfig):
     """Staff sign-in: the second factor every staff account gives (passkeys,
     authenticator apps, backup codes) and the limits on password guessing.
 
-    Imports `core` only (tests/test_skincare_imports.py): it asks every staff
+    Imports `core` only (tests/skincare/test_imports.py): it asks every staff
     account for a factor, whatever its role, so it knows nothing of `articles`.
     """
 

@@ -1,0 +1,992 @@
+"""The newsletter goes through the same gate as articles.
+
+What subscribers and the public archive receive needs a medical reviewer's
+approval of exactly that text (newsletter/review.py hashes it), whoever asks,
+superusers included; and only those with the send permission send, schedule,
+resume, cancel or resend. Each rule is tested per role, by the crafted POST to
+each admin URL that could get round it, and by calling the service directly: a
+refusal changes nothing, sends nothing and creates no Delivery row.
+"""
+
+import html
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.contrib.messages import ERROR, SUCCESS, WARNING, get_messages
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from articles.models import Article
+from newsletter import review, selectors, services, tasks, welcome
+from newsletter.admin.issues import UNSCHEDULED_MESSAGE
+from newsletter.models import (
+    Delivery,
+    Issue,
+    IssueApproval,
+    IssueArticle,
+    Verdict,
+    WelcomeApproval,
+    WelcomeDelivery,
+    WelcomeEmail,
+)
+from newsletter.tokens import Purpose, make_token
+from tests.conftest import VerifiedClient
+from tests.factories import (
+    approve_issue,
+    make_approved_issue,
+    make_article,
+    make_author,
+    make_issue,
+    make_listed_subscriber,
+    make_reviewer,
+    make_role_user,
+    make_staff,
+    make_subscriber,
+    make_user,
+    make_welcome_email,
+)
+from tests.newsletter.test_admin import issue_form
+from tests.skincare.test_page_quality_browser import AXE_TAGS, axe_source  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["writer", "reviewer", "editor", "newsletter_editor", "superuser", "plain"]
+SENDERS = {"editor", "newsletter_editor", "superuser"}
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings):
+    """Six accounts a test, logged in with force_login: hashing strength is
+    beside the point here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def people(db) -> dict:
+    superuser = make_staff(username="chief")
+    # As for articles, an approval records the reviewer's name and credentials.
+    make_author(name="Dr Chief", user=superuser, credentials="MD, PhD")
+    plain = make_user(username="plain")
+    plain.is_staff = True
+    plain.save()
+    return {
+        "writer": make_role_user("Writer"),
+        "reviewer": make_reviewer(),
+        "editor": make_role_user("Editor"),
+        "newsletter_editor": make_role_user("Newsletter editor"),
+        "superuser": superuser,
+        "plain": plain,
+    }
+
+
+def signed_in(user) -> VerifiedClient:
+    """Another signed-in client, for a test with two people at once."""
+    client = VerifiedClient()
+    client.force_login(user)
+    return client
+
+
+def messages_of(response) -> list[tuple[int, str]]:
+    return [(m.level, str(m)) for m in get_messages(response.wsgi_request)]
+
+
+def in_future(days: int = 2) -> str:
+    return (timezone.localtime() + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
+
+
+def admin_url(name: str, issue: Issue) -> str:
+    return reverse(f"admin:newsletter_issue_{name}", args=[issue.pk])
+
+
+def state_of(issue: Issue) -> dict:
+    """Everything a send, a schedule or an approval could change."""
+    return {
+        "issue": Issue.objects.filter(pk=issue.pk)
+        .values("status", "scheduled_at", "sent_at", "not_sent_reason")
+        .get(),
+        "deliveries": sorted(
+            Delivery.objects.filter(issue=issue).values_list("pk", "status")
+        ),
+        "approvals": IssueApproval.objects.filter(issue=issue).count(),
+    }
+
+
+# Which parts of a text an approval covers ----------------------------------------
+
+
+def field_names(model) -> set[str]:
+    return {field.name for field in model._meta.get_fields()}
+
+
+@pytest.mark.parametrize(
+    ("model", "hashed", "unseen"),
+    [
+        (Issue, review.ISSUE_HASHED, review.ISSUE_NOT_HASHED),
+        (WelcomeEmail, review.WELCOME_HASHED, review.WELCOME_NOT_HASHED),
+    ],
+)
+def test_every_field_is_hashed_or_listed_among_those_readers_never_see(
+    model, hashed, unseen
+):
+    fields = field_names(model)
+    forgotten = fields - set(hashed) - unseen
+    assert not forgotten, (
+        f"{model.__name__} fields neither in the approval's hash nor on the list "
+        f"of fields readers never see (newsletter/review.py): {sorted(forgotten)}"
+    )
+    assert not set(hashed) & unseen
+    # Nothing listed that is not (or no longer) a field.
+    assert (set(hashed) | unseen) <= fields
+
+
+def text_changes(issue: Issue) -> dict:
+    """One change to each hashed part of an issue."""
+    article = make_article(title="Barrier repair")
+    return {
+        "subject": lambda: setattr(issue, "subject", "Changed subject"),
+        "slug": lambda: setattr(issue, "slug", "changed-slug"),
+        "preheader": lambda: setattr(issue, "preheader", "Changed preheader"),
+        "greeting": lambda: setattr(issue, "greeting", "Dear {first_name},"),
+        "body": lambda: setattr(issue, "body", "<p>Retinol cures acne.</p>"),
+        "kind": lambda: setattr(issue, "kind", Issue.Kind.DIGEST),
+        "articles": lambda: IssueArticle.objects.create(issue=issue, article=article),
+    }
+
+
+@pytest.mark.parametrize("part", review.ISSUE_HASHED)
+def test_a_change_to_each_hashed_part_of_an_issue_makes_its_approval_stale(part):
+    issue = make_approved_issue()
+    assert selectors.review_refusal(issue) == ""
+
+    text_changes(issue)[part]()
+
+    assert "changed after" in selectors.review_refusal(issue)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"title": "Retinol: now with 50% more"},
+        {"summary": "It cures everything."},
+        {"slug": "moved"},
+        {"cover_image_alt": "A miracle jar"},
+    ],
+)
+def test_what_a_featured_article_card_says_is_covered_too(change):
+    """An article edited (and published) after the issue's approval: the email
+    would say something nobody approved for it."""
+    issue = make_issue()
+    article = make_article(title="Retinol basics")
+    IssueArticle.objects.create(issue=issue, article=article, position=1)
+    approve_issue(issue)
+
+    Article.objects.filter(pk=article.pk).update(**change)
+
+    assert "featured articles" in selectors.review_refusal(issue)
+
+
+def test_the_order_of_the_featured_articles_is_covered():
+    issue = make_issue()
+    first, second = make_article(), make_article()
+    IssueArticle.objects.create(issue=issue, article=first, position=1)
+    IssueArticle.objects.create(issue=issue, article=second, position=2)
+    approve_issue(issue)
+
+    IssueArticle.objects.filter(article=first).update(position=3)
+
+    assert selectors.review_refusal(issue) != ""
+
+
+def test_who_receives_an_issue_is_not_its_text():
+    issue = make_approved_issue()
+    issue.audience = Issue.Audience.TOPICS
+    issue.not_sent_reason = "Anything"
+    issue.save()
+
+    assert selectors.review_refusal(issue) == ""
+
+
+def test_changing_a_text_back_to_what_was_approved_is_approved_again():
+    issue = make_approved_issue(subject="Winter skin")
+    Issue.objects.filter(pk=issue.pk).update(subject="Winter skin!")
+    issue.refresh_from_db()
+    assert selectors.review_refusal(issue) != ""
+
+    Issue.objects.filter(pk=issue.pk).update(subject="Winter skin")
+    issue.refresh_from_db()
+
+    assert selectors.review_refusal(issue) == ""
+
+
+@pytest.mark.parametrize("part", review.WELCOME_HASHED)
+def test_a_change_to_each_hashed_part_of_the_welcome_email_needs_a_new_approval(
+    part,
+):
+    make_welcome_email()
+    draft = WelcomeEmail.objects.get()
+    assert selectors.welcome_review(draft).current is not None
+
+    setattr(draft, part, "Dear {first_name}," if part == "greeting" else "Changed")
+
+    state = selectors.welcome_review(draft)
+    assert state.current is None and state.stale
+    assert state.changed == [review.LABELS[part]]
+
+
+# The roles ----------------------------------------------------------------------
+
+
+def test_the_migration_gives_each_role_its_newsletter_permissions():
+    def codenames(role: str) -> set[str]:
+        return set(
+            Group.objects.get(name=role)
+            .permissions.filter(content_type__app_label="newsletter")
+            .values_list("codename", flat=True)
+        )
+
+    writer = codenames("Writer")
+    reviewer = codenames("Medical reviewer")
+    editor = codenames("Editor")
+    newsletter_editor = codenames("Newsletter editor")
+    assert {"add_issue", "change_issue", "view_issue"} <= writer
+    assert not {"send_issue", "review_issue", "delete_issue"} & writer
+    assert {"view_issue", "review_issue", "view_welcomeemail"} <= reviewer
+    assert not {"send_issue", "change_issue", "change_welcomeemail"} & reviewer
+    for sender in (editor, newsletter_editor):
+        assert {"send_issue", "change_issue", "delete_issue"} <= sender
+        assert {"change_welcomeemail", "view_subscriber", "add_subscriber"} <= sender
+        assert "review_issue" not in sender
+    article_permissions = set(
+        Group.objects.get(name="Newsletter editor")
+        .permissions.filter(content_type__app_label="articles")
+        .values_list("codename", flat=True)
+    )
+    # Enough to pick the articles an issue features, nothing to change them.
+    assert article_permissions == {"view_article", "view_topic"}
+
+
+# What each role may open: (issue list, new issue, subscriber list, welcome email).
+OPENS = {
+    "writer": (200, 200, 403, 403),
+    "reviewer": (200, 403, 403, 200),
+    "editor": (200, 200, 200, 200),
+    "newsletter_editor": (200, 200, 200, 200),
+    "superuser": (200, 200, 200, 200),
+    "plain": (403, 403, 403, 403),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_what_each_role_can_open_in_the_newsletter_admin(client, people, role):
+    make_welcome_email()
+    client.force_login(people[role])
+    urls = [
+        reverse("admin:newsletter_issue_changelist"),
+        reverse("admin:newsletter_issue_add"),
+        reverse("admin:newsletter_subscriber_changelist"),
+        reverse("admin:newsletter_welcomeemail_change", args=[1]),
+    ]
+
+    codes = tuple(client.get(url).status_code for url in urls)
+
+    assert codes == OPENS[role]
+
+
+def test_a_newsletter_editor_has_the_admin_home_and_picks_live_articles(client, people):
+    make_article(title="Live dry skin")
+    client.force_login(people["newsletter_editor"])
+
+    assert client.get(reverse("admin:index")).status_code == 200
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "dry skin",
+            "app_label": "newsletter",
+            "model_name": "issuearticle",
+            "field_name": "article",
+        },
+    )
+    assert [r["text"] for r in response.json()["results"]] == ["Live dry skin"]
+    # Reading articles is all: no article can be changed or added.
+    assert client.get(reverse("admin:articles_article_add")).status_code == 403
+
+
+def sending_issue() -> Issue:
+    """Approved, half-way through its send: one delivery queued, one uncertain."""
+    issue = make_issue(status=Issue.Status.SENDING, recipient_count=2)
+    for status in (Delivery.Status.QUEUED, Delivery.Status.UNCERTAIN):
+        Delivery.objects.create(
+            issue=issue, subscriber=make_listed_subscriber(), status=status
+        )
+    return issue
+
+
+def scheduled_issue() -> Issue:
+    return make_issue(
+        status=Issue.Status.SCHEDULED,
+        scheduled_at=timezone.now() + timedelta(days=1),
+    )
+
+
+# action: (the issue it needs, its POST data, what it does when allowed)
+ACTIONS = {
+    "send": (make_approved_issue, lambda issue: {}),
+    "schedule": (make_approved_issue, lambda issue: {"send_at": in_future()}),
+    "cancel_schedule": (scheduled_issue, lambda issue: {}),
+    "resume": (sending_issue, lambda issue: {}),
+    "resend_uncertain": (sending_issue, lambda issue: {}),
+    "review": (
+        make_issue,
+        lambda issue: {
+            "verdict": Verdict.APPROVED,
+            "content_hash": review.issue_hash(issue),
+        },
+    ),
+}
+ALLOWED = {
+    "send": SENDERS,
+    "schedule": SENDERS,
+    "cancel_schedule": SENDERS,
+    "resume": SENDERS,
+    "resend_uncertain": SENDERS,
+    "review": {"reviewer", "superuser"},
+}
+
+
+def done(action: str, issue: Issue, user) -> None:
+    """Assert that the allowed action happened."""
+    issue.refresh_from_db()
+    counts = issue.deliveries.counts()
+    if action == "send":
+        assert issue.status == Issue.Status.SENT
+        assert counts[Delivery.Status.SENT] == 1
+    elif action == "schedule":
+        assert issue.status == Issue.Status.SCHEDULED
+        assert issue.scheduled_at > timezone.now() + timedelta(days=1)
+    elif action == "cancel_schedule":
+        assert issue.status == Issue.Status.DRAFT
+    elif action == "resume":
+        assert counts[Delivery.Status.QUEUED] == 0
+        assert counts[Delivery.Status.UNCERTAIN] == 1
+    elif action == "resend_uncertain":
+        assert counts[Delivery.Status.UNCERTAIN] == 0
+        assert counts[Delivery.Status.SENT] == 2
+    else:
+        approval = IssueApproval.objects.get(issue=issue)
+        assert approval.reviewer == user
+        assert selectors.review_refusal(issue) == ""
+
+
+@pytest.mark.parametrize("action", list(ACTIONS))
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_may_do_exactly_its_actions_by_crafted_post(
+    client,
+    people,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+    request,
+    role,
+    action,
+):
+    if action == "schedule":
+        # A send at a later time needs a backend that can defer a task.
+        request.getfixturevalue("database_tasks")
+    needs, data = ACTIONS[action]
+    make_listed_subscriber()
+    issue = needs()
+    before = state_of(issue)
+    client.force_login(people[role])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(admin_url(action, issue), data(issue))
+
+    if role in ALLOWED[action]:
+        assert response.status_code == 302
+        assert response["Location"] == admin_url("change", issue)
+        assert [level for level, _ in messages_of(response)] == [SUCCESS]
+        done(action, issue, people[role])
+    else:
+        assert response.status_code == 403
+        assert state_of(issue) == before
+        assert mailoutbox == []
+
+
+@pytest.mark.parametrize("role", ["writer", "reviewer", "plain"])
+def test_the_services_refuse_those_who_may_not_send_whatever_calls_them(
+    people, role, mailoutbox, django_capture_on_commit_callbacks
+):
+    user = people[role]
+    draft, scheduled, started = (
+        make_approved_issue(),
+        scheduled_issue(),
+        sending_issue(),
+    )
+    before = [state_of(issue) for issue in (draft, scheduled, started)]
+    calls = [
+        lambda: services.schedule_send(issue=draft, user=user),
+        lambda: services.cancel_schedule(issue=scheduled, user=user),
+        lambda: services.resume_send(issue=started, user=user),
+        lambda: services.resend_uncertain(issue=started, user=user),
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for call in calls:
+            with pytest.raises(PermissionDenied, match="Only editors and newsletter"):
+                call()
+
+    assert [state_of(issue) for issue in (draft, scheduled, started)] == before
+    assert mailoutbox == []
+
+
+# The approval, whoever asks --------------------------------------------------------
+
+
+def unapproved(how: str) -> Issue:
+    """A draft never reviewed, or one changed since its approval."""
+    issue = make_issue(subject="Winter skin")
+    if how == "stale":
+        approve_issue(issue)
+        Issue.objects.filter(pk=issue.pk).update(body="<p>Retinol cures acne.</p>")
+        issue.refresh_from_db()
+    return issue
+
+
+REFUSED_BECAUSE = {
+    "never": "No medical reviewer has approved this issue's text yet",
+    "stale": "The issue's text changed after Dr Newsletter-Reviewer, MD, FAAD "
+    "approved it on",
+}
+
+
+@pytest.mark.parametrize("how", ["never", "stale"])
+@pytest.mark.parametrize("action", ["send", "schedule"])
+@pytest.mark.parametrize("role", sorted(SENDERS))
+def test_no_send_nor_schedule_without_an_approval_of_this_text_superusers_included(
+    client, people, mailoutbox, django_capture_on_commit_callbacks, role, action, how
+):
+    make_listed_subscriber()
+    issue = unapproved(how)
+    before = state_of(issue)
+    client.force_login(people[role])
+    url = admin_url(action, issue)
+
+    page = html.unescape(client.get(url).text)
+    assert REFUSED_BECAUSE[how] in page
+    assert "Yes, s" not in page  # no "Yes, send it…" nor "Yes, schedule it"
+    data = {"send_at": in_future()} if action == "schedule" else {}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, data)
+
+    assert response.status_code == 302
+    [(level, message)] = messages_of(response)
+    assert level == ERROR
+    assert REFUSED_BECAUSE[how] in message and message.endswith("Nothing was sent.")
+    assert state_of(issue) == before
+    assert not Delivery.objects.exists()
+    assert mailoutbox == []
+
+
+def test_the_service_refuses_a_superuser_without_an_approval_and_creates_nothing(
+    people, mailoutbox, django_capture_on_commit_callbacks
+):
+    make_listed_subscriber()
+    issue = make_issue()
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(services.SendRefused, match="No medical reviewer"),
+    ):
+        services.schedule_send(issue=issue, user=people["superuser"])
+
+    assert callbacks == []
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+    assert not Delivery.objects.exists() and mailoutbox == []
+
+
+def test_no_medical_content_recorded_by_a_reviewer_lets_the_issue_go_out(
+    people, mailoutbox, django_capture_on_commit_callbacks
+):
+    make_listed_subscriber()
+    issue = make_issue(subject="We moved office")
+    approve_issue(issue, verdict=Verdict.NO_MEDICAL_CONTENT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.schedule_send(issue=issue, user=people["newsletter_editor"])
+
+    assert [m.subject for m in mailoutbox] == ["We moved office"]
+
+
+def test_a_scheduled_issue_whose_featured_article_changed_is_not_sent_at_its_time(
+    people, mailoutbox, database_tasks
+):
+    """Nothing changed the issue itself: an article it features was edited and
+    published again while it waited. The start of the send checks again."""
+    make_listed_subscriber()
+    issue = make_issue()
+    article = make_article(title="Retinol basics")
+    IssueArticle.objects.create(issue=issue, article=article)
+    approve_issue(issue)
+    services.schedule_send(
+        issue=issue,
+        user=people["newsletter_editor"],
+        at=timezone.now() + timedelta(hours=1),
+    )
+    Article.objects.filter(pk=article.pk).update(summary="Retinol cures acne.")
+    Issue.objects.filter(pk=issue.pk).update(scheduled_at=timezone.now())
+
+    assert tasks.start_issue_send.call(issue.pk) is False
+
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT and issue.scheduled_at is None
+    assert issue.not_sent_reason.startswith("Not sent at the scheduled time: ")
+    assert "(changed: featured articles)" in issue.not_sent_reason
+    assert not Delivery.objects.exists() and mailoutbox == []
+
+
+@pytest.mark.parametrize("action", ["resume", "resend_uncertain"])
+def test_a_send_whose_text_changed_since_its_approval_is_not_resumed(
+    client, people, mailoutbox, django_capture_on_commit_callbacks, action
+):
+    issue = sending_issue()
+    IssueArticle.objects.create(issue=issue, article=make_article())
+    before = state_of(issue)
+    client.force_login(people["superuser"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(admin_url(action, issue))
+
+    [(level, message)] = messages_of(response)
+    assert level == ERROR and "changed after" in message
+    assert state_of(issue) == before
+    assert mailoutbox == []
+
+
+# Editing a scheduled issue ---------------------------------------------------------
+
+
+@pytest.fixture
+def scheduled(people, database_tasks, django_capture_on_commit_callbacks) -> Issue:
+    """Approved and scheduled in two days; its start task stored for then."""
+    issue = make_approved_issue(subject="Winter skin", preheader="Dry air")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.schedule_send(
+            issue=issue,
+            user=people["newsletter_editor"],
+            at=timezone.now() + timedelta(days=2),
+        )
+    assert DBTaskResult.objects.get().task_path == "newsletter.tasks.start_issue_send"
+    return issue
+
+
+def edit_form(issue: Issue, **overrides) -> dict:
+    """The issue's change form as it stands, with these changes."""
+    fields = ["subject", "slug", "preheader", "greeting", "body", "audience"]
+    return issue_form(**{**{f: getattr(issue, f) for f in fields}, **overrides})
+
+
+def test_changing_the_text_of_a_scheduled_issue_makes_it_a_draft_and_says_why(
+    client, people, scheduled, mailoutbox
+):
+    make_listed_subscriber()
+    client.force_login(people["newsletter_editor"])
+    page = client.get(admin_url("change", scheduled)).text
+    assert 'name="subject"' in page
+    assert "a change to its text or featured articles makes it a draft again" in page
+
+    response = client.post(
+        admin_url("change", scheduled), edit_form(scheduled, subject="Winter skin!")
+    )
+
+    assert response.status_code == 302
+    assert (WARNING, UNSCHEDULED_MESSAGE) in messages_of(response)
+    scheduled.refresh_from_db()
+    assert scheduled.subject == "Winter skin!"
+    assert scheduled.status == Issue.Status.DRAFT and scheduled.scheduled_at is None
+    reason = scheduled.not_sent_reason
+    assert reason.startswith("No longer scheduled: changed by newsletter-editor on ")
+    assert "(changed: subject)" in reason
+    page = html.unescape(client.get(admin_url("change", scheduled)).text)
+    assert reason in page
+    # The task stored for the old time runs and sends nothing.
+    assert tasks.start_issue_send.call(scheduled.pk) is False
+    assert not Delivery.objects.exists() and mailoutbox == []
+
+
+def test_adding_a_featured_article_to_a_scheduled_issue_unschedules_it(
+    client, people, scheduled
+):
+    article = make_article(title="Barrier repair")
+    client.force_login(people["editor"])
+
+    response = client.post(
+        admin_url("change", scheduled),
+        edit_form(
+            scheduled,
+            **{
+                "issuearticle_set-TOTAL_FORMS": "1",
+                "issuearticle_set-0-position": "1",
+                "issuearticle_set-0-article": str(article.pk),
+            },
+        ),
+    )
+
+    assert response.status_code == 302
+    assert (WARNING, UNSCHEDULED_MESSAGE) in messages_of(response)
+    scheduled.refresh_from_db()
+    assert scheduled.status == Issue.Status.DRAFT
+    assert "(changed: featured articles)" in scheduled.not_sent_reason
+
+
+def test_changing_who_receives_a_scheduled_issue_keeps_it_scheduled(
+    client, people, scheduled
+):
+    topic = make_article().topic
+    client.force_login(people["editor"])
+
+    response = client.post(
+        admin_url("change", scheduled),
+        edit_form(scheduled, audience="topics", topics=[topic.pk]),
+    )
+
+    assert response.status_code == 302
+    assert all(level != WARNING for level, _ in messages_of(response))
+    scheduled.refresh_from_db()
+    assert scheduled.status == Issue.Status.SCHEDULED
+    assert list(scheduled.topics.all()) == [topic]
+
+
+@pytest.mark.parametrize("role", ["writer", "reviewer", "plain"])
+def test_only_those_who_may_send_can_change_a_scheduled_issue(
+    client, people, scheduled, role
+):
+    before = state_of(scheduled)
+    client.force_login(people[role])
+
+    response = client.post(
+        admin_url("change", scheduled), edit_form(scheduled, subject="Changed")
+    )
+
+    assert response.status_code == 403
+    assert state_of(scheduled) == before
+    assert Issue.objects.get(pk=scheduled.pk).subject == "Winter skin"
+    with pytest.raises(PermissionDenied):
+        scheduled.subject = "Changed"
+        services.save_issue(issue=scheduled, user=people[role])
+    assert Issue.objects.get(pk=scheduled.pk).subject == "Winter skin"
+
+
+def test_a_writer_drafts_and_edits_an_issue_but_sees_no_send_buttons(client, people):
+    client.force_login(people["writer"])
+
+    response = client.post(reverse("admin:newsletter_issue_add"), issue_form())
+
+    assert response.status_code == 302
+    issue = Issue.objects.get()
+    assert issue.status == Issue.Status.DRAFT
+    response = client.post(
+        admin_url("change", issue), edit_form(issue, subject="Winter skin, again")
+    )
+    assert response.status_code == 302
+    assert Issue.objects.get().subject == "Winter skin, again"
+    page = client.get(admin_url("change", issue)).text
+    assert admin_url("send", issue) not in page
+    assert admin_url("schedule", issue) not in page
+    assert admin_url("review", issue) not in page
+    assert "Send a test to me" in page
+    assert client.get(admin_url("send", issue)).status_code == 403
+
+
+# The reviewer's panel ------------------------------------------------------------
+
+
+def test_a_reviewer_approves_exactly_the_text_they_were_shown(client, people):
+    issue = make_issue(subject="Winter skin", body="<p>Moisturise daily.</p>")
+    IssueArticle.objects.create(issue=issue, article=make_article(title="Dry air"))
+    client.force_login(people["reviewer"])
+    page = client.get(admin_url("change", issue)).text
+    assert "Not medically reviewed yet." in page
+    assert f'name="content_hash" value="{review.issue_hash(issue)}"' in page
+    assert "Approve this text" in page and "Record: no medical content" in page
+    # Read-only for a reviewer: the body as it reads, no field to change it.
+    assert 'name="body"' not in page and "<p>Moisturise daily.</p>" in page
+
+    response = client.post(
+        admin_url("review", issue),
+        {"verdict": Verdict.APPROVED, "content_hash": review.issue_hash(issue)},
+    )
+
+    [(level, message)] = messages_of(response)
+    assert level == SUCCESS and message.startswith("Recorded “Approved”")
+    approval = IssueApproval.objects.get()
+    assert approval.reviewer == people["reviewer"]
+    assert approval.reviewer_name == "Dr Reviewer, MD, FAAD"
+    assert approval.text["subject"] == "Winter skin"
+    assert [a["title"] for a in approval.text["articles"]] == ["Dry air"]
+    page = client.get(admin_url("change", issue)).text
+    assert "<strong>Approved</strong> by Dr Reviewer, MD, FAAD on " in page
+    assert "Approve this text" not in page
+
+
+def test_the_issue_page_says_what_changed_since_the_approval(staff_client):
+    issue = make_approved_issue(
+        subject="Winter skin", body="<p>Moisturise daily.</p><p>Drink water.</p>"
+    )
+    Issue.objects.filter(pk=issue.pk).update(
+        subject="Winter skin!", body="<p>Moisturise twice a day.</p><p>Drink water.</p>"
+    )
+
+    page = staff_client.get(admin_url("change", issue)).text
+
+    assert "Changed since its medical approval." in page
+    assert "changed since: subject, body." in page
+    assert "<td>Winter skin</td><td>Winter skin!</td>" in page
+    assert "-Moisturise daily.\n+Moisturise twice a day." in page
+    assert "It cannot be sent or scheduled until" in page
+
+
+def test_an_approval_of_a_text_that_changed_since_the_page_opened_is_refused(
+    client, people
+):
+    issue = make_issue(subject="Winter skin")
+    seen = review.issue_hash(issue)
+    Issue.objects.filter(pk=issue.pk).update(subject="Winter skin!")
+    client.force_login(people["reviewer"])
+
+    response = client.post(
+        admin_url("review", issue), {"verdict": Verdict.APPROVED, "content_hash": seen}
+    )
+
+    [(level, message)] = messages_of(response)
+    assert level == ERROR and "changed after you opened it" in message
+    assert not IssueApproval.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["reviewer_without_profile", "unknown_verdict"])
+def test_an_approval_is_recorded_only_with_a_name_and_a_known_decision(
+    client, people, who
+):
+    issue = make_issue()
+    user = people["reviewer"]
+    verdict = Verdict.APPROVED
+    if who == "reviewer_without_profile":
+        user = make_role_user("Medical reviewer", username="no-profile")
+    else:
+        verdict = "looks fine"
+    client.force_login(user)
+
+    response = client.post(
+        admin_url("review", issue),
+        {"verdict": verdict, "content_hash": review.issue_hash(issue)},
+    )
+
+    [(level, message)] = messages_of(response)
+    assert level == ERROR and message.endswith("Nothing was recorded.")
+    assert not IssueApproval.objects.exists()
+
+
+# The welcome email ---------------------------------------------------------------
+
+
+def confirm(client, subscriber) -> None:
+    token = make_token(subscriber=subscriber, purpose=Purpose.CONFIRM)
+    response = client.post(reverse("newsletter:confirm", kwargs={"token": token}))
+    assert response.status_code == 200
+
+
+WELCOME = reverse("admin:newsletter_welcomeemail_change", args=[1])
+WELCOME_REVIEW = reverse("admin:newsletter_welcomeemail_review", args=[1])
+
+
+def welcome_form(**overrides) -> dict:
+    draft = WelcomeEmail.objects.get()
+    return {
+        "enabled": "on",
+        "subject": draft.subject,
+        "preheader": draft.preheader,
+        "greeting": draft.greeting,
+        "body": draft.body,
+        **overrides,
+    }
+
+
+def test_without_an_approved_text_no_welcome_goes_out_and_nothing_is_claimed(
+    client, staff_client, mailoutbox
+):
+    make_welcome_email(approved=False)
+    subscriber = make_subscriber()
+    page = staff_client.get(WELCOME).text
+    assert "No welcome email goes out until a medical reviewer approves" in page
+
+    confirm(client, subscriber)
+
+    assert mailoutbox == []
+    assert not WelcomeDelivery.objects.exists()
+    outcome = welcome.send_welcome(subscriber_id=subscriber.pk)
+    assert outcome == welcome.Outcome.NOT_APPROVED
+    assert not WelcomeDelivery.objects.exists()
+
+
+def test_subscribers_get_the_approved_text_until_the_draft_is_approved(
+    client, people, mailoutbox
+):
+    make_welcome_email(subject="Welcome aboard")
+    editor = signed_in(people["newsletter_editor"])
+    reviewer = signed_in(people["reviewer"])
+
+    response = editor.post(WELCOME, welcome_form(subject="Welcome, reader"))
+    assert response.status_code == 302
+    assert (
+        WARNING,
+        "Subscribers do not get this text until a medical reviewer approves it (or "
+        "records that it has no medical content): they keep getting the text "
+        "approved last.",
+    ) in messages_of(response)
+    confirm(client, make_subscriber(email="first@example.com"))
+    page = reviewer.get(WELCOME).text
+    assert "Changed since its medical approval." in page
+    assert "<td>Welcome aboard</td><td>Welcome, reader</td>" in page
+
+    draft_hash = review.welcome_hash(WelcomeEmail.objects.get())
+    response = reviewer.post(
+        WELCOME_REVIEW,
+        {"verdict": Verdict.NO_MEDICAL_CONTENT, "content_hash": draft_hash},
+    )
+    [(level, _)] = messages_of(response)
+    assert level == SUCCESS
+    confirm(client, make_subscriber(email="second@example.com"))
+
+    assert [(m.to[0], m.subject) for m in mailoutbox] == [
+        ("first@example.com", "Welcome aboard"),
+        ("second@example.com", "Welcome, reader"),
+    ]
+    approval = WelcomeApproval.objects.first()
+    assert approval.verdict == Verdict.NO_MEDICAL_CONTENT
+    assert approval.reviewer == people["reviewer"]
+
+
+# Who may: (open it, change it, approve it) for the welcome email.
+WELCOME_RIGHTS = {
+    "writer": (403, 403, 403),
+    "reviewer": (200, 403, 302),
+    "editor": (200, 302, 403),
+    "newsletter_editor": (200, 302, 403),
+    "superuser": (200, 302, 302),
+    "plain": (403, 403, 403),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_may_do_exactly_its_part_of_the_welcome_email(client, people, role):
+    make_welcome_email(subject="Welcome aboard", approved=False)
+    client.force_login(people[role])
+
+    opened = client.get(WELCOME).status_code
+    changed = client.post(WELCOME, welcome_form(subject="Hacked")).status_code
+    approved = client.post(
+        WELCOME_REVIEW,
+        {
+            "verdict": Verdict.APPROVED,
+            "content_hash": review.welcome_hash(WelcomeEmail.objects.get()),
+        },
+    ).status_code
+
+    assert (opened, changed, approved) == WELCOME_RIGHTS[role]
+    subject = WelcomeEmail.objects.get().subject
+    assert subject == ("Hacked" if changed == 302 else "Welcome aboard")
+    assert WelcomeApproval.objects.exists() == (role in {"reviewer", "superuser"})
+
+
+def test_a_reviewer_reads_the_welcome_email_as_it_reads_and_can_approve_it(
+    client, people
+):
+    make_welcome_email(approved=False, body="<p>Thank you for <em>confirming</em>.</p>")
+    client.force_login(people["reviewer"])
+
+    page = client.get(WELCOME).text
+
+    assert 'name="body"' not in page
+    assert "<p>Thank you for <em>confirming</em>.</p>" in page
+    assert "Approve this text" in page and "Send a test to me" in page
+
+
+def test_the_welcome_services_refuse_those_without_the_permission(people):
+    make_welcome_email(approved=False)
+    draft = WelcomeEmail.objects.get()
+
+    with pytest.raises(PermissionDenied):
+        services.save_welcome_email(welcome=draft, user=people["writer"])
+    with pytest.raises(PermissionDenied):
+        services.approve_welcome(
+            user=people["newsletter_editor"],
+            verdict=Verdict.APPROVED,
+            seen_hash=review.welcome_hash(draft),
+        )
+    assert not WelcomeApproval.objects.exists()
+
+
+# In Chromium (screenshots in test-artifacts/ for a person to look at) -------------
+
+
+def panel_violations(page, axe_source: str) -> list[str]:  # noqa: F811
+    """axe's violations in the medical review panel (the rest of the page is
+    Django's admin, not ours to fix)."""
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "tags => axe.run('#medical-review', {runOnly: {type: 'tag', values: tags}})",
+        AXE_TAGS,
+    )
+    assert result["passes"], "axe checked nothing in the panel"
+    return [
+        f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in result["violations"]
+    ]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_a_reviewer_approves_the_issue_and_its_panel_is_accessible(
+    live_server,
+    new_context,
+    axe_source,  # noqa: F811
+    artifacts_dir,
+):
+    from playwright.sync_api import expect
+
+    from tests.articles.test_browser import PageWatcher, log_in, screenshot
+    from tests.browser_fixtures import DESKTOP
+
+    issue = make_issue(
+        subject="Winter skin: the dry-air edition",
+        body="<h2>Humidity matters</h2><p>Indoor heating dries the air.</p>",
+    )
+    IssueArticle.objects.create(issue=issue, article=make_article(title="Dry air"))
+    # A transactional test may have emptied the row the migration made.
+    make_welcome_email(approved=False)
+    # axe is injected as a script, which the admin's CSP would rightly refuse.
+    page = new_context(viewport=DESKTOP, bypass_csp=True).new_page()
+    watcher = PageWatcher(page)
+    log_in(page, live_server, make_reviewer())
+    page.goto(f"{live_server.url}{admin_url('change', issue)}")
+    panel = page.locator("#medical-review")
+    expect(panel).to_contain_text("Not medically reviewed yet.")
+    assert panel_violations(page, axe_source) == []
+    screenshot(page, artifacts_dir / "newsletter-issue-review.png", DESKTOP)
+
+    panel.get_by_role("button", name="Approve this text").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("Recorded “Approved”")
+    expect(panel).to_contain_text("Approved by Dr Reviewer, MD, FAAD on")
+    assert selectors.review_refusal(issue) == ""
+    Issue.objects.filter(pk=issue.pk).update(subject="Winter skin, again")
+    page.reload()
+    expect(panel).to_contain_text("Changed since its medical approval.")
+    expect(panel.locator(".review-changes")).to_contain_text("Winter skin, again")
+    assert panel_violations(page, axe_source) == []
+    screenshot(page, artifacts_dir / "newsletter-issue-review-stale.png", DESKTOP)
+    page.goto(f"{live_server.url}{WELCOME}")
+    expect(page.locator("#medical-review")).to_contain_text("Not medically reviewed")
+    assert panel_violations(page, axe_source) == []
+    assert watcher.errors == []

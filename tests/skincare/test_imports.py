@@ -1,0 +1,155 @@
+"""The allowed imports between the apps and modules, read from the source (AST).
+
+- `core` (shared pieces) imports none of the apps nor the project package;
+- `articles` imports `core` only: it knows nothing of the newsletter;
+- `newsletter` imports `core`, and of `articles` only its models (public
+  querysets such as Article.objects.published());
+- `staff` (staff sign-in) imports `core` only;
+- nothing imports the project package `skincare` (settings are read through
+  django.conf), which alone wires the apps together (URLs);
+- no import circles between modules, and no imports inside functions used to hide
+  one (an AppConfig.ready() importing its signal receivers is the one exception).
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("core", "articles", "newsletter", "staff", "skincare")
+ALLOWED_APPS = {
+    "core": set(),
+    "articles": {"core"},
+    "newsletter": {"core", "articles"},
+    "staff": {"core"},
+    "skincare": {"core", "articles", "newsletter", "staff"},
+}
+# What one app may use of another, when not all of it.
+ALLOWED_MODULES = {("newsletter", "articles"): {"articles.models"}}
+
+
+def project_modules() -> dict[str, Path]:
+    modules = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+MODULES = project_modules()
+
+
+def resolve(name: str) -> str | None:
+    """The project module an import names (a module, or a package's member)."""
+    while name:
+        if name in MODULES:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def imports_of(path: Path, module: str) -> list[tuple[str, bool, int]]:
+    """(imported project module, at module level?, line) for each import."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    top_level = set(map(id, tree.body))
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module
+            if node.level:
+                package = module.split(".")
+                if path.name != "__init__.py":
+                    package = package[:-1]
+                base = ".".join([*package[: len(package) - node.level + 1], base])
+            names = [f"{base}.{alias.name}" for alias in node.names] or [base]
+        for name in names:
+            target = resolve(name)
+            if target and target != module:
+                found.append((target, id(node) in top_level, node.lineno))
+    return found
+
+
+GRAPH = {module: imports_of(path, module) for module, path in sorted(MODULES.items())}
+
+
+def test_the_walk_sees_the_project():
+    assert {
+        "core.sanitize",
+        "articles.models",
+        "newsletter.sending",
+        "staff.two_factor",
+    } <= set(MODULES)
+    assert ("core.sanitize", True) in {
+        (target, top) for target, top, _ in GRAPH["newsletter.services"]
+    }
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_imports_only_what_its_app_may(module):
+    app = module.split(".")[0]
+    wrong = []
+    for target, _, line in GRAPH[module]:
+        other = target.split(".")[0]
+        if other == app:
+            continue
+        allowed_modules = ALLOWED_MODULES.get((app, other))
+        if other not in ALLOWED_APPS[app] or (
+            allowed_modules is not None and target not in allowed_modules
+        ):
+            wrong.append(f"line {line}: {target}")
+    assert wrong == [], f"{module} imports what {app} may not"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_import_inside_a_function(module):
+    local = [
+        (target, line)
+        for target, top_level, line in GRAPH[module]
+        if not top_level
+        and not (module.endswith(".apps") and target.endswith(".signals"))
+    ]
+    assert local == []
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_circles():
+    graph = {
+        module: {target for target, _, _ in imports}
+        for module, imports in GRAPH.items()
+    }
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_cycle_finder_finds_a_circle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
