@@ -20,7 +20,7 @@ from articles.models import (
     Topic,
     Transition,
 )
-from articles.search import index_article
+from articles.search.engine import index_article
 from core.pagecache import content_changed
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
