@@ -7,7 +7,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from articles import invalidation, medical, prepared, renditions, tasks
+from articles import medical, tasks
 from articles.errors import WorkflowError
 from articles.models import (
     Article,
@@ -20,6 +20,7 @@ from articles.models import (
     Topic,
     Transition,
 )
+from articles.publishing import invalidation, prepared, renditions
 from articles.search.engine import index_article
 from core.pagecache import content_changed
 from core.sanitize import sanitize_html

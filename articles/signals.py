@@ -12,8 +12,9 @@ it was saved.
 
 from django.db.models.signals import post_delete, post_save
 
-from articles import invalidation, services
+from articles import services
 from articles.models import Article, Author, Correction, HomePage, Topic
+from articles.publishing import invalidation
 from articles.search.engine import remove_article
 from core.editor.signals import image_stored
 from core.pagecache import content_changed, register_next_change

@@ -10,8 +10,9 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from articles import invalidation, prepared, reminders, renditions
+from articles import reminders
 from articles.models import Article
+from articles.publishing import invalidation, prepared, renditions
 
 
 @task()

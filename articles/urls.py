@@ -1,6 +1,7 @@
 from django.urls import path
 
-from articles import feeds, views, views_people, views_preview
+from articles import views, views_people, views_preview
+from articles.publishing import feeds
 from articles.views_search import search_view
 from core.pagecache import public_page
 

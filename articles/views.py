@@ -3,7 +3,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
 
-from articles import corrections, prepared
 from articles.models import (
     Article,
     ArticleRedirect,
@@ -12,6 +11,9 @@ from articles.models import (
     Topic,
     published_q,
 )
+from articles.publishing import corrections
+from articles.publishing.pages import ArticlePage
+from articles.publishing.stored import stored_page
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
@@ -69,7 +71,7 @@ class ArticleDetailView(DetailView):
 
     def get_queryset(self):
         # Corrections and the prepared page come inside the article's own query
-        # (articles/corrections.py, articles/prepared.py).
+        # (articles/publishing/corrections.py, articles/publishing/prepared.py).
         return corrections.with_corrections(
             Article.objects.published().select_related(
                 "author", "topic", "reviewer", "prepared"
@@ -78,13 +80,13 @@ class ArticleDetailView(DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["article_page"] = prepared.ArticlePage(self.object)
+        context["article_page"] = ArticlePage(self.object)
         return context
 
     def get(self, request, *args, **kwargs):
         # A live article's page as stored, when it still fits: two compiled
-        # queries, nothing worked out (articles/prepared.py).
-        stored = prepared.stored_page(kwargs["slug"])
+        # queries, nothing worked out (articles/publishing/prepared.py).
+        stored = stored_page(kwargs["slug"])
         if stored is not None:
             return self.render_to_response({"article_page": stored})
         try:

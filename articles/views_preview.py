@@ -6,8 +6,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from articles import prepared, revisions, workflow
+from articles import revisions, workflow
 from articles.models import Article, PreviewLink
+from articles.publishing.pages import ArticlePage
 
 
 def preview_article(link: PreviewLink) -> Article:
@@ -34,7 +35,7 @@ def share_preview(request: HttpRequest, token: str) -> HttpResponse:
             "articles/share_preview.html",
             {
                 "article": article,
-                "article_page": prepared.ArticlePage(article, preview=True),
+                "article_page": ArticlePage(article, preview=True),
                 "preview": True,
                 "link": link,
             },

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import TextChoices
 from django.utils import timezone
 
-from articles import content_checks, invalidation, medical, revisions, services
+from articles import content_checks, medical, revisions, services
 from articles.errors import WorkflowError
 from articles.medical import current_approval, is_medical, is_reviewer
 from articles.models import (
@@ -31,6 +31,7 @@ from articles.models import (
     Stage,
     Transition,
 )
+from articles.publishing import invalidation
 from core.sanitize import sanitize_html
 
 

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-from articles.seo import robots_txt
-from articles.sitemaps import SITEMAPS
+from articles.publishing.seo import robots_txt
+from articles.publishing.sitemaps import SITEMAPS
 from core.health import WEB_CHECKS, HealthView
 from core.media import serve_media
 from core.pagecache import public_page

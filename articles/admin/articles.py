@@ -19,9 +19,18 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from articles import prepared, revisions, services, workflow
+from articles import revisions, services, workflow
 from articles.admin import revision_views, workflow_views
-from articles.models import Article, ArticleRevision, Reference, Stage, published_q
+from articles.models import (
+    SOURCE_FIELDS,
+    Article,
+    ArticleRevision,
+    Reference,
+    Stage,
+    published_q,
+    source_dict,
+)
+from articles.publishing.pages import ArticlePage
 from articles.workflow import Action, WorkflowError
 
 # Wide inputs for the one-line text fields, so a normal title shows in full.
@@ -40,7 +49,7 @@ def latest_version(article: Article) -> Article:
     if article.latest_revision_id is None:
         version = article
         version.revision_sources = [
-            revisions.source_dict(source) for source in article.references.all()
+            source_dict(source) for source in article.references.all()
         ]
     else:
         version = revisions.as_article(article.latest_revision)
@@ -51,7 +60,7 @@ def latest_version(article: Article) -> Article:
 def source_line(source: dict[str, Any]) -> str:
     return ", ".join(
         str(source[name])
-        for name in revisions.SOURCE_FIELDS
+        for name in SOURCE_FIELDS
         if source.get(name) not in ("", None)
     )
 
@@ -189,7 +198,7 @@ class SourceFormSet(BaseInlineFormSet):
                 continue
             position = form.cleaned_data.get("position")
             key = (position is None, position or 0, index)
-            rows.append((key, revisions.source_dict(form.cleaned_data)))
+            rows.append((key, source_dict(form.cleaned_data)))
         return [source for _, source in sorted(rows, key=lambda row: row[0])]
 
 
@@ -548,7 +557,7 @@ class ArticleAdmin(admin.ModelAdmin):
             {
                 "article": article,
                 "object": article,
-                "article_page": prepared.ArticlePage(article, preview=True),
+                "article_page": ArticlePage(article, preview=True),
                 "preview": True,
             },
         )

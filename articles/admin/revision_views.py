@@ -34,11 +34,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from articles import revisions, workflow
 from articles.admin.workflow_views import post_or_back
 from articles.models import (
+    SOURCE_FIELDS,
     Article,
     ArticleRevision,
     Autosave,
     MedicalApproval,
     PreviewLink,
+    source_dict,
 )
 from articles.workflow import Action, WorkflowError
 from core.sanitize import sanitize_html
@@ -283,12 +285,12 @@ def autosave_sources(sources: Any) -> list[dict[str, Any]]:
             year = int(year)
         elif type(year) is not int:
             raise ValueError("A source's year must be a number.")
-        texts = {k: source.get(k) or "" for k in revisions.SOURCE_FIELDS if k != "year"}
+        texts = {k: source.get(k) or "" for k in SOURCE_FIELDS if k != "year"}
         if not all(isinstance(v, str) for v in texts.values()):
             raise ValueError("A source's fields must be text.")
         if not all(storable(v) for v in texts.values()):
             raise ValueError("A source holds a character that cannot be saved.")
-        checked.append(revisions.source_dict({**texts, "year": year}))
+        checked.append(source_dict({**texts, "year": year}))
     return checked
 
 

@@ -4,6 +4,7 @@ from `articles.models` as before (migrations name some of them by that path)."""
 from articles.models.content import (
     DEFAULT_REVIEW_INTERVAL_MONTHS,
     EVIDENCE_EXPLAINED,
+    SOURCE_FIELDS,
     Article,
     ArticleQuerySet,
     ArticleRedirect,
@@ -14,6 +15,7 @@ from articles.models.content import (
     Topic,
     is_live,
     published_q,
+    source_dict,
 )
 from articles.models.editorial import (
     ArticleRevision,
@@ -32,6 +34,7 @@ from articles.models.site import EditorialPolicy, HomePage, SearchSynonym
 __all__ = [
     "DEFAULT_REVIEW_INTERVAL_MONTHS",
     "EVIDENCE_EXPLAINED",
+    "SOURCE_FIELDS",
     "Article",
     "ArticleQuerySet",
     "ArticleRedirect",
@@ -57,4 +60,5 @@ __all__ = [
     "Transition",
     "is_live",
     "published_q",
+    "source_dict",
 ]

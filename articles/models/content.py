@@ -1,6 +1,7 @@
 """Topics, authors and articles: what readers read and who wrote it."""
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -472,6 +473,18 @@ class Reference(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# A source's fields, as revisions and prepared pages keep them (plain values).
+SOURCE_FIELDS = ("title", "publisher", "year", "url", "doi", "pmid")
+
+
+def source_dict(source: Reference | dict[str, Any]) -> dict[str, Any]:
+    get = source.get if isinstance(source, dict) else source.__dict__.get
+    return {
+        name: get(name) if name == "year" else (get(name) or "")
+        for name in SOURCE_FIELDS
+    }
 
 
 class ArticleRedirect(models.Model):

@@ -10,7 +10,8 @@ from articles.models.content import Article
 
 class PreparedPage(models.Model):
     """What the public page of a published article shows that depends only on
-    its content, made once whenever that changes (articles/prepared.py), never per
+    its content, made once whenever that changes (articles/publishing/prepared.py),
+    never per
     request. A separate row, so the many queries listing articles do not carry it."""
 
     article = models.OneToOneField(
@@ -86,7 +87,8 @@ class PreparedPage(models.Model):
 
 
 class RelatedArticle(models.Model):
-    """An article suggested under another, in order; kept by articles/prepared.py
+    """An article suggested under another, in order; kept by
+    articles/publishing/prepared.py
     (a few more than are shown, so one unpublished meanwhile leaves no gap)."""
 
     article = models.ForeignKey(

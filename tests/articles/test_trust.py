@@ -12,9 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles import revisions, services, workflow
-from articles.body import body_outline, render_body
 from articles.models import Article, Evidence, Reference
-from articles.trust import doi_url, pubmed_url, reading_minutes, related_articles
+from articles.publishing.body import body_outline, render_body
+from articles.publishing.trust import (
+    doi_url,
+    pubmed_url,
+    reading_minutes,
+    related_articles,
+)
 from tests.factories import (
     admin_article_form,
     image_bytes,
