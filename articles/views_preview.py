@@ -1,12 +1,12 @@
 """Share previews: an unpublished revision, read through a signed, expiring link
-by someone without an account (workflow.create_preview_link makes the links)."""
+by someone without an account (previews.create_preview_link makes the links)."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from articles import revisions, workflow
+from articles.editorial import previews, revisions, workflow
 from articles.models import Article, PreviewLink
 from articles.publishing.pages import ArticlePage
 
@@ -25,7 +25,7 @@ def preview_article(link: PreviewLink) -> Article:
 
 
 def share_preview(request: HttpRequest, token: str) -> HttpResponse:
-    link = workflow.preview_link_for(token)
+    link = previews.preview_link_for(token)
     if link is None:
         response = render(request, "articles/share_preview_invalid.html", status=404)
     else:

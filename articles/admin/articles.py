@@ -19,8 +19,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from articles import revisions, services, workflow
+from articles import services
 from articles.admin import revision_views, workflow_views
+from articles.editorial import permissions, revisions, workflow
+from articles.editorial.permissions import Action
+from articles.errors import WorkflowError
 from articles.models import (
     SOURCE_FIELDS,
     Article,
@@ -31,7 +34,6 @@ from articles.models import (
     source_dict,
 )
 from articles.publishing.pages import ArticlePage
-from articles.workflow import Action, WorkflowError
 
 # Wide inputs for the one-line text fields, so a normal title shows in full.
 WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
@@ -362,17 +364,17 @@ class ArticleAdmin(admin.ModelAdmin):
         article = super().get_object(request, object_id, from_field)
         return None if article is None else latest_version(article)
 
-    # Permissions, object by object, as the workflow decides (workflow.refusal).
+    # Permissions, object by object, as the workflow decides (permissions.refusal).
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         if not super().has_change_permission(request, obj):
             return False
         if obj is None or hasattr(request, REFUSAL):
             return True
-        return not workflow.refusal(request.user, Action.EDIT, obj)
+        return not permissions.refusal(request.user, Action.EDIT, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and workflow.is_editor(
+        return super().has_delete_permission(request, obj) and permissions.is_editor(
             request.user
         )
 
@@ -434,7 +436,7 @@ class ArticleAdmin(admin.ModelAdmin):
         article = self.get_object(request, unquote(object_id))
         if article is None:
             return ""
-        return workflow.refusal(request.user, Action.EDIT, article)
+        return permissions.refusal(request.user, Action.EDIT, article)
 
     def save_model(self, request, obj, form, change):
         """Saved with its sources in save_related (the formsets are at hand

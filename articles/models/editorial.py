@@ -11,7 +11,7 @@ from articles.models.content import Article, Author, Stage, Topic
 
 class ArticleRevision(models.Model):
     """One saved version of an article: everything an editor can change, sources
-    included (articles/revisions.py makes and applies them). Never edited."""
+    included (articles/editorial/revisions.py makes and applies them). Never edited."""
 
     article = models.ForeignKey(
         Article, on_delete=models.CASCADE, related_name="revisions"
@@ -121,7 +121,8 @@ class MedicalFlagChange(models.Model):
     """A topic or an article marked medical or not medical: who, when, why.
 
     Turning the flag off takes away the medical review, so only a medical reviewer
-    may, with a reason (articles/medical.py); anyone who may edit may turn it on.
+    may, with a reason (articles/editorial/medical.py); anyone who may edit may turn it
+    on.
     """
 
     topic = models.ForeignKey(

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, workflow
+from articles.editorial import revisions, workflow
 from articles.models import Article, Correction, Reference
 from articles.publishing import corrections, prepared
 from tests.factories import make_article, make_role_user

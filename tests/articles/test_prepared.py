@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from articles import revisions, services, tasks, workflow
+from articles import services, tasks
+from articles.editorial import previews, revisions, workflow
 from articles.models import (
     Article,
     Correction,
@@ -524,7 +525,7 @@ def test_previews_show_the_draft_revision_not_the_prepared_live_page(client, edi
     data = {**revisions.snapshot(article), "body": "<h2>Draft</h2><p>Draft body.</p>"}
     workflow.save_draft(article=article, data=data, user=editor)
     article = Article.objects.get(pk=article.pk)
-    _link, token = workflow.create_preview_link(article=article, user=editor)
+    _link, token = previews.create_preview_link(article=article, user=editor)
     shared = client.get(reverse("articles:share_preview", args=[token])).text
     assert "Draft body." in shared and "Live body." not in shared
     client.force_login(editor)

@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, services, workflow
+from articles import services
+from articles.editorial import revisions, workflow
 from articles.models import Article, Evidence, Reference
 from articles.publishing.body import body_outline, render_body
 from articles.publishing.trust import (
