@@ -33,5 +33,5 @@ urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
     path("health/web/", HealthView.as_view(checks=WEB_CHECKS), name="health-web"),
     path("newsletter/", include("newsletter.urls")),
-    path("", include("articles.urls")),
+    path("", include("articles.web.urls")),
 ]

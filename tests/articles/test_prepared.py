@@ -240,7 +240,7 @@ def test_the_prepared_page_runs_three_queries(
 ):
     article = rich_article(editor)
     monkeypatch.setattr(
-        "articles.views.ArticleDetailView.get_object",
+        "articles.web.views.ArticleDetailView.get_object",
         mock.Mock(side_effect=AssertionError("the article was loaded")),
     )
     # The page version (core/pagecache.py), the stored page with what tells

@@ -1,4 +1,3 @@
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
@@ -6,40 +5,15 @@ from django.views.generic import DetailView, ListView, TemplateView
 from articles.models import (
     Article,
     ArticleRedirect,
-    EditorialPolicy,
-    HomePage,
     Topic,
-    published_q,
 )
 from articles.publishing import corrections
 from articles.publishing.pages import ArticlePage
 from articles.publishing.stored import stored_page
+from articles.selectors import editorial_policy, home_page, topics_with_articles
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
-
-
-def topics_with_articles():
-    """Topics that have at least one public article, with how many."""
-    return (
-        Topic.objects.annotate(
-            article_count=Count("articles", filter=published_q("articles__"))
-        )
-        .filter(article_count__gt=0)
-        .order_by("name")
-    )
-
-
-def editorial_policy() -> EditorialPolicy:
-    """The policy as editors last saved it; migration 0005 creates it, so an
-    unsaved default (the evidence labels and review sections alone) only stands in
-    on a database where it was deleted."""
-    return EditorialPolicy.objects.filter(pk=1).first() or EditorialPolicy()
-
-
-def home_page() -> HomePage:
-    """The home page's words as staff last saved them; the defaults if never."""
-    return HomePage.objects.first() or HomePage()
 
 
 class HomeView(TemplateView):
