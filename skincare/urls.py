@@ -2,8 +2,7 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-from articles.publishing.seo import robots_txt
-from articles.publishing.sitemaps import SITEMAPS
+from articles.public import SITEMAPS, robots_txt
 from core.health import WEB_CHECKS, HealthView
 from core.media import serve_media
 from core.pagecache import public_page

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from articles.editorial import previews, revisions, workflow
+from articles.editorial import medical, previews, revisions
 from articles.models import Article, PreviewLink
 from articles.publishing.pages import ArticlePage
 
@@ -18,7 +18,7 @@ def preview_article(link: PreviewLink) -> Article:
     # Its sources are the revision's (revision_sources), which the shared
     # article templates show instead of the live Reference rows.
     article = revisions.as_article(revision)
-    approval = workflow.current_approval(revision.article, revision)
+    approval = medical.current_approval(revision.article, revision)
     article.reviewer = approval.reviewer if approval else None
     article.reviewed_at = timezone.localdate(approval.approved_at) if approval else None
     return article
