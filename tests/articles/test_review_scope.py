@@ -10,7 +10,7 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from articles.admin.articles import ArticleAdminForm
+from articles.admin.article_forms import ArticleAdminForm
 from articles.editorial import revisions, workflow
 from articles.models import (
     Article,
