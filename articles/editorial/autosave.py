@@ -15,7 +15,7 @@ from articles.models import (
 )
 from core.sanitize import sanitize_html
 
-# Autosave --------------------------------------------------------------------------
+# Keeping what is typed, and discarding it ------------------------------------
 
 
 def autosave(*, article: Article | None, user, data: dict[str, Any]) -> Autosave:
