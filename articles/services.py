@@ -7,7 +7,8 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from articles import invalidation, medical, prepared, renditions, tasks
+from articles import tasks
+from articles.editorial import medical
 from articles.errors import WorkflowError
 from articles.models import (
     Article,
@@ -20,7 +21,8 @@ from articles.models import (
     Topic,
     Transition,
 )
-from articles.search import index_article
+from articles.publishing import invalidation, prepared, renditions
+from articles.search.engine import index_article
 from core.pagecache import content_changed
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
@@ -300,7 +302,8 @@ def enqueue_related_refresh(*, article: Article) -> None:
 
 def publish_article(*, article: Article, at: datetime | None = None) -> Article:
     """Publish the row as it is, now or at a future time (scheduling); keeps an
-    existing time. The editorial workflow (articles/workflow.py) decides when."""
+    existing time. The editorial workflow (articles/editorial/workflow.py) decides
+    when."""
     article.status = Article.Status.PUBLISHED
     if at is not None:
         article.published_at = at

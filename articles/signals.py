@@ -12,14 +12,16 @@ it was saved.
 
 from django.db.models.signals import post_delete, post_save
 
-from articles import invalidation, search, services
+from articles import services
 from articles.models import Article, Author, Correction, HomePage, Topic
+from articles.publishing import invalidation
+from articles.search.engine import remove_article
 from core.editor.signals import image_stored
 from core.pagecache import content_changed, register_next_change
 
 
 def article_deleted(sender, instance: Article, **kwargs) -> None:
-    search.remove_article(instance.pk)
+    remove_article(instance.pk)
     services.forget_article_images(article=instance)
     if instance.status == Article.Status.PUBLISHED:
         invalidation.article_changed(article=instance, reason="article deleted")

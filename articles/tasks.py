@@ -10,8 +10,9 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from articles import invalidation, prepared, reminders, renditions
+from articles.editorial import reminders
 from articles.models import Article
+from articles.publishing import invalidation, prepared, renditions
 
 
 @task()
@@ -72,7 +73,8 @@ def prepare_articles_by(
 
 @task()
 def send_review_reminders() -> dict:
-    """The weekly email to medical reviewers about due reviews (articles/reminders.py),
+    """The weekly email to medical reviewers about due reviews
+    (articles/editorial/reminders.py),
     then the next week's run: a chain of tasks, not cron, so `db_worker` is all a
     site needs. The next run is queued even if this one fails."""
     try:

@@ -1,4 +1,5 @@
-"""Article page: prepared (articles/prepared.py) beside worked out per request.
+"""Article page: prepared (articles/publishing/prepared.py) beside worked out per
+request.
 
 Generates N synthetic published articles in a few topics (bulk_create), then picks
 sample articles with everything the page shows (headings, citations and sources,
@@ -83,7 +84,6 @@ def main() -> None:
             MEDIA_ROOT=workdir,
         ).enable()
 
-        from articles import prepared
         from articles.models import (
             Article,
             Author,
@@ -92,6 +92,7 @@ def main() -> None:
             Reference,
             Topic,
         )
+        from articles.publishing import prepared
 
         rng = random.Random(args.seed)
         topics = Topic.objects.bulk_create(

@@ -1,4 +1,4 @@
-"""Search latency: articles.search.search() beside a plain icontains scan.
+"""Search latency: articles.search.engine.search() beside a plain icontains scan.
 
 Generates N synthetic articles (bulk_create, then one bulk index) with a skincare
 vocabulary in a Zipf-like mix and a few rare words, then times, for a rare word,
@@ -161,8 +161,8 @@ def main() -> None:
         from django.db import connection
         from django.db.models import Q
 
-        from articles import search
         from articles.models import Article
+        from articles.search import engine as search
 
         started = time.perf_counter()
         populate(args.count, args.seed)

@@ -210,7 +210,7 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
     from django.utils import timezone
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from articles import revisions, workflow
+    from articles.editorial import revisions, workflow
     from articles.models import Article, Author, Topic
     from newsletter import review, services
     from newsletter.models import Delivery, Issue, Subscriber, Verdict

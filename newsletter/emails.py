@@ -23,7 +23,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 from django.utils.html import escape
 
-from articles.models import Article, ImageRendition
+from articles.public import Article, ImageRendition
 from core.emails import build, from_domain, html_to_text, inline_styles, render_email
 from core.links import absolute, absolutize_html
 from core.media import stored_url

@@ -4,7 +4,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from articles.models import Topic
+from articles.public import Topic
 from newsletter.models import Subscriber
 from newsletter.names import MAX_NAME_LENGTH, name_problem
 from newsletter.services import CONSENT_TEXT

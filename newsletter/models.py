@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import published_q
+from articles.public import published_q
 from core.editor.fields import RichTextField
 
 

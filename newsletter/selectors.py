@@ -9,7 +9,7 @@ from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article, published_q
+from articles.public import Article, published_q
 from newsletter import review
 from newsletter.models import (
     Delivery,

@@ -14,7 +14,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
-from articles.models import Author, Topic
+from articles.public import Author, Topic
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
 from newsletter import imports, review

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from articles.models import Topic
+from articles.public import Topic
 from newsletter.models import DeliveryEvent, Subscriber, SubscriberEvent
 
 Kind = SubscriberEvent.Kind

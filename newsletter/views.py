@@ -34,7 +34,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, ListView, TemplateView
 
-from articles.models import Article
+from articles.public import Article
 from newsletter import bounces, clicks, origin, ratelimit, services, subscriptions
 from newsletter.forms import PreferencesForm, SubscribeForm, SubscribePageForm
 from newsletter.models import Issue, Subscriber

@@ -2,8 +2,7 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-from articles.seo import robots_txt
-from articles.sitemaps import SITEMAPS
+from articles.public import SITEMAPS, robots_txt
 from core.health import WEB_CHECKS, HealthView
 from core.media import serve_media
 from core.pagecache import public_page
@@ -33,5 +32,5 @@ urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
     path("health/web/", HealthView.as_view(checks=WEB_CHECKS), name="health-web"),
     path("newsletter/", include("newsletter.urls")),
-    path("", include("articles.urls")),
+    path("", include("articles.web.urls")),
 ]

@@ -154,7 +154,7 @@ def admin_article_form(**overrides) -> dict:
         "seo_title": "",
         "seo_description": "",
         "cover_image_alt": "",
-        # The sources inline (articles/admin/articles.py): none.
+        # The sources inline (articles/admin/article_forms.py): none.
         "references-TOTAL_FORMS": "0",
         "references-INITIAL_FORMS": "0",
     }

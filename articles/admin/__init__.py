@@ -1,7 +1,8 @@
 """The articles' staff side. Importing the modules registers their ModelAdmins:
-articles.py (editing and the workflow actions), revision_views.py (revisions,
-diff, restore, autosave, share previews), site_content.py (topics, authors, the
-home page, search synonyms). dashboard.py gathers what the editorial dashboard
+articles.py (editing and the workflow actions; its form and sources inline in
+article_forms.py), revision_views.py (revisions, their comparison, restore,
+autosave, share previews), site_content.py (topics, authors, the home page,
+search synonyms). dashboard.py gathers what the editorial dashboard
 on the admin home shows (templates/admin/index.html) and registers nothing."""
 
 from articles.admin import articles, site_content

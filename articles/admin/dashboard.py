@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import workflow
+from articles.editorial import permissions, workflow
 from articles.models import Article, Stage, Transition
 
 ROWS_MAX = 15
@@ -31,7 +31,7 @@ class Row:
     @property
     def unreviewed_live(self) -> bool:
         """Readers see it, medical, with no current medical approval."""
-        return workflow.needs_live_approval(self.article)
+        return permissions.needs_live_approval(self.article)
 
     @property
     def owner(self) -> str:
@@ -67,7 +67,7 @@ class Dashboard:
 
 
 def needs_live_approval_q() -> Q:
-    """workflow.needs_live_approval as a filter, for articles nobody is working
+    """permissions.needs_live_approval as a filter, for articles nobody is working
     on (once changes are asked for, the article is back in the workflow)."""
     return Q(
         status=Article.Status.PUBLISHED,
@@ -78,9 +78,9 @@ def needs_live_approval_q() -> Q:
 
 def specs(user) -> list[SectionSpec]:
     """The sections `user`'s role sees, with what each selects."""
-    editor = workflow.is_editor(user)
+    editor = permissions.is_editor(user)
     reviewer = workflow.is_reviewer(user)
-    writer = user.has_perm(workflow.ADD_PERMISSION)
+    writer = user.has_perm(permissions.ADD_PERMISSION)
     today = timezone.localdate()
     found = []
     if writer:

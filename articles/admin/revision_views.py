@@ -1,14 +1,12 @@
 """Revisions, their comparison and restoring, autosave and share previews: the
 admin views ArticleAdmin.get_urls() mounts under each article.
 
-Every change goes through articles/workflow.py, which checks the permission on
-the server; these views only read the request and show the outcome.
+Every change goes through articles/editorial/ (workflow, autosave, previews), which
+checks the permission on the server; these views only read the request and show the
+outcome (comparing revisions: articles/editorial/diff.py).
 """
 
-import difflib
 import json
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
@@ -31,43 +29,24 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from articles import revisions, workflow
 from articles.admin.workflow_views import post_or_back
+from articles.editorial import autosave, permissions, previews, workflow
+from articles.editorial.autosave import autosave_data, offered_autosave
+from articles.editorial.diff import comparison
+from articles.editorial.permissions import Action
+from articles.errors import WorkflowError
 from articles.models import (
     Article,
     ArticleRevision,
-    Autosave,
     MedicalApproval,
     PreviewLink,
 )
-from articles.workflow import Action, WorkflowError
-from core.sanitize import sanitize_html
 
 # How often the editing page sends what changed. Tests shorten it.
 AUTOSAVE_SECONDS = 30
 REVISIONS_PER_PAGE = 50
-# Unchanged lines kept on each side of a change; longer runs are folded.
-DIFF_CONTEXT = 2
 # The session key holding a new share link until its page shows it, once.
 NEW_PREVIEW_URL_KEY = "articles_new_preview_url"
-
-# What an autosave keeps: the form's editable fields, as a revision names them
-# (all a revision keeps but the cover image, an upload rather than typing).
-AUTOSAVE_IDS = ("author_id", "topic_id")
-AUTOSAVE_FLAGS = ("medical", "featured")
-AUTOSAVE_TEXT = tuple(
-    name
-    for name in revisions.FIELDS
-    if name not in {"cover_image", *AUTOSAVE_IDS, *AUTOSAVE_FLAGS}
-)
-TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
-# Below this similarity a changed line is shown as replaced whole, not word by word.
-REWRITTEN_RATIO = 0.4
-# Word-by-word marking costs up to (tokens on the left) x (tokens on the right) for
-# each changed line; past this much for one comparison (a few seconds at worst), the
-# remaining changed lines are shown replaced whole, so a very long paragraph or a
-# change to every paragraph of a huge article cannot hold the page for minutes.
-WORD_DIFF_BUDGET = 10_000_000
 
 
 def urls(model_admin) -> list[URLPattern]:
@@ -130,189 +109,13 @@ def urls(model_admin) -> list[URLPattern]:
     ]
 
 
-# Comparing: a revisions.compare() result, ready for the side-by-side table -------
-
-
-@dataclass
-class DiffLine:
-    """One row of the table: `left` and `right` as (changed, text) segments;
-    `skipped` counts the unchanged lines a folded row stands for."""
-
-    kind: str  # equal, replace, insert, delete or skip
-    left: list[tuple[bool, str]] = field(default_factory=list)
-    right: list[tuple[bool, str]] = field(default_factory=list)
-    skipped: int = 0
-
-
-@dataclass
-class FieldComparison:
-    label: str
-    changed: bool
-    lines: list[DiffLine]
-
-
-def word_diff(
-    left: str, right: str
-) -> tuple[list[tuple[bool, str]], list[tuple[bool, str]]]:
-    """The two sides of a changed line, the changed words marked. A line mostly
-    rewritten is marked whole; spaces between two changes join them."""
-    a, b = TOKEN.findall(left), TOKEN.findall(right)
-    words = difflib.SequenceMatcher(
-        a=[t for t in a if not t.isspace()],
-        b=[t for t in b if not t.isspace()],
-        autojunk=False,
-    )
-    if words.ratio() < REWRITTEN_RATIO:
-        return [(True, left)], [(True, right)]
-    old: list[tuple[bool, str]] = []
-    new: list[tuple[bool, str]] = []
-    opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
-    for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
-        between = 0 < n < len(opcodes) - 1 and "".join(a[i1:i2]).isspace()
-        changed = tag != "equal" or between
-        for side, tokens in ((old, a[i1:i2]), (new, b[j1:j2])):
-            if not tokens:
-                continue
-            text = "".join(tokens)
-            if side and side[-1][0] == changed:
-                side[-1] = (changed, side[-1][1] + text)
-            else:
-                side.append((changed, text))
-    return old, new
-
-
-def diff_lines(rows: list[tuple[str, str, str]]) -> list[DiffLine]:
-    """The rows of a FieldDiff, replaced lines marked word by word and long runs
-    of unchanged lines folded around the changes."""
-    changed = [i for i, (kind, _, _) in enumerate(rows) if kind != "equal"]
-    lines: list[DiffLine] = []
-    skipped = 0
-    budget = WORD_DIFF_BUDGET
-    for i, (kind, left, right) in enumerate(rows):
-        near = any(abs(i - c) <= DIFF_CONTEXT for c in changed)
-        if kind == "equal" and changed and not near:
-            skipped += 1
-            continue
-        if skipped:
-            lines.append(DiffLine(kind="skip", skipped=skipped))
-            skipped = 0
-        if kind == "replace":
-            cost = len(TOKEN.findall(left)) * len(TOKEN.findall(right))
-            if cost <= budget:
-                budget -= cost
-                old, new = word_diff(left, right)
-            else:
-                old, new = [(True, left)], [(True, right)]
-            lines.append(DiffLine(kind=kind, left=old, right=new))
-        else:
-            lines.append(
-                DiffLine(
-                    kind=kind,
-                    left=[(kind == "delete", left)] if left else [],
-                    right=[(kind == "insert", right)] if right else [],
-                )
-            )
-    if skipped:
-        lines.append(DiffLine(kind="skip", skipped=skipped))
-    return lines
-
-
-def comparison(old: dict[str, Any], new: dict[str, Any]) -> list[FieldComparison]:
-    return [
-        FieldComparison(label=d.label, changed=d.changed, lines=diff_lines(d.rows))
-        for d in revisions.compare(old, new)
-    ]
-
-
-# Autosave: what the editing page sends, and what it is offered back ---------------
-
-
-def autosave_data(payload: Any) -> dict[str, Any]:
-    """The editable fields of an autosave request, checked and typed; ValueError
-    says what is wrong. Unknown keys are left out; the body is sanitised like
-    every stored piece of staff HTML."""
-    if not isinstance(payload, dict):
-        raise ValueError("Send the draft copy as a JSON object of field values.")
-    data: dict[str, Any] = {}
-    for name in AUTOSAVE_TEXT:
-        if name in payload:
-            if not isinstance(payload[name], str):
-                raise ValueError(f"The field {name} must be text.")
-            if not storable(payload[name]):
-                raise ValueError(
-                    f"The field {name} holds a character that cannot be saved."
-                )
-            data[name] = payload[name]
-    for name in AUTOSAVE_IDS:
-        if name in payload:
-            value = payload[name]
-            if value is not None and (type(value) is not int or value < 1):
-                raise ValueError(f"The field {name} must be an id or null.")
-            data[name] = value
-    for name in AUTOSAVE_FLAGS:
-        if name in payload:
-            if not isinstance(payload[name], bool):
-                raise ValueError(f"The field {name} must be true or false.")
-            data[name] = payload[name]
-    if "sources" in payload:
-        data["sources"] = autosave_sources(payload["sources"])
-    if "body" in data:
-        data["body"] = sanitize_html(html=data["body"])
-    return data
-
-
-def storable(text: str) -> bool:
-    """Text a database keeps as it is: PostgreSQL refuses a NUL character and a
-    lone surrogate (JSON can carry both as escapes)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
-
-
-def autosave_sources(sources: Any) -> list[dict[str, Any]]:
-    if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
-        raise ValueError("The sources must be a list of objects.")
-    checked = []
-    for source in sources:
-        year = source.get("year")
-        if year in ("", None):
-            year = None
-        elif isinstance(year, str) and year.strip().isdigit():
-            year = int(year)
-        elif type(year) is not int:
-            raise ValueError("A source's year must be a number.")
-        texts = {k: source.get(k) or "" for k in revisions.SOURCE_FIELDS if k != "year"}
-        if not all(isinstance(v, str) for v in texts.values()):
-            raise ValueError("A source's fields must be text.")
-        if not all(storable(v) for v in texts.values()):
-            raise ValueError("A source holds a character that cannot be saved.")
-        checked.append(revisions.source_dict({**texts, "year": year}))
-    return checked
-
-
-def offered_autosave(*, article: Article | None, user) -> Autosave | None:
-    """The autosave to offer back: pending, and not just the latest revision
-    again (a save that raced with the last autosave)."""
-    saved = workflow.pending_autosave(article=article, user=user)
-    latest = article.latest_revision if article is not None else None
-    if (
-        saved is not None
-        and latest is not None
-        and all(latest.data.get(k) == v for k, v in saved.data.items())
-    ):
-        return None
-    return saved
-
-
 def autosave_context(request: HttpRequest, article: Article | None) -> dict[str, Any]:
     """What includes/autosave.html shows on the change or add page (`article` is
     None on the add page): whether autosave runs, its URLs, the autosave to offer
     back, and links to the revisions and share previews."""
     if article is not None and article.pk is None:
         article = None
-    can_edit = not workflow.refusal(request.user, Action.EDIT, article)
+    can_edit = not permissions.refusal(request.user, Action.EDIT, article)
     if article is None:
         context = {
             "url": reverse("admin:articles_article_autosave_new"),
@@ -379,7 +182,7 @@ class RevisionViews:
             "revisions_url": reverse(
                 "admin:articles_article_revisions", args=[article.pk]
             ),
-            "restore_refusal": workflow.refusal(request.user, Action.EDIT, article),
+            "restore_refusal": permissions.refusal(request.user, Action.EDIT, article),
         }
 
     def revision_list(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -507,7 +310,7 @@ class RevisionViews:
 
     def autosave(self, request: HttpRequest, object_id: int | None = None):
         article = self._article(request, object_id) if object_id else None
-        reason = workflow.refusal(request.user, Action.EDIT, article)
+        reason = permissions.refusal(request.user, Action.EDIT, article)
         if reason:
             return json_error(reason, 403)
         try:
@@ -524,7 +327,7 @@ class RevisionViews:
         except ValueError as error:
             return json_error(str(error), 400)
         try:
-            saved = workflow.autosave(article=article, user=request.user, data=data)
+            saved = autosave.autosave(article=article, user=request.user, data=data)
         except WorkflowError as error:
             return json_error(str(error), 403)
         moment = timezone.localtime(saved.saved_at)
@@ -545,7 +348,7 @@ class RevisionViews:
             else reverse("admin:articles_article_add")
         )
         if request.method == "POST":
-            workflow.discard_autosave(article=article, user=request.user)
+            autosave.discard_autosave(article=article, user=request.user)
             message = "Your unsaved changes were discarded."
             if request.accepts("application/json") and not request.accepts("text/html"):
                 return JsonResponse({"message": message})
@@ -556,7 +359,7 @@ class RevisionViews:
             "opts": Article._meta,
             "article": article,
             "title": "Discard your unsaved changes?",
-            "offer": workflow.pending_autosave(article=article, user=request.user),
+            "offer": autosave.pending_autosave(article=article, user=request.user),
             "back_url": back,
             "change_url": back,
         }
@@ -574,7 +377,7 @@ class RevisionViews:
                 messages.error(request, "Enter how many days the link lasts, 1 to 30.")
                 return HttpResponseRedirect(links_url)
             try:
-                link, token = workflow.create_preview_link(
+                link, token = previews.create_preview_link(
                     article=article, user=request.user, days=days
                 )
             except WorkflowError as error:
@@ -599,18 +402,18 @@ class RevisionViews:
         for link in links:
             if link.created_by is not None:
                 link.created_by = makers.setdefault(link.created_by_id, link.created_by)
-            link.works = workflow.preview_link_works(link)
+            link.works = previews.preview_link_works(link)
         context = self._context(
             request, article, f"Share previews of “{article.title}”"
         )
         context |= {
             "links": links,
             "new_url": request.session.pop(NEW_PREVIEW_URL_KEY, None),
-            "share_refusal": workflow.refusal(
+            "share_refusal": permissions.refusal(
                 request.user, Action.SHARE_PREVIEW, article
             ),
-            "days_default": workflow.PREVIEW_DAYS_DEFAULT,
-            "days_max": workflow.PREVIEW_DAYS_MAX,
+            "days_default": previews.PREVIEW_DAYS_DEFAULT,
+            "days_max": previews.PREVIEW_DAYS_MAX,
             "now": timezone.now(),
         }
         return TemplateResponse(
@@ -627,7 +430,7 @@ class RevisionViews:
             revision__article=article,
         )
         try:
-            workflow.revoke_preview_link(link=link, user=request.user)
+            previews.revoke_preview_link(link=link, user=request.user)
         except WorkflowError as error:
             messages.error(request, str(error))
         else:

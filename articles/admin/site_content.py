@@ -14,7 +14,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from articles import medical, services
+from articles import services
+from articles.editorial import medical
 from articles.errors import WorkflowError
 from articles.models import Author, EditorialPolicy, HomePage, SearchSynonym, Topic
 

@@ -2,7 +2,7 @@
 assign a reviewer) as admin POST views under each article, and what the change
 page's workflow panel shows.
 
-The views only read the posted fields and call articles.workflow, which checks
+The views only read the posted fields and call articles.editorial.workflow, which checks
 the permission again: a crafted POST is refused exactly as a hidden button is.
 """
 
@@ -25,8 +25,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from articles import content_checks, revisions, workflow
-from articles.medical import needs_medical_review
+from articles.editorial import content_checks, permissions, revisions, workflow
+from articles.editorial.medical import needs_medical_review
+from articles.editorial.permissions import Action
+from articles.errors import WorkflowError
 from articles.models import (
     Article,
     ArticleRevision,
@@ -35,7 +37,6 @@ from articles.models import (
     Stage,
     Transition,
 )
-from articles.workflow import Action
 
 NOTE_MAX = 2000
 CORRECTION_MAX = Correction._meta.get_field("text").max_length
@@ -90,7 +91,7 @@ def reviewer_choices() -> QuerySet:
     return (
         get_user_model()
         .objects.with_perm(
-            workflow.REVIEW_PERMISSION,
+            permissions.REVIEW_PERMISSION,
             is_active=True,
             backend="django.contrib.auth.backends.ModelBackend",
         )
@@ -137,7 +138,7 @@ def _act(
         return HttpResponseRedirect(change_url)
     try:
         done = do(article, form.cleaned_data)
-    except workflow.WorkflowError as refused:
+    except WorkflowError as refused:
         messages.error(request, str(refused))
     else:
         messages.success(request, done)
@@ -366,7 +367,7 @@ def panel(article: Article, user) -> Panel:
     revision = latest_revision(article)
     medical = needs_medical_review(article, revision.data)
     approval_blocker, _ = workflow.publish_blockers(article, revision)
-    actions = [a for a in workflow.allowed(user, article) if a in PANEL_ACTIONS]
+    actions = [a for a in permissions.allowed(user, article) if a in PANEL_ACTIONS]
     checks = content_checks.run(revision.data, medical=medical)
     return Panel(
         revision=revision,
@@ -379,9 +380,9 @@ def panel(article: Article, user) -> Panel:
         approval=approval_state(article, revision, medical=medical),
         checks=checks,
         approval_blocker=approval_blocker,
-        can_override=user.has_perm(workflow.OVERRIDE_PERMISSION),
+        can_override=user.has_perm(permissions.OVERRIDE_PERMISSION),
         can_schedule=not article.is_live,
-        takes_correction=workflow.readers_have_seen(article),
+        takes_correction=permissions.readers_have_seen(article),
         reviewers=list(reviewer_choices()) if Action.ASSIGN_REVIEWER in actions else [],
         assigned_reviewer=person(article.assigned_reviewer)
         if article.assigned_reviewer_id
@@ -401,7 +402,7 @@ def idle_reason(article: Article, user) -> str:
     """Why `user` has no button here: the refusal of the action their role is
     for (reviewing for reviewers, submitting for everyone else)."""
     action = Action.APPROVE if workflow.is_reviewer(user) else Action.SUBMIT
-    return workflow.refusal(user, action, article)
+    return permissions.refusal(user, action, article)
 
 
 @dataclass

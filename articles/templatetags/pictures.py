@@ -1,7 +1,7 @@
 from django import template
 from django.utils.safestring import SafeString
 
-from articles import renditions
+from articles.publishing import renditions
 
 register = template.Library()
 

@@ -2,8 +2,8 @@ from django import template
 from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 
-from articles import seo
 from articles.models import Article
+from articles.publishing import seo
 
 register = template.Library()
 

@@ -1,12 +1,13 @@
-"""Template helpers for the article page's trust features (articles/trust.py) and
+"""Template helpers for the article page's trust features
+(articles/publishing/trust.py) and
 the editorial policy page. The article page itself reads its parts from
-prepared.ArticlePage (the view's `article_page`)."""
+pages.ArticlePage (the view's `article_page`)."""
 
 from django import template
 from django.utils.safestring import SafeString
 
-from articles import body, trust
 from articles.models import EVIDENCE_EXPLAINED, Evidence
+from articles.publishing import body, trust
 
 register = template.Library()
 

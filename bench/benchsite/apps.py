@@ -18,6 +18,7 @@ class PlainReads(AppConfig):
     label = "benchsite_plain_reads"
 
     def ready(self):
-        # Every CompiledValues (the article page's two reads in articles/prepared.py)
+        # Every CompiledValues (the article page's two reads in
+        # articles/publishing/prepared.py)
         # then reads through the ORM each time instead of its SQL compiled once.
         CompiledValues.rows = plain_rows

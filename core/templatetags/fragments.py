@@ -4,7 +4,8 @@ same for every visitor, rendered once per process for each set of values.
 The site's header and footer are on every page and depend on a handful of values
 (which page of the menu is current, whether the page is a sign-up step, the
 year), never on the visitor or the page's own data. Rendering them, with their
-URL reversals, cost about a quarter of a stored article page (articles/prepared.py).
+URL reversals, cost about a quarter of a stored article page
+(articles/publishing/prepared.py).
 The template sees only the values given. With DEBUG, it is rendered every time,
 so template edits show at once.
 """

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from articles.models import Topic
+from articles.public import Topic
 from core.slugs import unique_slug
 from newsletter import emails, imports
 from newsletter.models import Issue, LawfulBasis

@@ -8,7 +8,7 @@ from django.contrib.staticfiles import finders
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, workflow
+from articles.editorial import revisions, workflow
 from articles.models import Article, EditorialPolicy, Evidence, HomePage, Stage
 from core.sanitize import sanitize_html
 from tests.factories import (

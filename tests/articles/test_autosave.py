@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, workflow
+from articles.editorial import autosave, revisions, workflow
 from articles.models import Article, ArticleRevision, Autosave
 from tests.conftest import VerifiedClient
 from tests.factories import (
@@ -260,7 +260,7 @@ def test_the_add_page_offers_an_autosave_of_a_new_article(client, editor):
 def test_no_offer_without_an_autosave_or_for_someone_elses(client, editor):
     article = make_draft(created_by=editor)
     other = make_staff(username="other")
-    workflow.autosave(article=article, user=other, data=typed())
+    autosave.autosave(article=article, user=other, data=typed())
     client.force_login(editor)
     text = client.get(change_url(article)).text
     assert "You have unsaved changes" not in text
@@ -292,7 +292,7 @@ def test_an_autosave_older_than_the_latest_revision_is_not_offered(client, edito
 def test_an_autosave_equal_to_the_latest_revision_is_not_offered(client, editor):
     article = make_draft(created_by=editor)
     latest = revisions.latest(article, user=editor)
-    workflow.autosave(article=article, user=editor, data=dict(latest.data))
+    autosave.autosave(article=article, user=editor, data=dict(latest.data))
     client.force_login(editor)
     assert "You have unsaved changes" not in client.get(change_url(article)).text
 
@@ -300,7 +300,7 @@ def test_an_autosave_equal_to_the_latest_revision_is_not_offered(client, editor)
 def test_a_reviewer_gets_no_autosave_on_the_page(rf):
     article = make_draft()
     reviewer = make_reviewer()
-    workflow.discard_autosave(article=article, user=reviewer)
+    autosave.discard_autosave(article=article, user=reviewer)
     Autosave.objects.create(article=article, user=reviewer, data=typed())
     request = rf.get(change_url(article))
     request.user = reviewer

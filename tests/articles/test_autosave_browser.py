@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from articles import revisions, workflow
 from articles.admin import revision_views
+from articles.editorial import autosave, previews, revisions, workflow
 from articles.models import Article, ArticleRevision, Autosave
 from tests.articles.test_browser import PageWatcher
 from tests.browser_fixtures import DESKTOP, log_in
@@ -116,7 +116,7 @@ def test_discarding_the_offer_removes_the_autosave(page, live_server):
     staff = make_staff()
     article = make_draft(title="Sun care")
     revisions.latest(article, user=staff)
-    workflow.autosave(
+    autosave.autosave(
         article=article, user=staff, data={"title": "Sun care, typed", "body": ""}
     )
     log_in(page, live_server, staff)
@@ -177,7 +177,7 @@ def test_the_share_preview_page_has_no_accessibility_violations(
         user=staff,
     )
     article.refresh_from_db()
-    _, token = workflow.create_preview_link(article=article, user=staff)
+    _, token = previews.create_preview_link(article=article, user=staff)
     page = new_context(bypass_csp=True).new_page()
     problems = {}
     for name, path in {

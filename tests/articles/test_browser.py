@@ -13,7 +13,8 @@ from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from articles import launch, workflow
+from articles import launch
+from articles.editorial import workflow
 from articles.models import Article
 from newsletter.models import Issue
 from tests.browser_fixtures import DESKTOP, PHONE, log_in

@@ -6,10 +6,11 @@ from collections import Counter
 
 import pytest
 
-from articles import prepared, revisions
-from articles.body import first_citations, render_body
-from articles.content_checks import cited_numbers
+from articles.editorial import revisions
+from articles.editorial.content_checks import cited_numbers
 from articles.models import Reference
+from articles.publishing import prepared
+from articles.publishing.body import first_citations, render_body
 from tests.factories import make_article
 
 

@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import corrections, prepared, revisions, workflow
+from articles.editorial import revisions, workflow
 from articles.models import Article, Correction, Reference
+from articles.publishing import corrections, prepared
 from tests.factories import make_article, make_role_user
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +128,7 @@ def test_many_corrections_cost_no_extra_query(client, django_assert_max_num_quer
         return response.text
 
     # Worked out: the page version (core/pagecache.py), the stored page's read
-    # (articles/prepared.py; none fits), the article, sources, related.
+    # (articles/publishing/prepared.py; none fits), the article, sources, related.
     fetch(5)
     for n in range(25):
         Correction.objects.create(article=article, text=f"Update number {n}.")

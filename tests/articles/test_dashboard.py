@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import workflow
+from articles.editorial import permissions
 from articles.models import Article, Stage, Transition
 from tests.factories import (
     make_article,
@@ -144,7 +144,7 @@ def test_a_reviewer_sees_their_queue_and_the_reviews_falling_due(client, people)
         assert change_link(article) in queue
     for article in (elsewhere, general, due):
         assert change_link(article) not in queue
-    assert workflow.needs_live_approval(launch)
+    assert permissions.needs_live_approval(launch)
     reviews = section(page, "review_due")
     assert change_link(due) in reviews and change_link(overdue) in reviews
     assert change_link(later) not in reviews

@@ -9,9 +9,10 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from articles import revisions, services, workflow
+from articles import services
+from articles.editorial import revisions, workflow
+from articles.editorial.workflow import WorkflowError
 from articles.models import Article, ArticleRevision, Reference, Stage
-from articles.workflow import WorkflowError
 from tests.articles.test_browser import log_in
 from tests.factories import (
     admin_article_form,

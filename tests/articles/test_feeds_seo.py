@@ -16,7 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import services, workflow
+from articles import services
+from articles.editorial import workflow
 from articles.models import Article, ArticleRedirect, Author
 from tests.factories import (
     admin_article_form,

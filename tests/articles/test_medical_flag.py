@@ -1,5 +1,5 @@
 """The medical flag is no switch around the review, and an approval names its
-reviewer as they were (articles/medical.py, workflow.mark_not_medical,
+reviewer as they were (articles/editorial/medical.py, workflow.mark_not_medical,
 services.save_topic / mark_topic_not_medical / save_author)."""
 
 from datetime import timedelta
@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, services, workflow
+from articles import services
+from articles.editorial import permissions, revisions, workflow
 from articles.models import (
     Article,
     AuthorChange,
@@ -300,7 +301,7 @@ def test_the_old_side_door_in_any_order_never_publishes_unreviewed_text(client, 
     with pytest.raises(workflow.WorkflowError, match="medical reviewer's approval"):
         workflow.publish(article=scheduled, user=people["editor"])
     assert "Not yet medically reviewed" in client.get(live.get_absolute_url()).text
-    assert workflow.needs_live_approval(fresh(live))
+    assert permissions.needs_live_approval(fresh(live))
     assert "Not yet medically reviewed" in fresh(live).transitions.first().note
     assert MedicalFlagChange.objects.filter(topic=topic, medical=True).exists()
 

@@ -1,5 +1,5 @@
-"""The public article page, prepared once (articles/prepared.py): made when the
-content readers see changes, read by the page without working anything out, kept
+"""The public article page, prepared once (articles/publishing/prepared.py): made when
+the content readers see changes, read by the page without working anything out, kept
 in step with what it depends on, and never shown when it no longer matches."""
 
 import io
@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from articles import prepared, renditions, revisions, services, tasks, workflow
+from articles import services, tasks
+from articles.editorial import previews, revisions, workflow
 from articles.models import (
     Article,
     Correction,
@@ -24,6 +25,7 @@ from articles.models import (
     RelatedArticle,
     Topic,
 )
+from articles.publishing import prepared, renditions
 from tests.factories import (
     make_article,
     make_author,
@@ -115,16 +117,16 @@ def refuse_working_out(monkeypatch):
 
 
 WORKED_OUT = (
-    "articles.body.render_body",
-    "articles.body.add_pictures",
-    "articles.body.first_citations",
-    "articles.body.body_outline",
-    "articles.body.heading_count",
-    "articles.trust.related_articles",
-    "articles.trust.reading_minutes",
-    "articles.seo.article_json_ld",
-    "articles.prepared.render_part",
-    "articles.renditions.page_renditions",
+    "articles.publishing.body.render_body",
+    "articles.publishing.body.add_pictures",
+    "articles.publishing.body.first_citations",
+    "articles.publishing.body.body_outline",
+    "articles.publishing.body.heading_count",
+    "articles.publishing.trust.related_articles",
+    "articles.publishing.trust.reading_minutes",
+    "articles.publishing.seo.article_json_ld",
+    "articles.publishing.pages.render_part",
+    "articles.publishing.renditions.page_renditions",
 )
 
 
@@ -238,7 +240,7 @@ def test_the_prepared_page_runs_three_queries(
 ):
     article = rich_article(editor)
     monkeypatch.setattr(
-        "articles.views.ArticleDetailView.get_object",
+        "articles.web.views.ArticleDetailView.get_object",
         mock.Mock(side_effect=AssertionError("the article was loaded")),
     )
     # The page version (core/pagecache.py), the stored page with what tells
@@ -523,7 +525,7 @@ def test_previews_show_the_draft_revision_not_the_prepared_live_page(client, edi
     data = {**revisions.snapshot(article), "body": "<h2>Draft</h2><p>Draft body.</p>"}
     workflow.save_draft(article=article, data=data, user=editor)
     article = Article.objects.get(pk=article.pk)
-    _link, token = workflow.create_preview_link(article=article, user=editor)
+    _link, token = previews.create_preview_link(article=article, user=editor)
     shared = client.get(reverse("articles:share_preview", args=[token])).text
     assert "Draft body." in shared and "Live body." not in shared
     client.force_login(editor)

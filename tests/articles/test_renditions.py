@@ -18,9 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
-from articles import renditions, services
-from articles.body import render_body
+from articles import services
 from articles.models import Article, Author, ImageRendition
+from articles.publishing import renditions
+from articles.publishing.body import render_body
 from core.editor.services import store_editor_image
 from tests.factories import (
     image_upload,

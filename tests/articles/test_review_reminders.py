@@ -1,4 +1,5 @@
-"""The weekly email to medical reviewers about due reviews (articles/reminders.py),
+"""The weekly email to medical reviewers about due reviews
+(articles/editorial/reminders.py),
 its self-scheduling task (articles/tasks.py) and the command that starts it."""
 
 import io
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from articles import reminders, revisions, workflow
+from articles.editorial import reminders, revisions, workflow
 from articles.models import Article, Author, MedicalApproval, ReviewReminder
 from articles.tasks import send_review_reminders
 from tests.factories import (

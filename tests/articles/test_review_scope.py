@@ -1,6 +1,7 @@
 """A medical approval covers everything readers are told: every field a reader, a
 search result or a share card shows is in the review hash, and a field added later
-cannot be forgotten (articles/revisions.py REVIEWED, NOT_SHOWN, NOT_IN_REVISIONS)."""
+cannot be forgotten (articles/editorial/revisions.py REVIEWED, NOT_SHOWN,
+NOT_IN_REVISIONS)."""
 
 import importlib
 from datetime import date
@@ -9,8 +10,8 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from articles import revisions, workflow
-from articles.admin.articles import ArticleAdminForm
+from articles.admin.article_forms import ArticleAdminForm
+from articles.editorial import revisions, workflow
 from articles.models import (
     Article,
     ArticleRevision,

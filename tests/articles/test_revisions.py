@@ -7,9 +7,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from articles import revisions, workflow
-from articles.admin import revision_views
-from articles.admin.revision_views import diff_lines, word_diff
+from articles.editorial import diff, revisions, workflow
+from articles.editorial.diff import diff_lines, word_diff
 from articles.models import Article, ArticleRevision, MedicalApproval, Stage
 from tests.factories import (
     make_article,
@@ -238,7 +237,7 @@ def test_compare_shows_a_changed_link_target_and_image(client, editor):
 
 
 def test_changed_lines_past_the_word_budget_are_marked_whole(monkeypatch):
-    monkeypatch.setattr(revision_views, "WORD_DIFF_BUDGET", 60)
+    monkeypatch.setattr(diff, "WORD_DIFF_BUDGET", 60)
     rows = [
         ("replace", "the old words here", "the new words here"),
         ("replace", "more old words here", "more new words here"),

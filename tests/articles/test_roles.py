@@ -12,7 +12,7 @@ from django.contrib.messages import ERROR, SUCCESS, WARNING, get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, workflow
+from articles.editorial import permissions, revisions, workflow
 from articles.models import (
     Article,
     ArticleRevision,
@@ -383,7 +383,7 @@ def test_the_panel_shows_the_buttons_each_role_may_use(client, people, stage):
         assert page.status_code == 200
         shown = panel_buttons(page.text)
         assert shown == BUTTONS[stage][role], role
-        assert shown == set(workflow.allowed(people[role], fresh(article))) - {
+        assert shown == set(permissions.allowed(people[role], fresh(article))) - {
             "edit",
             "share_preview",
         }

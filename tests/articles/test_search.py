@@ -7,8 +7,9 @@ from django.db.models.signals import post_delete
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import search
 from articles.models import Article, SearchSynonym
+from articles.search import common
+from articles.search import engine as search
 from articles.services import save_article, unpublish_article
 from tests.factories import make_article, make_author, make_topic
 
@@ -370,8 +371,8 @@ def test_search_page_shows_one_search_box(client):
 @pytest.fixture
 def small_caps(monkeypatch):
     """Caps a handful of articles can pass: 5 listed, 2 title-or-summary."""
-    monkeypatch.setattr(search, "MAX_RESULTS", 5)
-    monkeypatch.setattr(search, "HEAD_CANDIDATES", 2)
+    monkeypatch.setattr(common, "MAX_RESULTS", 5)
+    monkeypatch.setattr(common, "HEAD_CANDIDATES", 2)
 
 
 def test_a_title_match_comes_first_even_older_than_the_capped_matches(small_caps):

@@ -13,7 +13,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, workflow
+from articles.editorial import previews, revisions, workflow
 from articles.models import Article, MedicalApproval, PreviewLink, Reference
 from tests.factories import (
     make_article,
@@ -330,12 +330,12 @@ def test_a_link_stops_working_when_its_maker_loses_the_right_to_share(
     client, live_with_draft, how
 ):
     maker = maker_for(how)
-    _, token = workflow.create_preview_link(article=live_with_draft, user=maker)
+    _, token = previews.create_preview_link(article=live_with_draft, user=maker)
     path = reverse("articles:share_preview", args=[token])
     assert client.get(path).status_code == 200
     lose_the_right(maker, how)
     invalid(client.get(path))
-    assert workflow.preview_link_for(token) is None
+    assert previews.preview_link_for(token) is None
 
 
 @pytest.mark.parametrize(
@@ -347,7 +347,7 @@ def test_a_stopped_link_works_again_when_its_maker_gets_the_right_back(
     """The right is read on each use, not copied into the link: given back, the
     link works again until it expires (revoking it ends it for good)."""
     maker = maker_for(how)
-    _, token = workflow.create_preview_link(article=live_with_draft, user=maker)
+    _, token = previews.create_preview_link(article=live_with_draft, user=maker)
     path = reverse("articles:share_preview", args=[token])
     lose_the_right(maker, how)
     invalid(client.get(path))
@@ -360,7 +360,7 @@ def test_the_links_page_shows_a_stopped_link_and_lets_another_editor_revoke_it(
     client, editor, live_with_draft
 ):
     maker = make_role_user("Editor", username="maker")
-    link, token = workflow.create_preview_link(article=live_with_draft, user=maker)
+    link, token = previews.create_preview_link(article=live_with_draft, user=maker)
     maker.groups.clear()
     client.force_login(editor)
     page = client.get(links_url(live_with_draft)).text
@@ -377,9 +377,9 @@ def test_checking_the_maker_costs_a_few_queries(
     client, live_with_draft, django_assert_max_num_queries
 ):
     maker = make_role_user("Editor", username="maker")
-    _, token = workflow.create_preview_link(article=live_with_draft, user=maker)
+    _, token = previews.create_preview_link(article=live_with_draft, user=maker)
     with django_assert_max_num_queries(3):
-        assert workflow.preview_link_for(token) is not None
+        assert previews.preview_link_for(token) is not None
 
 
 def test_a_forged_or_altered_token_is_a_404(client, editor, live_with_draft):
@@ -390,7 +390,7 @@ def test_a_forged_or_altered_token_is_a_404(client, editor, live_with_draft):
     client.logout()
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     other_salt = signing.dumps(link.pk, salt="something-else")
-    unsigned = signing.dumps(link.pk, key="not-our-secret", salt=workflow.PREVIEW_SALT)
+    unsigned = signing.dumps(link.pk, key="not-our-secret", salt=previews.PREVIEW_SALT)
     for bad in (tampered, other_salt, unsigned, "nonsense"):
         invalid(client.get(reverse("articles:share_preview", args=[bad])))
 
@@ -414,7 +414,7 @@ def test_the_links_page_takes_the_same_queries_for_few_and_many(
     client, editor, live_with_draft, django_assert_max_num_queries, count
 ):
     for _ in range(count):
-        workflow.create_preview_link(article=live_with_draft, user=editor)
+        previews.create_preview_link(article=live_with_draft, user=editor)
     client.force_login(editor)
     with django_assert_max_num_queries(12):
         response = client.get(links_url(live_with_draft))

@@ -11,10 +11,16 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, services, workflow
-from articles.body import body_outline, render_body
+from articles import services
+from articles.editorial import revisions, workflow
 from articles.models import Article, Evidence, Reference
-from articles.trust import doi_url, pubmed_url, reading_minutes, related_articles
+from articles.publishing.body import body_outline, render_body
+from articles.publishing.trust import (
+    doi_url,
+    pubmed_url,
+    reading_minutes,
+    related_articles,
+)
 from tests.factories import (
     admin_article_form,
     image_bytes,

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.defaults import server_error
 
-from articles import prepared
 from articles.models import Article, Correction, Evidence, Reference
+from articles.publishing import prepared
 from newsletter.tokens import Purpose, make_token
 from tests.factories import (
     image_bytes,
@@ -142,7 +142,8 @@ def test_500_page_renders_in_the_site_design_without_a_request_context():
 
 # Rendering a page: the page version (core/pagecache.py), then home: featured,
 # latest, topics, and the staff-edited headline (HomePage); detail: the stored page
-# (articles/prepared.py), its related articles' stored cards; worked out when not
+# (articles/publishing/prepared.py), its related articles' stored cards; worked out
+# when not
 # prepared: the stored read that missed, the article (its corrections inside), its
 # sources, related articles. A cached page costs the version alone.
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The editorial workflow's services (articles/workflow.py): states, approvals
+"""The editorial workflow's services (articles/editorial/workflow.py): states, approvals
 going stale, the live version kept while a draft is edited."""
 
 import re
@@ -11,7 +11,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import content_checks, revisions, workflow
+from articles.editorial import content_checks, permissions, revisions, workflow
 from articles.models import Article, ArticleRevision, Correction, Stage, Transition
 from tests.factories import (
     make_article,
@@ -576,7 +576,7 @@ def test_a_reviewer_asks_for_changes_to_a_live_unreviewed_article(roles, client)
     )
     Article.objects.filter(pk=article.pk).update(stage=Stage.LIVE)
     article.refresh_from_db()
-    assert workflow.Action.REQUEST_CHANGES in workflow.allowed(reviewer, article)
+    assert workflow.Action.REQUEST_CHANGES in permissions.allowed(reviewer, article)
     workflow.request_changes(article=article, user=reviewer, note="Add sources.")
     article.refresh_from_db()
     assert article.stage == Stage.CHANGES_REQUESTED and article.is_live

@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from articles import content_checks, revisions, workflow
+from articles.editorial import content_checks, revisions, workflow
 from articles.models import Article, Stage
 from tests.browser_fixtures import ARTIFACTS_DIR, DESKTOP, PHONE, log_in
 from tests.factories import (

@@ -10,8 +10,8 @@ from django.db import connection
 from django.db.models import Count
 from django.db.models.sql.compiler import SQLCompiler
 
-from articles import corrections
 from articles.models import Article, Correction, PreparedPage
+from articles.publishing import corrections
 from core.compiled import CompiledValues
 from tests.factories import make_article
 

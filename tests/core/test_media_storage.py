@@ -26,7 +26,7 @@ from storages.backends.s3 import S3Storage
 
 from articles import services
 from articles.models import Article, ImageRendition
-from articles.renditions import make_renditions
+from articles.publishing.renditions import make_renditions
 from core.media import media_name, media_origin, stored_url
 from core.s3 import MediaS3Storage
 from core.sanitize import sanitize_html

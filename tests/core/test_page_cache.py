@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import revisions, workflow
+from articles.editorial import revisions, workflow
 from articles.models import Article, EditorialPolicy, HomePage, Stage
 from articles.services import save_article, save_editorial_policy
 from core import pagecache

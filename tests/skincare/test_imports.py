@@ -2,11 +2,14 @@
 
 - `core` (shared pieces) imports none of the apps nor the project package;
 - `articles` imports `core` only: it knows nothing of the newsletter;
-- `newsletter` imports `core`, and of `articles` only its models (public
+- `newsletter` imports `core`, and of `articles` only `articles.public` (public
   querysets such as Article.objects.published());
 - `staff` (staff sign-in) imports `core` only;
 - nothing imports the project package `skincare` (settings are read through
-  django.conf), which alone wires the apps together (URLs);
+  django.conf), which alone wires the apps together (URLs), and of `articles` it
+  too imports only `articles.public`;
+- inside `articles`, each room (models, search, publishing, editorial, web,
+  admin...) imports only the rooms ROOMS_ALLOWED names;
 - no import circles between modules, and no imports inside functions used to hide
   one (an AppConfig.ready() importing its signal receivers is the one exception).
 """
@@ -26,7 +29,72 @@ ALLOWED_APPS = {
     "skincare": {"core", "articles", "newsletter", "staff"},
 }
 # What one app may use of another, when not all of it.
-ALLOWED_MODULES = {("newsletter", "articles"): {"articles.models"}}
+ALLOWED_MODULES = {
+    ("newsletter", "articles"): {"articles.public"},
+    ("skincare", "articles"): {"articles.public"},
+}
+
+# The rooms of the articles app: a module's room is its first part under
+# `articles` (articles.editorial.workflow is in "editorial"; articles.services is
+# a room of its own). A room may always import itself; else only what it names.
+ARTICLE_ROOMS = (
+    "admin",
+    "apps",
+    "editorial",
+    "errors",
+    "images",
+    "launch",
+    "management",
+    "models",
+    "public",
+    "publishing",
+    "search",
+    "selectors",
+    "services",
+    "signals",
+    "tasks",
+    "templatetags",
+    "web",
+)
+EVERY_ROOM = set(ARTICLE_ROOMS)
+ROOMS_ALLOWED = {
+    "errors": set(),
+    # Upload names: migrations name them here, so they stay out of the models.
+    "images": set(),
+    "models": {"images"},
+    "selectors": {"models"},
+    "search": {"models"},
+    "publishing": {"models", "selectors"},
+    # The workflow saves and publishes through services, and services ask
+    # editorial.medical who may change a reviewer's profile or a topic's flag:
+    # both ways between rooms, never a circle between modules.
+    "editorial": {"errors", "models", "publishing", "services"},
+    "services": {"errors", "models", "publishing", "editorial", "search", "tasks"},
+    "signals": {"models", "publishing", "search", "services"},
+    "apps": {"signals"},
+    "web": {"models", "selectors", "publishing", "search", "editorial"},
+    "launch": {"models"},
+    "templatetags": {"models", "publishing", "admin"},
+    # What it re-exports to the other apps, and nothing else.
+    "public": {"models", "publishing"},
+    # The entry points that wire the rooms together.
+    "admin": EVERY_ROOM,
+    "management": EVERY_ROOM,
+    "tasks": EVERY_ROOM,
+}
+# What one room may use of another, when not all of it.
+ROOM_MODULES = {
+    # The public page of a share preview: the link, its revision, its approval.
+    ("web", "editorial"): {
+        "articles.editorial.medical",
+        "articles.editorial.previews",
+        "articles.editorial.revisions",
+    },
+    ("public", "publishing"): {
+        "articles.publishing.seo",
+        "articles.publishing.sitemaps",
+    },
+}
 
 
 def project_modules() -> dict[str, Path]:
@@ -87,6 +155,8 @@ def test_the_walk_sees_the_project():
         "articles.models",
         "newsletter.sending",
         "staff.two_factor",
+        "articles.public",
+        "articles.editorial.workflow",
     } <= set(MODULES)
     assert ("core.sanitize", True) in {
         (target, top) for target, top, _ in GRAPH["newsletter.services"]
@@ -107,6 +177,61 @@ def test_module_imports_only_what_its_app_may(module):
         ):
             wrong.append(f"line {line}: {target}")
     assert wrong == [], f"{module} imports what {app} may not"
+
+
+def room_of(module: str) -> str | None:
+    """The room of an articles module; None for other apps and the package."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "articles" and len(parts) > 1 else None
+
+
+def room_violations(graph: dict[str, list[tuple[str, bool, int]]]) -> list[str]:
+    """Each import of one articles room by another that ROOMS_ALLOWED forbids."""
+    wrong = []
+    for module, imports in sorted(graph.items()):
+        room = room_of(module)
+        if room is None:
+            continue
+        for target, _, line in imports:
+            other = room_of(target)
+            if other is None or other == room:
+                continue
+            allowed_modules = ROOM_MODULES.get((room, other))
+            if other not in ROOMS_ALLOWED[room] or (
+                allowed_modules is not None and target not in allowed_modules
+            ):
+                wrong.append(f"{module} line {line}: {target}")
+    return wrong
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if room_of(m) is not None))
+def test_articles_module_imports_only_rooms_its_room_may(module):
+    assert room_violations({module: GRAPH[module]}) == []
+
+
+def test_the_room_rules_name_only_rooms_that_exist():
+    found = {room_of(m) for m in MODULES} - {None}
+    assert set(ARTICLE_ROOMS) == found
+    assert set(ROOMS_ALLOWED) == found
+    assert set().union(*ROOMS_ALLOWED.values()) <= found
+    for (room, other), modules in ROOM_MODULES.items():
+        assert {room, other} <= found
+        assert modules <= {m for m in MODULES if room_of(m) == other}
+
+
+def test_a_forbidden_room_import_is_found():
+    fake = {
+        "articles.models.content": [("articles.web.views", True, 3)],
+        "articles.web.views": [
+            ("articles.selectors", True, 4),
+            ("articles.editorial.workflow", True, 5),
+        ],
+        "articles.search.engine": [("articles.search.common", True, 6)],
+    }
+    assert room_violations(fake) == [
+        "articles.models.content line 3: articles.web.views",
+        "articles.web.views line 5: articles.editorial.workflow",
+    ]
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from articles import invalidation, prepared, renditions
 from articles.models import ImageRendition
+from articles.publishing import invalidation, prepared, renditions
 
 
 class Command(BaseCommand):

@@ -1,13 +1,14 @@
 from django.core.management.base import BaseCommand
 
-from articles import prepared
 from articles.models import Article, PreparedPage
+from articles.publishing import prepared
 
 
 class Command(BaseCommand):
     help = (
         "Prepare the public pages of published articles (processed body, table of "
-        "contents, JSON-LD, related articles: articles/prepared.py) that have none "
+        "contents, JSON-LD, related articles: articles/publishing/prepared.py) that "
+        "have none "
         "or one made before the article's last save or for other site settings or "
         "format. Run it after migrate and collectstatic at each deploy; until it "
         "has, such pages are worked out per request. Safe to run again."

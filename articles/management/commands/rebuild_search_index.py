@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from articles import search
 from articles.models import Article
+from articles.search import engine
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run: bool = False, **options):
-        backend = search.backend()
+        backend = engine.backend()
         if dry_run:
             self.stdout.write(
                 f"Would index {Article.objects.count()} article(s); the index "
@@ -29,5 +29,5 @@ class Command(BaseCommand):
             )
             return
         with transaction.atomic():
-            total = search.rebuild()
+            total = engine.rebuild()
         self.stdout.write(self.style.SUCCESS(f"Indexed {total} article(s)."))

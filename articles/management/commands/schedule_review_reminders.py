@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django_tasks_db.models import get_date_max
 
-from articles import reminders
+from articles.editorial import reminders
 from articles.tasks import queue_review_reminders, queued_review_reminders
 
 

@@ -6,8 +6,8 @@ from urllib.parse import quote, urlsplit
 
 from django.db.models import Case, F, IntegerField, Q, Value, When
 
-from articles.body import plain_text
 from articles.models import Article, ArticleQuerySet
+from articles.publishing.body import plain_text
 
 WORDS_PER_MINUTE = 200
 RELATED_COUNT = 3

@@ -1,43 +1,19 @@
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
 
-from articles import corrections, prepared
 from articles.models import (
     Article,
     ArticleRedirect,
-    EditorialPolicy,
-    HomePage,
     Topic,
-    published_q,
 )
+from articles.publishing import corrections
+from articles.publishing.pages import ArticlePage
+from articles.publishing.stored import stored_page
+from articles.selectors import editorial_policy, home_page, topics_with_articles
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
-
-
-def topics_with_articles():
-    """Topics that have at least one public article, with how many."""
-    return (
-        Topic.objects.annotate(
-            article_count=Count("articles", filter=published_q("articles__"))
-        )
-        .filter(article_count__gt=0)
-        .order_by("name")
-    )
-
-
-def editorial_policy() -> EditorialPolicy:
-    """The policy as editors last saved it; migration 0005 creates it, so an
-    unsaved default (the evidence labels and review sections alone) only stands in
-    on a database where it was deleted."""
-    return EditorialPolicy.objects.filter(pk=1).first() or EditorialPolicy()
-
-
-def home_page() -> HomePage:
-    """The home page's words as staff last saved them; the defaults if never."""
-    return HomePage.objects.first() or HomePage()
 
 
 class HomeView(TemplateView):
@@ -69,7 +45,7 @@ class ArticleDetailView(DetailView):
 
     def get_queryset(self):
         # Corrections and the prepared page come inside the article's own query
-        # (articles/corrections.py, articles/prepared.py).
+        # (articles/publishing/corrections.py, articles/publishing/prepared.py).
         return corrections.with_corrections(
             Article.objects.published().select_related(
                 "author", "topic", "reviewer", "prepared"
@@ -78,13 +54,13 @@ class ArticleDetailView(DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["article_page"] = prepared.ArticlePage(self.object)
+        context["article_page"] = ArticlePage(self.object)
         return context
 
     def get(self, request, *args, **kwargs):
         # A live article's page as stored, when it still fits: two compiled
-        # queries, nothing worked out (articles/prepared.py).
-        stored = prepared.stored_page(kwargs["slug"])
+        # queries, nothing worked out (articles/publishing/prepared.py).
+        stored = stored_page(kwargs["slug"])
         if stored is not None:
             return self.render_to_response({"article_page": stored})
         try:

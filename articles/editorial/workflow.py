@@ -1,24 +1,28 @@
-"""The editorial workflow: who may do what to an article, and doing it.
+"""The editorial workflow: moving an article through its stages.
 
 Draft -> In review -> Changes requested -> Approved -> Scheduled / Live ->
-Unpublished. Every action checks its permission here, on the server, and records
+Unpublished. Every action checks its permission on the server first
+(articles/editorial/permissions.py, who may do what), and records
 a Transition; a refused action changes nothing and raises WorkflowError with the
-reason. Roles are groups (migration 0005): Writer, Medical reviewer, Editor.
-"""
+reason. Roles are groups (migration 0005): Writer, Medical reviewer, Editor."""
 
 import calendar
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.core import signing
 from django.db import transaction
-from django.db.models import TextChoices
 from django.utils import timezone
 
-from articles import content_checks, invalidation, medical, revisions, services
+from articles import services
+from articles.editorial import content_checks, medical, revisions
+from articles.editorial.medical import current_approval, is_medical, is_reviewer
+from articles.editorial.permissions import (
+    OVERRIDE_PERMISSION,
+    Action,
+    check,
+    readers_have_seen,
+)
 from articles.errors import WorkflowError
-from articles.medical import current_approval, is_medical, is_reviewer
 from articles.models import (
     Article,
     ArticleRevision,
@@ -27,160 +31,14 @@ from articles.models import (
     Correction,
     MedicalApproval,
     MedicalFlagChange,
-    PreviewLink,
     Stage,
     Transition,
 )
+from articles.publishing import invalidation
 from core.sanitize import sanitize_html
 
-
-class Action(TextChoices):
-    EDIT = "edit", "Edit"
-    SUBMIT = "submit", "Submit for review"
-    APPROVE = "approve", "Approve"
-    REQUEST_CHANGES = "request_changes", "Request changes"
-    PUBLISH = "publish", "Publish"
-    UNPUBLISH = "unpublish", "Unpublish"
-    ASSIGN_REVIEWER = "assign_reviewer", "Assign a reviewer"
-    SHARE_PREVIEW = "share_preview", "Share a preview"
-    MARK_NOT_MEDICAL = "mark_not_medical", "Mark not medical"
-
-
-PUBLISH_PERMISSION = "articles.publish_article"
-REVIEW_PERMISSION = medical.REVIEW_PERMISSION
-OVERRIDE_PERMISSION = "articles.override_checks"
-EDIT_PERMISSION = "articles.change_article"
-ADD_PERMISSION = "articles.add_article"
-PREVIEW_SALT = "articles.preview-link"
-PREVIEW_DAYS_DEFAULT = 7
-PREVIEW_DAYS_MAX = 30
 # A publish time this recent counts as now: the form's minute had just passed.
 PUBLISH_AT_GRACE = timedelta(minutes=5)
-SUBMITTABLE = {Stage.DRAFT, Stage.CHANGES_REQUESTED, Stage.UNPUBLISHED}
-
-
-def is_editor(user: AbstractBaseUser) -> bool:
-    return user.has_perm(PUBLISH_PERMISSION)
-
-
-def readers_have_seen(article: Article) -> bool:
-    """Whether a version of the article has been public (what a correction is
-    about): not so for one only ever scheduled."""
-    return (
-        article.live_revision_id is not None
-        and article.published_at is not None
-        and article.published_at <= timezone.now()
-    )
-
-
-def needs_live_approval(article: Article) -> bool:
-    """A medical article readers see without a current approval (the reviewers'
-    queue): the launch articles, for one."""
-    return (
-        article.status == Article.Status.PUBLISHED
-        and article.reviewer_id is None
-        and article.is_medical
-    )
-
-
-def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str:
-    """Why `user` may not do `action` to `article` now; empty when they may."""
-    if not (user.is_active and user.is_staff):
-        return "Only active staff can do this."
-    editor = is_editor(user)
-    if action == Action.EDIT:
-        if article is None or article.pk is None:
-            return "" if user.has_perm(ADD_PERMISSION) else "You cannot add articles."
-        if editor:
-            return ""
-        if not user.has_perm(EDIT_PERMISSION):
-            return "Your role cannot change articles."
-        if article.created_by_id != user.pk:
-            return "Writers change only their own articles; ask an editor."
-        if article.stage in (Stage.IN_REVIEW, Stage.APPROVED):
-            return (
-                "The article is in review (or approved): it is locked for writers "
-                "until a reviewer asks for changes, or an editor's change to its "
-                "text sends it back to Draft."
-            )
-        return ""
-    assert article is not None
-    stage = article.stage
-    if action == Action.SUBMIT:
-        if refusal(user, Action.EDIT, article):
-            return refusal(user, Action.EDIT, article)
-        if stage not in SUBMITTABLE:
-            return (
-                f"Only a draft can be submitted; this article is {article.stage_label}."
-            )
-        return ""
-    if action in (Action.APPROVE, Action.REQUEST_CHANGES):
-        latest = article.latest_revision if article.latest_revision_id else None
-        needs_reviewer = medical.needs_medical_review(
-            article, latest.data if latest else None
-        )
-        if needs_reviewer and not is_reviewer(user):
-            return "Only a medical reviewer can review a medical article."
-        if not needs_reviewer and not (is_reviewer(user) or editor):
-            return "Only an editor or a reviewer can review an article."
-        # The reviewers' queue also holds the version readers see of a medical
-        # article nobody approved (the launch articles): a reviewer approves it
-        # as it is, or asks for changes to it.
-        queue = (
-            article.is_medical
-            and needs_live_approval(article)
-            and stage in (Stage.LIVE, Stage.SCHEDULED)
-            and not article.has_unpublished_changes
-        )
-        if stage != Stage.IN_REVIEW and not queue:
-            return (
-                "Only an article in review can be reviewed; this one is "
-                f"{article.stage_label}."
-            )
-        return ""
-    if action in (Action.PUBLISH, Action.ASSIGN_REVIEWER, Action.SHARE_PREVIEW):
-        if not editor:
-            return "Only an editor can do this."
-        # A scheduled article readers do not see yet may be published now or
-        # rescheduled.
-        if (
-            action == Action.PUBLISH
-            and article.is_live
-            and (not article.has_unpublished_changes)
-        ):
-            return "This version is already published."
-        return ""
-    if action == Action.UNPUBLISH:
-        if not editor:
-            return "Only an editor can unpublish."
-        if article.status != Article.Status.PUBLISHED:
-            return "The article is not published."
-        return ""
-    if action == Action.MARK_NOT_MEDICAL:
-        latest = article.latest_revision if article.latest_revision_id else None
-        data = latest.data if latest else revisions.snapshot(article)
-        if not data.get("medical"):
-            return "The article is not marked medical."
-        if is_medical(article, {**data, "medical": False}):
-            return (
-                "Its topic is medical, so the article stays medical: a reviewer "
-                "marks the topic not medical, or an editor moves the article."
-            )
-        if not medical.is_medical_reviewer(user):
-            return "Only a medical reviewer can mark an article not medical."
-        return ""
-    return "Unknown action."
-
-
-def allowed(user: AbstractBaseUser, article: Article) -> list[str]:
-    """The actions `user` may take on `article` now (buttons to show)."""
-    return [a for a in Action.values if not refusal(user, a, article)]
-
-
-def _check(user: AbstractBaseUser, action: str, article: Article | None) -> None:
-    reason = refusal(user, action, article)
-    if reason:
-        raise WorkflowError(reason)
 
 
 def _log(
@@ -254,7 +112,7 @@ def save_draft(
     An edit that would make a medical article not medical (unticking its flag, or
     moving it out of a medical topic) is refused: only a medical reviewer does
     that, with a reason (mark_not_medical)."""
-    _check(user, Action.EDIT, article)
+    check(user, Action.EDIT, article)
     return _save(article=article, data=data, user=user, note=note)
 
 
@@ -264,7 +122,7 @@ def mark_not_medical(*, article: Article, user, reason: str) -> ArticleRevision:
     revision with its flag off, logged with the reason. Publishing that revision
     over a medical live version still needs a medical approval (publish_blockers)."""
     article = _locked(article)
-    _check(user, Action.MARK_NOT_MEDICAL, article)
+    check(user, Action.MARK_NOT_MEDICAL, article)
     reason = medical.check_turn_off(user=user, reason=reason, what="an article")
     data = {**revisions.latest(article, user=user).data, "medical": False}
     return _save(
@@ -389,7 +247,7 @@ def restore_revision(
 @transaction.atomic
 def submit_for_review(*, article: Article, user, note: str = "") -> Article:
     article = _locked(article)
-    _check(user, Action.SUBMIT, article)
+    check(user, Action.SUBMIT, article)
     revision = revisions.latest(article, user=user)
     _move(
         article=article,
@@ -459,7 +317,7 @@ def approve(
     reviewer's approval of this exact revision; approving the live revision shows
     readers the reviewed-by line at once."""
     article = _locked(article)
-    _check(user, Action.APPROVE, article)
+    check(user, Action.APPROVE, article)
     revision = revisions.latest(article, user=user)
     _expect(revision, revision_number, doing="approving")
     approval = None
@@ -511,7 +369,7 @@ def approve(
 @transaction.atomic
 def request_changes(*, article: Article, user, note: str) -> Article:
     article = _locked(article)
-    _check(user, Action.REQUEST_CHANGES, article)
+    check(user, Action.REQUEST_CHANGES, article)
     if not note.strip():
         raise WorkflowError("Say what needs to change: the writer reads your note.")
     _move(
@@ -526,7 +384,7 @@ def request_changes(*, article: Article, user, note: str) -> Article:
 @transaction.atomic
 def assign_reviewer(*, article: Article, user, reviewer) -> Article:
     article = _locked(article)
-    _check(user, Action.ASSIGN_REVIEWER, article)
+    check(user, Action.ASSIGN_REVIEWER, article)
     if reviewer is not None and not (reviewer.is_active and is_reviewer(reviewer)):
         raise WorkflowError(f"{reviewer} is not a medical reviewer.")
     Article.objects.filter(pk=article.pk).update(assigned_reviewer=reviewer)
@@ -589,7 +447,7 @@ def publish(
     """Publish the latest revision now, or schedule it (`at` in the future);
     with `revision_number`, only if that is still the latest."""
     article = _locked(article)
-    _check(user, Action.PUBLISH, article)
+    check(user, Action.PUBLISH, article)
     revision = revisions.latest(article, user=user)
     _expect(revision, revision_number, doing="publishing")
     approval_problem, failing = publish_blockers(article, revision)
@@ -663,7 +521,7 @@ def publish(
 @transaction.atomic
 def unpublish(*, article: Article, user, note: str = "") -> Article:
     article = _locked(article)
-    _check(user, Action.UNPUBLISH, article)
+    check(user, Action.UNPUBLISH, article)
     from_stage = article.stage
     services.unpublish_article(article=article)
     _log(
@@ -675,94 +533,3 @@ def unpublish(*, article: Article, user, note: str = "") -> Article:
     )
     services.refresh_article_page(article=article)
     return article
-
-
-# Share previews --------------------------------------------------------------------
-
-
-def create_preview_link(
-    *, article: Article, user, days: int = PREVIEW_DAYS_DEFAULT
-) -> tuple[PreviewLink, str]:
-    """A link for an outside reviewer to the latest revision: the link and its
-    signed token (the token is not stored)."""
-    _check(user, Action.SHARE_PREVIEW, article)
-    if not 1 <= days <= PREVIEW_DAYS_MAX:
-        raise WorkflowError(f"A preview link lasts 1 to {PREVIEW_DAYS_MAX} days.")
-    link = PreviewLink.objects.create(
-        revision=revisions.latest(article, user=user),
-        created_by=user,
-        expires_at=timezone.now() + timedelta(days=days),
-    )
-    return link, signing.dumps(link.pk, salt=PREVIEW_SALT)
-
-
-def revoke_preview_link(*, link: PreviewLink, user) -> PreviewLink:
-    _check(user, Action.SHARE_PREVIEW, link.revision.article)
-    if link.revoked_at is None:
-        link.revoked_at = timezone.now()
-        link.save(update_fields=["revoked_at"])
-    return link
-
-
-def preview_link_for(token: str) -> PreviewLink | None:
-    """The working link a token names, or None (forged, expired, revoked, or its
-    maker may no longer make links)."""
-    try:
-        pk = signing.loads(
-            token, salt=PREVIEW_SALT, max_age=timedelta(days=PREVIEW_DAYS_MAX)
-        )
-    except signing.BadSignature:
-        return None
-    link = (
-        PreviewLink.objects.select_related("revision__article", "created_by")
-        .filter(pk=pk)
-        .first()
-    )
-    return link if link is not None and preview_link_works(link) else None
-
-
-def preview_link_works(link: PreviewLink) -> bool:
-    """Whether the link opens its preview now: neither revoked nor expired, and
-    its maker may still make share links.
-
-    The maker's right is read on every use rather than copied into the link, so
-    the link stops at once when its maker is deactivated, deleted, or loses staff
-    status, the Editor role or the permission, whichever way it was taken; and
-    works again if the right is given back before it expires. Revoking it ends it
-    for good."""
-    maker = link.created_by
-    return (
-        link.is_active
-        and maker is not None
-        and not refusal(maker, Action.SHARE_PREVIEW, link.revision.article)
-    )
-
-
-# Autosave --------------------------------------------------------------------------
-
-
-def autosave(*, article: Article | None, user, data: dict[str, Any]) -> Autosave:
-    """Keep what `user` is typing (no revision, nothing published)."""
-    _check(user, Action.EDIT, article)
-    base = article.latest_revision if article is not None else None
-    saved, _ = Autosave.objects.update_or_create(
-        article=article,
-        user=user,
-        defaults={"data": data, "saved_at": timezone.now(), "base_revision": base},
-    )
-    return saved
-
-
-def pending_autosave(*, article: Article | None, user) -> Autosave | None:
-    """The user's autosave that holds more than the last saved revision."""
-    saved = Autosave.objects.filter(article=article, user=user).first()
-    if saved is None:
-        return None
-    latest = article.latest_revision if article is not None else None
-    if latest is not None and latest.created_at >= saved.saved_at:
-        return None
-    return saved
-
-
-def discard_autosave(*, article: Article | None, user) -> None:
-    Autosave.objects.filter(article=article, user=user).delete()

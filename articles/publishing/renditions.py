@@ -285,8 +285,8 @@ def _sources_in(value) -> list[str]:
 
 
 # The body of the article a page prefetched renditions for, with them, so the body
-# filter (articles/body.py) uses the same single query. Matched by identity: the
-# very string of that model instance, never a later request's.
+# filter (articles/publishing/body.py) uses the same single query. Matched by identity:
+# the very string of that model instance, never a later request's.
 _prefetched_body: contextvars.ContextVar = contextvars.ContextVar(
     "prefetched_body", default=None
 )

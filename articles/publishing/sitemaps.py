@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from articles.models import Article, Author
-from articles.views import topics_with_articles
+from articles.selectors import topics_with_articles
 
 
 class SiteURLSitemap(Sitemap):

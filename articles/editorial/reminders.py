@@ -2,7 +2,8 @@
 
 A live medical article's review is due `topic.review_interval_months` after the
 approval of the version readers see (Article.review_due, set by
-articles/workflow.py). Once a week each medical reviewer gets one email listing the
+articles/editorial/workflow.py). Once a week each medical reviewer gets one email
+listing the
 published medical articles due within DUE_WITHIN days or overdue that are theirs:
 assigned to them, or approved last by them. An article with neither (nobody
 assigned, and whoever approved it last is gone: deleted, deactivated, or no longer

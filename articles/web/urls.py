@@ -1,7 +1,8 @@
 from django.urls import path
 
-from articles import feeds, views, views_people, views_preview
-from articles.views_search import search_view
+from articles.publishing import feeds
+from articles.web import people, preview, views
+from articles.web.search import search_view
 from core.pagecache import public_page
 
 app_name = "articles"
@@ -26,7 +27,7 @@ urlpatterns = [
         public_page(views.EditorialPolicyView.as_view()),
         name="editorial_policy",
     ),
-    path("preview/<str:token>/", views_preview.share_preview, name="share_preview"),
+    path("preview/<str:token>/", preview.share_preview, name="share_preview"),
     path("feed/", public_page(feeds.LatestArticlesFeed()), name="feed"),
     path("feed/atom/", public_page(feeds.LatestArticlesAtomFeed()), name="feed_atom"),
     path(
@@ -41,7 +42,7 @@ urlpatterns = [
     ),
     path(
         "authors/<slug:slug>/",
-        public_page(views_people.AuthorDetailView.as_view()),
+        public_page(people.AuthorDetailView.as_view()),
         name="author",
     ),
 ]

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import ListView
 
 from articles.models import Article, Author
-from articles.views import PAGE_SIZE
+from articles.web.views import PAGE_SIZE
 
 
 class AuthorDetailView(ListView):

@@ -16,8 +16,8 @@ from django.db.models import Min
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import renditions
 from articles.models import Article, Author, Topic
+from articles.publishing import renditions
 from core.pagecache import content_changed
 
 LIST_PAGE_SIZE = 10

@@ -1,6 +1,6 @@
 from django.shortcuts import render
 
-from articles.search import MAX_QUERY_LENGTH, search
+from articles.search.engine import MAX_QUERY_LENGTH, search
 
 
 def search_view(request):

@@ -9,9 +9,9 @@ from functools import lru_cache
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 
-from articles import citations
 from articles.models import ImageRendition
-from articles.renditions import add_pictures
+from articles.publishing import citations
+from articles.publishing.renditions import add_pictures
 
 # The sanitiser (core/sanitize.py) leaves h2/h3 without attributes; a heading
 # that already has attributes (content stored before the sanitiser) is left alone.
@@ -71,8 +71,8 @@ def _with_heading_ids(
 def _with_citations(
     html: str, source_count: int
 ) -> tuple[str, tuple[tuple[int, str], ...]]:
-    """The body with its citations linked (articles/citations.py), and each cited
-    source's first citation id. The number of sources is part of the key: a
+    """The body with its citations linked (articles/publishing/citations.py), and each
+    cited source's first citation id. The number of sources is part of the key: a
     citation is linked only when its source exists."""
     linked, first = citations.link_citations(html, source_count)
     return linked, tuple(sorted(first.items()))

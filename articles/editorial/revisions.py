@@ -14,8 +14,16 @@ from typing import Any
 
 from django.db.models import Max
 
-from articles.body import plain_text
-from articles.models import Article, ArticleRevision, Author, Reference, Topic
+from articles.models import (
+    SOURCE_FIELDS,
+    Article,
+    ArticleRevision,
+    Author,
+    Reference,
+    Topic,
+    source_dict,
+)
+from articles.publishing.body import plain_text
 
 # The fields a revision keeps; foreign keys by id, images by stored name.
 FIELDS = (
@@ -33,7 +41,6 @@ FIELDS = (
     "medical",
     "featured",
 )
-SOURCE_FIELDS = ("title", "publisher", "year", "url", "doi", "pmid")
 # A revision's fields readers never see. Everything else a revision holds is
 # covered by a medical approval, so a field added to FIELDS is reviewed unless it
 # is named here, with the reason (tests/articles/test_review_scope.py).
@@ -69,14 +76,6 @@ NOT_IN_REVISIONS = {
     "created_at": "bookkeeping",
     "updated_at": "bookkeeping",
 }
-
-
-def source_dict(source: Reference | dict[str, Any]) -> dict[str, Any]:
-    get = source.get if isinstance(source, dict) else source.__dict__.get
-    return {
-        name: get(name) if name == "year" else (get(name) or "")
-        for name in SOURCE_FIELDS
-    }
 
 
 def snapshot(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
-from articles.body import plain_text
-from articles.citations import CITATION, RANGE_DASH
+from articles.publishing.body import plain_text
+from articles.publishing.citations import CITATION, RANGE_DASH
 
 SUMMARY_MAX = 300
 SUMMARY_MIN = 50

@@ -1,7 +1,7 @@
 """Inline citations: "[1]", "[1, 2]" and "[2-4]" in an article's text become links
 to the numbered sources under it, and each cited source can link back to the text.
 
-A display-time step over the sanitised body (articles/body.py). Only text is
+A display-time step over the sanitised body (articles/publishing/body.py). Only text is
 touched, never a tag or an attribute, and never text inside a link (a link cannot
 hold another), code or preformatted text (written to be read as it is). The numbers
 read here are those content_checks.cited_numbers reads, so a body that passes the

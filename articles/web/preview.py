@@ -1,13 +1,14 @@
 """Share previews: an unpublished revision, read through a signed, expiring link
-by someone without an account (workflow.create_preview_link makes the links)."""
+by someone without an account (previews.create_preview_link makes the links)."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from articles import prepared, revisions, workflow
+from articles.editorial import medical, previews, revisions
 from articles.models import Article, PreviewLink
+from articles.publishing.pages import ArticlePage
 
 
 def preview_article(link: PreviewLink) -> Article:
@@ -17,14 +18,14 @@ def preview_article(link: PreviewLink) -> Article:
     # Its sources are the revision's (revision_sources), which the shared
     # article templates show instead of the live Reference rows.
     article = revisions.as_article(revision)
-    approval = workflow.current_approval(revision.article, revision)
+    approval = medical.current_approval(revision.article, revision)
     article.reviewer = approval.reviewer if approval else None
     article.reviewed_at = timezone.localdate(approval.approved_at) if approval else None
     return article
 
 
 def share_preview(request: HttpRequest, token: str) -> HttpResponse:
-    link = workflow.preview_link_for(token)
+    link = previews.preview_link_for(token)
     if link is None:
         response = render(request, "articles/share_preview_invalid.html", status=404)
     else:
@@ -34,7 +35,7 @@ def share_preview(request: HttpRequest, token: str) -> HttpResponse:
             "articles/share_preview.html",
             {
                 "article": article,
-                "article_page": prepared.ArticlePage(article, preview=True),
+                "article_page": ArticlePage(article, preview=True),
                 "preview": True,
                 "link": link,
             },

@@ -15,8 +15,8 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from articles import corrections
 from articles.models import Article, Author, Topic
+from articles.publishing import corrections
 from core.links import absolute
 
 DEFAULT_IMAGE = "img/og-default.png"

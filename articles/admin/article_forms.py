@@ -1,0 +1,202 @@
+"""The article's editing form in the admin and its sources inline: what staff type,
+checked before it becomes a revision (articles/admin/articles.py saves it)."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.formsets import DELETION_FIELD_NAME
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from articles import services
+from articles.models import (
+    Article,
+    ArticleRevision,
+    Reference,
+    source_dict,
+)
+
+# Wide inputs for the one-line text fields, so a normal title shows in full.
+WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
+
+
+class ArticleAdminForm(forms.ModelForm):
+    # Why saving is refused, set per request by ArticleAdmin.get_form: a form
+    # carrying a refusal is never valid, so nothing is saved.
+    refusal = ""
+    # The latest revision when the page was shown (the change form's template
+    # writes it): a save over a later one would silently undo it.
+    base_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    class Meta:
+        model = Article
+        fields = [
+            "title",
+            "slug",
+            "summary",
+            "body",
+            "cover_image",
+            "cover_image_alt",
+            "author",
+            "topic",
+            "medical",
+            "evidence",
+            "featured",
+            "seo_title",
+            "seo_description",
+        ]
+        widgets = {
+            "title": WIDE_TEXT,
+            "slug": WIDE_TEXT,
+            "summary": forms.Textarea(attrs={"rows": 3, "class": "wide-text"}),
+            "cover_image_alt": WIDE_TEXT,
+            "seo_title": WIDE_TEXT,
+            "seo_description": WIDE_TEXT,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Filled in from the title when left empty (also without JavaScript).
+        if "slug" in self.fields:  # a view-only page has no fields
+            self.fields["slug"].required = False
+        if "medical" in self.fields and self.instance.pk and self.instance.medical:
+            # Unticking takes away the medical review: a medical reviewer does it
+            # with a reason (the workflow panel), and save_draft refuses it here.
+            self.fields["medical"].disabled = True
+            self.fields["medical"].help_text = (
+                "Only a medical reviewer can mark the article not medical, with a "
+                "reason: “Mark not medical” in the workflow panel."
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.refusal:
+            raise ValidationError(self.refusal, code="refused")
+        self.check_base_revision(cleaned.get("base_revision"))
+        if not cleaned.get("slug") and cleaned.get("title"):
+            cleaned["slug"] = services.unique_article_slug(
+                title=cleaned["title"], exclude_pk=self.instance.pk
+            )
+        if cleaned.get("cover_image") and not cleaned.get("cover_image_alt"):
+            self.add_error(
+                "cover_image_alt",
+                "Describe the cover image for readers who cannot see it.",
+            )
+        return cleaned
+
+    def check_base_revision(self, base: int | None) -> None:
+        """Refuse a save made from a page shown before the latest revision was
+        saved (another tab, another person). The page shown with this error
+        carries the new latest revision: saving again keeps this version."""
+        latest = self.instance.latest_revision_id
+        if base is None or latest is None or base == latest:
+            return
+        revision = ArticleRevision.objects.select_related("created_by").get(pk=latest)
+        who = revision.created_by
+        raise ValidationError(
+            format_html(
+                "Revision {} was saved by {} at {} after you opened this page: "
+                'saving now would undo its changes. <a href="{}" target="_blank">'
+                "Compare it</a> (in a new tab) with the version you started from, "
+                "then save again to keep yours.",
+                revision.number,
+                (who.get_full_name() or who.get_username()) if who else "someone",
+                f"{timezone.localtime(revision.created_at):%H:%M}",
+                reverse("admin:articles_article_compare", args=[self.instance.pk])
+                + f"?old={base_revision_number(base)}&new={revision.number}",
+            ),
+            code="stale",
+        )
+
+
+def base_revision_number(pk: int) -> int | str:
+    return (
+        ArticleRevision.objects.filter(pk=pk).values_list("number", flat=True).first()
+        or ""
+    )
+
+
+def source_formfield(db_field, **kwargs):
+    # An address typed without a scheme is taken as https://.
+    if isinstance(db_field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return db_field.formfield(**kwargs)
+
+
+class SourceForm(forms.ModelForm):
+    class Meta:
+        model = Reference
+        fields = ["position", "title", "publisher", "year", "url", "doi", "pmid"]
+        formfield_callback = source_formfield
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A new row without a number goes after the numbered ones.
+        self.fields["position"].required = False
+        self.fields["position"].initial = None
+
+    def has_changed(self) -> bool:
+        # A row holding nothing but a number is as empty as a blank row: skipped.
+        return any(name != "position" for name in self.changed_data)
+
+
+class SourceFormSet(BaseInlineFormSet):
+    """The draft's sources. Every row is a new form (the Reference rows are the
+    live sources, written only by the workflow), so what is submitted is the
+    whole list: a row removed, emptied or marked for deletion is gone."""
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The submitted sources by position; rows without one last, in order."""
+        rows = []
+        for index, form in enumerate(self.forms):
+            if not form.has_changed() or form.cleaned_data.get(DELETION_FIELD_NAME):
+                continue
+            position = form.cleaned_data.get("position")
+            key = (position is None, position or 0, index)
+            rows.append((key, source_dict(form.cleaned_data)))
+        return [source for _, source in sorted(rows, key=lambda row: row[0])]
+
+
+def submitted_sources(formsets) -> list[dict[str, Any]]:
+    return [s for f in formsets if isinstance(f, SourceFormSet) for s in f.sources()]
+
+
+class SourceInline(admin.TabularInline):
+    model = Reference
+    form = SourceForm
+    formset = SourceFormSet
+    fields = ["position", "title", "publisher", "year", "url", "doi", "pmid"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    verbose_name = "source"
+    verbose_name_plural = "sources (numbered by position, shown under the article)"
+
+    class Media:
+        js = ["admin/js/source-positions.js"]
+
+    def get_extra(self, request: HttpRequest, obj=None, **kwargs) -> int:
+        return len(getattr(obj, "revision_sources", []))
+
+    # The sources belong to the draft: whoever may edit the article edits them.
+    def may_edit_article(self, request: HttpRequest, obj) -> bool:
+        article_admin = self.admin_site.get_model_admin(Article)
+        if obj is None or obj.pk is None:
+            return article_admin.has_add_permission(request)
+        return article_admin.has_change_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj) -> bool:
+        return self.may_edit_article(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_edit_article(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_edit_article(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_edit_article(request, obj)

@@ -1,0 +1,18 @@
+"""What other apps may use of articles: the only articles module the newsletter
+and the project package import (tests/skincare/test_imports.py checks it). The
+newsletter lists published articles by topic and author, with their covers'
+renditions; the project's URLs serve the sitemap and robots.txt."""
+
+from articles.models import Article, Author, ImageRendition, Topic, published_q
+from articles.publishing.seo import robots_txt
+from articles.publishing.sitemaps import SITEMAPS
+
+__all__ = [
+    "SITEMAPS",
+    "Article",
+    "Author",
+    "ImageRendition",
+    "Topic",
+    "published_q",
+    "robots_txt",
+]
