@@ -432,7 +432,7 @@ class SendPace(models.Model):
     """The shared sending rate: the earliest moment the next message may start.
 
     One row per limit, read and moved forward by one statement per message
-    (newsletter/pacing.py), so every worker on every machine keeps to one rate.
+    (newsletter/delivery/pacing.py), so every worker on every machine keeps to one rate.
     """
 
     name = models.CharField(primary_key=True, max_length=50)
@@ -627,7 +627,7 @@ class WelcomeEmail(models.Model):
 
 class WelcomeApproval(models.Model):
     """A medical reviewer's decision on one exact text of the welcome email, with
-    that text: the latest one is what subscribers get (newsletter/welcome.py),
+    that text: the latest one is what subscribers get (newsletter/delivery/welcome.py),
     whatever the email's draft says meanwhile."""
 
     verdict = models.CharField(max_length=20, choices=Verdict.choices)

@@ -18,6 +18,7 @@ from articles.models import Author, Topic
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
 from newsletter import imports, review
+from newsletter.delivery.welcome import check_after
 from newsletter.emails import check_greeting
 from newsletter.models import (
     Delivery,
@@ -58,7 +59,6 @@ from newsletter.tasks import (
     send_welcome_email,
     start_issue_send,
 )
-from newsletter.welcome import check_after
 
 Kind = SubscriberEvent.Kind
 
@@ -458,7 +458,7 @@ def unschedule_if_changed(
 
     Called after each change to an issue (save_issue, and the admin once its
     featured articles are saved). An issue already due is left to the start of
-    its send, which checks again (sending.start_send).
+    its send, which checks again (delivery/issues.py start_send).
     """
     now = timezone.now()
     with transaction.atomic():
@@ -556,8 +556,8 @@ def schedule_send(
     Refused without the send permission, and, for everyone, while the issue's text
     has no current medical approval, a featured article is not live, or the
     audience has no topic (all checked again when the send starts:
-    sending.start_send). The status change is one conditional UPDATE, so two
-    staff members pressing "send" at once start one send, and a sent issue can
+    delivery/issues.py start_send). The status change is one conditional UPDATE, so
+    two staff members pressing "send" at once start one send, and a sent issue can
     never be sent again.
     """
     _require(user, SEND_PERMISSION, refusal=SEND_REFUSAL)

@@ -4,7 +4,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from newsletter import sending, services
+from newsletter import services
+from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue
 
 PROGRESS_POLL_STATUSES = {Issue.Status.SENDING}
@@ -40,8 +41,8 @@ def send_phase(issue: Issue) -> str:
 
 
 def progress_data(issue: Issue) -> dict:
-    """sending.progress, plus what the page needs to show and to keep polling."""
-    data = sending.progress(issue=issue)
+    """issues.progress, plus what the page needs to show and to keep polling."""
+    data = issues.progress(issue=issue)
     phase = send_phase(issue)
     counts = data["counts"]
     done = sum(

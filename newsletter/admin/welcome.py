@@ -31,7 +31,8 @@ class WelcomeEmailAdminForm(forms.ModelForm):
 
 @admin.register(WelcomeEmail)
 class WelcomeEmailAdmin(admin.ModelAdmin):
-    """Sent once to each subscriber when they confirm (newsletter/welcome.py)."""
+    """Sent once to each subscriber when they confirm
+    (newsletter/delivery/welcome.py)."""
 
     form = WelcomeEmailAdminForm
 

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from articles.models import Article
-from newsletter import emails, sending, services
+from newsletter import emails, services
 from newsletter.admin.issues import IssueArticleInline
+from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue, IssueArticle, Subscriber
 from tests.factories import (
     approve_issue,
@@ -1311,7 +1312,7 @@ def test_a_scheduled_issue_whose_article_was_unpublished_goes_back_to_draft(
     article.status = Article.Status.DRAFT
     article.save()
     Issue.objects.filter(pk=issue.pk).update(scheduled_at=timezone.now())
-    assert sending.start_send(issue_id=issue.pk) is False
+    assert issues.start_send(issue_id=issue.pk) is False
     issue.refresh_from_db()
     assert issue.status == Issue.Status.DRAFT
     assert issue.scheduled_at is None

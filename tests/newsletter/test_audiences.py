@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import selectors, sending, services
+from newsletter import selectors, services
+from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue, Subscriber
 from tests.factories import (
     approve_issue,
@@ -47,7 +48,7 @@ def send_now(issue: Issue) -> Issue:
     reviewer, a newsletter editor and the worker task would."""
     approve_issue(issue)
     services.schedule_send(issue=issue, user=newsletter_sender())
-    assert sending.start_send(issue_id=issue.pk)
+    assert issues.start_send(issue_id=issue.pk)
     issue.refresh_from_db()
     return issue
 
@@ -140,7 +141,7 @@ def test_preferences_changed_after_the_send_started_count_from_the_next_send(
     readers["all"].paused_until = timezone.now() + timedelta(days=30)
     readers["all"].save()
     # Starting again changes nothing: the list was taken when the send started.
-    assert sending.start_send(issue_id=first.pk)
+    assert issues.start_send(issue_id=first.pk)
     assert "eczema" in delivered_to(first)
     assert first.deliveries.count() == 5
 
@@ -166,7 +167,7 @@ def test_a_scheduled_topic_issue_whose_topics_were_emptied_goes_back_to_draft(
     services.schedule_send(issue=issue, user=newsletter_sender())
     issue.topics.clear()
 
-    assert not sending.start_send(issue_id=issue.pk)
+    assert not issues.start_send(issue_id=issue.pk)
 
     issue.refresh_from_db()
     assert issue.status == Issue.Status.DRAFT

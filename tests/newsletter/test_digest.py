@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import ImageRendition
-from newsletter import emails, selectors, sending, services
+from newsletter import emails, selectors, services
+from newsletter.delivery import issues
 from newsletter.models import Issue, IssueArticle, Subscriber
 from tests.factories import (
     approve_issue,
@@ -116,7 +117,7 @@ def test_digest_recipients_are_monthly_readers_and_regular_ones_the_others(
     for issue in (digest, regular):
         approve_issue(issue)
         services.schedule_send(issue=issue, user=newsletter_sender())
-        assert sending.start_send(issue_id=issue.pk)
+        assert issues.start_send(issue_id=issue.pk)
 
     def names(issue):
         return {

@@ -20,8 +20,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from articles.models import Article
-from newsletter import review, selectors, services, tasks, welcome
+from newsletter import review, selectors, services, tasks
 from newsletter.admin.issues import UNSCHEDULED_MESSAGE
+from newsletter.delivery import welcome
 from newsletter.models import (
     Delivery,
     Issue,

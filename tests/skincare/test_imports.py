@@ -85,7 +85,7 @@ def test_the_walk_sees_the_project():
     assert {
         "core.sanitize",
         "articles.models",
-        "newsletter.sending",
+        "newsletter.delivery.issues",
         "staff.two_factor",
     } <= set(MODULES)
     assert ("core.sanitize", True) in {

@@ -24,7 +24,7 @@ it stays exact:
   confirmation queues one too, for a worker killed before it took the row.
 - 4xx answers go back in the queue with exponential back-off (a follow-up is
   queued for then); 5xx answers fail it, and a non-existent mailbox marks the
-  subscriber bounced, as for issues (newsletter/sending.py).
+  subscriber bounced, as for issues (newsletter/delivery/issues.py).
 """
 
 import logging
@@ -38,7 +38,15 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from newsletter import emails, selectors, sending
+from newsletter import emails, selectors
+from newsletter.delivery.pacing import Pacer
+from newsletter.delivery.transport import (
+    BAD_MAILBOX_CODES,
+    ConnectionLost,
+    PermanentError,
+    TransientError,
+    Transport,
+)
 from newsletter.models import Subscriber, WelcomeDelivery
 from newsletter.subscriptions import unsubscribe
 
@@ -111,7 +119,7 @@ def send_welcome(
         # Approvals deleted by hand since this row was taken: nothing to send.
         _write(row, token, status=Status.FAILED, error="No approved text to send.")
         return Outcome.FAILED
-    transport = sending.Transport()
+    transport = Transport()
     try:
         return _deliver(
             row,
@@ -179,7 +187,7 @@ def _deliver(
     *,
     subscriber: Subscriber,
     message,
-    transport: sending.Transport,
+    transport: Transport,
     follow_up: Callable[[datetime], None],
 ) -> str:
     def guard() -> None:
@@ -194,7 +202,7 @@ def _deliver(
     if subscriber.status != Subscriber.Status.CONFIRMED:
         _write(row, token, status=Status.SKIPPED, error=NOT_SUBSCRIBED_ERROR)
         return Outcome.SKIPPED
-    sending.Pacer(rate=settings.NEWSLETTER_RATE_PER_SECOND).wait()
+    Pacer(rate=settings.NEWSLETTER_RATE_PER_SECOND).wait()
     try:
         if transport.smtp:
             transport.send_payload(
@@ -209,7 +217,7 @@ def _deliver(
     except ClaimLost as exc:
         logger.warning("Welcome email not sent by this run: %s", exc)
         return Outcome.NOT_DUE
-    except sending.ConnectionLost as exc:
+    except ConnectionLost as exc:
         if exc.maybe_delivered:
             _write(
                 row,
@@ -220,8 +228,8 @@ def _deliver(
             )
             return Outcome.UNCERTAIN
         return _retry_or_fail(row, token, exc, follow_up=follow_up)
-    except sending.PermanentError as exc:
-        if exc.code in sending.BAD_MAILBOX_CODES:
+    except PermanentError as exc:
+        if exc.code in BAD_MAILBOX_CODES:
             unsubscribe(
                 subscriber=subscriber, how=Subscriber.LeftHow.BOUNCE, detail=exc.reason
             )
@@ -234,7 +242,7 @@ def _deliver(
             error=exc.reason[:500],
         )
         return Outcome.FAILED
-    except sending.TransientError as exc:
+    except TransientError as exc:
         return _retry_or_fail(row, token, exc, follow_up=follow_up)
     # Recorded even when another run marked it uncertain meanwhile: we know.
     _write(
@@ -252,7 +260,7 @@ def _deliver(
 def _retry_or_fail(
     row: WelcomeDelivery,
     token: uuid.UUID,
-    error: sending.TransientError,
+    error: TransientError,
     *,
     follow_up: Callable[[datetime], None],
 ) -> str:
