@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from newsletter import services
+from newsletter import issue_services
 from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue
 
@@ -37,7 +37,7 @@ def send_phase(issue: Issue) -> str:
         return issue.status
     if issue.scheduled_at is not None and issue.scheduled_at > timezone.now():
         return "scheduled"
-    return "not_started" if services.start_overdue(issue) else "starting"
+    return "not_started" if issue_services.start_overdue(issue) else "starting"
 
 
 def progress_data(issue: Issue) -> dict:

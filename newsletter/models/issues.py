@@ -144,7 +144,7 @@ class Issue(models.Model):
     def is_locked(self) -> bool:
         """Due to start, sending or sent: the issue can no longer change. A draft,
         or an issue scheduled for later, can (a change to the text of a scheduled
-        one makes it a draft again: services.save_issue)."""
+        one makes it a draft again: issue_services.save_issue)."""
         if self.status == self.Status.DRAFT:
             return False
         if self.status == self.Status.SCHEDULED and self.scheduled_at is not None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from articles.models import Article
-from newsletter import emails, services
+from newsletter import emails, issue_services
 from newsletter.admin.issues import IssueArticleInline
 from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue, IssueArticle, Subscriber
@@ -623,7 +623,7 @@ def test_a_race_lost_to_another_sender_is_refused(
 
     make_listed_subscriber(S.CONFIRMED)
     issue = make_approved_issue()
-    real = newsletter_admin.services.schedule_send
+    real = newsletter_admin.issue_services.schedule_send
 
     def other_staff_first(*, issue, user, at=None):
         Issue.objects.filter(pk=issue.pk).update(
@@ -631,7 +631,9 @@ def test_a_race_lost_to_another_sender_is_refused(
         )
         return real(issue=issue, user=user, at=at)
 
-    monkeypatch.setattr(newsletter_admin.services, "schedule_send", other_staff_first)
+    monkeypatch.setattr(
+        newsletter_admin.issue_services, "schedule_send", other_staff_first
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
             reverse("admin:newsletter_issue_send", args=[issue.pk])
@@ -1306,7 +1308,7 @@ def test_a_scheduled_issue_whose_article_was_unpublished_goes_back_to_draft(
     issue = make_issue()
     IssueArticle.objects.create(issue=issue, article=article)
     approve_issue(issue)
-    services.schedule_send(
+    issue_services.schedule_send(
         issue=issue, user=staff, at=timezone.now() + timedelta(hours=1)
     )
     article.status = Article.Status.DRAFT
@@ -1325,7 +1327,7 @@ def test_a_scheduled_issue_whose_article_was_unpublished_goes_back_to_draft(
     # Scheduling again (once fixed) clears the reason.
     article.status = Article.Status.PUBLISHED
     article.save()
-    services.schedule_send(
+    issue_services.schedule_send(
         issue=issue, user=staff, at=timezone.now() + timedelta(hours=1)
     )
     issue.refresh_from_db()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from articles.models import Article
-from newsletter import review, selectors, services, tasks
+from newsletter import issue_services, review, selectors, services, tasks
 from newsletter.admin.issues import UNSCHEDULED_MESSAGE
 from newsletter.delivery import welcome
 from newsletter.models import (
@@ -427,10 +427,10 @@ def test_the_services_refuse_those_who_may_not_send_whatever_calls_them(
     )
     before = [state_of(issue) for issue in (draft, scheduled, started)]
     calls = [
-        lambda: services.schedule_send(issue=draft, user=user),
-        lambda: services.cancel_schedule(issue=scheduled, user=user),
-        lambda: services.resume_send(issue=started, user=user),
-        lambda: services.resend_uncertain(issue=started, user=user),
+        lambda: issue_services.schedule_send(issue=draft, user=user),
+        lambda: issue_services.cancel_schedule(issue=scheduled, user=user),
+        lambda: issue_services.resume_send(issue=started, user=user),
+        lambda: issue_services.resend_uncertain(issue=started, user=user),
     ]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -498,9 +498,9 @@ def test_the_service_refuses_a_superuser_without_an_approval_and_creates_nothing
 
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
-        pytest.raises(services.SendRefused, match="No medical reviewer"),
+        pytest.raises(issue_services.SendRefused, match="No medical reviewer"),
     ):
-        services.schedule_send(issue=issue, user=people["superuser"])
+        issue_services.schedule_send(issue=issue, user=people["superuser"])
 
     assert callbacks == []
     issue.refresh_from_db()
@@ -516,7 +516,7 @@ def test_no_medical_content_recorded_by_a_reviewer_lets_the_issue_go_out(
     approve_issue(issue, verdict=Verdict.NO_MEDICAL_CONTENT)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.schedule_send(issue=issue, user=people["newsletter_editor"])
+        issue_services.schedule_send(issue=issue, user=people["newsletter_editor"])
 
     assert [m.subject for m in mailoutbox] == ["We moved office"]
 
@@ -531,7 +531,7 @@ def test_a_scheduled_issue_whose_featured_article_changed_is_not_sent_at_its_tim
     article = make_article(title="Retinol basics")
     IssueArticle.objects.create(issue=issue, article=article)
     approve_issue(issue)
-    services.schedule_send(
+    issue_services.schedule_send(
         issue=issue,
         user=people["newsletter_editor"],
         at=timezone.now() + timedelta(hours=1),
@@ -574,7 +574,7 @@ def scheduled(people, database_tasks, django_capture_on_commit_callbacks) -> Iss
     """Approved and scheduled in two days; its start task stored for then."""
     issue = make_approved_issue(subject="Winter skin", preheader="Dry air")
     with django_capture_on_commit_callbacks(execute=True):
-        services.schedule_send(
+        issue_services.schedule_send(
             issue=issue,
             user=people["newsletter_editor"],
             at=timezone.now() + timedelta(days=2),
@@ -676,7 +676,7 @@ def test_only_those_who_may_send_can_change_a_scheduled_issue(
     assert Issue.objects.get(pk=scheduled.pk).subject == "Winter skin"
     with pytest.raises(PermissionDenied):
         scheduled.subject = "Changed"
-        services.save_issue(issue=scheduled, user=people[role])
+        issue_services.save_issue(issue=scheduled, user=people[role])
     assert Issue.objects.get(pk=scheduled.pk).subject == "Winter skin"
 
 
@@ -921,7 +921,7 @@ def test_the_welcome_services_refuse_those_without_the_permission(people):
     with pytest.raises(PermissionDenied):
         services.save_welcome_email(welcome=draft, user=people["writer"])
     with pytest.raises(PermissionDenied):
-        services.approve_welcome(
+        issue_services.approve_welcome(
             user=people["newsletter_editor"],
             verdict=Verdict.APPROVED,
             seen_hash=review.welcome_hash(draft),

@@ -513,7 +513,7 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
 ):
     from django_tasks_db.models import DBTaskResult
 
-    from newsletter import services
+    from newsletter import issue_services
 
     add_subscribers(5)
     issue = scheduled_issue()
@@ -531,7 +531,7 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        count = services.resend_uncertain(
+        count = issue_services.resend_uncertain(
             issue=issue, user=make_role_user("Newsletter editor", username="editor")
         )
     assert count == 2
@@ -571,10 +571,10 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
 
 
 def test_resending_uncertain_refuses_an_issue_that_never_started():
-    from newsletter import services
+    from newsletter import issue_services
 
     issue = scheduled_issue()
-    with pytest.raises(services.SendRefused):
-        services.resend_uncertain(issue=issue, user=make_role_user("Editor"))
+    with pytest.raises(issue_services.SendRefused):
+        issue_services.resend_uncertain(issue=issue, user=make_role_user("Editor"))
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SCHEDULED
