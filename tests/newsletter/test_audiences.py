@@ -19,7 +19,8 @@ from tests.factories import (
     make_topic,
     newsletter_sender,
 )
-from tests.newsletter.test_admin import issue_form, messages_of
+from tests.newsletter.test_admin import messages_of
+from tests.newsletter.test_admin_issues import issue_form
 
 pytestmark = pytest.mark.django_db
 
