@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from core.pagecache import content_changed
 from newsletter import emails, selectors
+from newsletter.delivery import retries
 from newsletter.delivery.claims import (
     ClaimLost,
     ClaimWriter,
@@ -36,7 +37,6 @@ from newsletter.delivery.claims import (
     worker_name,
 )
 from newsletter.delivery.pacing import Pacer
-from newsletter.delivery.retries import retry_or_fail
 from newsletter.delivery.transport import (
     BAD_MAILBOX_CODES,
     ConnectionLost,
@@ -101,6 +101,25 @@ def start_send(*, issue_id: int) -> bool:
     return True
 
 
+def _retry_or_fail(
+    delivery: Delivery, error: TransientError, writer: ClaimWriter
+) -> str:
+    retry = retries.after_failure(attempts=delivery.attempts, error=error)
+    fields = {
+        "attempts": retry.attempts,
+        "smtp_code": retry.code,
+        "error": retry.error,
+        "claim": None,
+    }
+    if retry.gave_up:
+        writer.record(delivery, status=Delivery.Status.FAILED, **fields)
+        return Delivery.Status.FAILED
+    writer.record(
+        delivery, status=Delivery.Status.QUEUED, next_attempt_at=retry.at, **fields
+    )
+    return Delivery.Status.QUEUED
+
+
 def send_claimed(
     *,
     issue: Issue,
@@ -128,7 +147,7 @@ def send_claimed(
                 transport.open()
             except ConnectionLost as exc:
                 for delivery in deliveries:
-                    retry_or_fail(delivery, exc, writer)
+                    _retry_or_fail(delivery, exc, writer)
                 unreachable = True
         rendered = None if unreachable else emails.rendered_issue(issue)
         for index, delivery in enumerate([] if unreachable else deliveries):
@@ -206,7 +225,7 @@ def _deliver(
             )
     except ConnectionLost as exc:
         if not exc.maybe_delivered:
-            return retry_or_fail(delivery, exc, writer), True
+            return _retry_or_fail(delivery, exc, writer), True
         writer.record(
             delivery,
             status=Delivery.Status.UNCERTAIN,
@@ -229,7 +248,7 @@ def _deliver(
         )
         return Delivery.Status.FAILED, False
     except TransientError as exc:
-        return retry_or_fail(delivery, exc, writer), False
+        return _retry_or_fail(delivery, exc, writer), False
     writer.sent(
         delivery, smtp_code=250 if transport.smtp else None, message_id=message_id
     )

@@ -1,39 +1,44 @@
-"""What becomes of a message refused for now (a 4xx answer, a connection that
-never opened): queued again with exponential back-off, until
-NEWSLETTER_MAX_ATTEMPTS attempts have been made."""
+"""The one retry policy of every kind of send (issues, the welcome email).
 
-from datetime import timedelta
+A message refused for now (a 4xx answer, a 429 or 5xx from a provider's API, a
+connection that never opened) is known unsent: it is queued again with exponential
+back-off, NEWSLETTER_RETRY_BASE_SECONDS doubled at each attempt, until
+NEWSLETTER_MAX_ATTEMPTS attempts have been made; then it has failed.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from newsletter.delivery.claims import ClaimWriter
 from newsletter.delivery.transport import TransientError
-from newsletter.models import Delivery
 
 
-def retry_or_fail(
-    delivery: Delivery, error: TransientError, writer: ClaimWriter
-) -> str:
-    attempts = delivery.attempts + 1
+@dataclass(frozen=True)
+class Retry:
+    """What becomes of one message after a transient failure."""
+
+    attempts: int  # counting the one that just failed
+    code: int | None
+    error: str
+    at: datetime | None  # when to try again; None: given up, it has failed
+
+    @property
+    def gave_up(self) -> bool:
+        return self.at is None
+
+
+def after_failure(*, attempts: int, error: TransientError) -> Retry:
+    """The decision once a message made `attempts` attempts before this one."""
+    attempts += 1
     if attempts >= settings.NEWSLETTER_MAX_ATTEMPTS:
-        writer.record(
-            delivery,
-            status=Delivery.Status.FAILED,
-            attempts=attempts,
-            smtp_code=error.code,
-            error=f"Gave up after {attempts} attempts: {error.reason}"[:500],
-            claim=None,
-        )
-        return Delivery.Status.FAILED
+        reason = f"Gave up after {attempts} attempts: {error.reason}"[:500]
+        return Retry(attempts=attempts, code=error.code, error=reason, at=None)
     delay = settings.NEWSLETTER_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-    writer.record(
-        delivery,
-        status=Delivery.Status.QUEUED,
+    return Retry(
         attempts=attempts,
-        smtp_code=error.code,
+        code=error.code,
         error=error.reason[:500],
-        next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        claim=None,
+        at=timezone.now() + timedelta(seconds=delay),
     )
-    return Delivery.Status.QUEUED

@@ -22,9 +22,10 @@ it stays exact:
   follow-up run, in the same transaction, due once the lease has run out: a
   worker killed mid-send is followed up without anyone doing anything. The
   confirmation queues one too, for a worker killed before it took the row.
-- 4xx answers go back in the queue with exponential back-off (a follow-up is
-  queued for then); 5xx answers fail it, and a non-existent mailbox marks the
-  subscriber bounced, as for issues (newsletter/delivery/issues.py).
+- 4xx answers go back in the queue with the back-off every send shares
+  (newsletter/delivery/retries.py; a follow-up is queued for then); 5xx answers
+  fail it, and a non-existent mailbox marks the subscriber bounced, as for issues
+  (newsletter/delivery/issues.py).
 """
 
 import logging
@@ -39,6 +40,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from newsletter import emails, selectors
+from newsletter.delivery import retries
 from newsletter.delivery.pacing import Pacer
 from newsletter.delivery.transport import (
     BAD_MAILBOX_CODES,
@@ -265,30 +267,19 @@ def _retry_or_fail(
     follow_up: Callable[[datetime], None],
 ) -> str:
     """Refused for now (or not reached): known unsent, so safe to try again."""
-    attempts = row.attempts + 1
-    if attempts >= settings.NEWSLETTER_MAX_ATTEMPTS:
-        _write(
-            row,
-            token,
-            status=Status.FAILED,
-            attempts=attempts,
-            smtp_code=error.code,
-            error=f"Gave up after {attempts} attempts: {error.reason}"[:500],
-        )
+    retry = retries.after_failure(attempts=row.attempts, error=error)
+    fields = {"attempts": retry.attempts, "smtp_code": retry.code, "error": retry.error}
+    if retry.gave_up:
+        _write(row, token, status=Status.FAILED, **fields)
         return Outcome.FAILED
-    at = timezone.now() + timedelta(
-        seconds=settings.NEWSLETTER_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-    )
     with transaction.atomic():
         if _write(
             row,
             token,
             status=Status.QUEUED,
             claim=None,
-            attempts=attempts,
-            next_attempt_at=at,
-            smtp_code=error.code,
-            error=error.reason[:500],
+            next_attempt_at=retry.at,
+            **fields,
         ):
-            follow_up(at)
+            follow_up(retry.at)
     return Outcome.RETRY
