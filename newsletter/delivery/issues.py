@@ -4,15 +4,13 @@ fan-out and one worker's run.
 - When a send starts, one Delivery row per (issue, subscriber) is created for the
   issue's audience at that moment (confirmed, not paused, wanting this kind of issue
   and one of its topics); a unique constraint forbids a second one.
-- Workers claim batches of those deliveries and send them one at a time, each
-  outcome recorded before the next message, every write fenced by the claim
-  (newsletter/delivery/claims.py), through one connection
-  (newsletter/delivery/transport.py), at the site's pace
-  (newsletter/delivery/pacing.py).
-- 4xx answers are retried with exponential back-off
-  (newsletter/delivery/retries.py); 5xx answers fail the delivery, and a bad
-  mailbox marks the subscriber bounced. Each attempt at one delivery has the same
-  Message-ID, so a receiving server can drop a copy.
+- Workers claim batches of those deliveries (newsletter/delivery/claims.py) and
+  send them one at a time through one connection, each outcome recorded before
+  the next message and every write fenced by the claim: an issue's deliveries are
+  one kind of send (IssueBatch) on the engine every message takes
+  (newsletter/delivery/engine.py: pacing, transport, retries).
+- Each attempt at one delivery has the same Message-ID, so a receiving server can
+  drop a copy.
 """
 
 import logging
@@ -21,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.mail.message import EmailMessage
 from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
@@ -28,7 +27,7 @@ from django.utils import timezone
 
 from core.pagecache import content_changed
 from newsletter import emails, selectors
-from newsletter.delivery import retries
+from newsletter.delivery import engine
 from newsletter.delivery.claims import (
     ClaimLost,
     ClaimWriter,
@@ -37,15 +36,12 @@ from newsletter.delivery.claims import (
     worker_name,
 )
 from newsletter.delivery.pacing import Pacer
+from newsletter.delivery.retries import Retry
 from newsletter.delivery.transport import (
-    BAD_MAILBOX_CODES,
     ConnectionLost,
-    PermanentError,
-    TransientError,
     Transport,
 )
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
-from newsletter.subscriptions import unsubscribe
 
 logger = logging.getLogger(__name__)
 
@@ -101,23 +97,97 @@ def start_send(*, issue_id: int) -> bool:
     return True
 
 
-def _retry_or_fail(
-    delivery: Delivery, error: TransientError, writer: ClaimWriter
-) -> str:
-    retry = retries.after_failure(attempts=delivery.attempts, error=error)
-    fields = {
-        "attempts": retry.attempts,
-        "smtp_code": retry.code,
-        "error": retry.error,
-        "claim": None,
-    }
-    if retry.gave_up:
-        writer.record(delivery, status=Delivery.Status.FAILED, **fields)
-        return Delivery.Status.FAILED
-    writer.record(
-        delivery, status=Delivery.Status.QUEUED, next_attempt_at=retry.at, **fields
-    )
-    return Delivery.Status.QUEUED
+class IssueBatch:
+    """An issue's deliveries as one kind of send (newsletter/delivery/engine.py):
+    one claimed batch, each write fenced by its claim (ClaimWriter)."""
+
+    def __init__(
+        self, *, rendered: "emails.RenderedIssue | None", writer: ClaimWriter
+    ) -> None:
+        self.rendered = rendered
+        self.writer = writer
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def recipient(self, delivery: Delivery) -> Subscriber:
+        return delivery.subscriber
+
+    def attempts(self, delivery: Delivery) -> int:
+        return delivery.attempts
+
+    def is_due(self, delivery: Delivery) -> bool:
+        # Whoever left since the send started, or asked for their data to be
+        # deleted, receives nothing.
+        subscriber = delivery.subscriber
+        return (
+            subscriber is not None and subscriber.status == Subscriber.Status.CONFIRMED
+        )
+
+    def smtp_message(self, delivery: Delivery) -> tuple[str, bytes, str]:
+        rendered, subscriber = self.rendered, delivery.subscriber
+        return (
+            rendered.sender[0],
+            emails.issue_payload(rendered=rendered, subscriber=subscriber),
+            emails.message_id(issue=rendered.issue, subscriber=subscriber),
+        )
+
+    def api_message(self, delivery: Delivery) -> EmailMessage:
+        return emails.issue_message(
+            rendered=self.rendered, subscriber=delivery.subscriber
+        )
+
+    def guard(self, delivery: Delivery) -> None:
+        self.writer.guard(delivery)
+
+    def skipped(self, delivery: Delivery, *, error: str) -> None:
+        self.writer.record(delivery, status=Delivery.Status.SKIPPED, error=error)
+
+    def sent(
+        self, delivery: Delivery, *, smtp_code: int | None, message_id: str
+    ) -> None:
+        self.writer.sent(delivery, smtp_code=smtp_code, message_id=message_id)
+
+    def uncertain(self, delivery: Delivery, *, error: str) -> None:
+        self.writer.record(delivery, status=Delivery.Status.UNCERTAIN, error=error)
+
+    def failed(
+        self, delivery: Delivery, *, attempts: int, code: int | None, error: str
+    ) -> None:
+        self.writer.record(
+            delivery,
+            status=Delivery.Status.FAILED,
+            attempts=attempts,
+            smtp_code=code,
+            error=error,
+        )
+
+    def retry(self, delivery: Delivery, *, retry: Retry) -> None:
+        fields = {
+            "attempts": retry.attempts,
+            "smtp_code": retry.code,
+            "error": retry.error,
+            "claim": None,
+        }
+        if retry.gave_up:
+            self.writer.record(delivery, status=Delivery.Status.FAILED, **fields)
+        else:
+            self.writer.record(
+                delivery,
+                status=Delivery.Status.QUEUED,
+                next_attempt_at=retry.at,
+                **fields,
+            )
+
+
+# What the engine's results are called on an issue's deliveries.
+STATUS_OF = {
+    engine.Result.SENT: Delivery.Status.SENT,
+    engine.Result.RETRY: Delivery.Status.QUEUED,
+    engine.Result.FAILED: Delivery.Status.FAILED,
+    engine.Result.UNCERTAIN: Delivery.Status.UNCERTAIN,
+    engine.Result.SKIPPED: Delivery.Status.SKIPPED,
+}
 
 
 def send_claimed(
@@ -139,6 +209,8 @@ def send_claimed(
         claim=claim,
         claimed_at=time.monotonic() if claimed_at is None else claimed_at,
     )
+    # Rendered once the mail server is known to be reachable.
+    batch = IssueBatch(rendered=None, writer=writer)
     outcomes: dict[str, int] = {}
     unreachable = False
     try:
@@ -147,17 +219,15 @@ def send_claimed(
                 transport.open()
             except ConnectionLost as exc:
                 for delivery in deliveries:
-                    _retry_or_fail(delivery, exc, writer)
+                    engine.retry_or_fail(batch, delivery, error=exc)
                 unreachable = True
-        rendered = None if unreachable else emails.rendered_issue(issue)
+        if not unreachable:
+            batch.rendered = emails.rendered_issue(issue)
         for index, delivery in enumerate([] if unreachable else deliveries):
-            outcome, connection_lost = _deliver(
-                delivery,
-                rendered=rendered,
-                transport=transport,
-                pacer=pacer,
-                writer=writer,
+            result, connection_lost = engine.deliver(
+                batch, delivery, transport=transport, pacer=pacer
             )
+            outcome = STATUS_OF[result]
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             if connection_lost:
                 # The connection broke: the rest of the batch was never attempted.
@@ -178,81 +248,6 @@ def send_claimed(
         writer.release(deliveries)
     writer.finish()
     return outcomes, unreachable
-
-
-def _is_due(delivery: Delivery) -> bool:
-    subscriber = delivery.subscriber
-    return subscriber is not None and subscriber.status == Subscriber.Status.CONFIRMED
-
-
-def _deliver(
-    delivery: Delivery,
-    *,
-    rendered: "emails.RenderedIssue",
-    transport: Transport,
-    pacer: Pacer,
-    writer: ClaimWriter,
-) -> tuple[str, bool]:
-    """Send one delivery and record its outcome: (outcome, connection lost)."""
-    subscriber = delivery.subscriber
-    # Checked at the moment of sending: whoever left since the send started, or
-    # asked for their data to be deleted, receives nothing.
-    if not _is_due(delivery):
-        writer.record(
-            delivery,
-            status=Delivery.Status.SKIPPED,
-            error="No longer subscribed when the message was due.",
-        )
-        return Delivery.Status.SKIPPED, False
-    if pacer.rate > 0:
-        # The pacer asks the database, on the connection that may still carry the
-        # previous outcome's UPDATE: its answer must be read first.
-        writer.flush()
-    pacer.wait()
-    try:
-        if transport.smtp:
-            transport.send_payload(
-                sender=rendered.sender[0],
-                recipient=subscriber.email,
-                payload=emails.issue_payload(rendered=rendered, subscriber=subscriber),
-                before_data=lambda: writer.guard(delivery),
-            )
-            message_id = emails.message_id(issue=rendered.issue, subscriber=subscriber)
-        else:
-            writer.guard(delivery)
-            message_id = transport.send_message(
-                emails.issue_message(rendered=rendered, subscriber=subscriber)
-            )
-    except ConnectionLost as exc:
-        if not exc.maybe_delivered:
-            return _retry_or_fail(delivery, exc, writer), True
-        writer.record(
-            delivery,
-            status=Delivery.Status.UNCERTAIN,
-            error=f"Connection lost during sending: {exc.reason}"[:500],
-        )
-        return Delivery.Status.UNCERTAIN, True
-    except PermanentError as exc:
-        # The mailbox is gone whatever becomes of this worker's claim.
-        writer.flush()
-        if exc.code in BAD_MAILBOX_CODES:
-            unsubscribe(
-                subscriber=subscriber, how=Subscriber.LeftHow.BOUNCE, detail=exc.reason
-            )
-        writer.record(
-            delivery,
-            status=Delivery.Status.FAILED,
-            attempts=delivery.attempts + 1,
-            smtp_code=exc.code,
-            error=exc.reason,
-        )
-        return Delivery.Status.FAILED, False
-    except TransientError as exc:
-        return _retry_or_fail(delivery, exc, writer), False
-    writer.sent(
-        delivery, smtp_code=250 if transport.smtp else None, message_id=message_id
-    )
-    return Delivery.Status.SENT, False
 
 
 def finish_if_done(*, issue: Issue) -> bool:
