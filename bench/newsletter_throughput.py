@@ -75,7 +75,8 @@ def main() -> None:
         from django.db import connection
         from django.utils import timezone
 
-        from newsletter import emails, sending
+        from newsletter import emails
+        from newsletter.delivery import issues
         from newsletter.models import Issue, Subscriber
         from tests.factories import approve_issue
 
@@ -111,9 +112,9 @@ def main() -> None:
             settings.NEWSLETTER_RATE_PER_SECOND = 0
 
             started = time.perf_counter()
-            sending.start_send(issue_id=issue.pk)
+            issues.start_send(issue_id=issue.pk)
             deliveries_created = time.perf_counter() - started
-            result = sending.run(issue_id=issue.pk)
+            result = issues.run(issue_id=issue.pk)
             ours = time.perf_counter() - started
             assert result.outcomes == {"sent": args.count}, result.outcomes
             assert sink.count() == args.count

@@ -212,7 +212,7 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
 
     from articles.editorial import revisions, workflow
     from articles.models import Article, Author, Topic
-    from newsletter import review, services
+    from newsletter import issue_services, review
     from newsletter.models import Delivery, Issue, Subscriber, Verdict
     from staff.two_factor import DEVICE_NAME
 
@@ -256,7 +256,7 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
         ),
         batch_size=2000,
     )
-    issue = services.save_issue(
+    issue = issue_services.save_issue(
         issue=Issue(
             subject=f"Sun care, gently {token}",
             slug=f"sun-care-gently-{token}",
@@ -269,7 +269,7 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
     Author.objects.create(
         name="Dr Chief", slug=f"dr-chief-{token}", user=chief, credentials="MD"
     )
-    services.approve_issue(
+    issue_services.approve_issue(
         issue=issue,
         user=chief,
         verdict=Verdict.APPROVED,

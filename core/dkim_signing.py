@@ -4,7 +4,7 @@ With DJANGO_DKIM_PRIVATE_KEY_FILE (or DJANGO_DKIM_PRIVATE_KEY) and
 DJANGO_DKIM_SELECTOR set, settings pick EmailBackend below instead of Django's
 SMTP backend, so each message is signed right before it is handed over (rsa-sha256,
 relaxed/relaxed, dkimpy). The newsletter's sending loop writes its own bytes for
-speed and signs them with the same backend (newsletter/sending.py).
+speed and signs them with the same backend (newsletter/delivery/transport.py).
 
 The signature covers the headers a receiver judges a message by, and the
 one-click unsubscribe headers, as RFC 8058 section 4 requires. Each signed header

@@ -6,11 +6,11 @@ A worker that dies while running a send has its task put back in the queue
 removed. Every live worker calls resume_sends() about every
 WORKER_HEARTBEAT_SECONDS (settings.WORKER_RECOVERY): an issue that is sending, with
 no live claim and no send task waiting or running, gets a send task, which settles
-dead claims, sends what is left and marks the issue sent (newsletter/sending.py),
-as "Resume sending" would.
+dead claims, sends what is left and marks the issue sent
+(newsletter/delivery/issues.py), as "Resume sending" would.
 
 The welcome email needs nothing here: every run that takes it queues its own
-follow-up in the same transaction (newsletter/welcome.py).
+follow-up in the same transaction (newsletter/delivery/welcome.py).
 """
 
 from datetime import timedelta

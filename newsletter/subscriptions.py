@@ -1,7 +1,7 @@
 """Subscriber state changes made at once in the database: confirm, preferences,
 pause, leave, delete, and the history kept of each. No emails and no tasks here,
-so the sending worker (newsletter/sending.py) uses them too; what enqueues work is
-in services.py.
+so the sending worker (newsletter/delivery/) uses them too; what enqueues work is in
+services.py.
 """
 
 from collections.abc import Callable, Iterable

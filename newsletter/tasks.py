@@ -15,7 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from newsletter import emails, imports, selectors, sending, welcome
+from newsletter import emails, imports, selectors
+from newsletter.delivery import issues, welcome
 from newsletter.models import Issue, LawfulBasis, Subscriber, SubscriberImport
 
 
@@ -38,7 +39,7 @@ def queue_welcome_check(subscriber_id: int, at: datetime) -> None:
 
 @task()
 def send_welcome_email(subscriber_id: int) -> str:
-    """The welcome email of a subscription, once (newsletter/welcome.py)."""
+    """The welcome email of a subscription, once (newsletter/delivery/welcome.py)."""
     return welcome.send_welcome(
         subscriber_id=subscriber_id,
         follow_up=partial(queue_welcome_check, subscriber_id),
@@ -82,7 +83,7 @@ def send_test_issue(issue_id: int, to: str) -> None:
 @task()
 def start_issue_send(issue_id: int) -> bool:
     """Runs at the scheduled time: create the deliveries, then start the workers."""
-    if not sending.start_send(issue_id=issue_id):
+    if not issues.start_send(issue_id=issue_id):
         return False
     for _ in range(max(1, settings.NEWSLETTER_WORKERS_PER_SEND)):
         send_issue.enqueue(issue_id)
@@ -92,7 +93,7 @@ def start_issue_send(issue_id: int) -> bool:
 @task()
 def send_issue(issue_id: int) -> dict:
     """One worker's share of a send; comes back later for deliveries due a retry."""
-    result = sending.run(issue_id=issue_id)
+    result = issues.run(issue_id=issue_id)
     # A backend without deferred tasks (the immediate one) cannot come back later.
     if not result.finished and send_issue.get_backend().supports_defer:
         # Come back for retries that are due later, or, when other workers still

@@ -180,9 +180,9 @@ def newsletter_sender():
 def approve_issue(issue, *, by=None, verdict: str = "approved"):
     """A medical reviewer's approval of the issue's text as it is now (featured
     articles included: add them first)."""
-    from newsletter import review, services
+    from newsletter import issue_services, review
 
-    return services.approve_issue(
+    return issue_services.approve_issue(
         issue=issue,
         user=by or newsletter_reviewer(),
         verdict=verdict,
@@ -192,9 +192,9 @@ def approve_issue(issue, *, by=None, verdict: str = "approved"):
 
 def approve_welcome(*, by=None, verdict: str = "approved"):
     """A medical reviewer's approval of the welcome email's saved text."""
-    from newsletter import review, selectors, services
+    from newsletter import issue_services, review, selectors
 
-    return services.approve_welcome(
+    return issue_services.approve_welcome(
         user=by or newsletter_reviewer(),
         verdict=verdict,
         seen_hash=review.welcome_hash(selectors.welcome_email()),

@@ -1,7 +1,8 @@
 """The medical review panel of the issue page: where the issue's text stands
 (approved, changed since, never reviewed), what changed, and for medical
 reviewers the buttons that record a decision on exactly the text shown. The
-decision itself is newsletter/services.py's approve_issue, which checks again."""
+decision itself is newsletter/issue_services.py's approve_issue, which checks
+again."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -9,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from newsletter import selectors, services
+from newsletter import issue_services, selectors
 from newsletter.models import Issue, Verdict
 
 
@@ -33,13 +34,13 @@ class IssueReviewViews:
         if not self.has_review_permission(request):
             raise PermissionDenied
         try:
-            approval = services.approve_issue(
+            approval = issue_services.approve_issue(
                 issue=issue,
                 user=request.user,
                 verdict=request.POST.get("verdict", ""),
                 seen_hash=request.POST.get("content_hash", ""),
             )
-        except services.ReviewRefused as exc:
+        except issue_services.ReviewRefused as exc:
             messages.error(request, str(exc))
         else:
             messages.success(

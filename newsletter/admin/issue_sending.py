@@ -1,7 +1,7 @@
 """The issue admin's sending side: send now, schedule, cancel, test, follow the
 progress, resume and send uncertain deliveries again. Every change goes through
-newsletter/services.py, which checks the permissions and the medical approval
-again; the views check the permissions first, so a refused POST is a 403."""
+newsletter/issue_services.py, which checks the permissions and the medical
+approval again; the views check the permissions first, so a refused POST is a 403."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import selectors, services
+from newsletter import issue_services, selectors
 from newsletter.admin.forms import ScheduleForm
 from newsletter.admin.progress import progress_data, send_phase
 from newsletter.admin.send_to_self import send_to_self
@@ -32,7 +32,7 @@ class IssueSendingViews:
             # Not while starting: a worker may be creating the deliveries right now.
             "can_cancel": phase in {"scheduled", "not_started"}
             and self.has_send_permission(request),
-            "start_grace_seconds": int(services.START_GRACE.total_seconds()),
+            "start_grace_seconds": int(issue_services.START_GRACE.total_seconds()),
             "has_send_permission": self.has_send_permission(request),
             "progress_url": reverse("admin:newsletter_issue_progress", args=[issue.pk]),
         }
@@ -53,7 +53,9 @@ class IssueSendingViews:
         issue = self._issue(request, object_id)
         send_to_self(
             request,
-            send=lambda to: services.send_test(issue=issue, to=to, user=request.user),
+            send=lambda to: issue_services.send_test(
+                issue=issue, to=to, user=request.user
+            ),
             sent_message="Test sent to {to}.",
         )
         return HttpResponseRedirect(self._change_url(issue))
@@ -88,10 +90,10 @@ class IssueSendingViews:
             elif form is None or form.is_valid():
                 at = form.cleaned_data["send_at"] if form else None
                 try:
-                    count = services.schedule_send(
+                    count = issue_services.schedule_send(
                         issue=issue, at=at, user=request.user
                     )
-                except services.SendRefused as exc:
+                except issue_services.SendRefused as exc:
                     messages.error(request, f"{exc} Nothing was sent.")
                     return HttpResponseRedirect(self._change_url(issue))
                 if at:
@@ -129,8 +131,8 @@ class IssueSendingViews:
     def cancel_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         issue = self._issue(request, object_id, send=True)
         try:
-            services.cancel_schedule(issue=issue, user=request.user)
-        except services.SendRefused as exc:
+            issue_services.cancel_schedule(issue=issue, user=request.user)
+        except issue_services.SendRefused as exc:
             messages.error(request, str(exc))
         else:
             messages.success(
@@ -145,8 +147,8 @@ class IssueSendingViews:
     def resume_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         issue = self._issue(request, object_id, send=True)
         try:
-            queued = services.resume_send(issue=issue, user=request.user)
-        except services.SendRefused as exc:
+            queued = issue_services.resume_send(issue=issue, user=request.user)
+        except issue_services.SendRefused as exc:
             messages.error(request, f"{exc} Nothing done.")
         else:
             messages.success(
@@ -163,8 +165,8 @@ class IssueSendingViews:
         issue = self._issue(request, object_id, send=True)
         if request.method == "POST":
             try:
-                count = services.resend_uncertain(issue=issue, user=request.user)
-            except services.SendRefused as exc:
+                count = issue_services.resend_uncertain(issue=issue, user=request.user)
+            except issue_services.SendRefused as exc:
                 messages.error(request, f"{exc} Nothing was sent.")
             else:
                 if count:

@@ -1,6 +1,6 @@
 """The issue admin: write, preview, test, have it medically approved, send or
 schedule, and follow a send. Who may do what is checked again in
-newsletter/services.py, whatever the way in."""
+newsletter/issue_services.py, whatever the way in."""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.sanitize import sanitize_html
-from newsletter import emails, selectors, services
+from newsletter import emails, issue_services, selectors, services
 from newsletter.admin.forms import IssueAdminForm
 from newsletter.admin.issue_review import IssueReviewViews
 from newsletter.admin.issue_sending import IssueSendingViews
@@ -207,14 +207,14 @@ class IssueAdmin(IssueReviewViews, IssueSendingViews, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         was = obj.status
-        services.save_issue(issue=obj, user=request.user)
+        issue_services.save_issue(issue=obj, user=request.user)
         if was == Issue.Status.SCHEDULED and obj.status == Issue.Status.DRAFT:
             self.message_user(request, UNSCHEDULED_MESSAGE, messages.WARNING)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # The featured articles are saved now: are they what was approved?
-        if services.unschedule_if_changed(issue=form.instance, user=request.user):
+        if issue_services.unschedule_if_changed(issue=form.instance, user=request.user):
             self.message_user(request, UNSCHEDULED_MESSAGE, messages.WARNING)
 
     def save_formset(self, request, form, formset, change):
@@ -287,8 +287,8 @@ class IssueAdmin(IssueReviewViews, IssueSendingViews, admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         try:
-            issue = services.build_digest(user=request.user)
-        except services.NothingToDigest as exc:
+            issue = issue_services.build_digest(user=request.user)
+        except issue_services.NothingToDigest as exc:
             self.message_user(request, str(exc), messages.WARNING)
             return HttpResponseRedirect(reverse("admin:newsletter_issue_changelist"))
         count = issue.issuearticle_set.count()

@@ -4,7 +4,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from newsletter import sending, services
+from newsletter import issue_services
+from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue
 
 PROGRESS_POLL_STATUSES = {Issue.Status.SENDING}
@@ -36,12 +37,12 @@ def send_phase(issue: Issue) -> str:
         return issue.status
     if issue.scheduled_at is not None and issue.scheduled_at > timezone.now():
         return "scheduled"
-    return "not_started" if services.start_overdue(issue) else "starting"
+    return "not_started" if issue_services.start_overdue(issue) else "starting"
 
 
 def progress_data(issue: Issue) -> dict:
-    """sending.progress, plus what the page needs to show and to keep polling."""
-    data = sending.progress(issue=issue)
+    """issues.progress, plus what the page needs to show and to keep polling."""
+    data = issues.progress(issue=issue)
     phase = send_phase(issue)
     counts = data["counts"]
     done = sum(

@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.sanitize import sanitize_html
-from newsletter import emails, selectors, services
+from newsletter import emails, issue_services, selectors, services
 from newsletter.admin.send_to_self import send_to_self
 from newsletter.models import Verdict, WelcomeDelivery, WelcomeEmail
 
@@ -31,7 +31,8 @@ class WelcomeEmailAdminForm(forms.ModelForm):
 
 @admin.register(WelcomeEmail)
 class WelcomeEmailAdmin(admin.ModelAdmin):
-    """Sent once to each subscriber when they confirm (newsletter/welcome.py)."""
+    """Sent once to each subscriber when they confirm
+    (newsletter/delivery/welcome.py)."""
 
     form = WelcomeEmailAdminForm
 
@@ -130,12 +131,12 @@ class WelcomeEmailAdmin(admin.ModelAdmin):
         if welcome is None or not self.has_review_permission(request):
             raise PermissionDenied
         try:
-            approval = services.approve_welcome(
+            approval = issue_services.approve_welcome(
                 user=request.user,
                 verdict=request.POST.get("verdict", ""),
                 seen_hash=request.POST.get("content_hash", ""),
             )
-        except services.ReviewRefused as exc:
+        except issue_services.ReviewRefused as exc:
             messages.error(request, str(exc))
         else:
             messages.success(

@@ -17,8 +17,8 @@ from articles.editorial import revisions, workflow
 from articles.models import Article, EditorialPolicy, HomePage, Stage
 from articles.services import save_article, save_editorial_policy
 from core import pagecache
+from newsletter.delivery.issues import finish_if_done
 from newsletter.models import Issue, Subscriber
-from newsletter.sending import finish_if_done
 from tests.factories import (
     make_article,
     make_author,

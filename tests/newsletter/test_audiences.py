@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import selectors, sending, services
+from newsletter import issue_services, selectors
+from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue, Subscriber
 from tests.factories import (
     approve_issue,
@@ -18,7 +19,8 @@ from tests.factories import (
     make_topic,
     newsletter_sender,
 )
-from tests.newsletter.test_admin import issue_form, messages_of
+from tests.newsletter.test_admin import messages_of
+from tests.newsletter.test_admin_issues import issue_form
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +48,8 @@ def send_now(issue: Issue) -> Issue:
     """Approve its text, schedule it for now and start the send, as a medical
     reviewer, a newsletter editor and the worker task would."""
     approve_issue(issue)
-    services.schedule_send(issue=issue, user=newsletter_sender())
-    assert sending.start_send(issue_id=issue.pk)
+    issue_services.schedule_send(issue=issue, user=newsletter_sender())
+    assert issues.start_send(issue_id=issue.pk)
     issue.refresh_from_db()
     return issue
 
@@ -140,7 +142,7 @@ def test_preferences_changed_after_the_send_started_count_from_the_next_send(
     readers["all"].paused_until = timezone.now() + timedelta(days=30)
     readers["all"].save()
     # Starting again changes nothing: the list was taken when the send started.
-    assert sending.start_send(issue_id=first.pk)
+    assert issues.start_send(issue_id=first.pk)
     assert "eczema" in delivered_to(first)
     assert first.deliveries.count() == 5
 
@@ -152,8 +154,8 @@ def test_preferences_changed_after_the_send_started_count_from_the_next_send(
 def test_a_topic_issue_without_topics_is_refused_and_creates_nothing(readers):
     issue = make_approved_issue(audience=Issue.Audience.TOPICS)
 
-    with pytest.raises(services.SendRefused, match="no topic is chosen"):
-        services.schedule_send(issue=issue, user=newsletter_sender())
+    with pytest.raises(issue_services.SendRefused, match="no topic is chosen"):
+        issue_services.schedule_send(issue=issue, user=newsletter_sender())
     issue.refresh_from_db()
     assert issue.status == Issue.Status.DRAFT
 
@@ -163,10 +165,10 @@ def test_a_scheduled_topic_issue_whose_topics_were_emptied_goes_back_to_draft(
 ):
     issue = make_approved_issue(audience=Issue.Audience.TOPICS)
     issue.topics.set([topics["Acne"]])
-    services.schedule_send(issue=issue, user=newsletter_sender())
+    issue_services.schedule_send(issue=issue, user=newsletter_sender())
     issue.topics.clear()
 
-    assert not sending.start_send(issue_id=issue.pk)
+    assert not issues.start_send(issue_id=issue.pk)
 
     issue.refresh_from_db()
     assert issue.status == Issue.Status.DRAFT

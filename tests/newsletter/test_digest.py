@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import ImageRendition
-from newsletter import emails, selectors, sending, services
+from newsletter import emails, issue_services, selectors
+from newsletter.delivery import issues
 from newsletter.models import Issue, IssueArticle, Subscriber
 from tests.factories import (
     approve_issue,
@@ -67,7 +68,7 @@ def since_last_digest(topics):
 def test_the_digest_holds_exactly_the_live_articles_since_the_last_digest_by_topic(
     since_last_digest, topics
 ):
-    issue = services.build_digest(user=make_role_user("Writer"))
+    issue = issue_services.build_digest(user=make_role_user("Writer"))
 
     assert featured(issue) == ["Newer acne", "New acne", "New sun"]
     assert issue.kind == Issue.Kind.DIGEST
@@ -82,7 +83,7 @@ def test_the_first_digest_looks_back_a_month(topics):
     make_article(title="Last week", published_at=days_ago(7))
     make_article(title="Two months ago", published_at=days_ago(60))
 
-    issue = services.build_digest(user=make_role_user("Writer"))
+    issue = issue_services.build_digest(user=make_role_user("Writer"))
 
     assert featured(issue) == ["Last week"]
 
@@ -90,8 +91,10 @@ def test_the_first_digest_looks_back_a_month(topics):
 def test_with_nothing_new_no_digest_is_made(since_last_digest):
     Issue.objects.filter(kind=Issue.Kind.DIGEST).update(sent_at=timezone.now())
 
-    with pytest.raises(services.NothingToDigest, match="nothing to put in a digest"):
-        services.build_digest(user=make_role_user("Writer"))
+    with pytest.raises(
+        issue_services.NothingToDigest, match="nothing to put in a digest"
+    ):
+        issue_services.build_digest(user=make_role_user("Writer"))
     assert Issue.objects.filter(status=Issue.Status.DRAFT).count() == 0
 
 
@@ -110,13 +113,13 @@ def test_digest_recipients_are_monthly_readers_and_regular_ones_the_others(
     reader("monthly_acne", topics["Acne"], **monthly)
     reader("monthly_eczema", topics["Eczema"], **monthly)
     reader("monthly_paused", paused_until=timezone.now() + timedelta(days=5), **monthly)
-    digest = services.build_digest(user=make_role_user("Writer"))
+    digest = issue_services.build_digest(user=make_role_user("Writer"))
     regular = make_issue()
 
     for issue in (digest, regular):
         approve_issue(issue)
-        services.schedule_send(issue=issue, user=newsletter_sender())
-        assert sending.start_send(issue_id=issue.pk)
+        issue_services.schedule_send(issue=issue, user=newsletter_sender())
+        assert issues.start_send(issue_id=issue.pk)
 
     def names(issue):
         return {
@@ -154,7 +157,7 @@ def test_the_digest_email_groups_articles_under_their_topics_with_covers(
         format="AVIF",
         file="renditions/cover-48.avif",
     )
-    issue = services.build_digest(user=make_role_user("Writer"))
+    issue = issue_services.build_digest(user=make_role_user("Writer"))
 
     rendered = emails.render_issue(issue)
 

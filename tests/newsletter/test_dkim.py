@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core import checks, dkim_signing
-from newsletter import emails, sending
+from newsletter import emails
+from newsletter.delivery import issues
 from newsletter.models import Issue, Subscriber
 from newsletter.tokens import Purpose, make_token
 from tests.factories import approve_issue, make_subscriber, make_welcome_email
@@ -129,8 +130,8 @@ def send_issue_to(subscriber: Subscriber) -> None:
         scheduled_at=timezone.now(),
     )
     approve_issue(issue)
-    assert sending.start_send(issue_id=issue.pk)
-    sending.run(issue_id=issue.pk)
+    assert issues.start_send(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
 
 
 # Signed, and verified against the DNS record ----------------------------------------

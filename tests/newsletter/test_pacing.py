@@ -1,4 +1,4 @@
-"""The sending rate shared by all workers (newsletter/pacing.py)."""
+"""The sending rate shared by all workers (newsletter/delivery/pacing.py)."""
 
 import itertools
 import threading
@@ -7,7 +7,7 @@ import time
 import pytest
 from django.db import connection
 
-from newsletter import pacing
+from newsletter.delivery import pacing
 from newsletter.models import SendPace
 
 

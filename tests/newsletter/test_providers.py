@@ -12,7 +12,8 @@ from anymail.message import AnymailRecipientStatus
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 
-from newsletter import emails, sending
+from newsletter import emails
+from newsletter.delivery import issues
 from newsletter.models import Delivery, Subscriber
 from skincare.email_providers import from_environment
 from tests.factories import make_listed_subscriber
@@ -177,9 +178,9 @@ def anymail_backend(settings):
     mail.outbox = []
 
 
-def send(issue) -> sending.RunResult:
-    assert sending.start_send(issue_id=issue.pk)
-    return sending.run(issue_id=issue.pk)
+def send(issue) -> issues.RunResult:
+    assert issues.start_send(issue_id=issue.pk)
+    return issues.run(issue_id=issue.pk)
 
 
 def test_provider_message_id_is_recorded_per_delivery_through_anymail(
@@ -198,7 +199,7 @@ def test_provider_message_id_is_recorded_per_delivery_through_anymail(
         assert delivery.status == D.SENT
         assert delivery.provider_message_id == str(by_email[reader.email])
     # Running again sends nothing more: the ids stay as recorded.
-    assert sending.run(issue_id=issue.pk).outcomes == {}
+    assert issues.run(issue_id=issue.pk).outcomes == {}
     assert len(mail.outbox) == 3
 
 

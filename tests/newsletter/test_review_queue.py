@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from newsletter import selectors, services
+from newsletter import issue_services, selectors
 from newsletter.models import Issue
 from tests.factories import (
     make_article,
@@ -42,7 +42,7 @@ def test_reviewers_see_unapproved_and_changed_text_not_approved_or_sent(client):
     approved = make_issue(subject="Already approved", approved=True)
     changed = make_issue(subject="Changed after approval", approved=True)
     changed.body = "<p>A new claim.</p>"
-    services.save_issue(issue=changed, user=newsletter_sender())
+    issue_services.save_issue(issue=changed, user=newsletter_sender())
     make_issue(subject="Sent long ago", status=Issue.Status.SENT)
     make_welcome_email(approved=False)
     client.force_login(newsletter_reviewer())
@@ -61,7 +61,7 @@ def test_an_issue_whose_featured_article_changed_is_waiting_again(client):
     issue = make_issue(subject="With a card")
     issue.articles.add(article)
     issue = Issue.objects.get(pk=issue.pk)
-    services.approve_issue(
+    issue_services.approve_issue(
         issue=issue,
         user=newsletter_reviewer(),
         verdict="approved",

@@ -4,7 +4,8 @@ Real worker processes (manage.py db_worker, as systemd runs them: no --batch): t
 only one is SIGKILLed mid-send, a fresh one is started, and nobody presses
 anything. The fresh worker sees that the dead one stopped beating, puts its task
 back in the queue and runs it (core/workers.py); the send's own claim protocol
-(newsletter/sending.py, newsletter/welcome.py) keeps every message exactly once.
+(newsletter/delivery/issues.py, newsletter/delivery/welcome.py) keeps every message
+exactly once.
 """
 
 import os
@@ -22,7 +23,8 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from core.models import WorkerHeartbeat
-from newsletter import recovery, sending, services
+from newsletter import recovery, services
+from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber, WelcomeDelivery
 from newsletter.tasks import send_issue, send_welcome_email, start_issue_send
 from tests.factories import make_issue, make_subscriber, make_welcome_email
@@ -90,7 +92,7 @@ def test_send_whose_only_worker_was_killed_finishes_by_itself_exactly_once(
     everyone = set(Subscriber.objects.confirmed().values_list("email", flat=True))
     with SMTPSink(SinkHandler(delay=0.004, parse=False)) as sink:
         env = service_env(sink.port)
-        assert sending.start_send(issue_id=issue.pk)
+        assert issues.start_send(issue_id=issue.pk)
         send_issue.enqueue(issue.pk)
         first = start_service_worker(env, workers)
         wait_for(
@@ -277,7 +279,7 @@ def test_send_whose_task_failed_is_finished_by_the_next_worker_unasked(
 ):
     add_subscribers(5)
     issue = scheduled_issue()
-    assert sending.start_send(issue_id=issue.pk)
+    assert issues.start_send(issue_id=issue.pk)
     failed = send_issue.enqueue(issue.pk)
     DBTaskResult.objects.filter(pk=failed.id).update(status=TaskResultStatus.FAILED)
 
@@ -299,7 +301,7 @@ def test_send_task_meeting_a_claim_of_a_dead_worker_comes_back_when_its_lease_en
     settings.NEWSLETTER_CLAIM_LEASE_SECONDS = 300
     add_subscribers(3)
     issue = scheduled_issue()
-    assert sending.start_send(issue_id=issue.pk)
+    assert issues.start_send(issue_id=issue.pk)
     last_beat = timezone.now() - timedelta(seconds=200)
     claim = SendClaim.objects.create(
         issue=issue, worker="dead:1:abc", heartbeat_at=last_beat

@@ -10,7 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from core.sanitize import sanitize_html
-from newsletter import clicks, emails, sending
+from newsletter import clicks, emails
+from newsletter.delivery import claims, issues, pacing
+from newsletter.delivery.transport import Transport
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
 from tests.factories import approve_issue, make_role_user
 from tests.smtp_sink import Rule, SMTPSink
@@ -74,8 +76,8 @@ def test_two_thousand_recipients_each_get_exactly_one_message(sink, settings):
         add_subscribers(5, status=status, prefix=f"{status}-")
     issue = scheduled_issue()
 
-    assert sending.start_send(issue_id=issue.pk)
-    result = sending.run(issue_id=issue.pk)
+    assert issues.start_send(issue_id=issue.pk)
+    result = issues.run(issue_id=issue.pk)
 
     received = sink.handler.recipients()
     assert len(received) == 2000
@@ -98,8 +100,8 @@ def test_every_issue_email_is_personal_with_one_click_unsubscribe_headers(sink):
 
     add_subscribers(3)
     issue = scheduled_issue(preheader="Three small habits")
-    sending.start_send(issue_id=issue.pk)
-    sending.run(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     reader = Subscriber.objects.get(email="reader1@example.com")
     accepted = next(m for m in sink.handler.accepted if m.recipient == reader.email)
     message = email.message_from_bytes(accepted.raw, policy=email.policy.default)
@@ -129,12 +131,12 @@ def test_every_issue_email_is_personal_with_one_click_unsubscribe_headers(sink):
 def test_nobody_who_left_after_the_send_started_receives_it(sink):
     add_subscribers(4)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
     Subscriber.objects.filter(email="reader2@example.com").update(
         status=S.UNSUBSCRIBED, left_at=timezone.now()
     )
     Subscriber.objects.filter(email="reader3@example.com").delete()
-    sending.run(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     assert set(sink.handler.recipients()) == {
         "reader0@example.com",
         "reader1@example.com",
@@ -145,22 +147,22 @@ def test_nobody_who_left_after_the_send_started_receives_it(sink):
 def test_starting_twice_creates_no_second_delivery(sink):
     add_subscribers(5)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    sending.start_send(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
     assert issue.deliveries.count() == 5
-    sending.run(issue_id=issue.pk)
-    sending.run(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     assert sink.handler.count() == 5
 
 
 def test_a_sent_issue_is_never_started_again(sink):
     add_subscribers(2)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    sending.run(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     add_subscribers(2, prefix="late")
-    assert not sending.start_send(issue_id=issue.pk)
-    assert sending.run(issue_id=issue.pk).outcomes == {}
+    assert not issues.start_send(issue_id=issue.pk)
+    assert issues.run(issue_id=issue.pk).outcomes == {}
     assert sink.handler.count() == 2
 
 
@@ -169,7 +171,7 @@ def test_database_refuses_a_second_delivery_for_the_same_subscriber():
 
     add_subscribers(1)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
     subscriber = Subscriber.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         Delivery.objects.create(issue=issue, subscriber=subscriber)
@@ -181,7 +183,7 @@ def test_scheduled_issue_does_not_start_before_its_time():
     Issue.objects.filter(pk=issue.pk).update(
         scheduled_at=timezone.now() + timedelta(hours=1)
     )
-    assert not sending.start_send(issue_id=issue.pk)
+    assert not issues.start_send(issue_id=issue.pk)
     assert not issue.deliveries.exists()
 
 
@@ -202,8 +204,8 @@ def test_temporary_and_permanent_refusals_get_retries_and_failures(sink, setting
     }
     sink.handler.rules.update(rules)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    sending.run(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
 
     received = sink.handler.recipients()
     assert set(received.values()) == {1}
@@ -231,17 +233,17 @@ def test_retries_wait_with_exponential_back_off(sink, settings):
     add_subscribers(1)
     sink.handler.rules["reader0@example.com"] = Rule("450 4.2.0 Greylisted")
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
     before = timezone.now()
-    result = sending.run(issue_id=issue.pk)
+    result = issues.run(issue_id=issue.pk)
     row = issue.deliveries.get()
     assert (row.status, row.attempts) == (D.QUEUED, 1)
     assert timedelta(seconds=59) < row.next_attempt_at - before < timedelta(seconds=70)
     assert result.next_retry_at == row.next_attempt_at and not result.finished
     # Not due yet: a second run sends nothing.
-    assert sending.run(issue_id=issue.pk).outcomes == {}
+    assert issues.run(issue_id=issue.pk).outcomes == {}
     Delivery.objects.update(next_attempt_at=timezone.now())
-    sending.run(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     row.refresh_from_db()
     assert (row.status, row.attempts) == (D.QUEUED, 2)
     assert row.next_attempt_at - timezone.now() > timedelta(seconds=110)
@@ -251,8 +253,8 @@ def test_each_attempt_at_one_delivery_has_the_same_message_id(sink):
     add_subscribers(1)
     sink.handler.rules["reader0@example.com"] = Rule("451 4.3.0 later", "data", 1)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    sending.run(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     reader = Subscriber.objects.get()
     first = emails.issue_message(rendered=emails.render_issue(issue), subscriber=reader)
     assert sink.handler.accepted[0].message_id == first.extra_headers["Message-ID"]
@@ -261,8 +263,8 @@ def test_each_attempt_at_one_delivery_has_the_same_message_id(sink):
 def test_a_dead_workers_claim_leaves_one_uncertain_and_requeues_the_rest():
     add_subscribers(6)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    claim, rows = sending.claim_batch(issue=issue, worker="w1", size=4)
+    issues.start_send(issue_id=issue.pk)
+    claim, rows = claims.claim_batch(issue=issue, worker="w1", size=4)
     # The worker recorded two outcomes, then died while sending the third.
     Delivery.objects.filter(pk=rows[0].pk).update(status=D.SENT)
     Delivery.objects.filter(pk=rows[1].pk).update(status=D.FAILED)
@@ -270,30 +272,30 @@ def test_a_dead_workers_claim_leaves_one_uncertain_and_requeues_the_rest():
         heartbeat_at=timezone.now() - timedelta(hours=1)
     )
 
-    assert sending.recover_stale_claims(issue=issue) == 1
+    assert claims.recover_stale_claims(issue=issue) == 1
     statuses = dict(issue.deliveries.values_list("pk", "status"))
     assert statuses[rows[2].pk] == D.UNCERTAIN
     assert statuses[rows[3].pk] == D.QUEUED
     assert list(statuses.values()).count(D.QUEUED) == 3
     # Settled once: a second recovery changes nothing.
-    assert sending.recover_stale_claims(issue=issue) == 0
+    assert claims.recover_stale_claims(issue=issue) == 0
 
 
 def test_a_live_workers_claim_is_left_alone():
     add_subscribers(2)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    sending.claim_batch(issue=issue, worker="w1", size=2)
-    assert sending.recover_stale_claims(issue=issue) == 0
+    issues.start_send(issue_id=issue.pk)
+    claims.claim_batch(issue=issue, worker="w1", size=2)
+    assert claims.recover_stale_claims(issue=issue) == 0
     assert issue.deliveries.counts()[D.SENDING] == 2
 
 
 def test_two_workers_never_claim_the_same_delivery():
     add_subscribers(10)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    _, first = sending.claim_batch(issue=issue, worker="w1", size=6)
-    _, second = sending.claim_batch(issue=issue, worker="w2", size=6)
+    issues.start_send(issue_id=issue.pk)
+    _, first = claims.claim_batch(issue=issue, worker="w1", size=6)
+    _, second = claims.claim_batch(issue=issue, worker="w2", size=6)
     assert len(first) == 6 and len(second) == 4
     assert not {d.pk for d in first} & {d.pk for d in second}
 
@@ -302,9 +304,9 @@ def test_rate_limit_paces_messages(sink, settings):
     settings.NEWSLETTER_RATE_PER_SECOND = 40
     add_subscribers(20)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
     started = time.monotonic()
-    sending.run(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     elapsed = time.monotonic() - started
     assert sink.handler.count() == 20
     assert elapsed >= 19 / 40
@@ -316,8 +318,8 @@ def test_unreachable_server_requeues_with_back_off(settings):
     settings.EMAIL_TIMEOUT = 2
     add_subscribers(3)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    result = sending.run(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
+    result = issues.run(issue_id=issue.pk)
     assert not result.finished
     rows = list(issue.deliveries.all())
     assert {(d.status, d.attempts) for d in rows} == {(D.QUEUED, 1)}
@@ -328,9 +330,9 @@ def test_progress_lists_counts_and_problems(sink):
     add_subscribers(3)
     sink.handler.rules["reader1@example.com"] = Rule("550 5.1.1 No such user")
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    sending.run(issue_id=issue.pk)
-    report = sending.progress(issue=Issue.objects.get(pk=issue.pk))
+    issues.start_send(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
+    report = issues.progress(issue=Issue.objects.get(pk=issue.pk))
     assert report["counts"][D.SENT] == 2 and report["counts"][D.FAILED] == 1
     assert report["total"] == 3 and report["status"] == Issue.Status.SENT
     assert report["problems"][0]["subscriber__email"] == "reader1@example.com"
@@ -387,7 +389,7 @@ def test_an_unfinished_send_comes_back_by_itself_when_retries_are_due(
     add_subscribers(2)
     sink.handler.rules["reader0@example.com"] = Rule("450 4.2.0 Greylisted")
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
     before = timezone.now()
     send_issue.call(issue.pk)
     follow_up = DBTaskResult.objects.get()
@@ -399,7 +401,7 @@ def test_an_unfinished_send_comes_back_by_itself_when_retries_are_due(
 # A worker that stalls past its lease ------------------------------------------------
 
 
-class StallingPacer(sending.Pacer):
+class StallingPacer(pacing.Pacer):
     """Before message number `at`, acts as if the worker stalled: sleeps, and/or
     lets another worker recover its claim (the heartbeat is made old first)."""
 
@@ -423,18 +425,18 @@ class StallingPacer(sending.Pacer):
         try:
             SendClaim.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
             issue = Issue.objects.get()
-            self.recovered = sending.recover_stale_claims(issue=issue)
+            self.recovered = claims.recover_stale_claims(issue=issue)
         finally:
             connection.close()
 
 
-def send_one_batch(pacer: sending.Pacer, size: int = 8):
+def send_one_batch(pacer: pacing.Pacer, size: int = 8):
     issue = Issue.objects.get()
     claimed_at = time.monotonic()
-    claim, rows = sending.claim_batch(issue=issue, worker="w1", size=size)
-    transport = sending.Transport()
+    claim, rows = claims.claim_batch(issue=issue, worker="w1", size=size)
+    transport = Transport()
     try:
-        outcomes, _ = sending.send_claimed(
+        outcomes, _ = issues.send_claimed(
             issue=issue,
             claim=claim,
             deliveries=rows,
@@ -450,7 +452,7 @@ def send_one_batch(pacer: sending.Pacer, size: int = 8):
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_whose_claim_was_recovered_mid_batch_sends_nothing_more(sink):
     add_subscribers(8)
-    sending.start_send(issue_id=scheduled_issue().pk)
+    issues.start_send(issue_id=scheduled_issue().pk)
     # Recovery runs while the worker is about to send message 3 (index 3): it
     # marks that one uncertain and re-queues the rest.
     pacer = StallingPacer(at=3, recover=True)
@@ -462,7 +464,7 @@ def test_a_worker_whose_claim_was_recovered_mid_batch_sends_nothing_more(sink):
     statuses = [d.status for d in Delivery.objects.order_by("pk")]
     assert statuses == [D.SENT] * 4 + [D.QUEUED] * 4
     late = Delivery.objects.get(pk=rows[3].pk)
-    assert late.error == sending.SENT_LATE_NOTE
+    assert late.error == claims.SENT_LATE_NOTE
     assert not Delivery.objects.filter(pk__in=[d.pk for d in rows[4:]]).exclude(
         claim=None
     )
@@ -472,7 +474,7 @@ def test_a_worker_whose_claim_was_recovered_mid_batch_sends_nothing_more(sink):
 def test_a_worker_stops_before_data_once_half_its_lease_is_gone(sink, settings):
     settings.NEWSLETTER_CLAIM_LEASE_SECONDS = 1
     add_subscribers(6)
-    sending.start_send(issue_id=scheduled_issue().pk)
+    issues.start_send(issue_id=scheduled_issue().pk)
     claim, _, outcomes = send_one_batch(StallingPacer(at=2, sleep=0.6))
     assert sink.handler.count() == 2
     assert outcomes == {D.SENT: 2}
@@ -487,7 +489,7 @@ def test_a_stalled_worker_gives_back_the_uncertain_one_it_never_started(sink, se
     settings.NEWSLETTER_CLAIM_LEASE_SECONDS = 1
     add_subscribers(6)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
     # Stalled before message 2's DATA, long enough for its claim to be recovered.
     pacer = StallingPacer(at=2, sleep=0.6, recover=True)
     send_one_batch(pacer)
@@ -496,9 +498,9 @@ def test_a_stalled_worker_gives_back_the_uncertain_one_it_never_started(sink, se
     given_back = Delivery.objects.order_by("pk")[2]
     # Recovery could only guess "uncertain"; the worker knew it never sent it.
     assert given_back.status == D.QUEUED
-    assert given_back.error == sending.REQUEUED_LATE_NOTE
+    assert given_back.error == claims.REQUEUED_LATE_NOTE
     assert issue.deliveries.counts()[D.UNCERTAIN] == 0
-    sending.run(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     assert max(sink.handler.recipients().values()) == 1
     assert sink.handler.count() == 6
 
@@ -511,25 +513,25 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
 ):
     from django_tasks_db.models import DBTaskResult
 
-    from newsletter import services
+    from newsletter import issue_services
 
     add_subscribers(5)
     issue = scheduled_issue()
-    sending.start_send(issue_id=issue.pk)
-    sending.run(issue_id=issue.pk)
+    issues.start_send(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     issue.refresh_from_db()
     first_sent_at = issue.sent_at
     # Two deliveries whose worker was lost mid-DATA (here they had arrived).
     uncertain = list(Delivery.objects.order_by("pk")[:2])
     Delivery.objects.filter(pk__in=[d.pk for d in uncertain]).update(
-        status=D.UNCERTAIN, error=sending.UNCERTAIN_ERROR
+        status=D.UNCERTAIN, error=claims.UNCERTAIN_ERROR
     )
     untouched = dict(
         Delivery.objects.exclude(status=D.UNCERTAIN).values_list("pk", "updated_at")
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        count = services.resend_uncertain(
+        count = issue_services.resend_uncertain(
             issue=issue, user=make_role_user("Newsletter editor", username="editor")
         )
     assert count == 2
@@ -542,7 +544,7 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
         assert (row.status, row.claim_id) == (D.QUEUED, None)
         assert row.error.startswith("Uncertain; queued again on ")
         assert "by editor" in row.error
-        assert row.error.endswith(sending.UNCERTAIN_ERROR)
+        assert row.error.endswith(claims.UNCERTAIN_ERROR)
     assert (
         dict(
             Delivery.objects.exclude(pk__in=[d.pk for d in uncertain]).values_list(
@@ -554,7 +556,7 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
     task = DBTaskResult.objects.get()
     assert task.task_path == "newsletter.tasks.send_issue"
 
-    sending.run(issue_id=issue.pk)
+    issues.run(issue_id=issue.pk)
     received = sink.handler.recipients()
     for row in uncertain:
         email = row.subscriber.email
@@ -569,10 +571,10 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
 
 
 def test_resending_uncertain_refuses_an_issue_that_never_started():
-    from newsletter import services
+    from newsletter import issue_services
 
     issue = scheduled_issue()
-    with pytest.raises(services.SendRefused):
-        services.resend_uncertain(issue=issue, user=make_role_user("Editor"))
+    with pytest.raises(issue_services.SendRefused):
+        issue_services.resend_uncertain(issue=issue, user=make_role_user("Editor"))
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SCHEDULED

@@ -11,7 +11,7 @@ from tests.smtp_sink import SinkHandler, SMTPSink
 
 
 def worker_pid(claim_worker: str) -> int:
-    """The process id in a claim's worker name (sending.worker_name)."""
+    """The process id in a claim's worker name (delivery/claims.py worker_name)."""
     return int(claim_worker.rsplit(":", 2)[1])
 
 
@@ -45,8 +45,8 @@ def test_two_workers_send_each_message_once_within_one_shared_rate(
     }
     assert by_worker == {worker.pid for worker in workers}
     # One rate for both, where each worker pacing itself alone would let through
-    # twice as many. Messages start 1/rate apart (newsletter/pacing.py); the server
-    # sees them a moment later, and a busy machine can bunch a few closer.
+    # twice as many. Messages start 1/rate apart (newsletter/delivery/pacing.py); the
+    # server sees them a moment later, and a busy machine can bunch a few closer.
     moments = sorted(item.at for item in sink.handler.accepted)
     assert moments[-1] - moments[0] >= (total - 1) / rate - 0.5
     assert max_in_window(moments, 1.0) <= rate + 3

@@ -11,7 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from newsletter import sending, services, subscriptions, tasks, welcome
+from newsletter import services, subscriptions, tasks
+from newsletter.delivery import welcome
+from newsletter.delivery.transport import Transport
 from newsletter.models import Subscriber, WelcomeDelivery, WelcomeEmail
 from newsletter.tokens import Purpose, make_token
 from tests.factories import (
@@ -190,15 +192,15 @@ def test_a_worker_killed_before_data_is_followed_by_exactly_one_welcome(
     sink, settings, monkeypatch, welcome_email
 ):
     subscriber = confirmed_subscriber(email="ada@example.com")
-    real_send = sending.Transport.send_payload
+    real_send = Transport.send_payload
 
     def die(self, **kwargs):
         raise Killed
 
-    monkeypatch.setattr(sending.Transport, "send_payload", die)
+    monkeypatch.setattr(Transport, "send_payload", die)
     with pytest.raises(Killed):
         welcome.send_welcome(subscriber_id=subscriber.pk)
-    monkeypatch.setattr(sending.Transport, "send_payload", real_send)
+    monkeypatch.setattr(Transport, "send_payload", real_send)
     assert WelcomeDelivery.objects.get().status == W.CLAIMED
 
     # Before the lease runs out the claim may be alive: nothing is sent.
@@ -244,7 +246,7 @@ def test_a_stalled_worker_whose_claim_was_taken_over_sends_nothing(
     sink, settings, monkeypatch, welcome_email
 ):
     subscriber = confirmed_subscriber(email="ada@example.com")
-    real_send = sending.Transport.send_payload
+    real_send = Transport.send_payload
     runs = []
     other_run = []
 
@@ -261,7 +263,7 @@ def test_a_stalled_worker_whose_claim_was_taken_over_sends_nothing(
 
         return real_send(self, before_data=wake_up_late, **kwargs)
 
-    monkeypatch.setattr(sending.Transport, "send_payload", stall_then_wake)
+    monkeypatch.setattr(Transport, "send_payload", stall_then_wake)
 
     assert welcome.send_welcome(subscriber_id=subscriber.pk) == Outcome.NOT_DUE
 

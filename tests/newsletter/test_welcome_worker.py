@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from newsletter import services, welcome
+from newsletter import services
+from newsletter.delivery import welcome
 from newsletter.models import WelcomeDelivery
 from newsletter.tasks import send_welcome_email
 from tests.factories import make_subscriber, make_welcome_email

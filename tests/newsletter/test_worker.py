@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from newsletter import sending, services
+from newsletter import services
+from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue, Subscriber
 from newsletter.tasks import send_issue
 from tests.newsletter.test_sending import add_subscribers, scheduled_issue
@@ -65,7 +66,7 @@ def test_killed_worker_then_resumed_send_duplicates_nothing_and_misses_nobody(
     everyone = set(Subscriber.objects.confirmed().values_list("email", flat=True))
     with SMTPSink(SinkHandler(delay=0.004)) as sink:
         env = worker_env(sink.port)
-        assert sending.start_send(issue_id=issue.pk)
+        assert issues.start_send(issue_id=issue.pk)
         send_issue.enqueue(issue.pk)
         worker = start_worker(env)
         deadline = time.monotonic() + 60
@@ -139,7 +140,7 @@ def test_stalled_worker_whose_claim_was_recovered_sends_nothing_more(
 
     with SMTPSink(SinkHandler(delay=0.005, parse=False)) as sink:
         env = worker_env(sink.port, lease=lease)
-        assert sending.start_send(issue_id=issue.pk)
+        assert issues.start_send(issue_id=issue.pk)
         send_issue.enqueue(issue.pk)
         stalled = start_worker(env)
         sink.handler.on_command = stall

@@ -153,7 +153,7 @@ def test_the_walk_sees_the_project():
     assert {
         "core.sanitize",
         "articles.models",
-        "newsletter.sending",
+        "newsletter.delivery.issues",
         "staff.two_factor",
         "articles.public",
         "articles.editorial.workflow",
@@ -278,3 +278,113 @@ def test_no_import_circles():
 def test_cycle_finder_finds_a_circle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# Rooms inside the newsletter ---------------------------------------------------------
+#
+# A room is a sub-package of newsletter (models, delivery, admin, management,
+# templatetags) or one of its top-level modules. Sending (delivery) works from the
+# models and the few pieces it needs (rendering, the audience, unsubscribing) and
+# knows nothing of the admin, the views, the services or the tasks that start it;
+# the models import no other room; the admin, the views and the tasks may use every
+# room. Imports within one room, and of other apps, are the tests above.
+
+
+def newsletter_room(module: str) -> str:
+    """The room of a newsletter module: its sub-package, or the module itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+NEWSLETTER_EXISTING_ROOMS = {
+    newsletter_room(module) for module in MODULES if module.startswith("newsletter")
+}
+# Every room but those that must stay below the others.
+NEWSLETTER_ANY = NEWSLETTER_EXISTING_ROOMS - {"admin", "views", "tasks", "urls"}
+NEWSLETTER_ALLOWED = {
+    "__init__": set(),
+    "models": set(),
+    "names": set(),
+    "origin": set(),
+    "ratelimit": set(),
+    "clicks": {"models"},
+    "review": {"models"},
+    "subscriptions": {"models"},
+    "tokens": {"models"},
+    "bounces": {"models", "subscriptions"},
+    "emails": {"clicks", "models", "tokens"},
+    "selectors": {"models", "review"},
+    "imports": {"emails", "models", "names", "subscriptions"},
+    "delivery": {"emails", "models", "selectors", "subscriptions"},
+    "signals": {"bounces", "models", "selectors"},
+    "apps": {"signals"},
+    "services": {"delivery", "emails", "imports", "models", "subscriptions", "tasks"},
+    "issue_services": {
+        "emails",
+        "models",
+        "review",
+        "selectors",
+        "services",
+        "tasks",
+    },
+    "forms": {"models", "names", "services"},
+    "recovery": {"models", "tasks"},
+    "management": {"subscriptions"},
+    "templatetags": {"forms", "models", "selectors"},
+    "tasks": NEWSLETTER_ANY,
+    "admin": NEWSLETTER_ANY | {"tasks"},
+    "views": NEWSLETTER_ANY | {"tasks"},
+    "urls": {"views"},
+}
+
+
+def newsletter_wrong_edges(
+    graph: dict[str, list[tuple[str, bool, int]]], allowed: dict[str, set[str]]
+) -> list[str]:
+    """The imports between newsletter rooms that `allowed` does not list."""
+    wrong = []
+    for module, imports in sorted(graph.items()):
+        if not module.startswith("newsletter"):
+            continue
+        room = newsletter_room(module)
+        for target, _, line in imports:
+            if not target.startswith("newsletter"):
+                continue
+            other = newsletter_room(target)
+            if other != room and other not in allowed.get(room, set()):
+                wrong.append(f"{module} line {line}: {target} ({room} -> {other})")
+    return wrong
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in MODULES if m.startswith("newsletter"))
+)
+def test_newsletter_module_imports_only_the_rooms_its_room_may(module):
+    assert newsletter_wrong_edges({module: GRAPH[module]}, NEWSLETTER_ALLOWED) == []
+
+
+def test_newsletter_rooms_table_names_only_existing_rooms_and_all_of_them():
+    named = set(NEWSLETTER_ALLOWED).union(*NEWSLETTER_ALLOWED.values())
+    assert named <= NEWSLETTER_EXISTING_ROOMS, named - NEWSLETTER_EXISTING_ROOMS
+    assert set(NEWSLETTER_ALLOWED) == NEWSLETTER_EXISTING_ROOMS
+
+
+def test_newsletter_delivery_and_models_stay_below_the_rest():
+    for room in ("admin", "views", "services", "issue_services", "tasks"):
+        assert room not in NEWSLETTER_ALLOWED["delivery"]
+    assert NEWSLETTER_ALLOWED["models"] == set()
+
+
+def test_newsletter_a_forbidden_edge_is_found_on_a_fake_graph():
+    fake = {
+        "newsletter.delivery.engine": [
+            ("newsletter.models", True, 1),
+            ("core.dkim_signing", True, 2),
+            ("newsletter.admin.issues", True, 3),
+        ],
+        "newsletter.models.issues": [("newsletter.models.subscribers", True, 4)],
+        "newsletter.admin.issues": [("newsletter.delivery.issues", True, 5)],
+    }
+    assert newsletter_wrong_edges(fake, NEWSLETTER_ALLOWED) == [
+        "newsletter.delivery.engine line 3: newsletter.admin.issues (delivery -> admin)"
+    ]

@@ -22,9 +22,11 @@ it stays exact:
   follow-up run, in the same transaction, due once the lease has run out: a
   worker killed mid-send is followed up without anyone doing anything. The
   confirmation queues one too, for a worker killed before it took the row.
-- 4xx answers go back in the queue with exponential back-off (a follow-up is
-  queued for then); 5xx answers fail it, and a non-existent mailbox marks the
-  subscriber bounced, as for issues (newsletter/sending.py).
+- The message itself takes the engine every send shares
+  (newsletter/delivery/engine.py), as one more kind of send (WelcomeSend): 4xx
+  answers go back in the queue with the one back-off (a follow-up is queued for
+  then); 5xx answers fail it, and a non-existent mailbox marks the subscriber
+  bounced, as for issues.
 """
 
 import logging
@@ -34,13 +36,18 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
+from django.core.mail.message import EmailMessage
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from newsletter import emails, selectors, sending
+from newsletter import emails, selectors
+from newsletter.delivery import engine, retries
+from newsletter.delivery.pacing import Pacer
+from newsletter.delivery.transport import (
+    Transport,
+)
 from newsletter.models import Subscriber, WelcomeDelivery
-from newsletter.subscriptions import unsubscribe
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +58,6 @@ UNCERTAIN_ERROR = (
     "The worker stopped while sending this message; it may or may not have gone "
     "out, so it was not sent again."
 )
-NOT_SUBSCRIBED_ERROR = "No longer subscribed when the message was due."
 
 
 class Outcome(models.TextChoices):
@@ -111,16 +117,15 @@ def send_welcome(
         # Approvals deleted by hand since this row was taken: nothing to send.
         _write(row, token, status=Status.FAILED, error="No approved text to send.")
         return Outcome.FAILED
-    transport = sending.Transport()
+    transport = Transport()
     try:
-        return _deliver(
-            row,
-            token,
+        kind = WelcomeSend(
+            token=token,
             subscriber=subscriber,
             message=emails.welcome_message(welcome=approved, subscriber=subscriber),
-            transport=transport,
             follow_up=follow_up,
         )
+        return _deliver(row, kind, transport=transport)
     finally:
         transport.close()
 
@@ -173,114 +178,120 @@ def _write(row: WelcomeDelivery, token: uuid.UUID, **fields) -> bool:
     )
 
 
-def _deliver(
-    row: WelcomeDelivery,
-    token: uuid.UUID,
-    *,
-    subscriber: Subscriber,
-    message,
-    transport: sending.Transport,
-    follow_up: Callable[[datetime], None],
-) -> str:
-    def guard() -> None:
+class WelcomeSend:
+    """One subscription's welcome email as one kind of send
+    (newsletter/delivery/engine.py): its one row, each write fenced by the
+    run's claim token."""
+
+    def __init__(
+        self,
+        *,
+        token: uuid.UUID,
+        subscriber: Subscriber,
+        message: EmailMessage,
+        follow_up: Callable[[datetime], None],
+    ) -> None:
+        self.token = token
+        self.subscriber = subscriber
+        self.message = message
+        self.follow_up = follow_up
+
+    def recipient(self, row: WelcomeDelivery) -> Subscriber:
+        return self.subscriber
+
+    def attempts(self, row: WelcomeDelivery) -> int:
+        return row.attempts
+
+    def is_due(self, row: WelcomeDelivery) -> bool:
+        # Checked again at the moment of sending, as for issues.
+        self.subscriber.refresh_from_db(fields=["status"])
+        return self.subscriber.status == Subscriber.Status.CONFIRMED
+
+    def smtp_message(self, row: WelcomeDelivery) -> tuple[str, bytes, str]:
+        return (
+            parseaddr(self.message.from_email)[1],
+            self.message.message().as_bytes(linesep="\r\n"),
+            "",
+        )
+
+    def api_message(self, row: WelcomeDelivery) -> EmailMessage:
+        return self.message
+
+    def flush(self) -> None:
+        """Each write is made at once: nothing is left to wait for."""
+
+    def guard(self, row: WelcomeDelivery) -> None:
         # The commitment point: from here a dead worker's row is uncertain.
         if not WelcomeDelivery.objects.filter(
-            pk=row.pk, claim=token, status=Status.CLAIMED
+            pk=row.pk, claim=self.token, status=Status.CLAIMED
         ).update(status=Status.SENDING, updated_at=timezone.now()):
             raise ClaimLost(f"welcome {row.pk} was taken over by another run")
 
-    # Checked again at the moment of sending, as for issues.
-    subscriber.refresh_from_db(fields=["status"])
-    if subscriber.status != Subscriber.Status.CONFIRMED:
-        _write(row, token, status=Status.SKIPPED, error=NOT_SUBSCRIBED_ERROR)
-        return Outcome.SKIPPED
-    sending.Pacer(rate=settings.NEWSLETTER_RATE_PER_SECOND).wait()
+    def skipped(self, row: WelcomeDelivery, *, error: str) -> None:
+        _write(row, self.token, status=Status.SKIPPED, error=error)
+
+    def sent(
+        self, row: WelcomeDelivery, *, smtp_code: int | None, message_id: str
+    ) -> None:
+        # Recorded even when another run marked it uncertain meanwhile: we know.
+        _write(
+            row,
+            self.token,
+            status=Status.SENT,
+            attempts=F("attempts") + 1,
+            sent_at=timezone.now(),
+            smtp_code=smtp_code,
+            error="",
+        )
+
+    def uncertain(self, row: WelcomeDelivery, *, error: str) -> None:
+        _write(
+            row,
+            self.token,
+            status=Status.UNCERTAIN,
+            attempts=F("attempts") + 1,
+            error=error,
+        )
+
+    def failed(
+        self, row: WelcomeDelivery, *, attempts: int, code: int | None, error: str
+    ) -> None:
+        # Counted by the database, as every attempt at this row is.
+        _write(
+            row,
+            self.token,
+            status=Status.FAILED,
+            attempts=F("attempts") + 1,
+            smtp_code=code,
+            error=error,
+        )
+
+    def retry(self, row: WelcomeDelivery, *, retry: retries.Retry) -> None:
+        fields = {
+            "attempts": retry.attempts,
+            "smtp_code": retry.code,
+            "error": retry.error,
+        }
+        if retry.gave_up:
+            _write(row, self.token, status=Status.FAILED, **fields)
+            return
+        with transaction.atomic():
+            if _write(
+                row,
+                self.token,
+                status=Status.QUEUED,
+                claim=None,
+                next_attempt_at=retry.at,
+                **fields,
+            ):
+                self.follow_up(retry.at)
+
+
+def _deliver(row: WelcomeDelivery, kind: WelcomeSend, *, transport: Transport) -> str:
+    pacer = Pacer(rate=settings.NEWSLETTER_RATE_PER_SECOND)
     try:
-        if transport.smtp:
-            transport.send_payload(
-                sender=parseaddr(message.from_email)[1],
-                recipient=subscriber.email,
-                payload=message.message().as_bytes(linesep="\r\n"),
-                before_data=guard,
-            )
-        else:
-            guard()
-            transport.send_message(message)
+        result, _ = engine.deliver(kind, row, transport=transport, pacer=pacer)
     except ClaimLost as exc:
         logger.warning("Welcome email not sent by this run: %s", exc)
         return Outcome.NOT_DUE
-    except sending.ConnectionLost as exc:
-        if exc.maybe_delivered:
-            _write(
-                row,
-                token,
-                status=Status.UNCERTAIN,
-                attempts=F("attempts") + 1,
-                error=f"Connection lost during sending: {exc.reason}"[:500],
-            )
-            return Outcome.UNCERTAIN
-        return _retry_or_fail(row, token, exc, follow_up=follow_up)
-    except sending.PermanentError as exc:
-        if exc.code in sending.BAD_MAILBOX_CODES:
-            unsubscribe(
-                subscriber=subscriber, how=Subscriber.LeftHow.BOUNCE, detail=exc.reason
-            )
-        _write(
-            row,
-            token,
-            status=Status.FAILED,
-            attempts=F("attempts") + 1,
-            smtp_code=exc.code,
-            error=exc.reason[:500],
-        )
-        return Outcome.FAILED
-    except sending.TransientError as exc:
-        return _retry_or_fail(row, token, exc, follow_up=follow_up)
-    # Recorded even when another run marked it uncertain meanwhile: we know.
-    _write(
-        row,
-        token,
-        status=Status.SENT,
-        attempts=F("attempts") + 1,
-        sent_at=timezone.now(),
-        smtp_code=250 if transport.smtp else None,
-        error="",
-    )
-    return Outcome.SENT
-
-
-def _retry_or_fail(
-    row: WelcomeDelivery,
-    token: uuid.UUID,
-    error: sending.TransientError,
-    *,
-    follow_up: Callable[[datetime], None],
-) -> str:
-    """Refused for now (or not reached): known unsent, so safe to try again."""
-    attempts = row.attempts + 1
-    if attempts >= settings.NEWSLETTER_MAX_ATTEMPTS:
-        _write(
-            row,
-            token,
-            status=Status.FAILED,
-            attempts=attempts,
-            smtp_code=error.code,
-            error=f"Gave up after {attempts} attempts: {error.reason}"[:500],
-        )
-        return Outcome.FAILED
-    at = timezone.now() + timedelta(
-        seconds=settings.NEWSLETTER_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-    )
-    with transaction.atomic():
-        if _write(
-            row,
-            token,
-            status=Status.QUEUED,
-            claim=None,
-            attempts=attempts,
-            next_attempt_at=at,
-            smtp_code=error.code,
-            error=error.reason[:500],
-        ):
-            follow_up(at)
-    return Outcome.RETRY
+    return Outcome(result.value)

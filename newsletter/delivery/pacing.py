@@ -81,3 +81,14 @@ def wait_for_slot(*, rate: float) -> None:
     slot = take_slot(interval=1 / rate)
     if slot.wait > 0:
         time.sleep(slot.wait)
+
+
+@dataclass
+class Pacer:
+    """Keeps all workers together under NEWSLETTER_RATE_PER_SECOND messages a
+    second (above)."""
+
+    rate: float
+
+    def wait(self) -> None:
+        wait_for_slot(rate=self.rate)
