@@ -21,9 +21,9 @@ def editorial_policy() -> EditorialPolicy:
     """The policy as editors last saved it; migration 0005 creates it, so an
     unsaved default (the evidence labels and review sections alone) only stands in
     on a database where it was deleted."""
-    return EditorialPolicy.objects.filter(pk=1).first() or EditorialPolicy()
+    return EditorialPolicy.current() or EditorialPolicy()
 
 
 def home_page() -> HomePage:
     """The home page's words as staff last saved them; the defaults if never."""
-    return HomePage.objects.first() or HomePage()
+    return HomePage.current() or HomePage()

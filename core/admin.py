@@ -1,9 +1,13 @@
 """Admin pieces that belong to no one app."""
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
+
+from core.models import SingleRowModel
 
 
 class SuperuserTaskResultAdmin(DBTaskResultAdmin):
@@ -17,6 +21,32 @@ class SuperuserTaskResultAdmin(DBTaskResultAdmin):
         self, request: HttpRequest, obj: DBTaskResult | None = None
     ) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+
+class SingleRowAdmin(admin.ModelAdmin):
+    """The admin of a SingleRowModel: its list opens the one row (or the add form
+    while there is none), it is added only while missing, and never deleted."""
+
+    model: type[SingleRowModel]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # The permission first: the admin's app list asks on every page, and only
+        # those who may add need the query.
+        return super().has_add_permission(request) and not self.model.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row = self.model.current()
+        info = (self.opts.app_label, self.opts.model_name)
+        if row is None:
+            return redirect("admin:{}_{}_add".format(*info))
+        return redirect("admin:{}_{}_change".format(*info), row.pk)
 
 
 # Importing django_tasks_db.admin (above) registered the library's admin, whatever

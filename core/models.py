@@ -58,3 +58,24 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"Worker {self.worker_id} (process {self.pid} on {self.host})"
+
+
+class SingleRowModel(models.Model):
+    """Site-wide words staff edit in one place (the home page's, the editorial
+    policy, the welcome email): one row, id 1. The database refuses a second one,
+    and `current()` reads it, so no caller guesses which row is meant."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            # "%(class)s" keeps each table's constraint name as it was before the
+            # models shared this base: no migration.
+            models.CheckConstraint(condition=Q(id=1), name="%(class)s_single_row")
+        ]
+
+    @classmethod
+    def current(cls):
+        """The row, or None before anyone has saved it."""
+        return cls._default_manager.filter(pk=1).first()

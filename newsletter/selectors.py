@@ -346,7 +346,7 @@ def issue_delivery_stats(issue: Issue) -> DeliveryStats:
 
 def welcome_email() -> WelcomeEmail | None:
     """The one welcome email (made by a migration; None only if deleted by hand)."""
-    return WelcomeEmail.objects.filter(pk=1).first()
+    return WelcomeEmail.current()
 
 
 def link_clicks(issue: Issue) -> dict:

@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -18,6 +18,7 @@ from articles import services
 from articles.editorial import medical
 from articles.errors import WorkflowError
 from articles.models import Author, EditorialPolicy, HomePage, SearchSynonym, Topic
+from core.admin import SingleRowAdmin
 
 # How many changes of a topic's medical flag or a profile's name the page lists.
 HISTORY_LENGTH = 50
@@ -183,7 +184,7 @@ class AuthorAdmin(admin.ModelAdmin):
 
 
 @admin.register(HomePage)
-class HomePageAdmin(admin.ModelAdmin):
+class HomePageAdmin(SingleRowAdmin):
     """The one row of words at the top of the home page: changed, never added
     (unless it is missing) nor deleted."""
 
@@ -197,43 +198,13 @@ class HomePageAdmin(admin.ModelAdmin):
         },
     }
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return not HomePage.objects.exists() and super().has_add_permission(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        page = HomePage.objects.first()
-        if page is None:
-            return redirect("admin:articles_homepage_add")
-        return redirect("admin:articles_homepage_change", page.pk)
-
 
 @admin.register(EditorialPolicy)
-class EditorialPolicyAdmin(admin.ModelAdmin):
+class EditorialPolicyAdmin(SingleRowAdmin):
     """The one editorial policy page: changed, never added (unless it is missing)
     nor deleted."""
 
     fields = ["title", "body"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return not EditorialPolicy.objects.exists() and super().has_add_permission(
-            request
-        )
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        policy = EditorialPolicy.objects.first()
-        if policy is None:
-            return redirect("admin:articles_editorialpolicy_add")
-        return redirect("admin:articles_editorialpolicy_change", policy.pk)
 
     def save_model(self, request, obj, form, change):
         services.save_editorial_policy(policy=obj)

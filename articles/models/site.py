@@ -2,17 +2,16 @@
 search synonyms."""
 
 from django.db import models
-from django.db.models import Q
 from django.urls import reverse
 
 from core.editor.fields import RichTextField
+from core.models import SingleRowModel
 
 
-class EditorialPolicy(models.Model):
+class EditorialPolicy(SingleRowModel):
     """How articles are written, reviewed, labelled and corrected. One row only;
     editors change it."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     title = models.CharField(max_length=120, default="Editorial policy")
     body = RichTextField(
         help_text="The policy readers see. The evidence labels are explained "
@@ -20,12 +19,9 @@ class EditorialPolicy(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(SingleRowModel.Meta):
         verbose_name = "editorial policy"
         verbose_name_plural = "editorial policy"
-        constraints = [
-            models.CheckConstraint(condition=Q(id=1), name="editorialpolicy_single_row")
-        ]
 
     def __str__(self) -> str:
         return self.title
@@ -34,10 +30,9 @@ class EditorialPolicy(models.Model):
         return reverse("articles:editorial_policy")
 
 
-class HomePage(models.Model):
+class HomePage(SingleRowModel):
     """The words at the top of the home page, edited by staff. One row only."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     headline = models.CharField(
         max_length=80,
         default="Skin care you can trust",
@@ -51,12 +46,9 @@ class HomePage(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(SingleRowModel.Meta):
         verbose_name = "home page"
         verbose_name_plural = "home page"
-        constraints = [
-            models.CheckConstraint(condition=Q(id=1), name="homepage_single_row")
-        ]
 
     def __str__(self) -> str:
         return "Home page"

@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from core.admin import SingleRowAdmin
 from core.sanitize import sanitize_html
 from newsletter import emails, issue_services, selectors, services
 from newsletter.admin.send_to_self import send_to_self
@@ -30,7 +31,7 @@ class WelcomeEmailAdminForm(forms.ModelForm):
 
 
 @admin.register(WelcomeEmail)
-class WelcomeEmailAdmin(admin.ModelAdmin):
+class WelcomeEmailAdmin(SingleRowAdmin):
     """Sent once to each subscriber when they confirm
     (newsletter/delivery/welcome.py)."""
 
@@ -47,22 +48,6 @@ class WelcomeEmailAdmin(admin.ModelAdmin):
     def body_rendered(self, welcome: WelcomeEmail) -> str:
         # Saved sanitised; sanitised again here so nothing unsafe can ever render.
         return mark_safe(sanitize_html(html=welcome.body))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # The permission first: the admin's app list asks on every page, and only
-        # those who may add need the query.
-        return super().has_add_permission(request) and not WelcomeEmail.objects.exists()
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        welcome = WelcomeEmail.objects.first()
-        if welcome is None:
-            return redirect("admin:newsletter_welcomeemail_add")
-        return redirect("admin:newsletter_welcomeemail_change", welcome.pk)
 
     def save_model(self, request, obj, form, change):
         services.save_welcome_email(welcome=obj, user=request.user)

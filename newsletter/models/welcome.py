@@ -7,14 +7,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.editor.fields import RichTextField
+from core.models import SingleRowModel
 from newsletter.models.issues import Verdict
 from newsletter.models.subscribers import Subscriber
 
 
-class WelcomeEmail(models.Model):
+class WelcomeEmail(SingleRowModel):
     """The email a subscriber gets once they confirm. One row only; staff edit it."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     enabled = models.BooleanField(
         default=True,
         help_text="Untick to send no welcome email. Those who confirm meanwhile "
@@ -40,12 +40,9 @@ class WelcomeEmail(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(SingleRowModel.Meta):
         verbose_name = "welcome email"
         verbose_name_plural = "welcome email"
-        constraints = [
-            models.CheckConstraint(condition=Q(id=1), name="welcomeemail_single_row")
-        ]
 
     def __str__(self) -> str:
         return self.subject
