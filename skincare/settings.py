@@ -6,12 +6,10 @@ required, hosts from DJANGO_ALLOWED_HOSTS. docs/operations.md lists every variab
 
 import ipaddress
 import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 # The editor's settings live with the editor; Django reads them from here by name.
@@ -25,7 +23,7 @@ from core.editor.settings import (  # noqa: F401
     EDITOR_APPS,
     EDITOR_SILENCED_CHECKS,
 )
-from skincare import email_providers
+from skincare import backends, email_providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -138,51 +136,21 @@ TEMPLATES = [
     },
 ]
 
-# SQLite is the embedded default. WAL lets readers run beside the one writer, the
-# busy timeout waits for that writer instead of failing, and IMMEDIATE transactions
-# take the write lock up front so two writers never deadlock on a lock upgrade.
+# SQLite is the embedded default (skincare/backends.py); DATABASE_URL names another.
 SQLITE_PATH = os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # Database connections persist for this many seconds (one per process: each
 # gunicorn sync worker and each db_worker), checked before reuse so a connection the
 # server or a firewall dropped is replaced rather than failing a request; 0 opens one
 # per request. docs/operations.md, "Running on several machines", counts them.
-_conn_max_age = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=_conn_max_age, conn_health_checks=True
-        )
-    }
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
-            # A file, not memory, so tests can run a real worker process beside them.
-            "TEST": {
-                "NAME": os.environ.get(
-                    "SQLITE_TEST_PATH",
-                    str(
-                        Path(tempfile.gettempdir()) / f"skincare-test-{os.getpid()}.db"
-                    ),
-                )
-            },
-            # Kept open like PostgreSQL's: opening one (and setting WAL on it) costs
-            # more than serving a cached page.
-            "CONN_MAX_AGE": _conn_max_age,
-            "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;"
-                    "PRAGMA synchronous=NORMAL;"
-                    "PRAGMA foreign_keys=ON;"
-                ),
-            },
-        }
-    }
+DATABASES = {
+    "default": backends.database(
+        url=DATABASE_URL,
+        sqlite_path=SQLITE_PATH,
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
+        test_path=os.environ.get("SQLITE_TEST_PATH"),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -216,34 +184,8 @@ MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
 # are public content, and signed ones would expire in cached pages and feeds), so
 # the bucket or CDN must let anyone read objects.
 MEDIA_STORAGE = os.environ.get("MEDIA_STORAGE", "").strip().lower() or "local"
-if MEDIA_STORAGE == "local":
-    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-elif MEDIA_STORAGE == "s3":
-    if not os.environ.get("AWS_STORAGE_BUCKET_NAME"):
-        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
-    _media_storage = {
-        "BACKEND": "core.s3.MediaS3Storage",
-        "OPTIONS": {
-            "bucket_name": os.environ["AWS_STORAGE_BUCKET_NAME"],
-            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
-            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
-            "custom_domain": os.environ.get("AWS_S3_CUSTOM_DOMAIN") or None,
-            "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or None,
-            "location": os.environ.get("AWS_LOCATION", "").strip("/"),
-            # None: objects get the bucket's own rules (ACLs are off on new buckets).
-            "default_acl": os.environ.get("AWS_DEFAULT_ACL") or None,
-            "querystring_auth": False,
-            # Never replace a file under a name pages already link to.
-            "file_overwrite": False,
-        },
-    }
-else:
-    raise ImproperlyConfigured(
-        f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}."
-    )
-
 STORAGES = {
-    "default": _media_storage,
+    "default": backends.media_storage(MEDIA_STORAGE, os.environ),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -495,28 +437,7 @@ WORKER_RECOVERY = ["newsletter.recovery.resume_sends"]
 # apart in one Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHE_KEY_PREFIX = os.environ.get("DJANGO_CACHE_KEY_PREFIX", "")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": CACHE_KEY_PREFIX,
-        },
-        "pages": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"{CACHE_KEY_PREFIX}pages",
-        },
-    }
-else:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "pages": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "pages",
-            "OPTIONS": {"MAX_ENTRIES": 2000},
-        },
-    }
+CACHES = backends.caches(redis_url=REDIS_URL, key_prefix=CACHE_KEY_PREFIX)
 
 # The page cache (core/pagecache.py). DJANGO_PAGE_CACHE=0 renders every page (ETags,
 # 304s and Cache-Control stay); off by default with DEBUG, where templates change
