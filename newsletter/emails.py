@@ -30,7 +30,7 @@ from core.media import stored_url
 from core.sanitize import sanitize_html
 from newsletter.clicks import track_links
 from newsletter.models import Issue, Subscriber, WelcomeApproval, WelcomeEmail
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 
 # The welcome email's text: its draft (tests to staff) or an approved copy (to
 # subscribers).

@@ -35,7 +35,7 @@ from newsletter.selectors import (
     review_refusal,
     send_refusal,
 )
-from newsletter.services import REVIEW_PERMISSION, SEND_PERMISSION, require
+from newsletter.subscribers.services import REVIEW_PERMISSION, SEND_PERMISSION, require
 from newsletter.tasks import (
     send_issue,
     send_test_issue,

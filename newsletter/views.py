@@ -35,10 +35,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.public import Article
-from newsletter import bounces, clicks, origin, ratelimit, services, subscriptions
+from newsletter import bounces, clicks, origin, ratelimit
 from newsletter.forms import PreferencesForm, SubscribeForm, SubscribePageForm
 from newsletter.models import Issue, Subscriber
-from newsletter.tokens import (
+from newsletter.subscribers import services, subscriptions
+from newsletter.subscribers.tokens import (
     Purpose,
     TokenExpired,
     TokenInvalid,

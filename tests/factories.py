@@ -271,7 +271,7 @@ def make_subscriber(**fields):
     """A pending sign-up from the newsletter page unless told otherwise; a status
     other than pending gets the times it requires (confirmed_at, left_at)."""
     from newsletter.models import Subscriber
-    from newsletter.services import CONSENT_TEXT, CONSENT_VERSION
+    from newsletter.subscribers.services import CONSENT_TEXT, CONSENT_VERSION
 
     n = next(_counter)
     now = timezone.now()

@@ -19,12 +19,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.sanitize import sanitize_html
-from newsletter import emails, issue_services, selectors, services
+from newsletter import emails, issue_services, selectors
 from newsletter.admin.forms import IssueAdminForm
 from newsletter.admin.issue_review import IssueReviewViews
 from newsletter.admin.issue_sending import IssueSendingViews
 from newsletter.admin.progress import PHASE_LABELS, send_phase
 from newsletter.models import Delivery, Issue, IssueArticle
+from newsletter.subscribers import services
 
 UNSCHEDULED_MESSAGE = (
     "This issue is no longer scheduled: its text changed after its medical "

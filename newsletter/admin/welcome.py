@@ -13,9 +13,10 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.sanitize import sanitize_html
-from newsletter import emails, issue_services, selectors, services
+from newsletter import emails, issue_services, selectors
 from newsletter.admin.send_to_self import send_to_self
 from newsletter.models import Verdict, WelcomeDelivery, WelcomeEmail
+from newsletter.subscribers import services
 
 
 class WelcomeEmailAdminForm(forms.ModelForm):

@@ -6,7 +6,7 @@ from django.contrib.messages import SUCCESS, WARNING
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from newsletter import issue_services, review, services
+from newsletter import issue_services, review
 from newsletter.delivery import welcome
 from newsletter.models import (
     Verdict,
@@ -14,7 +14,8 @@ from newsletter.models import (
     WelcomeDelivery,
     WelcomeEmail,
 )
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers import services
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.factories import (
     make_subscriber,
     make_welcome_email,

@@ -9,7 +9,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from newsletter import imports, services
 from newsletter.admin.csv_export import csv_cell
 from newsletter.forms import SubscribeForm
 from newsletter.models import (
@@ -18,6 +17,7 @@ from newsletter.models import (
     SubscriberEvent,
     SubscriberImport,
 )
+from newsletter.subscribers import imports, services
 from tests.factories import make_listed_subscriber
 
 pytestmark = pytest.mark.django_db

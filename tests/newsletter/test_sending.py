@@ -96,7 +96,7 @@ def test_every_issue_email_is_personal_with_one_click_unsubscribe_headers(sink):
     import email
     import email.policy
 
-    from newsletter.tokens import Purpose, read_token
+    from newsletter.subscribers.tokens import Purpose, read_token
 
     add_subscribers(3)
     issue = scheduled_issue(preheader="Three small habits")

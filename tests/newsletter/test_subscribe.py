@@ -16,9 +16,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import ratelimit, services, subscriptions
+from newsletter import ratelimit
 from newsletter.forms import SubscribeForm
 from newsletter.models import Subscriber, SubscriberEvent
+from newsletter.subscribers import services, subscriptions
 from tests.factories import make_article, make_subscriber
 
 pytestmark = pytest.mark.django_db

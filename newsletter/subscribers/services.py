@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from articles.public import Topic
 from core.sanitize import sanitize_html
-from newsletter import imports
 from newsletter.delivery.welcome import check_after
 from newsletter.emails import check_greeting
 from newsletter.models import (
@@ -25,7 +24,8 @@ from newsletter.models import (
     SubscriberImport,
     WelcomeEmail,
 )
-from newsletter.subscriptions import (
+from newsletter.subscribers import imports
+from newsletter.subscribers.subscriptions import (
     CONSENT_TEXT,
     CONSENT_VERSION,
     confirm,
