@@ -35,8 +35,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, ListView, TemplateView
 
 from articles.public import Article
-from newsletter import bounces, clicks, origin, ratelimit
+from newsletter import origin, ratelimit
+from newsletter.delivery import bounces
 from newsletter.forms import PreferencesForm, SubscribeForm, SubscribePageForm
+from newsletter.issues import clicks
 from newsletter.models import Issue, Subscriber
 from newsletter.subscribers import services, subscriptions
 from newsletter.subscribers.tokens import (
@@ -438,7 +440,7 @@ class ArchiveDetailView(DetailView):
 
 # Anymail's own views: they check the basic auth (ANYMAIL["WEBHOOK_SECRET"]) and
 # the provider's signature where it has one, are CSRF exempt, and send each report
-# to anymail's tracking signal (newsletter/bounces.py records it).
+# to anymail's tracking signal (newsletter/delivery/bounces.py records it).
 TRACKING_WEBHOOKS = {
     "postmark": PostmarkTrackingWebhookView.as_view(),
     "mailgun": MailgunTrackingWebhookView.as_view(),

@@ -180,7 +180,8 @@ def newsletter_sender():
 def approve_issue(issue, *, by=None, verdict: str = "approved"):
     """A medical reviewer's approval of the issue's text as it is now (featured
     articles included: add them first)."""
-    from newsletter import issue_services, review
+    from newsletter.issues import review
+    from newsletter.issues import services as issue_services
 
     return issue_services.approve_issue(
         issue=issue,
@@ -192,7 +193,9 @@ def approve_issue(issue, *, by=None, verdict: str = "approved"):
 
 def approve_welcome(*, by=None, verdict: str = "approved"):
     """A medical reviewer's approval of the welcome email's saved text."""
-    from newsletter import issue_services, review, selectors
+    from newsletter import selectors
+    from newsletter.issues import review
+    from newsletter.issues import services as issue_services
 
     return issue_services.approve_welcome(
         user=by or newsletter_reviewer(),

@@ -1,8 +1,8 @@
 """What subscribers ask for, and what staff do to subscribers, imports and the
 welcome email's settings; who may do what. Each change is recorded at once
 (subscriptions.py for a subscriber's state) and the emails it needs are enqueued as
-background tasks (tasks.py) once the transaction has committed. Issues:
-issue_services.py.
+background tasks (newsletter/tasks.py) once the transaction has committed. Issues:
+newsletter/issues/services.py.
 """
 
 from collections.abc import Iterable

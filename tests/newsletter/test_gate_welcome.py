@@ -6,8 +6,9 @@ from django.contrib.messages import SUCCESS, WARNING
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from newsletter import issue_services, review
 from newsletter.delivery import welcome
+from newsletter.issues import review
+from newsletter.issues import services as issue_services
 from newsletter.models import (
     Verdict,
     WelcomeApproval,
