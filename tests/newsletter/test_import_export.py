@@ -10,7 +10,6 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 
 from newsletter.admin.csv_export import csv_cell
-from newsletter.forms import SubscribeForm
 from newsletter.models import (
     LawfulBasis,
     Subscriber,
@@ -18,6 +17,7 @@ from newsletter.models import (
     SubscriberImport,
 )
 from newsletter.subscribers import imports, services
+from newsletter.web.forms import SubscribeForm
 from tests.factories import make_listed_subscriber
 
 pytestmark = pytest.mark.django_db
