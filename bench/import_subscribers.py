@@ -32,8 +32,8 @@ def main() -> None:
         from django.db import connection
         from django.utils import timezone
 
-        from newsletter import imports, services
         from newsletter.models import Subscriber, SubscriberEvent, SubscriberImport
+        from newsletter.subscribers import imports, services
 
         existing = min(args.existing, args.count)
         Subscriber.objects.bulk_create(

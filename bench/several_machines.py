@@ -212,7 +212,8 @@ def run_checks(args, machines: Machines, sink: Recorder, a: str, b: str) -> Repo
 
     from articles.editorial import revisions, workflow
     from articles.models import Article, Author, Topic
-    from newsletter import issue_services, review
+    from newsletter.issues import review
+    from newsletter.issues import services as issue_services
     from newsletter.models import Delivery, Issue, Subscriber, Verdict
     from staff.two_factor import DEVICE_NAME
 

@@ -16,7 +16,7 @@ until then.
 
 Only anonymous GET/HEAD requests are served from the cache, and only responses
 that set no cookie are stored: public pages hold no per-visitor state (the
-sign-up form checks Origin instead of carrying a CSRF token, newsletter/origin.py).
+sign-up form checks Origin instead of carrying a CSRF token, newsletter/web/origin.py).
 """
 
 import hashlib

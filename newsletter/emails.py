@@ -4,7 +4,7 @@ core/emails.py).
 Issue emails are rendered once per issue with placeholders, then personalised by
 substitution, so a send of many thousands does not render templates once per
 recipient. The rendering for subscribers also routes its links through the click
-counter (newsletter/clicks.py), signing each link once per issue.
+counter (newsletter/issues/clicks.py), signing each link once per issue.
 """
 
 import binascii
@@ -28,9 +28,9 @@ from core.emails import build, from_domain, html_to_text, inline_styles, render_
 from core.links import absolute, absolutize_html
 from core.media import stored_url
 from core.sanitize import sanitize_html
-from newsletter.clicks import track_links
+from newsletter.issues.clicks import track_links
 from newsletter.models import Issue, Subscriber, WelcomeApproval, WelcomeEmail
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 
 # The welcome email's text: its draft (tests to staff) or an approved copy (to
 # subscribers).

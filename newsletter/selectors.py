@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.public import Article, published_q
-from newsletter import review
+from newsletter.issues import review
 from newsletter.models import (
     Delivery,
     DeliveryEvent,

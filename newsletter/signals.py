@@ -9,7 +9,8 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from django.db.models.signals import post_delete, post_save
 
 from core.pagecache import content_changed
-from newsletter import bounces, selectors
+from newsletter import selectors
+from newsletter.delivery import bounces
 from newsletter.models import Issue
 
 

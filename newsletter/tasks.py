@@ -15,9 +15,10 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from newsletter import emails, imports, selectors
+from newsletter import emails, selectors
 from newsletter.delivery import issues, welcome
 from newsletter.models import Issue, LawfulBasis, Subscriber, SubscriberImport
+from newsletter.subscribers import imports
 
 
 @task()

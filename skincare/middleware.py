@@ -140,7 +140,7 @@ class SecretFreeGZipMiddleware(GZipMiddleware):
     - it is not HTML, XML, RSS/Atom or JSON, or is encoded already.
 
     Public pages hold no token: the sign-up form is protected by an Origin check
-    instead of a CSRF token (newsletter.origin), which is what lets them be
+    instead of a CSRF token (newsletter.web.origin), which is what lets them be
     compressed at all.
     """
 

@@ -211,7 +211,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # Bodies larger than this are refused with a 413 before they are read, except from
 # logged-in staff, whose limit follows the largest upload (skincare/middleware.py).
 PUBLIC_REQUEST_MAX_BYTES = 64 * 1024
-# Email providers' webhooks (newsletter/urls.py) may post up to
+# Email providers' webhooks (newsletter/web/urls.py) may post up to
 # DATA_UPLOAD_MAX_MEMORY_SIZE: a bounce report can carry the bounced message.
 WEBHOOK_PATH_PREFIX = "/newsletter/webhooks/"
 FILE_UPLOAD_PERMISSIONS = 0o644
@@ -359,7 +359,7 @@ DKIM_DOMAIN = os.environ.get("DJANGO_DKIM_DOMAIN", "").strip()
 # bounces and complaints; an unknown provider or a missing key stops the start.
 _providers = email_providers.from_environment(os.environ)
 ANYMAIL = _providers.anymail
-# The providers whose tracking webhooks newsletter/urls.py answers.
+# The providers whose tracking webhooks newsletter/web/urls.py answers.
 EMAIL_WEBHOOK_PROVIDERS = _providers.webhooks
 if _providers.backend:
     _default_email_backend = _providers.backend

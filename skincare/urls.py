@@ -31,6 +31,6 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("health/", HealthView.as_view(), name="health"),
     path("health/web/", HealthView.as_view(checks=WEB_CHECKS), name="health-web"),
-    path("newsletter/", include("newsletter.urls")),
+    path("newsletter/", include("newsletter.web.urls")),
     path("", include("articles.web.urls")),
 ]

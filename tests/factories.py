@@ -180,7 +180,8 @@ def newsletter_sender():
 def approve_issue(issue, *, by=None, verdict: str = "approved"):
     """A medical reviewer's approval of the issue's text as it is now (featured
     articles included: add them first)."""
-    from newsletter import issue_services, review
+    from newsletter.issues import review
+    from newsletter.issues import services as issue_services
 
     return issue_services.approve_issue(
         issue=issue,
@@ -192,7 +193,9 @@ def approve_issue(issue, *, by=None, verdict: str = "approved"):
 
 def approve_welcome(*, by=None, verdict: str = "approved"):
     """A medical reviewer's approval of the welcome email's saved text."""
-    from newsletter import issue_services, review, selectors
+    from newsletter import selectors
+    from newsletter.issues import review
+    from newsletter.issues import services as issue_services
 
     return issue_services.approve_welcome(
         user=by or newsletter_reviewer(),
@@ -271,7 +274,7 @@ def make_subscriber(**fields):
     """A pending sign-up from the newsletter page unless told otherwise; a status
     other than pending gets the times it requires (confirmed_at, left_at)."""
     from newsletter.models import Subscriber
-    from newsletter.services import CONSENT_TEXT, CONSENT_VERSION
+    from newsletter.subscribers.services import CONSENT_TEXT, CONSENT_VERSION
 
     n = next(_counter)
     now = timezone.now()

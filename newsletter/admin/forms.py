@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from articles.public import Topic
 from core.slugs import unique_slug
-from newsletter import emails, imports
+from newsletter import emails
 from newsletter.models import Issue, LawfulBasis
+from newsletter.subscribers import imports
 
 # 100,000 rows of an address and a first name fit well within it.
 # Evidence goes into Subscriber.lawful_basis (300 characters) after the basis text.

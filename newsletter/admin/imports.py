@@ -2,7 +2,7 @@
 
 Staff upload a file; a worker checks every row while its page shows the progress,
 then the report. A clean file is imported by a worker when staff press "Import N
-addresses" (newsletter/imports.py does the work; services.py starts it).
+addresses" (newsletter/subscribers/imports.py does the work; services.py starts it).
 """
 
 from django.contrib import messages
@@ -14,9 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from newsletter import imports, services
 from newsletter.admin.forms import ImportForm
 from newsletter.models import LawfulBasis, SubscriberImport
+from newsletter.subscribers import imports, services
 
 Status = SubscriberImport.Status
 POLL_STATUSES = {Status.CHECKING, Status.IMPORTING}

@@ -1,7 +1,7 @@
 """The medical review panel of the issue page: where the issue's text stands
 (approved, changed since, never reviewed), what changed, and for medical
 reviewers the buttons that record a decision on exactly the text shown. The
-decision itself is newsletter/issue_services.py's approve_issue, which checks
+decision itself is newsletter/issues/services.py's approve_issue, which checks
 again."""
 
 from django.contrib import messages
@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from newsletter import issue_services, selectors
+from newsletter import selectors
+from newsletter.issues import services as issue_services
 from newsletter.models import Issue, Verdict
 
 

@@ -1,6 +1,6 @@
 """The issue admin's sending side: send now, schedule, cancel, test, follow the
 progress, resume and send uncertain deliveries again. Every change goes through
-newsletter/issue_services.py, which checks the permissions and the medical
+newsletter/issues/services.py, which checks the permissions and the medical
 approval again; the views check the permissions first, so a refused POST is a 403."""
 
 from django.contrib import messages
@@ -9,10 +9,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import issue_services, selectors
+from newsletter import selectors
 from newsletter.admin.forms import ScheduleForm
 from newsletter.admin.progress import progress_data, send_phase
 from newsletter.admin.send_to_self import send_to_self
+from newsletter.issues import services as issue_services
 from newsletter.models import Delivery, Issue
 
 # Addresses listed on the page that asks before sending uncertain ones again.

@@ -1,6 +1,6 @@
 """The issue admin: write, preview, test, have it medically approved, send or
 schedule, and follow a send. Who may do what is checked again in
-newsletter/issue_services.py, whatever the way in."""
+newsletter/issues/services.py, whatever the way in."""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -19,12 +19,14 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.sanitize import sanitize_html
-from newsletter import emails, issue_services, selectors, services
+from newsletter import emails, selectors
 from newsletter.admin.forms import IssueAdminForm
 from newsletter.admin.issue_review import IssueReviewViews
 from newsletter.admin.issue_sending import IssueSendingViews
 from newsletter.admin.progress import PHASE_LABELS, send_phase
+from newsletter.issues import services as issue_services
 from newsletter.models import Delivery, Issue, IssueArticle
+from newsletter.subscribers import services
 
 UNSCHEDULED_MESSAGE = (
     "This issue is no longer scheduled: its text changed after its medical "

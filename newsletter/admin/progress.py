@@ -4,8 +4,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from newsletter import issue_services
 from newsletter.delivery import issues
+from newsletter.issues import services as issue_services
 from newsletter.models import Delivery, Issue
 
 PROGRESS_POLL_STATUSES = {Issue.Status.SENDING}

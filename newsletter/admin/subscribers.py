@@ -1,6 +1,6 @@
 """The subscriber admin: counts per status, a chart of confirmed subscribers over
 the last months, filters, CSV export and import, and actions that go through
-newsletter/subscriptions.py (staff never set a status by hand)."""
+newsletter/subscribers/subscriptions.py (staff never set a status by hand)."""
 
 from datetime import datetime
 
@@ -14,11 +14,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from newsletter import selectors, subscriptions
+from newsletter import selectors
 from newsletter.admin import growth_chart
 from newsletter.admin.csv_export import subscribers_csv_response
 from newsletter.admin.imports import SubscriberImportMixin
 from newsletter.models import Subscriber, SubscriberEvent
+from newsletter.subscribers import subscriptions
 
 
 def short_time(moment: datetime | None) -> str | None:

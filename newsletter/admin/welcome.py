@@ -14,9 +14,11 @@ from django.views.decorators.http import require_POST
 
 from core.admin import SingleRowAdmin
 from core.sanitize import sanitize_html
-from newsletter import emails, issue_services, selectors, services
+from newsletter import emails, selectors
 from newsletter.admin.send_to_self import send_to_self
+from newsletter.issues import services as issue_services
 from newsletter.models import Verdict, WelcomeDelivery, WelcomeEmail
+from newsletter.subscribers import services
 
 
 class WelcomeEmailAdminForm(forms.ModelForm):

@@ -22,7 +22,7 @@ every write of a worker that stalled past its lease.
   block every other writer of the database).
 - A sent delivery records the id its message was accepted under (our Message-ID
   over SMTP, the provider's id through its API) in the same write, so bounces and
-  complaints reported later find it (newsletter/bounces.py).
+  complaints reported later find it (newsletter/delivery/bounces.py).
 """
 
 import os

@@ -34,7 +34,7 @@ from newsletter.delivery.transport import (
     Transport,
 )
 from newsletter.models import Subscriber
-from newsletter.subscriptions import unsubscribe
+from newsletter.subscribers.subscriptions import unsubscribe
 
 # One message of a kind of send: its row (a Delivery, a WelcomeDelivery...).
 Item = TypeVar("Item")

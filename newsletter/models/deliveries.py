@@ -90,7 +90,7 @@ class Delivery(models.Model):
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     # The id the mail server or provider accepted the message under (our own
     # Message-ID over SMTP, the provider's id through django-anymail): later bounce
-    # and complaint reports name it (newsletter/bounces.py).
+    # and complaint reports name it (newsletter/delivery/bounces.py).
     provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     error = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -154,7 +154,7 @@ class Issue(models.Model):
 
 class IssueApproval(models.Model):
     """A medical reviewer's decision on one exact text of an issue: the hash of
-    everything its email and archive page say (newsletter/review.py). Any change
+    everything its email and archive page say (newsletter/issues/review.py). Any change
     to that text makes it stale; it is never edited."""
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="approvals")

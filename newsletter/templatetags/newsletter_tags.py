@@ -10,8 +10,8 @@ from django import template
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from newsletter.forms import SubscribeForm
 from newsletter.models import Subscriber
+from newsletter.web.forms import SubscribeForm
 
 register = template.Library()
 

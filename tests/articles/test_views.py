@@ -15,7 +15,7 @@ from django.views.defaults import server_error
 
 from articles.models import Article, Correction, Evidence, Reference
 from articles.publishing import prepared
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.factories import (
     image_bytes,
     make_article,

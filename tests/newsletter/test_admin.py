@@ -385,8 +385,8 @@ def test_browser_import_report(page, live_server, artifacts_dir, tmp_path):
 def test_browser_import_progress_then_import(page, live_server, artifacts_dir):
     from playwright.sync_api import expect
 
-    from newsletter import imports
     from newsletter.models import SubscriberImport
+    from newsletter.subscribers import imports
     from tests.articles.test_browser import screenshot
     from tests.browser_fixtures import DESKTOP
 

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article
-from newsletter import emails, issue_services
+from newsletter import emails
 from newsletter.admin.issues import IssueArticleInline
 from newsletter.delivery import issues
+from newsletter.issues import services as issue_services
 from newsletter.models import Delivery, Issue, IssueArticle
 from tests.factories import (
     approve_issue,

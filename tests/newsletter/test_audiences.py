@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import issue_services, selectors
+from newsletter import selectors
 from newsletter.delivery import issues
+from newsletter.issues import services as issue_services
 from newsletter.models import Delivery, Issue, Subscriber
 from tests.factories import (
     approve_issue,

@@ -9,8 +9,9 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from newsletter import emails, services
+from newsletter import emails
 from newsletter.models import Subscriber
+from newsletter.subscribers import services
 from tests.articles.test_browser import PageWatcher, screenshot
 from tests.browser_fixtures import DESKTOP, PHONE
 from tests.factories import make_article

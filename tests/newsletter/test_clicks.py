@@ -13,9 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.sanitize import sanitize_html
-from newsletter import clicks, emails
+from newsletter import emails
+from newsletter.issues import clicks
 from newsletter.models import Issue, IssueArticle, LinkClick
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.factories import make_article, make_issue, make_listed_subscriber
 
 pytestmark = pytest.mark.django_db

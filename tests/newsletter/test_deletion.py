@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from newsletter.models import Subscriber, SubscriberEvent
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.factories import make_subscriber
 from tests.newsletter.test_pages import (
     FrozenTime,

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from newsletter import emails, selectors
 from newsletter.models import Delivery, DeliveryEvent, Issue, Subscriber
-from newsletter.tokens import Purpose, issue_of, make_token, read_token
+from newsletter.subscribers.tokens import Purpose, issue_of, make_token, read_token
 from tests.factories import make_issue, make_listed_subscriber
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import ImageRendition
-from newsletter import emails, issue_services, selectors
+from newsletter import emails, selectors
 from newsletter.delivery import issues
+from newsletter.issues import services as issue_services
 from newsletter.models import Issue, IssueArticle, Subscriber
 from tests.factories import (
     approve_issue,

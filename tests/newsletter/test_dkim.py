@@ -23,7 +23,7 @@ from core import checks, dkim_signing
 from newsletter import emails
 from newsletter.delivery import issues
 from newsletter.models import Issue, Subscriber
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.factories import approve_issue, make_subscriber, make_welcome_email
 from tests.smtp_sink import SMTPSink
 

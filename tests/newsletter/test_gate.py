@@ -1,7 +1,7 @@
 """The newsletter goes through the same gate as articles.
 
 What subscribers and the public archive receive needs a medical reviewer's
-approval of exactly that text (newsletter/review.py hashes it), whoever asks,
+approval of exactly that text (newsletter/issues/review.py hashes it), whoever asks,
 superusers included; and only those with the send permission send, schedule,
 resume, cancel or resend. Each rule is tested per role, by the crafted POST to
 each admin URL that could get round it, and by calling the service directly: a
@@ -18,7 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article
-from newsletter import issue_services, review, selectors
+from newsletter import selectors
+from newsletter.issues import review
+from newsletter.issues import services as issue_services
 from newsletter.models import (
     Delivery,
     Issue,
@@ -127,7 +129,8 @@ def test_every_field_is_hashed_or_listed_among_those_readers_never_see(
     forgotten = fields - set(hashed) - unseen
     assert not forgotten, (
         f"{model.__name__} fields neither in the approval's hash nor on the list "
-        f"of fields readers never see (newsletter/review.py): {sorted(forgotten)}"
+        "of fields readers never see (newsletter/issues/review.py): "
+        f"{sorted(forgotten)}"
     )
     assert not set(hashed) & unseen
     # Nothing listed that is not (or no longer) a field.

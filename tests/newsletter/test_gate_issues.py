@@ -12,8 +12,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from articles.models import Article
-from newsletter import issue_services, review, tasks
+from newsletter import tasks
 from newsletter.admin.issues import UNSCHEDULED_MESSAGE
+from newsletter.issues import review
+from newsletter.issues import services as issue_services
 from newsletter.models import (
     Delivery,
     Issue,

@@ -6,15 +6,17 @@ from django.contrib.messages import SUCCESS, WARNING
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from newsletter import issue_services, review, services
 from newsletter.delivery import welcome
+from newsletter.issues import review
+from newsletter.issues import services as issue_services
 from newsletter.models import (
     Verdict,
     WelcomeApproval,
     WelcomeDelivery,
     WelcomeEmail,
 )
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers import services
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.factories import (
     make_subscriber,
     make_welcome_email,

@@ -9,15 +9,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from newsletter import imports, services
 from newsletter.admin.csv_export import csv_cell
-from newsletter.forms import SubscribeForm
 from newsletter.models import (
     LawfulBasis,
     Subscriber,
     SubscriberEvent,
     SubscriberImport,
 )
+from newsletter.subscribers import imports, services
+from newsletter.web.forms import SubscribeForm
 from tests.factories import make_listed_subscriber
 
 pytestmark = pytest.mark.django_db

@@ -6,13 +6,14 @@ from django.db import IntegrityError
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from newsletter import imports, tasks
+from newsletter import tasks
 from newsletter.models import (
     LawfulBasis,
     Subscriber,
     SubscriberEvent,
     SubscriberImport,
 )
+from newsletter.subscribers import imports
 from tests.factories import make_listed_subscriber, make_staff, make_user
 
 # Fixtures come from test_import_export.py: a test taking one as an argument redefines

@@ -11,9 +11,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import services, subscriptions
 from newsletter.models import Issue, IssueArticle, Subscriber, SubscriberEvent
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers import services, subscriptions
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.factories import make_article, make_draft, make_issue, make_subscriber
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,11 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import emails, subscriptions
+from newsletter import emails
 from newsletter.models import Subscriber, SubscriberEvent
+from newsletter.subscribers import subscriptions
+from newsletter.subscribers.tokens import Purpose, make_token
 from newsletter.templatetags.newsletter_tags import footer_form
-from newsletter.tokens import Purpose, make_token
 from tests.factories import make_issue, make_subscriber, make_topic
 from tests.newsletter.test_pages import assert_private, csrf_client, page_of, post_form
 

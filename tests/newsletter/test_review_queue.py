@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from newsletter import issue_services, selectors
+from newsletter import selectors
+from newsletter.issues import services as issue_services
 from newsletter.models import Issue
 from tests.factories import (
     make_article,

@@ -10,9 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from core.sanitize import sanitize_html
-from newsletter import clicks, emails
+from newsletter import emails
 from newsletter.delivery import claims, issues, pacing
 from newsletter.delivery.transport import Transport
+from newsletter.issues import clicks
 from newsletter.models import Delivery, Issue, SendClaim, Subscriber
 from tests.factories import approve_issue, make_role_user
 from tests.smtp_sink import Rule, SMTPSink
@@ -96,7 +97,7 @@ def test_every_issue_email_is_personal_with_one_click_unsubscribe_headers(sink):
     import email
     import email.policy
 
-    from newsletter.tokens import Purpose, read_token
+    from newsletter.subscribers.tokens import Purpose, read_token
 
     add_subscribers(3)
     issue = scheduled_issue(preheader="Three small habits")
@@ -513,7 +514,7 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
 ):
     from django_tasks_db.models import DBTaskResult
 
-    from newsletter import issue_services
+    from newsletter.issues import services as issue_services
 
     add_subscribers(5)
     issue = scheduled_issue()
@@ -571,7 +572,7 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
 
 
 def test_resending_uncertain_refuses_an_issue_that_never_started():
-    from newsletter import issue_services
+    from newsletter.issues import services as issue_services
 
     issue = scheduled_issue()
     with pytest.raises(issue_services.SendRefused):

@@ -16,9 +16,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import ratelimit, services, subscriptions
-from newsletter.forms import SubscribeForm
 from newsletter.models import Subscriber, SubscriberEvent
+from newsletter.subscribers import services, subscriptions
+from newsletter.web import ratelimit
+from newsletter.web.forms import SubscribeForm
 from tests.factories import make_article, make_subscriber
 
 pytestmark = pytest.mark.django_db
@@ -199,7 +200,7 @@ def test_newsletter_page_footer_points_to_the_page_form_instead_of_a_second_one(
     assert 'id="signup"' in html
 
 
-# Where a sign-up may come from (newsletter.origin) -------------------------------
+# Where a sign-up may come from (newsletter.web.origin) -------------------------------
 
 OWN_ORIGIN = "http://testserver"
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from newsletter.models import Subscriber
-from newsletter.tokens import Purpose, TokenInvalid, _digest, read_token
+from newsletter.subscribers.tokens import Purpose, TokenInvalid, _digest, read_token
 from tests.factories import make_subscriber
 from tests.newsletter.test_pages import FrozenTime
 

@@ -12,7 +12,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import subscriptions
 from newsletter.models import (
     Delivery,
     DeliveryEvent,
@@ -20,6 +19,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberEvent,
 )
+from newsletter.subscribers import subscriptions
 from tests.factories import make_issue, make_listed_subscriber
 
 pytestmark = pytest.mark.django_db

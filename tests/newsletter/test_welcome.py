@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from newsletter import services, subscriptions, tasks
+from newsletter import tasks
 from newsletter.delivery import welcome
 from newsletter.delivery.transport import Transport
 from newsletter.models import Subscriber, WelcomeDelivery, WelcomeEmail
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers import services, subscriptions
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.factories import (
     approve_welcome,
     make_subscriber,

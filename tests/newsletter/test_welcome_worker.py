@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from newsletter import services
 from newsletter.delivery import welcome
 from newsletter.models import WelcomeDelivery
+from newsletter.subscribers import services
 from newsletter.tasks import send_welcome_email
 from tests.factories import make_subscriber, make_welcome_email
 from tests.newsletter.test_worker import start_worker, worker_env

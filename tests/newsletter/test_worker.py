@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from newsletter import services
 from newsletter.delivery import issues
 from newsletter.models import Delivery, Issue, Subscriber
+from newsletter.subscribers import services
 from newsletter.tasks import send_issue
 from tests.newsletter.test_sending import add_subscribers, scheduled_issue
 from tests.smtp_sink import SinkHandler, SMTPSink

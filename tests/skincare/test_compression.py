@@ -11,7 +11,7 @@ from django.template import engines
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 from skincare.middleware import SecretFreeGZipMiddleware
 from tests.factories import make_article, make_subscriber, make_user
 

@@ -16,7 +16,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import expect
 
 from newsletter.models import Subscriber
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.browser_fixtures import DESKTOP, PHONE
 from tests.conftest import VerifiedClient
 from tests.factories import make_role_user, make_staff, make_subscriber, make_topic

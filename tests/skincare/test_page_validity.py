@@ -26,7 +26,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from articles.models import Article, Correction, Evidence, Reference
 from newsletter import emails, selectors
 from newsletter.models import Issue, IssueArticle, Subscriber
-from newsletter.tokens import Purpose, make_token
+from newsletter.subscribers.tokens import Purpose, make_token
 from tests.conftest import VerifiedClient
 from tests.factories import (
     make_article,

@@ -5,8 +5,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from newsletter.forms import SubscribeForm
 from newsletter.models import Subscriber
+from newsletter.web.forms import SubscribeForm
 from skincare.middleware import public_body_limit, staff_body_limit
 from tests.articles.test_uploads import (
     json_url,

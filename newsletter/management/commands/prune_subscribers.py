@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from newsletter import subscriptions
+from newsletter.subscribers import subscriptions
 
 
 class Command(BaseCommand):

@@ -1,5 +1,5 @@
 """The rules for a subscriber's first name, for every way one comes in: the sign-up
-form (forms.py) and CSV imports (imports.py).
+form (newsletter/web/forms.py) and CSV imports (imports.py).
 
 A first name is written into emails sent to whatever address was given, so it must
 not be able to carry a link, markup or extra lines into a stranger's inbox, nor

@@ -28,8 +28,12 @@ from django.utils import timezone
 
 from newsletter import emails
 from newsletter.models import LawfulBasis, Subscriber, SubscriberEvent, SubscriberImport
-from newsletter.names import name_problem
-from newsletter.subscriptions import CONSENT_TEXT, CONSENT_VERSION, normalize_email
+from newsletter.subscribers.names import name_problem
+from newsletter.subscribers.subscriptions import (
+    CONSENT_TEXT,
+    CONSENT_VERSION,
+    normalize_email,
+)
 
 logger = logging.getLogger(__name__)
 

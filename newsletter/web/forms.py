@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 
 from articles.public import Topic
 from newsletter.models import Subscriber
-from newsletter.names import MAX_NAME_LENGTH, name_problem
-from newsletter.services import CONSENT_TEXT
+from newsletter.subscribers.names import MAX_NAME_LENGTH, name_problem
+from newsletter.subscribers.services import CONSENT_TEXT
 
 
 class BoundedMixin:

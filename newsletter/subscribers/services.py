@@ -1,8 +1,8 @@
 """What subscribers ask for, and what staff do to subscribers, imports and the
 welcome email's settings; who may do what. Each change is recorded at once
 (subscriptions.py for a subscriber's state) and the emails it needs are enqueued as
-background tasks (tasks.py) once the transaction has committed. Issues:
-issue_services.py.
+background tasks (newsletter/tasks.py) once the transaction has committed. Issues:
+newsletter/issues/services.py.
 """
 
 from collections.abc import Iterable
@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from articles.public import Topic
 from core.sanitize import sanitize_html
-from newsletter import imports
 from newsletter.delivery.welcome import check_after
 from newsletter.emails import check_greeting
 from newsletter.models import (
@@ -25,7 +24,8 @@ from newsletter.models import (
     SubscriberImport,
     WelcomeEmail,
 )
-from newsletter.subscriptions import (
+from newsletter.subscribers import imports
+from newsletter.subscribers.subscriptions import (
     CONSENT_TEXT,
     CONSENT_VERSION,
     confirm,

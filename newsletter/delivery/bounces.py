@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from newsletter.models import Delivery, DeliveryEvent, Subscriber
-from newsletter.subscriptions import unsubscribe
+from newsletter.subscribers.subscriptions import unsubscribe
 
 logger = logging.getLogger(__name__)
 

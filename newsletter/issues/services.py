@@ -1,8 +1,8 @@
 """What staff do to newsletter issues: edit them, approve their text (and the
 welcome email's) as medical reviewers, build digests, schedule, cancel, test, resume
-and resend sends. As in services.py, each change is recorded at once and the sends
-it needs are enqueued as background tasks (tasks.py) once the transaction has
-committed.
+and resend sends. As in newsletter/subscribers/services.py, each change is recorded
+at once and the sends it needs are enqueued as background tasks (newsletter/tasks.py)
+once the transaction has committed.
 """
 
 from datetime import datetime, timedelta
@@ -17,8 +17,8 @@ from django.utils import timezone
 from articles.public import Author
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
-from newsletter import review
 from newsletter.emails import check_greeting
+from newsletter.issues import review
 from newsletter.models import (
     Delivery,
     Issue,
@@ -35,7 +35,7 @@ from newsletter.selectors import (
     review_refusal,
     send_refusal,
 )
-from newsletter.services import REVIEW_PERMISSION, SEND_PERMISSION, require
+from newsletter.subscribers.services import REVIEW_PERMISSION, SEND_PERMISSION, require
 from newsletter.tasks import (
     send_issue,
     send_test_issue,

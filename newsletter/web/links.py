@@ -1,44 +1,28 @@
-"""The subscriber's side of the newsletter: sign up, confirm, preferences, leave,
-data, archive.
+"""The pages a subscriber reaches through a personal link: confirm, preferences,
+unsubscribe, data.
 
 Rules these pages keep:
 
-- Signing up shows the same "check your inbox" page whatever the address's state,
-  so the form cannot be used to find out who subscribes.
 - A GET never changes anything: mail scanners open every link in an email. Each
   change is a POST from a button on the page the link opens.
-- Pages reached through a personal link (confirm, preferences, unsubscribe, data)
-  are never
-  cached or indexed.
-- The one GET that writes is a click on an issue's link (/c/<token>/): it adds
-  one to that link's anonymous count and changes nothing about anyone.
+- They are never cached or indexed.
 - Unsubscribing takes one POST without a CSRF token (RFC 8058 one-click, sent by
   mail providers); the signed token in the address is what authorises it.
 """
 
-import logging
-import math
-
-from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
-from anymail.webhooks.brevo import BrevoTrackingWebhookView
-from anymail.webhooks.mailgun import MailgunTrackingWebhookView
-from anymail.webhooks.postmark import PostmarkTrackingWebhookView
-from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from django.views.generic import DetailView, ListView, TemplateView
 
-from articles.public import Article
-from newsletter import bounces, clicks, origin, ratelimit, services, subscriptions
-from newsletter.forms import PreferencesForm, SubscribeForm, SubscribePageForm
-from newsletter.models import Issue, Subscriber
-from newsletter.tokens import (
+from newsletter.delivery import bounces
+from newsletter.models import Subscriber
+from newsletter.subscribers import services, subscriptions
+from newsletter.subscribers.tokens import (
     Purpose,
     TokenExpired,
     TokenInvalid,
@@ -46,98 +30,9 @@ from newsletter.tokens import (
     make_token,
     read_token,
 )
-
-logger = logging.getLogger(__name__)
-
-ARCHIVE_PAGE_SIZE = 12
-RECENT_ISSUES = 3
-
-
-@method_decorator(csrf_exempt, name="dispatch")
-class SubscribeView(View):
-    """GET: the newsletter page. POST (from it or any page's footer): sign up.
-
-    No CSRF token: the form is on every public page, and a token would put a
-    per-visitor secret in each of them (see newsletter.origin). Cross-site posts
-    are refused from the Origin / Sec-Fetch-Site headers instead, before they can
-    count against the visitor's sign-up limit.
-    """
-
-    template_name = "newsletter/subscribe.html"
-    http_method_names = ["get", "post", "head", "options"]
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        form = SubscribePageForm(initial={"source": Subscriber.Source.PAGE})
-        return self.page(form)
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        if not origin.is_own_origin(request):
-            logger.info(
-                "Newsletter sign-up refused: cross-site post (Origin %r, "
-                "Sec-Fetch-Site %r)",
-                request.headers.get("Origin"),
-                request.headers.get("Sec-Fetch-Site"),
-            )
-            return render(
-                request, "newsletter/cross_site.html", SIGNUP_FLOW, status=403
-            )
-        ip = ratelimit.client_ip(request)
-        decision = ratelimit.hit(
-            scope="newsletter-signup",
-            ip=ip,
-            limit=settings.NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR,
-        )
-        if not decision.allowed:
-            if decision.count == settings.NEWSLETTER_SIGNUPS_PER_IP_PER_HOUR + 1:
-                # Once per address and window, so a flood does not flood the log.
-                logger.warning("Newsletter sign-ups from %s over the hourly limit", ip)
-            response = render(
-                request,
-                "newsletter/rate_limited.html",
-                {"minutes": math.ceil(decision.retry_after / 60), **SIGNUP_FLOW},
-                status=429,
-            )
-            response["Retry-After"] = str(decision.retry_after)
-            return response
-        if SubscribeForm.is_bot(request.POST):
-            logger.info("Newsletter sign-up from %s filled the honeypot", ip)
-            return redirect("newsletter:check_inbox")
-        # The footer's form has no topics: none sent means none chosen.
-        form = SubscribePageForm(request.POST)
-        if not form.is_valid():
-            return self.page(form)
-        services.subscribe(
-            email=form.cleaned_data["email"],
-            first_name=form.cleaned_data["first_name"],
-            source=form.cleaned_data["source"],
-            ip=ip,
-            topics=form.cleaned_data["topics"],
-        )
-        return redirect("newsletter:check_inbox")
-
-    def page(self, form: SubscribeForm) -> HttpResponse:
-        recent = Issue.objects.archived().only("subject", "slug", "sent_at")
-        context = {
-            "form": form,
-            "recent_issues": list(recent[:RECENT_ISSUES]),
-            # The footer leaves the sign-up to this page's own form.
-            "newsletter_page": True,
-        }
-        return render(self.request, self.template_name, context)
-
-
-# Pages of signing up, confirming and leaving: the footer leaves out its sign-up.
-SIGNUP_FLOW = {"signup_flow": True}
-
-
-class CheckInboxView(TemplateView):
-    """After signing up: the same words for every address, known or not."""
-
-    template_name = "newsletter/check_inbox.html"
-    extra_context = SIGNUP_FLOW
-
-
-# Pages behind a personal link ---------------------------------------------------
+from newsletter.web import ratelimit
+from newsletter.web.forms import PreferencesForm
+from newsletter.web.signup import SIGNUP_FLOW
 
 
 class TokenView(View):
@@ -397,95 +292,3 @@ class DataDeleteView(TokenView):
             data_url=reverse("newsletter:data", kwargs={"token": data_token}),
             max_age_hours=settings.NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS,
         )
-
-
-# Public archive -----------------------------------------------------------------
-
-
-class ArchiveListView(ListView):
-    template_name = "newsletter/archive_list.html"
-    paginate_by = ARCHIVE_PAGE_SIZE
-    context_object_name = "issues"
-
-    def get_queryset(self):
-        return (
-            Issue.objects.archived()
-            .only("subject", "slug", "preheader", "sent_at")
-            .order_by("-sent_at", "-pk")
-        )
-
-
-class ArchiveDetailView(DetailView):
-    template_name = "newsletter/archive_detail.html"
-    context_object_name = "issue"
-
-    def get_queryset(self):
-        return Issue.objects.archived()
-
-    def get_context_data(self, **kwargs):
-        # Articles since unpublished are left out rather than linked to a 404.
-        featured = (
-            Article.objects.published()
-            .for_listing()
-            .filter(issuearticle__issue=self.object)
-            .order_by("issuearticle__position", "issuearticle__pk")
-        )
-        return super().get_context_data(featured=list(featured), **kwargs)
-
-
-# Email providers' reports ---------------------------------------------------------
-
-# Anymail's own views: they check the basic auth (ANYMAIL["WEBHOOK_SECRET"]) and
-# the provider's signature where it has one, are CSRF exempt, and send each report
-# to anymail's tracking signal (newsletter/bounces.py records it).
-TRACKING_WEBHOOKS = {
-    "postmark": PostmarkTrackingWebhookView.as_view(),
-    "mailgun": MailgunTrackingWebhookView.as_view(),
-    "amazon_ses": AmazonSESTrackingWebhookView.as_view(),
-    "sendgrid": SendGridTrackingWebhookView.as_view(),
-    "brevo": BrevoTrackingWebhookView.as_view(),
-}
-
-
-@csrf_exempt
-def provider_webhook(request: HttpRequest, provider: str) -> HttpResponse:
-    """Only the providers configured (settings.EMAIL_WEBHOOK_PROVIDERS) answer:
-    the others have no secret to check posts against."""
-    if provider not in settings.EMAIL_WEBHOOK_PROVIDERS:
-        raise Http404("No such webhook.")
-    return TRACKING_WEBHOOKS[provider](request)
-
-
-class ClickView(View):
-    """A link in an issue email: count the click, then on to the destination.
-
-    Only links this site signed lead anywhere (a forged or altered one is a 404,
-    never a redirect to an address of the sender's choosing). HEAD, as link
-    checkers send, is answered without counting.
-    """
-
-    http_method_names = ["get", "head"]
-
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        issue_id, url = self._destination(token)
-        clicks.count_click(issue_id=issue_id, url=url)
-        return self._redirect(url)
-
-    def head(self, request: HttpRequest, token: str) -> HttpResponse:
-        return self._redirect(self._destination(token)[1])
-
-    @staticmethod
-    def _destination(token: str) -> tuple[int, str]:
-        try:
-            return clicks.read_token(token)
-        except clicks.BadClick:
-            raise Http404("Not a link from our newsletter.") from None
-
-    @staticmethod
-    def _redirect(url: str) -> HttpResponse:
-        response = HttpResponseRedirect(url)
-        response["Cache-Control"] = "private, no-store"
-        # The destination learns nothing of the token (nor that it was counted).
-        response["Referrer-Policy"] = "no-referrer"
-        response["X-Robots-Tag"] = "noindex"
-        return response
