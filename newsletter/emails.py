@@ -160,7 +160,8 @@ EMAIL_COVER_WIDTH = 1200
 
 def _email_covers(articles: list[Article]) -> dict[str, dict]:
     """{cover source: {url, alt}}: the widest fitting rendition when one was made
-    (articles/renditions.py makes them in the background), else the upload."""
+    (articles/publishing/renditions.py makes them in the background), else the
+    upload."""
     sources = {a.cover_image.name: a for a in articles if a.cover_image}
     if not sources:
         return {}
