@@ -14,7 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formataddr, parseaddr
 from functools import cached_property, lru_cache
 
 from django.conf import settings
@@ -24,7 +24,14 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from articles.public import Article, ImageRendition
-from core.emails import build, from_domain, html_to_text, inline_styles, render_email
+from core.emails import (
+    build,
+    date_header,
+    from_domain,
+    html_to_text,
+    inline_styles,
+    render_email,
+)
 from core.links import absolute, absolutize_html
 from core.media import stored_url
 from core.sanitize import sanitize_html
@@ -304,7 +311,7 @@ def issue_payload(*, rendered: RenderedIssue, subscriber: Subscriber) -> bytes:
         f"Subject: {rendered.encoded_subject}\r\n"
         f"From: {rendered.sender[1]}\r\n"
         f"To: {to}\r\n"
-        f"Date: {formatdate(localtime=False)}\r\n"
+        f"Date: {date_header()}\r\n"
         f"Message-ID: {message_id(issue=rendered.issue, subscriber=subscriber)}\r\n"
         f"List-Unsubscribe: <{links['unsubscribe_url']}>\r\n"
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"

@@ -579,3 +579,28 @@ def test_resending_uncertain_refuses_an_issue_that_never_started():
         issue_services.resend_uncertain(issue=issue, user=make_role_user("Editor"))
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SCHEDULED
+
+
+def test_every_newsletter_email_is_dated_in_utc_with_a_known_zone(mailoutbox):
+    """+0000, not the -0000 ("zone unknown") Python writes by default."""
+    import email
+    import email.policy
+    from email.utils import parsedate_to_datetime
+
+    add_subscribers(1)
+    reader = Subscriber.objects.get()
+    rendered = emails.render_issue(scheduled_issue())
+    messages = {
+        "issue over SMTP": emails.issue_payload(rendered=rendered, subscriber=reader),
+        "issue by API": emails.issue_message(rendered=rendered, subscriber=reader)
+        .message()
+        .as_bytes(),
+        "confirmation": emails.confirmation_message(subscriber=reader)
+        .message()
+        .as_bytes(),
+    }
+    for name, raw in messages.items():
+        date = email.message_from_bytes(raw, policy=email.policy.default)["Date"]
+        assert str(date).endswith(" +0000"), (name, str(date))
+        sent = parsedate_to_datetime(str(date))
+        assert abs(sent - timezone.now()) < timedelta(minutes=1), name
