@@ -7,6 +7,7 @@ from core.health import WEB_CHECKS, HealthView
 from core.media import serve_media
 from core.pagecache import public_page
 from core.views import favicon
+from newsletter.web.sitemaps import SITEMAPS as NEWSLETTER_SITEMAPS
 
 admin.site.site_header = "Skincare admin"
 admin.site.site_title = "Skincare admin"
@@ -24,7 +25,7 @@ urlpatterns = [
     path(
         "sitemap.xml",
         public_page(sitemap),
-        {"sitemaps": SITEMAPS},
+        {"sitemaps": {**SITEMAPS, **NEWSLETTER_SITEMAPS}},
         name="django.contrib.sitemaps.views.sitemap",
     ),
     path("robots.txt", public_page(robots_txt), name="robots_txt"),

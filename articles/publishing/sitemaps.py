@@ -1,24 +1,12 @@
-"""/sitemap.xml: the home and list pages, and every live article, topic and author."""
+"""/sitemap.xml's articles part: the home and list pages, and every live article,
+topic and author (the newsletter adds its archive, newsletter/web/sitemaps.py)."""
 
-from urllib.parse import urlsplit
-
-from django.conf import settings
-from django.contrib.sitemaps import Sitemap
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from articles.models import Article, Author
 from articles.selectors import topics_with_articles
-
-
-class SiteURLSitemap(Sitemap):
-    """Addresses on SITE_URL, whichever host name the request came in on."""
-
-    def get_protocol(self, protocol=None) -> str:
-        return urlsplit(settings.SITE_URL).scheme or "https"
-
-    def get_domain(self, site=None) -> str:
-        return urlsplit(settings.SITE_URL).netloc
+from core.sitemaps import SiteURLSitemap
 
 
 class StaticPagesSitemap(SiteURLSitemap):

@@ -321,6 +321,7 @@ NEWSLETTER_ALLOWED = {
     "web": set(),
     "subscribers.names": set(),
     "web.origin": set(),
+    "web.sitemaps": {"models"},
     "web.ratelimit": set(),
     "issues.clicks": {"models"},
     "issues.review": {"models"},
