@@ -88,6 +88,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise and the page cache, so static files and cached pages get them.
+    "skincare.middleware.ResourcePolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A response that does not say how it may be cached is private (core/pagecache.py).
     "core.pagecache.DefaultCacheControlMiddleware",

@@ -18,7 +18,13 @@ home = client.get("/")
 css_url = re.search(r'<link rel="stylesheet" href="([^"]+)"', home.text)[1]
 css = client.get(css_url, headers={"accept-encoding": "gzip"})
 missing = client.get("/no-such-page/")
+cached = client.get("/")
+policies = {
+    name: [r.get("Permissions-Policy"), r.get("Cross-Origin-Resource-Policy")]
+    for name, r in (("home", home), ("cached", cached), ("css", css), ("404", missing))
+}
 print(json.dumps({
+    "policies": policies,
     "home": home.status_code,
     "css_url": css_url,
     "css": css.status_code,
@@ -77,3 +83,15 @@ def test_static_files_are_hashed_compressed_and_cached_forever(production):
 def test_404_uses_the_site_design_in_production(production):
     assert production["missing"] == 404
     assert production["missing_designed"]
+
+
+def test_every_response_turns_off_unused_features_and_keeps_resources_same_origin(
+    production,
+):
+    """Pages, a page served again from the cache, static files and error pages."""
+    for name, (permissions, resources) in production["policies"].items():
+        assert "camera=()" in permissions, name
+        assert "microphone=()" in permissions, name
+        assert "geolocation=()" in permissions, name
+        assert "publickey-credentials" not in permissions, name
+        assert resources == "same-origin", name
