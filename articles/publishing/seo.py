@@ -24,7 +24,10 @@ DEFAULT_IMAGE_SIZE = (1200, 630)
 # The page language, settings.LANGUAGE_CODE, as Open Graph writes it; base.html's
 # <html lang="en-US"> and JSON-LD's inLanguage say the same.
 OG_LOCALE = "en_US"
-LOGO_IMAGE = "img/og-default.png"
+# The publisher's logo for search results: square, as Google asks (at least
+# 112 pixels), the favicon's mark; not the wide share image.
+LOGO_IMAGE = "img/logo.png"
+LOGO_SIZE = 512
 # Personal links (tokens in the address), and the newsletter's counted links (a
 # crawler following them would count clicks): kept out of search engines, no
 # canonical.
@@ -90,7 +93,12 @@ def _organization() -> dict[str, Any]:
         "@id": absolute("/#organization"),
         "name": settings.SITE_NAME,
         "url": absolute("/"),
-        "logo": {"@type": "ImageObject", "url": absolute(static(LOGO_IMAGE))},
+        "logo": {
+            "@type": "ImageObject",
+            "url": absolute(static(LOGO_IMAGE)),
+            "width": LOGO_SIZE,
+            "height": LOGO_SIZE,
+        },
         "publishingPrinciples": policy_url(),
     }
 
@@ -194,7 +202,12 @@ def article_json_ld(article: Article) -> dict[str, Any]:
         "description": article.meta_description,
         "inLanguage": "en-US",
         "mainEntity": {"@id": f"{url}#article"},
-        "about": {"@type": "Thing", "name": article.topic.name},
+        # A medical topic is a condition readers look up (keratosis pilaris, acne);
+        # any other topic is a plain subject.
+        "about": {
+            "@type": "MedicalCondition" if article.topic.medical else "Thing",
+            "name": article.topic.name,
+        },
         "publisher": {"@id": _organization()["@id"]},
         "publishingPrinciples": policy_url(),
         "breadcrumb": {"@id": f"{url}#breadcrumb"},

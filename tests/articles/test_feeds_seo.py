@@ -9,12 +9,14 @@ from html.parser import HTMLParser
 from io import StringIO
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from articles import services
 from articles.editorial import workflow
@@ -357,9 +359,6 @@ def test_titles_and_descriptions_are_unique_across_pages(client):
 
 
 def test_page_without_cover_shares_the_default_image(client):
-    from django.contrib.staticfiles import finders
-    from PIL import Image
-
     page = head(client, make_article().get_absolute_url())
     assert page.meta("og:image") == [f"{SITE}/static/img/og-default.png"]
     assert page.meta("og:image:width") == ["1200"]
@@ -484,6 +483,33 @@ def test_launch_articles_claim_no_medical_review(client):
         text = json.dumps(page.data())
         assert "reviewedBy" not in text and "lastReviewed" not in text
         assert page.node("MedicalWebPage")
+
+
+def test_the_publisher_logo_is_a_square_logo_not_the_share_image(client):
+    page = head(client, make_article().get_absolute_url())
+    logo = page.node("Article")["publisher"]["logo"]
+    assert logo["url"] == f"{SITE}/static/img/logo.png"
+    with Image.open(finders.find("img/logo.png")) as image:
+        assert image.size == (logo["width"], logo["height"])
+    assert logo["width"] == logo["height"] >= 112
+
+
+def test_an_article_in_a_medical_topic_is_about_a_medical_condition(client):
+    condition = make_topic(name="Keratosis pilaris", medical=True)
+    subject = make_topic(name="Routines", medical=False)
+    about = {
+        topic.name: head(client, make_article(topic=topic).get_absolute_url()).node(
+            "MedicalWebPage"
+        )["about"]
+        for topic in (condition, subject)
+    }
+    assert about == {
+        "Keratosis pilaris": {
+            "@type": "MedicalCondition",
+            "name": "Keratosis pilaris",
+        },
+        "Routines": {"@type": "Thing", "name": "Routines"},
+    }
 
 
 def test_json_ld_cannot_be_closed_by_article_text(client):
