@@ -26,7 +26,7 @@ from core.pagecache import release
 # Bump when what prepare_article makes changes (markup, JSON-LD, outline): rows
 # made in an older format are then worked out per request until prepare_articles
 # has made them again.
-FORMAT = 3
+FORMAT = 4
 # Fewer headings than this: no table of contents.
 TOC_MIN_HEADINGS = 2
 
