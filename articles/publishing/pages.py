@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.template.loader import render_to_string
-from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
 
 from articles.models import (
@@ -69,8 +68,8 @@ def table_of_contents(html: str) -> list[body.Heading]:
 
 def site_key() -> str:
     """What prepared pages depend on besides the article: the format, and the
-    site's addresses (SITE_URL, media, the hashed names of the static images the
-    JSON-LD names). A deploy changing any of them retires the rows made before."""
+    site's addresses (SITE_URL, media, the static images the JSON-LD names). A
+    deploy changing any of them retires the rows made before."""
     return _digest(
         FORMAT,
         # The templates and code that made the stored markup.
@@ -78,8 +77,8 @@ def site_key() -> str:
         settings.SITE_URL,
         settings.SITE_NAME,
         settings.MEDIA_URL,
-        static(seo.LOGO_IMAGE),
-        static(seo.DEFAULT_IMAGE),
+        seo.site_image_url(seo.LOGO_IMAGE),
+        seo.default_image_url(),
     )
 
 

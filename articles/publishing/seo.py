@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
@@ -50,8 +49,17 @@ def canonical_url(request: HttpRequest | None, page_obj=None) -> str | None:
     return url
 
 
+def site_image_url(path: str) -> str:
+    """A static image that page metadata names (the share image, the logo), at its
+    plain address rather than the hashed one: an address search engines and share
+    cards can keep, and one known without the collected files' manifest, so launch
+    content is loaded and prepared before collectstatic too. WhiteNoise serves the
+    plain names as well."""
+    return absolute(settings.STATIC_URL + path)
+
+
 def default_image_url() -> str:
-    return absolute(static(DEFAULT_IMAGE))
+    return site_image_url(DEFAULT_IMAGE)
 
 
 def article_image_url(article: Article) -> str | None:
@@ -95,7 +103,7 @@ def _organization() -> dict[str, Any]:
         "url": absolute("/"),
         "logo": {
             "@type": "ImageObject",
-            "url": absolute(static(LOGO_IMAGE)),
+            "url": site_image_url(LOGO_IMAGE),
             "width": LOGO_SIZE,
             "height": LOGO_SIZE,
         },
