@@ -14,7 +14,7 @@ TEST_FROM := news@example.com
 TEST_ENV := DJANGO_SECRET_KEY=test-only-secret-key DJANGO_ALLOW_ASYNC_UNSAFE=true \
   DJANGO_DEFAULT_FROM_EMAIL=$(TEST_FROM)
 
-.PHONY: run serve install migrate content test lint format check-deploy clean
+.PHONY: run serve install migrate content demo test lint format check-deploy clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -36,6 +36,11 @@ content: migrate
 	$(DEV_ENV) $(BIN)/python manage.py load_launch_content
 	$(DEV_ENV) $(BIN)/python manage.py prepare_articles
 	$(DEV_ENV) $(BIN)/python manage.py schedule_review_reminders
+
+# One account per role with a printed one-time password, to try the admin out
+# (development only; run it again for new passwords). Then `make run`.
+demo: content
+	$(DEV_ENV) $(BIN)/python manage.py demo_staff
 
 # The site and one background worker (emails, newsletter sends); Ctrl-C stops both.
 run: content
