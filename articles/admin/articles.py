@@ -329,7 +329,7 @@ class ArticleAdmin(admin.ModelAdmin):
         moment = timezone.localtime(article.published_at)
         return format_html(
             '<time datetime="{}">{} <span class="time-of-day">{}</span></time>',
-            moment.isoformat(),
+            moment.isoformat(timespec="seconds"),
             moment.strftime("%d %b %Y"),
             moment.strftime("%H:%M"),
         )

@@ -371,6 +371,9 @@ def picture_context(
         "srcset": srcset(fallback),
         "sources": sources if fallback else [],
         "sizes": SIZES.get(sizes, sizes),
+        # The checkers take "auto" only on a lazy <img>, so a <source> carries the
+        # media conditions alone (the widest-card fallback for its formats).
+        "source_sizes": source_sizes(SIZES.get(sizes, sizes)),
         "alt": alt,
         "width": width,
         "height": height,
@@ -378,6 +381,10 @@ def picture_context(
         "priority": priority,
         "css_class": css_class,
     }
+
+
+def source_sizes(sizes: str) -> str:
+    return sizes.removeprefix("auto, ")
 
 
 def render_picture(**kwargs) -> str:

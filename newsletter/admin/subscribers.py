@@ -29,7 +29,7 @@ def short_time(moment: datetime | None) -> str | None:
     local = timezone.localtime(moment)
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
-        local.isoformat(),
+        local.isoformat(timespec="seconds"),
         local.strftime("%Y-%m-%d %H:%M %Z"),
         local.strftime("%Y-%m-%d"),
     )
