@@ -10,6 +10,37 @@ from django_tasks_db.models import DBTaskResult
 from core.models import SingleRowModel
 
 
+class LabelledTabularInline(admin.TabularInline):
+    """A tabular inline whose inputs each have a name for screen readers.
+
+    The table's column headings are not <label>s, so every input (and the
+    "Delete?" box) gets an aria-label: its column's heading and the row's number,
+    e.g. "Title, row 2". The autocomplete's select2 box copies it
+    (static/admin/js/select2-labels.js).
+    """
+
+    class Media:
+        js = ["admin/js/select2-labels.js"]
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+
+        class LabelledFormSet(formset):
+            def add_fields(self, form, index):
+                super().add_fields(form, index)
+                row = "new row" if index is None else f"row {index + 1}"
+                for name, field in form.fields.items():
+                    if field.widget.is_hidden:
+                        continue
+                    heading = "Delete" if name == "DELETE" else field.label or name
+                    # A related-object wrapper renders the widget it wraps, a copy
+                    # per form (its own attrs are the class-wide original's).
+                    widget = getattr(field.widget, "widget", field.widget)
+                    widget.attrs["aria-label"] = f"{heading}, {row}"
+
+        return LabelledFormSet
+
+
 class SuperuserTaskResultAdmin(DBTaskResultAdmin):
     """Task results hold task arguments (subscriber ids, email addresses) and
     tracebacks: for superusers only, whatever model permissions a user has."""

@@ -4,7 +4,6 @@ checked before it becomes a revision (articles/admin/articles.py saves it)."""
 from typing import Any
 
 from django import forms
-from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.formsets import DELETION_FIELD_NAME
@@ -21,6 +20,7 @@ from articles.models import (
     Reference,
     source_dict,
 )
+from core.admin import LabelledTabularInline
 
 # Wide inputs for the one-line text fields, so a normal title shows in full.
 WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
@@ -167,7 +167,7 @@ def submitted_sources(formsets) -> list[dict[str, Any]]:
     return [s for f in formsets if isinstance(f, SourceFormSet) for s in f.sources()]
 
 
-class SourceInline(admin.TabularInline):
+class SourceInline(LabelledTabularInline):
     model = Reference
     form = SourceForm
     formset = SourceFormSet

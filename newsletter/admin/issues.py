@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from core.admin import LabelledTabularInline
 from core.sanitize import sanitize_html
 from newsletter import emails, selectors
 from newsletter.admin.forms import IssueAdminForm
@@ -46,7 +47,7 @@ def may_edit(request: HttpRequest, issue: Issue | None) -> bool:
     return services.may(request.user, services.SEND_PERMISSION)
 
 
-class IssueArticleInline(admin.TabularInline):
+class IssueArticleInline(LabelledTabularInline):
     model = IssueArticle
     fields = ["position", "article"]
     autocomplete_fields = ["article"]

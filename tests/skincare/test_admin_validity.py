@@ -4,8 +4,11 @@ public list pages with cover images."""
 
 import io
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -14,9 +17,17 @@ from PIL import Image
 from articles.editorial import revisions, workflow
 from articles.models import Article
 from articles.publishing import renditions
-from newsletter.models import IssueArticle, Subscriber
+from newsletter.models import (
+    Issue,
+    IssueArticle,
+    LawfulBasis,
+    Subscriber,
+    SubscriberImport,
+)
+from newsletter.subscribers.imports import check_import
 from tests.conftest import VerifiedClient
 from tests.factories import (
+    make_author,
     make_draft,
     make_issue,
     make_reviewer,
@@ -78,33 +89,138 @@ def reviewed_article() -> Article:
     return article
 
 
-def admin_documents(client) -> dict[str, str]:
-    """{document name: HTML} for the admin pages staff use, and public lists with
-    covers."""
+@dataclass
+class AdminData:
+    """The records the admin pages show: real data, as staff would see it."""
+
+    article: Article  # live, medical, with revisions, transitions, sources, a cover
+    in_review: Article  # waiting for a medical reviewer: approve or ask for changes
+    draft: Article  # the writer's draft: submit for review
+    issue: Issue  # a draft issue featuring the live article
+    subscriber: Subscriber
+    subscriber_import: SubscriberImport  # checked, with a row in error
+    owner: User  # the superuser who looks, with credentials (so may approve)
+
+
+def admin_data() -> AdminData:
     article = reviewed_article()
+    in_review = make_draft(
+        title="Azelaic acid, slowly",
+        topic=article.topic,
+        summary=LONG_SUMMARY,
+        created_by=article.created_by,
+    )
+    data = revisions.snapshot(in_review)
+    data.update(
+        body="<p>Start every other night [1].</p>",
+        sources=[{"title": "A review", "url": "https://example.org/r"}],
+    )
+    workflow.save_draft(article=in_review, data=data, user=article.created_by)
+    workflow.submit_for_review(article=in_review, user=article.created_by)
+    in_review.refresh_from_db()
+    draft = make_draft(
+        title="Sunscreen under make-up",
+        summary=LONG_SUMMARY,
+        created_by=in_review.created_by,
+    )
     issue = make_issue(subject="Winter skin, kept calm")
     IssueArticle.objects.create(issue=issue, article=article, position=1)
-    make_subscriber(first_name="Ada")
+    subscriber = make_subscriber(first_name="Ada")
     make_subscriber(status=Subscriber.Status.CONFIRMED)
+    subscriber_import = SubscriberImport.objects.create(
+        file_name="clinic-list.csv",
+        data="email,first_name\nbea@example.com,Bea\nnot-an-address,Cy\n",
+        basis=LawfulBasis.CONFIRM,
+        created_by=make_staff(username="importer"),
+    )
+    check_import(import_id=subscriber_import.pk)
+    owner = make_staff(username="owner")
+    make_author(name="Dr Owner", user=owner, credentials="MD")
+    return AdminData(
+        owner=owner,
+        article=article,
+        in_review=in_review,
+        draft=draft,
+        issue=issue,
+        subscriber=subscriber,
+        subscriber_import=subscriber_import,
+    )
+
+
+def change(model: str, obj) -> str:
+    return reverse(f"admin:{model}_change", args=[obj.pk])
+
+
+# The admin pages staff use, each as {name: address builder}, shared by the Nu Html
+# Checker (below) and axe-core (tests/skincare/test_admin_quality_browser.py). A new
+# admin page is checked by both once it is added here.
+ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
+    "admin-dashboard": lambda d: reverse("admin:index"),
+    "admin-article-list": lambda d: reverse("admin:articles_article_changelist"),
+    "admin-article-change": lambda d: change("articles_article", d.article),
+    "admin-article-change-in-review": lambda d: change("articles_article", d.in_review),
+    "admin-article-change-draft": lambda d: change("articles_article", d.draft),
+    "admin-article-add": lambda d: reverse("admin:articles_article_add"),
+    "admin-article-revisions": lambda d: reverse(
+        "admin:articles_article_revisions", args=[d.article.pk]
+    ),
+    "admin-article-compare": lambda d: reverse(
+        "admin:articles_article_compare", args=[d.article.pk]
+    ),
+    "admin-article-preview": lambda d: reverse(
+        "admin:articles_article_preview", args=[d.article.pk]
+    ),
+    "admin-article-preview-links": lambda d: reverse(
+        "admin:articles_article_preview_links", args=[d.article.pk]
+    ),
+    "admin-issue-list": lambda d: reverse("admin:newsletter_issue_changelist"),
+    "admin-issue-change": lambda d: change("newsletter_issue", d.issue),
+    "admin-issue-add": lambda d: reverse("admin:newsletter_issue_add"),
+    "admin-issue-preview": lambda d: reverse(
+        "admin:newsletter_issue_preview", args=[d.issue.pk]
+    ),
+    "admin-issue-send": lambda d: reverse(
+        "admin:newsletter_issue_send", args=[d.issue.pk]
+    ),
+    "admin-issue-schedule": lambda d: reverse(
+        "admin:newsletter_issue_schedule", args=[d.issue.pk]
+    ),
+    "admin-subscriber-list": lambda d: reverse(
+        "admin:newsletter_subscriber_changelist"
+    ),
+    "admin-subscriber-change": lambda d: change("newsletter_subscriber", d.subscriber),
+    "admin-subscriber-import": lambda d: reverse("admin:newsletter_subscriber_import"),
+    "admin-subscriber-import-status": lambda d: reverse(
+        "admin:newsletter_subscriber_import_status", args=[d.subscriber_import.pk]
+    ),
+}
+# What staff see after a workflow button: {name: (article, action)}; the page is
+# the article's change page with the confirmation message.
+WORKFLOW_CONFIRMATIONS: dict[str, tuple[Callable[[AdminData], Article], str]] = {
+    "admin-article-submitted": (lambda d: d.draft, "submit"),
+    "admin-article-approved": (lambda d: d.in_review, "approve"),
+    "admin-article-published": (lambda d: d.in_review, "publish"),
+    "admin-article-unpublished": (lambda d: d.article, "unpublish"),
+}
+
+
+def workflow_url(article: Article, action: str) -> str:
+    return reverse(f"admin:articles_article_workflow_{action}", args=[article.pk])
+
+
+def admin_documents(client) -> dict[str, str]:
+    """{document name: HTML} for the admin pages staff use, a workflow
+    confirmation after each button, and public lists with covers."""
+    data = admin_data()
     staff = VerifiedClient()
-    staff.force_login(make_staff(username="owner"))
-    gets = {
-        "admin-dashboard": reverse("admin:index"),
-        "admin-article-list": reverse("admin:articles_article_changelist"),
-        "admin-article-change": reverse(
-            "admin:articles_article_change", args=[article.pk]
-        ),
-        "admin-article-add": reverse("admin:articles_article_add"),
-        "admin-issue-list": reverse("admin:newsletter_issue_changelist"),
-        "admin-issue-change": reverse("admin:newsletter_issue_change", args=[issue.pk]),
-        "admin-issue-add": reverse("admin:newsletter_issue_add"),
-        "admin-subscriber-list": reverse("admin:newsletter_subscriber_changelist"),
-    }
+    staff.force_login(data.owner)
     documents = {}
-    for name, path in gets.items():
+    for name, build in ADMIN_PAGES.items():
+        path = build(data)
         response = staff.get(path)
         assert response.status_code == 200, (name, path)
         documents[name] = response.content.decode()
+    article = data.article
     for name, path in {
         "home-with-covers": reverse("articles:home"),
         "article-list-with-covers": reverse("articles:list"),
@@ -114,6 +230,13 @@ def admin_documents(client) -> dict[str, str]:
         assert response.status_code == 200, (name, path)
         documents[name] = response.content.decode()
     assert "<source" in documents["article-list-with-covers"]
+    # Last: unpublishing takes the article off the public lists above.
+    for name, (article, action) in WORKFLOW_CONFIRMATIONS.items():
+        response = staff.post(workflow_url(article(data), action), follow=True)
+        assert response.status_code == 200, name
+        [message] = response.context["messages"]
+        assert message.level_tag == "success", (name, message)
+        documents[name] = response.content.decode()
     return documents
 
 
