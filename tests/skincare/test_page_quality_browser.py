@@ -12,6 +12,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import expect
 
@@ -222,6 +223,19 @@ def test_staff_sign_in_pages_have_no_accessibility_violations(
     page.get_by_role("button", name="Use this backup code").click()
     expect(page.get_by_text("That backup code is not right")).to_be_visible()
     check(page, "staff-verify-wrong-code")
+
+    # An authenticator app as the only factor: the page asks for its 6-digit code.
+    app_user = make_role_user("Editor", username="app-user")
+    TOTPDevice.objects.create(user=app_user, name="Phone", confirmed=True)
+    with_app = Client()
+    with_app.force_login(app_user)
+    page = page_as(with_app)
+    page.goto(live_server.url + reverse("staff:verify"))
+    check(page, "staff-verify-app")
+    page.get_by_label("6-digit code").fill("000000")
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#token-error")).to_be_visible()
+    check(page, "staff-verify-app-wrong-code")
 
     owner = make_staff(username="owner")
     for _ in range(settings.STAFF_SIGN_IN_ACCOUNT_LIMIT):

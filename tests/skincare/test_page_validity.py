@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from articles.models import Article, Correction, Evidence, Reference
@@ -400,6 +401,18 @@ def staff_sign_in_documents(settings, django_capture_on_commit_callbacks) -> dic
     documents["staff-verify-wrong-code"] = unverified.post(
         reverse("staff:verify"), {"code": "0000-0000-0000"}
     ).content.decode()
+    # An authenticator app as the only factor: the page asks for its 6-digit code.
+    app_user = make_role_user("Editor", username="app-user")
+    TOTPDevice.objects.create(user=app_user, name="Phone", confirmed=True)
+    with_app = Client()
+    with_app.force_login(app_user)
+    documents["staff-verify-app"] = with_app.get(
+        reverse("staff:verify")
+    ).content.decode()
+    documents["staff-verify-app-wrong-code"] = with_app.post(
+        reverse("staff:verify"), {"token": "000000"}
+    ).content.decode()
+    assert 'id="token-error"' in documents["staff-verify-app-wrong-code"]
 
     login = reverse("admin:login")
     visitor = Client()
