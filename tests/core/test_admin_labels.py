@@ -4,7 +4,9 @@ templates/admin/search_form.html). axe-core checks the pages in a browser
 (tests/skincare/test_admin_quality_browser.py); these check the markup without one."""
 
 import re
+from pathlib import Path
 
+import django
 import pytest
 from django.urls import reverse
 
@@ -72,3 +74,56 @@ def test_inline_tables_have_no_empty_header_cells(staff_client):
 def test_the_search_box_of_a_list_is_named_in_words(staff_client):
     page = staff_client.get(reverse("admin:newsletter_subscriber_changelist")).text
     assert re.search(r'id="searchbar" aria-label="Search subscribers"', page)
+
+
+DJANGO_TEMPLATES = Path(django.__file__).parent / "contrib/admin/templates/admin"
+OUR_TEMPLATES = Path(__file__).parents[2] / "templates/admin"
+
+
+def without_comment(text: str) -> str:
+    return re.sub(r"\A\{% comment %\}.*?\{% endcomment %\}", "", text, flags=re.S)
+
+
+@pytest.mark.parametrize(
+    "name, changes",
+    [
+        (
+            "edit_inline/tabular.html",
+            [
+                (
+                    '       <th class="original"></th>\n',
+                    "       {# Skincare: an empty cell, not an empty header "
+                    "(axe: empty-table-header). #}\n"
+                    '       <td class="original"></td>\n',
+                ),
+                (
+                    "     <th>{% if inline_admin_formset.formset.can_delete and "
+                    "inline_admin_formset.has_delete_permission %}"
+                    '{% translate "Delete?" %}{% endif %}</th>\n',
+                    "     {% if inline_admin_formset.formset.can_delete and "
+                    "inline_admin_formset.has_delete_permission %}"
+                    '<th>{% translate "Delete?" %}</th>'
+                    "{% else %}<td></td>{% endif %}\n",
+                ),
+            ],
+        ),
+        (
+            "search_form.html",
+            [
+                (
+                    'id="searchbar"{% if',
+                    'id="searchbar" aria-label="{% translate \'Search\' %} '
+                    '{{ cl.opts.verbose_name_plural }}"{% if',
+                ),
+            ],
+        ),
+    ],
+)
+def test_the_admin_templates_we_copy_differ_from_djangos_only_in_our_fix(name, changes):
+    """A Django upgrade that changes one of these templates fails here: copy it
+    again and make the same change."""
+    expected = (DJANGO_TEMPLATES / name).read_text()
+    for old, new in changes:
+        assert expected.count(old) == 1, old
+        expected = expected.replace(old, new)
+    assert without_comment((OUR_TEMPLATES / name).read_text()) == expected
