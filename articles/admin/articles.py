@@ -318,8 +318,6 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.display(description="Stage", ordering="stage")
     def stage_column(self, article: Article) -> str:
-        if article.has_unpublished_changes:
-            return f"{article.stage_label} · unpublished changes"
         return article.stage_label
 
     @admin.display(description="Publish time", ordering="published_at")

@@ -377,7 +377,7 @@ def test_stage_column_shows_unpublished_changes_of_a_live_article(staff_client, 
     )
     make_draft(title="Draft piece")
     text = staff_client.get(reverse("admin:articles_article_changelist")).text
-    assert '<td class="field-stage_column">Draft · unpublished changes</td>' in text
+    assert '<td class="field-stage_column">Live · changes in draft</td>' in text
     assert '<td class="field-stage_column">Draft</td>' in text
     # The list shows the row readers see, not the draft's new title.
     assert "Live piece, retitled" not in text
