@@ -207,6 +207,10 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if permissions.refusal(request.user, Action.FEATURE, obj):
+            # Not shown, so not in the form: a posted "featured" is ignored, and
+            # the workflow refuses the change from any other path (save_draft).
+            fieldsets = [f for f in fieldsets if "featured" not in f[1]["fields"]]
         if obj is not None and not self.has_change_permission(request, obj):
             return [*fieldsets, ("Sources", {"fields": ["source_list"]})]
         return fieldsets
