@@ -58,6 +58,8 @@ def test_a_failed_first_save_keeps_the_cover_and_the_corrected_one_saves_it(
     assert b"".join(image.streaming_content)[:2] == b"\xff\xd8"  # a JPEG
     held = held_uploads.held(token=token, user=writer)
     assert default_storage.exists(held.name)
+    # Not at a public address: the thumbnail's is for this user only.
+    assert client.get(f"/media/{held.name}").status_code == 404
 
     corrected = admin_article_form(
         cover_image_alt="A tube of sunscreen on a towel.", held_cover=token
