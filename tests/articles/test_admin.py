@@ -283,7 +283,7 @@ def test_image_dialog_fields_the_sanitiser_would_strip_are_disallowed():
     # Border (img{border-width}), HSpace/VSpace (img{margin-*}), Alignment
     # (img{float}).
     disallowed = settings.CKEDITOR_CONFIGS["default"]["disallowedContent"]
-    assert disallowed == "img{border*,margin*,float}"
+    assert disallowed == "img{border*,margin*,float,width,height}"
     assert (
         sanitize_html(
             html='<p><img src="/media/a.png" alt="a" style="float:left;border:1px"></p>'
