@@ -17,6 +17,8 @@ from articles.publishing import renditions
 from newsletter.models import IssueArticle, Subscriber
 from tests.conftest import VerifiedClient
 from tests.factories import (
+    admin_article_form,
+    image_upload,
     make_draft,
     make_issue,
     make_reviewer,
@@ -105,6 +107,13 @@ def admin_documents(client) -> dict[str, str]:
         response = staff.get(path)
         assert response.status_code == 200, (name, path)
         documents[name] = response.content.decode()
+    # The add form shown again with an error, holding the cover image chosen.
+    refused = staff.post(
+        reverse("admin:articles_article_add"),
+        admin_article_form(cover_image=image_upload("held.png")),
+    )
+    assert "Chosen: <strong>held.png</strong>" in refused.text
+    documents["admin-article-add-held-cover"] = refused.content.decode()
     for name, path in {
         "home-with-covers": reverse("articles:home"),
         "article-list-with-covers": reverse("articles:list"),
