@@ -13,9 +13,14 @@ from django.core.management import call_command
 from django.urls import reverse
 from PIL import Image
 
-from articles.models import Article
+from articles.models import Article, Stage
 from core import held_uploads
-from tests.factories import admin_article_form, image_upload, make_role_user
+from tests.factories import (
+    admin_article_form,
+    image_upload,
+    make_article,
+    make_role_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +179,34 @@ def test_clean_held_uploads_removes_only_expired_ones(client, writer, monkeypatc
     out = StringIO()
     call_command("clean_held_uploads", stdout=out)  # twice: nothing left
     assert "Deleted 0 held upload(s)." in out.getvalue()
+
+
+def test_a_change_to_a_live_article_keeps_the_held_cover_for_its_draft(
+    client, django_capture_on_commit_callbacks
+):
+    editor = make_role_user("Editor")
+    client.force_login(editor)
+    live = make_article(stage=Stage.LIVE)
+    url = reverse("admin:articles_article_change", args=[live.pk])
+    form = admin_article_form(
+        title=live.title,
+        slug=live.slug,
+        summary=live.summary,
+        body=live.body,
+        author=live.author_id,
+        topic=live.topic_id,
+    )
+    refused = client.post(url, {**form, "cover_image": image_upload("new.png")})
+    assert refused.status_code == 200
+    token = held_token(refused.text)
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post(
+            url,
+            {**form, "held_cover": token, "cover_image_alt": "A new cover."},
+        )
+    assert saved.status_code == 302
+    article = Article.objects.get(pk=live.pk)
+    # Readers keep the live version (no cover); the draft names the new one.
+    assert not article.cover_image
+    assert article.latest_revision.data["cover_image"].startswith("covers/")
+    assert default_storage.exists(article.latest_revision.data["cover_image"])
