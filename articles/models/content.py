@@ -437,6 +437,16 @@ class Article(models.Model):
         return "Draft"
 
     @property
+    def stage_shown(self) -> str:
+        """The stage readers see, for the badge's colour: live or scheduled while a
+        change is in progress (stage_label says which)."""
+        if self.is_live:
+            return Stage.LIVE
+        if self.is_scheduled:
+            return Stage.SCHEDULED
+        return self.stage
+
+    @property
     def stage_label(self) -> str:
         """The stage as staff read it, saying first what readers see: a live or
         scheduled article with a change in progress is "Live · changes in draft",

@@ -74,6 +74,9 @@ def test_the_list_dashboard_and_panel_show_the_same_label(client):
     assert "Live · changes in review</span>" in dashboard
     page = client.get(reverse("admin:articles_article_change", args=[article.pk]))
     assert "Live · changes in review</span>" in page.text
+    # Coloured as live, the version readers see.
+    badge = 'class="stage-badge stage-badge--live">Live · changes in review</span>'
+    assert badge in page.text and badge in dashboard
     assert ">Draft</span>" not in page.text + dashboard
 
 
