@@ -1,9 +1,19 @@
 """Read queries more than one part of the articles app shares (the public views
 and the sitemap): each in one place, so they ask the same thing."""
 
-from django.db.models import Count
+from datetime import datetime
 
-from articles.models import EditorialPolicy, HomePage, Topic, published_q
+from django.db.models import Count, F
+
+from articles.models import (
+    Article,
+    EditorialPolicy,
+    HomePage,
+    Stage,
+    Topic,
+    Transition,
+    published_q,
+)
 
 
 def topics_with_articles():
@@ -27,3 +37,27 @@ def editorial_policy() -> EditorialPolicy:
 def home_page() -> HomePage:
     """The home page's words as staff last saved them; the defaults if never."""
     return HomePage.current() or HomePage()
+
+
+def live_since(article: Article) -> datetime | None:
+    """When the version readers see now went live: the last time its revision was
+    published (at its publish time, when it was scheduled). Not the article's
+    publish time, which stays the first publication's after a correction. An
+    article published outside the workflow (no such step) went live then."""
+    if not article.is_live:
+        return None
+    published = (
+        Transition.objects.filter(
+            article_id=article.pk,
+            revision_id=article.live_revision_id,
+            to_stage__in=[Stage.LIVE, Stage.SCHEDULED],
+        )
+        # An approval or a reschedule leaves the stage as it was.
+        .exclude(from_stage=F("to_stage"))
+        .order_by("-at", "-pk")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if published is None or published < article.published_at:
+        return article.published_at
+    return published

@@ -28,6 +28,7 @@ from django.utils.encoding import filepath_to_uri
 from django.utils.http import http_date
 from django.views.static import was_modified_since
 
+from core.held_uploads import HELD_FOLDER
 from core.images import ALLOWED_IMAGE_FORMATS, GENERATED_FORMATS, image_extension
 
 SERVED_EXTENSIONS = {*ALLOWED_IMAGE_FORMATS, *GENERATED_FORMATS}
@@ -114,6 +115,9 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
     emails use, redirects there.
     """
     if image_extension(path) not in SERVED_EXTENSIONS or not _is_safe_name(path):
+        raise Http404("Not an image")
+    if path.startswith(f"{HELD_FOLDER}/"):
+        # Held for one user's form (core/held_uploads.py), shown to them only.
         raise Http404("Not an image")
     if served_elsewhere():
         response = HttpResponseRedirect(stored_url(path))

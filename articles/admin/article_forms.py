@@ -4,11 +4,15 @@ checked before it becomes a revision (articles/admin/articles.py saves it)."""
 from typing import Any
 
 from django import forms
+from django.contrib import admin
+from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import models
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -20,16 +24,48 @@ from articles.models import (
     Reference,
     source_dict,
 )
+from core import held_uploads
 from core.admin import LabelledTabularInline
 
 # Wide inputs for the one-line text fields, so a normal title shows in full.
 WIDE_TEXT = forms.TextInput(attrs={"class": "vTextField wide-text"})
+# The token of a cover image held from a save that failed, and its removal box.
+HELD_COVER = "held_cover"
+HELD_COVER_REMOVE = "held_cover_remove"
+
+
+class CoverImageWidget(AdminFileWidget):
+    """The admin's file input, and under it the image chosen before a save that
+    failed: shown, kept by its token, and removable."""
+
+    held: held_uploads.Held | None = None
+    held_url = ""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        html = super().render(name, value, attrs, renderer)
+        if self.held is None:
+            return html
+        return html + render_to_string(
+            "admin/articles/article/includes/held_cover.html",
+            {
+                "held": self.held,
+                "held_url": self.held_url,
+                "token_name": HELD_COVER,
+                "remove_name": HELD_COVER_REMOVE,
+            },
+        )
 
 
 class ArticleAdminForm(forms.ModelForm):
     # Why saving is refused, set per request by ArticleAdmin.get_form: a form
     # carrying a refusal is never valid, so nothing is saved.
     refusal = ""
+    # Who is saving, set per request by ArticleAdmin.get_form: a held cover image
+    # is given back only to the user it was held for.
+    user = None
+    # The cover image held from a failed save, used by this one (ArticleAdmin
+    # releases it once saved).
+    held_cover: held_uploads.Held | None = None
     # The latest revision when the page was shown (the change form's template
     # writes it): a save over a later one would silently undo it.
     base_revision = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -55,6 +91,7 @@ class ArticleAdminForm(forms.ModelForm):
             "title": WIDE_TEXT,
             "slug": WIDE_TEXT,
             "summary": forms.Textarea(attrs={"rows": 3, "class": "wide-text"}),
+            "cover_image": CoverImageWidget,
             "cover_image_alt": WIDE_TEXT,
             "seo_title": WIDE_TEXT,
             "seo_description": WIDE_TEXT,
@@ -83,12 +120,52 @@ class ArticleAdminForm(forms.ModelForm):
             cleaned["slug"] = services.unique_article_slug(
                 title=cleaned["title"], exclude_pk=self.instance.pk
             )
+        self.take_held_cover(cleaned)
         if cleaned.get("cover_image") and not cleaned.get("cover_image_alt"):
             self.add_error(
                 "cover_image_alt",
                 "Describe the cover image for readers who cannot see it.",
             )
         return cleaned
+
+    def take_held_cover(self, cleaned: dict[str, Any]) -> None:
+        """Without a new file (nor "Clear"), the image held from the failed save
+        before is the cover chosen, unless its removal is ticked. A token that is
+        not this user's, altered or expired gives nothing, and says so."""
+        token = self.data.get(HELD_COVER, "")
+        if (
+            "cover_image" not in cleaned
+            or not token
+            or self.data.get(HELD_COVER_REMOVE)
+        ):
+            return
+        chosen = cleaned["cover_image"]
+        if isinstance(chosen, UploadedFile) or chosen is False:
+            return
+        held = held_uploads.held(token=token, user=self.user)
+        if held is None:
+            self.add_error(
+                "cover_image",
+                "The image chosen before could not be kept (it expired): choose "
+                "it again.",
+            )
+            return
+        self.held_cover = held
+        cleaned["cover_image"] = held_uploads.open_held(held)
+
+    def hold_cover(self, *, url_for) -> None:
+        """Shown again with an error: keep the cover image just chosen (or the
+        one already held), so the next save has it without a new upload.
+        `url_for(token)` is the address of its thumbnail."""
+        if not self.is_bound or "cover_image" not in self.fields:
+            return
+        chosen = getattr(self, "cleaned_data", {}).get("cover_image")
+        if isinstance(chosen, UploadedFile):
+            self.held_cover = held_uploads.hold(upload=chosen, user=self.user)
+        if self.held_cover is not None:
+            widget = self.fields["cover_image"].widget
+            widget.held = self.held_cover
+            widget.held_url = url_for(self.held_cover.token)
 
     def check_base_revision(self, base: int | None) -> None:
         """Refuse a save made from a page shown before the latest revision was

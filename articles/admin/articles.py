@@ -7,8 +7,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -34,6 +36,7 @@ from articles.models import (
     source_dict,
 )
 from articles.publishing.pages import ArticlePage
+from core import held_uploads
 
 # The request attribute holding why a POST may not save the article: set only by
 # ArticleAdmin.changeform_view, to show the form again with the reason.
@@ -207,6 +210,10 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if permissions.refusal(request.user, Action.FEATURE, obj):
+            # Not shown, so not in the form: a posted "featured" is ignored, and
+            # the workflow refuses the change from any other path (save_draft).
+            fieldsets = [f for f in fieldsets if "featured" not in f[1]["fields"]]
         if obj is not None and not self.has_change_permission(request, obj):
             return [*fieldsets, ("Sources", {"fields": ["source_list"]})]
         return fieldsets
@@ -214,7 +221,28 @@ class ArticleAdmin(admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         form.refusal = getattr(request, REFUSAL, "")
+        form.user = request.user
         return form
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        # A POST shown again has an error: the cover image chosen is held.
+        context["adminform"].form.hold_cover(
+            url_for=lambda token: reverse(
+                "admin:articles_article_held_cover", args=[token]
+            )
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def held_cover_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        """The thumbnail of a cover image held for this user, and nobody else."""
+        held = held_uploads.held(token=token, user=request.user)
+        if held is None:
+            raise Http404("No such image.")
+        response = FileResponse(default_storage.open(held.name))
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
@@ -268,6 +296,10 @@ class ArticleAdmin(admin.ModelAdmin):
         article = form.instance
         before = article.latest_revision_id
         services.store_cover_upload(article=article)
+        held = form.held_cover
+        if held is not None:
+            # Stored as the cover: the held copy goes once the save is committed.
+            transaction.on_commit(lambda: held_uploads.release(upload=held))
         data = revisions.snapshot(article, sources=submitted_sources(formsets))
         revision = workflow.save_draft(article=article, data=data, user=request.user)
         # Unchanged: save_draft returns the latest revision, or for a live article
@@ -318,8 +350,6 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.display(description="Stage", ordering="stage")
     def stage_column(self, article: Article) -> str:
-        if article.has_unpublished_changes:
-            return f"{article.stage_label} · unpublished changes"
         return article.stage_label
 
     @admin.display(description="Publish time", ordering="published_at")
@@ -348,8 +378,14 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         preview = self.admin_site.admin_view(self.preview_view)
+        held_cover = self.admin_site.admin_view(self.held_cover_view)
         return [
             path("<int:object_id>/preview/", preview, name="articles_article_preview"),
+            path(
+                "held-cover/<str:token>/",
+                held_cover,
+                name="articles_article_held_cover",
+            ),
             *revision_views.urls(self),
             *workflow_views.urls(self),
             *super().get_urls(),

@@ -131,9 +131,10 @@ def autosave_context(request: HttpRequest, article: Article | None) -> dict[str,
                 "admin:articles_article_revisions", args=[article.pk]
             ),
             "compare_url": reverse("admin:articles_article_compare", args=[article.pk]),
-            "preview_links_url": reverse(
-                "admin:articles_article_preview_links", args=[article.pk]
-            ),
+            # Only to those who may make share links (editors).
+            "preview_links_url": ""
+            if permissions.refusal(request.user, Action.SHARE_PREVIEW, article)
+            else reverse("admin:articles_article_preview_links", args=[article.pk]),
             "has_unpublished_changes": article.has_unpublished_changes,
         }
     return {

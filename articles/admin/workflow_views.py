@@ -8,6 +8,7 @@ the permission again: a crafted POST is refused exactly as a hidden button is.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -25,6 +26,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from articles import selectors
 from articles.editorial import content_checks, permissions, revisions, workflow
 from articles.editorial.medical import needs_medical_review
 from articles.editorial.permissions import Action
@@ -313,6 +315,8 @@ class Panel:
     idle_reason: str
     # The reviewer's request, while the article waits for the changes.
     changes_requested: Transition | None
+    # When the version readers see went live (not the first publish time).
+    live_since: datetime | None
 
     @property
     def failing(self) -> list[content_checks.Check]:
@@ -395,6 +399,7 @@ def panel(article: Article, user) -> Panel:
         .first()
         if article.stage == Stage.CHANGES_REQUESTED
         else None,
+        live_since=selectors.live_since(article),
     )
 
 

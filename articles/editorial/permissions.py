@@ -25,6 +25,7 @@ class Action(TextChoices):
     ASSIGN_REVIEWER = "assign_reviewer", "Assign a reviewer"
     SHARE_PREVIEW = "share_preview", "Share a preview"
     MARK_NOT_MEDICAL = "mark_not_medical", "Mark not medical"
+    FEATURE = "feature", "Feature on the home page"
 
 
 PUBLISH_PERMISSION = "articles.publish_article"
@@ -82,6 +83,10 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
                 "text sends it back to Draft."
             )
         return ""
+    if action == Action.FEATURE:
+        # Featuring places an article at the top of the home page: an editor's
+        # choice, on a new article as on any other.
+        return "" if editor else "Only an editor can feature an article."
     assert article is not None
     stage = article.stage
     if action == Action.SUBMIT:

@@ -21,6 +21,7 @@ from articles.editorial.permissions import (
     Action,
     check,
     readers_have_seen,
+    refusal,
 )
 from articles.errors import WorkflowError
 from articles.models import (
@@ -144,6 +145,8 @@ def _save(
 ) -> ArticleRevision:
     data = {**data, "body": sanitize_html(html=data.get("body") or "")}
     if article.pk is None:
+        if data.get("featured"):
+            check(user, Action.FEATURE, article)
         revisions.apply(article, data)
         article.created_by = user
         services.save_article(article=article)
@@ -163,6 +166,8 @@ def _save(
         return revision
     article = _locked(article)
     previous = revisions.latest(article, user=user)
+    if bool(data.get("featured")) != bool(previous.data.get("featured")):
+        check(user, Action.FEATURE, article)
     turns_off = is_medical(article, previous.data) and not is_medical(article, data)
     if turns_off and not medical_off_reason:
         raise WorkflowError(
@@ -233,9 +238,14 @@ def restore_revision(
     """Make an old revision's content the latest draft (a new revision)."""
     if revision.article_id != article.pk:
         raise WorkflowError("That revision belongs to another article.")
+    data = dict(revision.data)
+    if refusal(user, Action.FEATURE, article):
+        # Restoring is about the content: whoever may not feature keeps the
+        # placement the latest revision has.
+        data["featured"] = revisions.latest(article, user=user).data.get("featured")
     return save_draft(
         article=article,
-        data=dict(revision.data),
+        data=data,
         user=user,
         note=f"Restored from revision {revision.number}",
     )

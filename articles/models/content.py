@@ -28,6 +28,16 @@ class Stage(models.TextChoices):
     UNPUBLISHED = "unpublished", "Unpublished"
 
 
+# Where the change to a live (or scheduled) article is, by the latest revision's
+# stage (Article.stage_label).
+CHANGES_IN_PROGRESS = {
+    Stage.DRAFT: "changes in draft",
+    Stage.CHANGES_REQUESTED: "changes requested",
+    Stage.IN_REVIEW: "changes in review",
+    Stage.APPROVED: "approved changes waiting",
+}
+
+
 class Evidence(models.TextChoices):
     """How strong the evidence behind an article is, shown near its title."""
 
@@ -427,12 +437,32 @@ class Article(models.Model):
         return "Draft"
 
     @property
+    def stage_shown(self) -> str:
+        """The stage readers see, for the badge's colour: live or scheduled while a
+        change is in progress (stage_label says which)."""
+        if self.is_live:
+            return Stage.LIVE
+        if self.is_scheduled:
+            return Stage.SCHEDULED
+        return self.stage
+
+    @property
     def stage_label(self) -> str:
-        """The stage as staff read it: a scheduled article whose time has come is
-        live."""
-        if self.stage == Stage.SCHEDULED and self.is_live:
-            return Stage.LIVE.label
-        return Stage(self.stage).label
+        """The stage as staff read it, saying first what readers see: a live or
+        scheduled article with a change in progress is "Live · changes in draft",
+        not "Draft" (the stage of its latest revision). The one label the
+        dashboard, the admin lists and the workflow panel show; it reads only
+        the row's own fields, so a list adds no query per row."""
+        if self.is_live:
+            shown = "Live"
+        elif self.is_scheduled:
+            moment = timezone.localtime(self.published_at)
+            shown = f"Scheduled for {moment.day} {moment:%b %Y, %H:%M}"
+        else:
+            return Stage(self.stage).label
+        if not self.has_unpublished_changes:
+            return shown
+        return f"{shown} · {CHANGES_IN_PROGRESS.get(self.stage, 'changes in draft')}"
 
     @property
     def is_medical(self) -> bool:

@@ -30,13 +30,22 @@ CKEDITOR_CONFIGS = {
         # Keep the editor to what the server-side sanitiser lets through, and drop
         # the cloud plugins (exportpdf) that would send content to a third party.
         "removePlugins": "exportpdf,flash,iframe,forms,smiley,language,div",
-        "extraPlugins": "uploadimage",
+        # imagealt: the image dialog requires alternative text and hides the size
+        # fields (static/admin/js/ckeditor/imagealt/plugin.js). Same origin, by
+        # its unhashed static name, like contentsCss below.
+        "extraPlugins": "uploadimage,imagealt",
+        "external_plugin_resources": [
+            ("imagealt", "/static/admin/js/ckeditor/imagealt/", "plugin.js")
+        ],
         "removeDialogTabs": "image:advanced;link:advanced;link:target",
         # Border, spacing and alignment would be inline styles the sanitiser strips.
         # CKEditor 4.22 has no option to remove dialog fields; it drops every field
         # whose content the editor's filter disallows, so this removes the image
-        # dialog's Border, HSpace, VSpace and Alignment.
-        "disallowedContent": "img{border*,margin*,float}",
+        # dialog's Border, HSpace, VSpace and Alignment. Width and height too would
+        # be inline styles (the dialog never writes the attributes the sanitiser
+        # keeps): disallowed, the dialog writes no size, and imagealt hides the
+        # fields, which have no such filter check of their own.
+        "disallowedContent": "img{border*,margin*,float,width,height}",
         # The editing area's stylesheet: images fit, prose is readable. Same origin
         # (STATIC_URL, unhashed name, which WhiteNoise serves too), so the admin's
         # CSP allows it.

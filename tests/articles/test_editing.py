@@ -640,8 +640,9 @@ def test_preview_shows_the_draft_and_the_public_page_the_live_version(
 # Session, user, second-factor device; the article row and its latest revision
 # for the form, and again for the workflow panel and the revision links; the app
 # list's three singleton checks; autosave, authors, topics, transitions,
-# corrections. The same for 1 as for 30 sources and revisions.
-CHANGE_PAGE_QUERIES = 18
+# corrections; when the live version went live (the panel). The same for 1 as for
+# 30 sources and revisions.
+CHANGE_PAGE_QUERIES = 19
 
 
 @pytest.mark.parametrize("size", [1, 30])

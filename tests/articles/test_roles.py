@@ -386,6 +386,7 @@ def test_the_panel_shows_the_buttons_each_role_may_use(client, people, stage):
         assert shown == set(permissions.allowed(people[role], fresh(article))) - {
             "edit",
             "share_preview",
+            "feature",
         }
         for action in shown:
             assert f'action="{workflow_url(action, article)}"' in page.text

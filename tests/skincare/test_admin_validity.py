@@ -27,6 +27,8 @@ from newsletter.models import (
 from newsletter.subscribers.imports import check_import
 from tests.conftest import VerifiedClient
 from tests.factories import (
+    admin_article_form,
+    image_upload,
     make_author,
     make_draft,
     make_issue,
@@ -220,6 +222,13 @@ def admin_documents(client) -> dict[str, str]:
         response = staff.get(path)
         assert response.status_code == 200, (name, path)
         documents[name] = response.content.decode()
+    # The add form shown again with an error, holding the cover image chosen.
+    refused = staff.post(
+        reverse("admin:articles_article_add"),
+        admin_article_form(cover_image=image_upload("held.png")),
+    )
+    assert "Chosen: <strong>held.png</strong>" in refused.text
+    documents["admin-article-add-held-cover"] = refused.content.decode()
     article = data.article
     for name, path in {
         "home-with-covers": reverse("articles:home"),
