@@ -39,6 +39,8 @@ from articles.models import (
 )
 
 NOTE_MAX = 2000
+# A workflow button on the dashboard posts back=dashboard: the person returns there.
+BACK_TO_DASHBOARD = "dashboard"
 CORRECTION_MAX = Correction._meta.get_field("text").max_length
 # The panel's buttons, in the order they are shown.
 PANEL_ACTIONS = (
@@ -129,9 +131,14 @@ def _act(
     do: Callable[[Article, dict[str, Any]], str],
 ) -> HttpResponse:
     """Run one action from a posted form: a refusal is shown as an error message,
-    success as a success message; back to the change page either way."""
+    success as a success message; back to the change page either way, or to the
+    dashboard when the button was there (`back`)."""
     article = get_object_or_404(Article.objects.select_related("topic"), pk=object_id)
-    change_url = reverse("admin:articles_article_change", args=[article.pk])
+    change_url = (
+        reverse("admin:index")
+        if request.POST.get("back") == BACK_TO_DASHBOARD
+        else reverse("admin:articles_article_change", args=[article.pk])
+    )
     form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, _form_error(form))
