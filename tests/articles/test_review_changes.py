@@ -1,0 +1,463 @@
+"""Small corrections, quickly: the review page (a change to a medical article
+against the revision last approved, word by word, articles/admin/review_views.py),
+approving from it or from the dashboard in one click, publishing from the
+dashboard, and "Save and submit for review" on the change form. Every button is
+checked again on the server: crafted POSTs per role."""
+
+import io
+import re
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from PIL import Image
+
+from articles.editorial import revisions, workflow
+from articles.editorial.review_diff import Base, changes_for_review
+from articles.models import Article, MedicalApproval, Stage
+from tests.articles.test_editing import form_data
+from tests.conftest import VerifiedClient
+from tests.factories import (
+    make_article,
+    make_author,
+    make_reviewer,
+    make_role_user,
+    make_staff,
+    make_topic,
+)
+from tests.skincare.test_admin_validity import DJANGO_SIDEBAR_ROWS
+from tests.skincare.test_page_validity import is_problem, java, nu_check  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+TYPO = "<p>Adapalene gel claered more spots than a placebo over twelve weeks.</p>"
+FIXED = "<p>Adapalene gel cleared more spots than a placebo over twelve weeks.</p>"
+SUMMARY = (
+    "What the trials say about adapalene gel for mild acne, how to start it, and "
+    "what to expect in the first weeks."
+)
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def people(db) -> dict:
+    return {
+        "writer": make_role_user("Writer", username="writer"),
+        "reviewer": make_reviewer(username="rivera"),
+        "editor": make_role_user("Editor", username="eddie"),
+    }
+
+
+def png() -> bytes:
+    output = io.BytesIO()
+    Image.new("RGB", (40, 20), (200, 120, 90)).save(output, format="PNG")
+    return output.getvalue()
+
+
+def live_medical(
+    people: dict, *, body: str = TYPO, title: str = "Adapalene"
+) -> Article:
+    """A medical article the writer wrote, approved, published: it is live."""
+    article = Article(
+        title=title,
+        summary=SUMMARY,
+        body=body,
+        evidence="moderate",
+        author=make_author(name="Sam Writer"),
+        topic=make_topic(name="Acne", slug="acne", medical=True),
+    )
+    data = revisions.snapshot(
+        article, sources=[{"title": "A trial", "url": "https://example.org/t"}]
+    )
+    workflow.save_draft(article=article, data=data, user=people["writer"])
+    workflow.submit_for_review(article=article, user=people["writer"])
+    workflow.approve(article=article, user=people["reviewer"])
+    workflow.publish(article=article, user=people["editor"])
+    return Article.objects.get(pk=article.pk)
+
+
+def edit(article: Article, user, **changes) -> Article:
+    """The writer's correction, saved and submitted."""
+    data = {**revisions.latest(article).data, **changes}
+    workflow.save_draft(article=article, data=data, user=user)
+    workflow.submit_for_review(article=article, user=user)
+    return Article.objects.get(pk=article.pk)
+
+
+def review_url(article: Article) -> str:
+    return reverse("admin:articles_article_review", args=[article.pk])
+
+
+def approve_url(article: Article) -> str:
+    return reverse("admin:articles_article_workflow_approve", args=[article.pk])
+
+
+def publish_url(article: Article) -> str:
+    return reverse("admin:articles_article_workflow_publish", args=[article.pk])
+
+
+def page_of(client, user, url: str) -> str:
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.text
+
+
+def body_section(page: str) -> str:
+    start = page.index('id="review-body-heading"')
+    return page[start : page.index("</section>", start)]
+
+
+# The comparison --------------------------------------------------------------------
+
+
+def test_a_one_word_fix_shows_exactly_that_word_removed_and_added(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+
+    page = page_of(client, people["reviewer"], review_url(article))
+
+    body = body_section(page)
+    assert re.findall(r"<del>(.*?)</del>", body) == ["claered"]
+    assert re.findall(r"<ins>(.*?)</ins>", body) == ["cleared"]
+    assert "Adapalene gel <del>claered</del><ins>cleared</ins> more spots" in body
+    # Which revision it is compared with, said in words.
+    assert "Revision 2" in page and "compared with revision 1" in page
+    assert "the last revision a medical reviewer approved" in page
+    assert "Changed: Body text." in page
+    assert 'id="review-fields-heading"' not in page  # nothing else changed
+    assert "No change: Title, Address (slug), Summary" in page
+
+
+def test_fields_outside_the_body_are_listed_old_to_new(client, people):
+    article = live_medical(people)
+    other_topic = make_topic(name="Rosacea", slug="rosacea", medical=True)
+    article = edit(
+        article,
+        people["writer"],
+        title="Adapalene, gently",
+        topic_id=other_topic.pk,
+        sources=[{"title": "A larger trial", "url": "https://example.org/t"}],
+        cover_image=default_storage.save("covers/new.png", ContentFile(png())),
+        cover_image_alt="A tube of gel",
+    )
+
+    page = page_of(client, people["reviewer"], review_url(article))
+
+    fields = page[page.index('id="review-fields-heading"') :]
+    fields = fields[: fields.index("</section>")]
+    labels = re.findall(r"<dt>(.*?)</dt>", fields)
+    assert labels == [
+        "Title",
+        "Sources",
+        "Cover image",
+        "Cover image alt text",
+        "Topic",
+    ]
+    assert "<em>(none)</em>" in fields  # no alt text before
+    assert "Adapalene" in fields and "<ins>, gently</ins>" in fields
+    assert '<span class="review-old"><del>Acne</del></span>' in fields
+    assert '<span class="review-new"><ins>Rosacea</ins></span>' in fields
+    assert '<span class="review-new">A<ins> larger</ins> trial' in fields
+    cover = fields[fields.index("<dt>Cover image</dt>") :]
+    assert cover.split("<dt>")[1].count("<dd>Changed.</dd>") == 1
+    assert 'id="review-body-heading"' not in page  # the body did not change
+
+
+def test_html_in_the_article_is_escaped_in_the_comparison(client, people):
+    article = live_medical(
+        people,
+        body="<p>Use &lt;script&gt;alert(1)&lt;/script&gt; never.</p>",
+        title="<b>Bold</b> claim",
+    )
+    article = edit(
+        article,
+        people["writer"],
+        body="<p>Use &lt;script&gt;alert(2)&lt;/script&gt; never.</p>",
+        title="<b>Bold</b> claims",
+    )
+
+    page = page_of(client, people["reviewer"], review_url(article))
+
+    assert "<script>alert" not in page and "<b>Bold" not in page
+    body = body_section(page)
+    assert "&lt;script&gt;alert(" in body
+    assert "<del>1</del><ins>2</ins>" in body
+    assert "&lt;b&gt;Bold&lt;/b&gt;" in page
+
+
+def test_without_an_approval_the_change_is_compared_with_the_live_version(
+    client, people
+):
+    medical = make_topic(medical=True)
+    article = make_article(
+        title="Launch article",
+        topic=medical,
+        stage=Stage.LIVE,
+        body=TYPO,
+        created_by=people["writer"],
+    )
+    revisions.latest(article)  # revision 1, the live one
+    article = edit(article, people["writer"], body=FIXED)
+    assert not MedicalApproval.objects.filter(article=article).exists()
+
+    changes = changes_for_review(article, article.latest_revision)
+    assert changes.base_kind == Base.LIVE and changes.base.number == 1
+
+    page = page_of(client, people["reviewer"], review_url(article))
+    assert "compared with revision 1, <strong>the version readers see</strong>" in page
+    assert "<del>claered</del><ins>cleared</ins>" in page
+
+
+def test_a_new_article_is_shown_all_new(client, people):
+    article = Article(
+        title="Fresh",
+        summary=SUMMARY,
+        body="<p>All new words.</p>",
+        author=make_author(),
+        topic=make_topic(medical=True),
+    )
+    workflow.save_draft(
+        article=article, data=revisions.snapshot(article), user=people["writer"]
+    )
+    page = page_of(client, people["reviewer"], review_url(article))
+    assert "everything is new" in page
+    assert "<ins>All new words.</ins>" in page
+
+
+def test_long_unchanged_runs_are_folded_around_the_change(people):
+    paragraphs = [f"<p>Paragraph number {n} stays.</p>" for n in range(20)]
+    article = live_medical(people, body="".join(paragraphs))
+    changed = list(paragraphs)
+    changed[10] = "<p>Paragraph number 10 moves.</p>"
+    article = edit(article, people["writer"], body="".join(changed))
+
+    changes = changes_for_review(article, article.latest_revision)
+
+    kinds = [line.kind for line in changes.body]
+    assert kinds == ["skip"] + ["equal"] * 2 + ["replace"] + ["equal"] * 2 + ["skip"]
+    assert changes.body[0].skipped == 8 and changes.body[-1].skipped == 7
+    assert changes.body[3].parts[-3:] == [
+        ("del", "stays"),
+        ("ins", "moves"),
+        ("equal", "."),
+    ]
+
+
+# Who may approve, on the page and by crafted POST ---------------------------------
+
+
+def test_the_review_page_offers_approval_only_to_whom_the_rules_allow(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    reviewer_page = page_of(client, people["reviewer"], review_url(article))
+    assert f'action="{approve_url(article)}"' in reviewer_page
+    assert 'name="csrfmiddlewaretoken"' in reviewer_page
+    assert '<input type="hidden" name="revision" value="2">' in reviewer_page
+    assert 'value="Approve revision 2"' in reviewer_page
+    for role in ("writer", "editor"):
+        page = page_of(client, people[role], review_url(article))
+        assert approve_url(article) not in page
+        assert "You cannot approve this article now:" in page
+        assert "Only a medical reviewer can review a medical article." in page
+
+
+@pytest.mark.parametrize("role", ["writer", "editor"])
+def test_a_crafted_approval_by_a_role_that_may_not_is_refused(client, people, role):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    client.force_login(people[role])
+    response = client.post(
+        approve_url(article), {"revision": 2, "back": "dashboard"}, follow=True
+    )
+    assert "Only a medical reviewer can review a medical article." in response.text
+    assert not MedicalApproval.objects.filter(revision__number=2).exists()
+    article.refresh_from_db()
+    assert article.stage == Stage.IN_REVIEW
+
+
+def test_the_reviewer_approves_from_the_review_page(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    client.force_login(people["reviewer"])
+    response = client.post(approve_url(article), {"revision": 2, "note": ""})
+    assert response.url == reverse("admin:articles_article_change", args=[article.pk])
+    approval = MedicalApproval.objects.get(revision__number=2)
+    assert approval.user == people["reviewer"]
+    article.refresh_from_db()
+    assert article.stage == Stage.APPROVED
+
+
+def test_an_approval_of_a_revision_older_than_the_latest_is_refused(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    workflow.save_draft(
+        article=article,
+        data={**article.latest_revision.data, "title": "Changed meanwhile"},
+        user=people["editor"],
+    )
+    workflow.submit_for_review(article=article, user=people["editor"])
+    client.force_login(people["reviewer"])
+    response = client.post(approve_url(article), {"revision": 2}, follow=True)
+    assert "was saved after the revision 2 you were looking at" in response.text
+    assert not MedicalApproval.objects.filter(revision__number__gte=2).exists()
+
+
+def test_a_superuser_approves_with_an_author_profile_and_not_without(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    chief = make_staff(username="chief")
+    client.force_login(chief)
+    response = client.post(approve_url(article), {"revision": 2}, follow=True)
+    assert "Your account has no author profile" in response.text
+    assert not MedicalApproval.objects.filter(revision__number=2).exists()
+    make_author(name="Dr Chief", user=chief, credentials="MD")
+    client.post(approve_url(article), {"revision": 2})
+    assert MedicalApproval.objects.get(revision__number=2).user == chief
+
+
+# The dashboard ---------------------------------------------------------------------
+
+
+def row_of(page: str, article: Article, section: str) -> str:
+    start = page.index(f'id="dashboard-{section}"')
+    part = page[start:]
+    link = f'href="{reverse("admin:articles_article_change", args=[article.pk])}"'
+    return part[part.index(link) :].split("</tr>")[0]
+
+
+def test_the_reviewer_approves_from_the_dashboard_in_one_click(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    page = page_of(client, people["reviewer"], reverse("admin:index"))
+    row = row_of(page, article, "review")
+    assert f'href="{review_url(article)}"' in row
+    assert f'action="{approve_url(article)}"' in row
+    assert '<input type="hidden" name="back" value="dashboard">' in row
+    assert '<input type="hidden" name="revision" value="2">' in row
+
+    response = client.post(approve_url(article), {"revision": 2, "back": "dashboard"})
+
+    assert response.url == reverse("admin:index")
+    assert MedicalApproval.objects.filter(revision__number=2).count() == 1
+    page = client.get(reverse("admin:index")).text
+    assert "Approved revision 2 as Dr Rivera, MD, FAAD." in page
+
+
+def test_writers_and_editors_get_no_approve_button_for_a_medical_change(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    editor_page = page_of(client, people["editor"], reverse("admin:index"))
+    row = row_of(editor_page, article, "review")
+    assert approve_url(article) not in row and review_url(article) in row
+    writer_page = page_of(client, people["writer"], reverse("admin:index"))
+    assert approve_url(article) not in writer_page
+
+
+def test_the_editor_publishes_an_approved_change_from_the_dashboard(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    workflow.approve(article=article, user=people["reviewer"], revision_number=2)
+    page = page_of(client, people["editor"], reverse("admin:index"))
+    row = row_of(page, article, "approved")
+    assert f'action="{publish_url(article)}"' in row
+    assert "Publish revision 2" in row
+
+    response = client.post(publish_url(article), {"revision": 2, "back": "dashboard"})
+
+    assert response.url == reverse("admin:index")
+    article.refresh_from_db()
+    assert article.stage == Stage.LIVE and article.live_revision.number == 2
+    assert "cleared more spots" in client.get(article.get_absolute_url()).text
+
+
+def test_a_writer_cannot_publish_by_crafted_post(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    workflow.approve(article=article, user=people["reviewer"], revision_number=2)
+    client.force_login(people["writer"])
+    response = client.post(
+        publish_url(article), {"revision": 2, "back": "dashboard"}, follow=True
+    )
+    assert "Only an editor can do this." in response.text
+    article.refresh_from_db()
+    assert article.stage == Stage.APPROVED and article.live_revision.number == 1
+
+
+# Save and submit ------------------------------------------------------------------
+
+
+def change_url(article: Article) -> str:
+    return reverse("admin:articles_article_change", args=[article.pk])
+
+
+def test_a_writer_saves_and_submits_a_correction_in_one_request(client, people):
+    article = live_medical(people)
+    client.force_login(people["writer"])
+    shown = client.get(change_url(article))
+    assert 'name="_submit_for_review"' in shown.text
+    data = {**form_data(shown), "body": FIXED, "_submit_for_review": "1"}
+
+    response = client.post(change_url(article), data)
+
+    assert response.status_code == 302 and response.url == change_url(article)
+    article.refresh_from_db()
+    assert article.stage == Stage.IN_REVIEW
+    assert (
+        article.latest_revision.number == 2
+        and "cleared" in (article.latest_revision.data["body"])
+    )
+    assert "claered" in article.body  # readers still see the live version
+    page = client.get(change_url(article)).text
+    assert "Saved as revision 2 and submitted for review" in page
+    assert 'name="_submit_for_review"' not in page  # locked while in review
+
+
+def test_save_and_submit_with_nothing_changed_saves_nothing(client, people):
+    article = live_medical(people)
+    client.force_login(people["writer"])
+    data = {**form_data(client.get(change_url(article))), "_submit_for_review": "1"}
+
+    response = client.post(change_url(article), data)
+
+    assert response.status_code == 403
+    assert "Only a draft can be submitted" in response.text
+    article.refresh_from_db()
+    assert article.stage == Stage.LIVE and article.latest_revision.number == 1
+
+
+def test_a_reviewer_sees_no_save_and_submit(client, people):
+    article = live_medical(people)
+    page = page_of(client, people["reviewer"], change_url(article))
+    assert 'name="_submit_for_review"' not in page
+
+
+# Valid HTML -------------------------------------------------------------------------
+
+
+def test_the_review_page_and_the_reviewers_dashboard_are_valid_html(
+    people,
+    tmp_path,
+    java,  # noqa: F811
+):
+    article = edit(
+        live_medical(people, title="Adapalene <gel>"),
+        people["writer"],
+        body=FIXED + "<p>A new paragraph.</p>",
+        title="Adapalene <gel>, gently",
+    )
+    reviewer = VerifiedClient()
+    reviewer.force_login(people["reviewer"])
+    documents = {}
+    for name, url in {
+        "review.html": review_url(article),
+        "dashboard-reviewer.html": reverse("admin:index"),
+    }.items():
+        response = reviewer.get(url)
+        assert response.status_code == 200
+        documents[name] = response.content.decode()
+    assert "<del>claered</del>" in documents["review.html"]
+    assert approve_url(article) in documents["dashboard-reviewer.html"]
+    messages = nu_check(java, tmp_path, documents)
+    problems = [
+        f"{name}:{m.get('lastLine', '?')}: {m['type']}: {m['message']}"
+        for name, found in sorted(messages.items())
+        for m in found
+        if is_problem(name, m) and not DJANGO_SIDEBAR_ROWS.match(m["message"])
+    ]
+    assert problems == [], "\n".join(problems)
