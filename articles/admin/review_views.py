@@ -16,7 +16,7 @@ from articles.admin import workflow_views
 from articles.editorial import permissions
 from articles.editorial.medical import needs_medical_review
 from articles.editorial.permissions import Action
-from articles.editorial.review_diff import changes_for_review
+from articles.editorial.review_diff import Base, changes_for_review, compare_for_review
 from articles.models import Article
 
 
@@ -49,7 +49,12 @@ def review_view(request: HttpRequest, object_id: int, *, model_admin) -> HttpRes
     if not model_admin.has_view_or_change_permission(request, article):
         raise PermissionDenied
     latest = workflow_views.latest_revision(article)
-    changes = changes_for_review(article, latest)
+    if latest.pk is None and article.status == Article.Status.PUBLISHED:
+        # Never revised (the launch articles): the row is the version readers
+        # see, and the one to review as it is.
+        changes = compare_for_review(base=latest, base_kind=Base.LIVE, new=latest)
+    else:
+        changes = changes_for_review(article, latest)
     refusal = permissions.refusal(request.user, Action.APPROVE, article)
     change_url = reverse("admin:articles_article_change", args=[article.pk])
     context = {
@@ -60,6 +65,7 @@ def review_view(request: HttpRequest, object_id: int, *, model_admin) -> HttpRes
         "change_url": change_url,
         "revisions_url": reverse("admin:articles_article_revisions", args=[article.pk]),
         "compare_url": reverse("admin:articles_article_compare", args=[article.pk]),
+        "preview_url": reverse("admin:articles_article_preview", args=[article.pk]),
         "changes": changes,
         "medical": needs_medical_review(article, latest.data),
         "approve_refusal": refusal,

@@ -8,6 +8,7 @@ import io
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -461,3 +462,33 @@ def test_the_review_page_and_the_reviewers_dashboard_are_valid_html(
         if is_problem(name, m) and not DJANGO_SIDEBAR_ROWS.match(m["message"])
     ]
     assert problems == [], "\n".join(problems)
+
+
+def test_a_launch_article_never_revised_is_reviewed_as_readers_see_it(client, people):
+    article = make_article(
+        title="Launch", topic=make_topic(medical=True), stage=Stage.LIVE
+    )
+    assert article.latest_revision_id is None
+
+    page = page_of(client, people["reviewer"], review_url(article))
+
+    assert "compared with revision 1, <strong>the version readers see</strong>" in page
+    assert "nothing changed since" in page
+    assert reverse("admin:articles_article_preview", args=[article.pk]) in page
+    assert f'action="{approve_url(article)}"' in page
+    assert not article.revisions.exists()  # showing the page wrote nothing
+
+
+def test_the_review_page_is_for_article_staff_only(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    # Staff whose role does not include articles.
+    client.force_login(
+        get_user_model().objects.create_user(username="helper", is_staff=True)
+    )
+    assert client.get(review_url(article)).status_code == 403
+    client.logout()
+    response = client.get(review_url(article))
+    assert response.status_code == 302 and "/login/" in response.url
+    client.force_login(people["reviewer"])
+    missing = reverse("admin:articles_article_review", args=[article.pk + 999])
+    assert client.get(missing).status_code == 404

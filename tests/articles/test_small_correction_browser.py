@@ -129,7 +129,9 @@ def test_a_one_word_fix_takes_at_most_three_clicks_per_person(
     log_in(reviewer_page, live_server, reviewer)
     rivera = Person(reviewer_page)
     row = reviewer_page.locator("#dashboard-review tr", has_text=TITLE)
-    expect(row.get_by_role("button", name="Approve revision 2")).to_be_visible()
+    expect(
+        row.get_by_role("button", name="Approve revision 2")
+    ).to_have_accessible_description(f"“{TITLE}”")
     shoot(reviewer_page, "dashboard-reviewer")
     rivera.click(row.get_by_role("link", name="Review changes"))
     changes = reviewer_page.locator(".review-body")
