@@ -492,3 +492,47 @@ def test_the_review_page_is_for_article_staff_only(client, people):
     client.force_login(people["reviewer"])
     missing = reverse("admin:articles_article_review", args=[article.pk + 999])
     assert client.get(missing).status_code == 404
+
+
+def test_an_editor_approves_a_change_to_an_article_that_is_not_medical(client, people):
+    article = make_article(
+        title="Sunscreen in winter",
+        body="<p>Yes, stil.</p>",
+        topic=make_topic(medical=False),
+        stage=Stage.LIVE,
+        created_by=people["writer"],
+    )
+    revisions.latest(article)
+    article = edit(article, people["writer"], body="<p>Yes, still.</p>")
+    page = page_of(client, people["editor"], reverse("admin:index"))
+    assert f'action="{approve_url(article)}"' in row_of(page, article, "review")
+
+    response = client.post(approve_url(article), {"revision": 2, "back": "dashboard"})
+
+    assert response.url == reverse("admin:index")
+    article.refresh_from_db()
+    assert article.stage == Stage.APPROVED
+    assert not MedicalApproval.objects.filter(article=article).exists()
+
+
+def test_a_writer_saves_and_submits_a_new_article_from_the_add_form(client, people):
+    client.force_login(people["writer"])
+    shown = client.get(reverse("admin:articles_article_add"))
+    assert 'name="_submit_for_review"' in shown.text
+    data = {
+        **form_data(shown),
+        "title": "Brand new",
+        "slug": "brand-new",
+        "summary": SUMMARY,
+        "body": "<p>New words.</p>",
+        "author": str(make_author().pk),
+        "topic": str(make_topic().pk),
+        "evidence": "moderate",
+        "_submit_for_review": "1",
+    }
+
+    response = client.post(reverse("admin:articles_article_add"), data)
+
+    article = Article.objects.get(slug="brand-new")
+    assert response.status_code == 302 and response.url == change_url(article)
+    assert article.stage == Stage.IN_REVIEW and article.created_by == people["writer"]
