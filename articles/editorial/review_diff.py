@@ -62,16 +62,24 @@ class ReviewChanges:
     body_changed: bool
     fields: list[FieldChange]
     unchanged: list[str]
+    # The body's markup changed but not its words (bold, a heading level...):
+    # still a change the approval covers, said as such.
+    body_formatting_changed: bool = False
 
     @property
     def changed(self) -> bool:
-        return self.body_changed or bool(self.fields)
+        return self.body_changed or self.body_formatting_changed or bool(self.fields)
 
     @property
     def changed_labels(self) -> list[str]:
-        return (["Body text"] if self.body_changed else []) + [
-            f.label for f in self.fields
-        ]
+        body = (
+            ["Body text"]
+            if self.body_changed
+            else ["Body text (formatting only)"]
+            if self.body_formatting_changed
+            else []
+        )
+        return body + [f.label for f in self.fields]
 
 
 def inline_words(left: str, right: str) -> list[tuple[str, str]]:
@@ -142,6 +150,18 @@ def inline_lines(rows: list[tuple[str, str, str]]) -> list[InlineLine]:
     return lines
 
 
+def words_only(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The body's rows with spacing made even: the text of inline markup (a
+    word made bold) comes with spaces around it, which are no change of words."""
+    even = []
+    for kind, left, right in rows:
+        left, right = " ".join(left.split()), " ".join(right.split())
+        even.append(
+            ("equal" if kind == "replace" and left == right else kind, left, right)
+        )
+    return even
+
+
 def review_base(article: Article) -> tuple[ArticleRevision | None, str]:
     """The revision the last medical approval covers; else the live one."""
     approval = article.approvals.select_related("revision__created_by").first()
@@ -158,14 +178,23 @@ def compare_for_review(
     old_data: dict[str, Any] = base.data if base is not None else {}
     body: list[InlineLine] = []
     body_changed = False
+    formatting = False
     fields: list[FieldChange] = []
     unchanged: list[str] = []
     for (name, _), diff in zip(
         revisions.DIFF_FIELDS, revisions.compare(old_data, new.data), strict=True
     ):
         if name == "body":
-            body_changed = diff.changed
-            body = inline_lines(diff.rows)
+            rows = words_only(diff.rows)
+            body_changed = any(kind != "equal" for kind, _, _ in rows)
+            body = inline_lines(rows)
+            formatting = not body_changed and (old_data.get("body") or "") != (
+                new.data.get("body") or ""
+            )
+            if not body_changed:
+                unchanged.append(
+                    f"{diff.label} (its words)" if formatting else diff.label
+                )
         elif diff.changed:
             fields.append(
                 FieldChange(
@@ -188,6 +217,7 @@ def compare_for_review(
         body_changed=body_changed,
         fields=fields,
         unchanged=unchanged,
+        body_formatting_changed=formatting,
     )
 
 

@@ -536,3 +536,17 @@ def test_a_writer_saves_and_submits_a_new_article_from_the_add_form(client, peop
     article = Article.objects.get(slug="brand-new")
     assert response.status_code == 302 and response.url == change_url(article)
     assert article.stage == Stage.IN_REVIEW and article.created_by == people["writer"]
+
+
+def test_a_change_of_formatting_only_is_said_not_hidden(client, people):
+    article = live_medical(people)
+    article = edit(
+        article, people["writer"], body=TYPO.replace("claered", "<b>claered</b>")
+    )
+
+    page = page_of(client, people["reviewer"], review_url(article))
+
+    assert "Changed: Body text (formatting only)." in page
+    assert "The body's formatting changed" in page
+    assert "Summary, Body text (its words), Sources" in page
+    assert 'id="review-body-heading"' not in page
