@@ -31,6 +31,11 @@ from tests.skincare.test_admin_validity import DJANGO_SIDEBAR_ROWS
 from tests.skincare.test_page_validity import is_problem, java, nu_check  # noqa: F401
 
 pytestmark = pytest.mark.django_db
+# The review page, whatever the number of revisions: the session, the user and
+# their second factor, the article (with its latest and live revisions and its
+# topic), the last approval with its revision, the author's and topic's names on
+# each side, and the admin's own.
+REVIEW_PAGE_QUERIES = 11
 
 TYPO = "<p>Adapalene gel claered more spots than a placebo over twelve weeks.</p>"
 FIXED = "<p>Adapalene gel cleared more spots than a placebo over twelve weeks.</p>"
@@ -550,3 +555,37 @@ def test_a_change_of_formatting_only_is_said_not_hidden(client, people):
     assert "The body's formatting changed" in page
     assert "Summary, Body text (its words), Sources" in page
     assert 'id="review-body-heading"' not in page
+
+
+def test_an_approval_without_the_csrf_token_is_refused(people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    forger = VerifiedClient(enforce_csrf_checks=True)
+    forger.force_login(people["reviewer"])
+    response = forger.post(approve_url(article), {"revision": 2, "back": "dashboard"})
+    assert response.status_code == 403
+    assert not MedicalApproval.objects.filter(revision__number=2).exists()
+
+
+def test_a_huge_note_is_refused_and_nothing_approved(client, people):
+    article = edit(live_medical(people), people["writer"], body=FIXED)
+    client.force_login(people["reviewer"])
+    response = client.post(
+        approve_url(article), {"revision": 2, "note": "x" * 100_000}, follow=True
+    )
+    assert "Ensure this value has at most 2000 characters" in response.text
+    assert not MedicalApproval.objects.filter(revision__number=2).exists()
+
+
+@pytest.mark.parametrize("saves", [1, 25])
+def test_the_review_page_takes_as_many_queries_for_many_revisions_as_for_one(
+    client, people, django_assert_max_num_queries, saves
+):
+    article = live_medical(people)
+    for n in range(saves):
+        data = {**revisions.latest(article).data, "body": FIXED + f"<p>{n}</p>"}
+        workflow.save_draft(article=article, data=data, user=people["writer"])
+    client.force_login(people["reviewer"])
+    client.get(review_url(article))  # the session and permissions, once
+    with django_assert_max_num_queries(REVIEW_PAGE_QUERIES):
+        response = client.get(review_url(article))
+    assert response.status_code == 200 and "<del>claered</del>" in response.text
