@@ -134,22 +134,25 @@ def _act(
     success as a success message; back to the change page either way, or to the
     dashboard when the button was there (`back`)."""
     article = get_object_or_404(Article.objects.select_related("topic"), pk=object_id)
-    change_url = (
+    on_dashboard = request.POST.get("back") == BACK_TO_DASHBOARD
+    back = (
         reverse("admin:index")
-        if request.POST.get("back") == BACK_TO_DASHBOARD
+        if on_dashboard
         else reverse("admin:articles_article_change", args=[article.pk])
     )
+    # On the dashboard, among many articles, each message names its own.
+    about = f"“{article.title}”: " if on_dashboard else ""
     form = form_class(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_error(form))
-        return HttpResponseRedirect(change_url)
+        messages.error(request, about + _form_error(form))
+        return HttpResponseRedirect(back)
     try:
         done = do(article, form.cleaned_data)
     except WorkflowError as refused:
-        messages.error(request, str(refused))
+        messages.error(request, about + str(refused))
     else:
-        messages.success(request, done)
-    return HttpResponseRedirect(change_url)
+        messages.success(request, about + done)
+    return HttpResponseRedirect(back)
 
 
 def submit_view(request: HttpRequest, object_id: int) -> HttpResponse:

@@ -131,7 +131,7 @@ def test_the_reviewer_approves_from_the_dashboard_in_one_click(client, people):
     assert response.url == reverse("admin:index")
     assert MedicalApproval.objects.filter(revision__number=2).count() == 1
     page = client.get(reverse("admin:index")).text
-    assert "Approved revision 2 as Dr Rivera, MD, FAAD." in page
+    assert "“Adapalene”: Approved revision 2 as Dr Rivera, MD, FAAD." in page
 
 
 def test_writers_and_editors_get_no_approve_button_for_a_medical_change(client, people):
