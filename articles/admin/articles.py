@@ -10,7 +10,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from articles import services
-from articles.admin import revision_views, workflow_views
+from articles.admin import review_views, revision_views, workflow_views
 from articles.admin.article_forms import (
     ArticleAdminForm,
     SourceInline,
@@ -41,6 +47,9 @@ from core import held_uploads
 # The request attribute holding why a POST may not save the article: set only by
 # ArticleAdmin.changeform_view, to show the form again with the reason.
 REFUSAL = "article_edit_refusal"
+# The change form's "Save and submit for review" button: the save, then the
+# submission, in one request (one click for a writer's small correction).
+SAVE_AND_SUBMIT = "_submit_for_review"
 
 
 def latest_version(article: Article) -> Article:
@@ -288,6 +297,26 @@ class ArticleAdmin(admin.ModelAdmin):
             return ""
         return permissions.refusal(request.user, Action.EDIT, article)
 
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context,
+        add=False,
+        change=False,
+        form_url="",
+        obj=None,
+    ):
+        context["offers_save_and_submit"] = self.offers_save_and_submit(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def offers_save_and_submit(self, request: HttpRequest, article) -> bool:
+        """Whether the form shows "Save and submit for review": the user may
+        edit the article and submit it once saved (a save sends a live article
+        back to Draft; one in review or approved stays there)."""
+        if article is not None and article.stage in (Stage.IN_REVIEW, Stage.APPROVED):
+            return False
+        return not permissions.refusal(request.user, Action.EDIT, article)
+
     def save_model(self, request, obj, form, change):
         """Saved with its sources in save_related (the formsets are at hand
         there), as one revision."""
@@ -316,7 +345,29 @@ class ArticleAdmin(admin.ModelAdmin):
             )
         else:
             message = f"Saved as revision {revision.number}."
+        if SAVE_AND_SUBMIT in request.POST:
+            # Refused (say, nothing changed in a live article), the admin's
+            # transaction undoes the save too: the form shows the reason.
+            workflow.submit_for_review(article=article, user=request.user)
+            message = (
+                f"Saved as revision {revision.number} and submitted for review: "
+                "a reviewer sees it in their queue."
+            )
         self.message_user(request, message, messages.INFO)
+
+    def response_add(self, request: HttpRequest, obj, post_url_continue=None):
+        if SAVE_AND_SUBMIT in request.POST:
+            return HttpResponseRedirect(
+                reverse("admin:articles_article_change", args=[obj.pk])
+            )
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj):
+        if SAVE_AND_SUBMIT in request.POST:
+            return HttpResponseRedirect(
+                reverse("admin:articles_article_change", args=[obj.pk])
+            )
+        return super().response_change(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Article) -> None:
         # obj is the latest version (get_object); deleting the row itself lets the
@@ -387,6 +438,7 @@ class ArticleAdmin(admin.ModelAdmin):
                 name="articles_article_held_cover",
             ),
             *revision_views.urls(self),
+            *review_views.urls(self),
             *workflow_views.urls(self),
             *super().get_urls(),
         ]

@@ -15,7 +15,9 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from articles.admin import review_views, workflow_views
 from articles.editorial import permissions, workflow
+from articles.editorial.permissions import Action
 from articles.models import Article, Stage, Transition
 
 ROWS_MAX = 15
@@ -27,6 +29,11 @@ class Row:
     article: Article
     url: str
     when: datetime | date | None
+    # The one-click buttons of the review and approved sections, shown only to
+    # those the workflow allows (it checks again when the button is used).
+    review_url: str = ""
+    approve_url: str = ""
+    publish_url: str = ""
 
     @property
     def unreviewed_live(self) -> bool:
@@ -59,6 +66,8 @@ class SectionSpec:
     # Oldest first (waiting longest), or newest first.
     oldest_first: bool
     condition: Q
+    # The workflow buttons its rows offer (Action values).
+    actions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -111,6 +120,22 @@ def specs(user) -> list[SectionSpec]:
                 "last_step",
                 True,
                 in_review | needs_live_approval_q(),
+                actions=(Action.APPROVE,),
+            )
+        )
+    if writer and not editor:
+        # Where a writer starts a correction to what readers see (editors find
+        # every article in the list).
+        found.append(
+            SectionSpec(
+                "my_published",
+                "My published articles",
+                "Articles you started that readers see or will see: open one to "
+                "correct it, then save and submit the change for review.",
+                "Published",
+                "published_at",
+                False,
+                Q(created_by=user, status=Article.Status.PUBLISHED),
             )
         )
     if editor or writer:
@@ -138,6 +163,7 @@ def specs(user) -> list[SectionSpec]:
                 "last_step",
                 True,
                 Q(stage=Stage.APPROVED),
+                actions=(Action.PUBLISH,),
             ),
             SectionSpec(
                 "scheduled",
@@ -200,7 +226,11 @@ def for_user(user) -> Dashboard:
             if spec.oldest_first
             else (field.desc(nulls_last=True), "-pk")
         )
-        rows = articles().filter(spec.condition).order_by(*order)[:ROWS_MAX]
+        found_rows = articles().filter(spec.condition).order_by(*order)
+        if spec.actions:
+            # The revision the buttons name, and the permission check reads.
+            found_rows = found_rows.select_related("latest_revision")
+        rows = found_rows[:ROWS_MAX]
         sections.append(
             Section(
                 key=spec.key,
@@ -213,9 +243,27 @@ def for_user(user) -> Dashboard:
                         article=article,
                         url=reverse("admin:articles_article_change", args=[article.pk]),
                         when=getattr(article, spec.date_field),
+                        **row_actions(article, user, spec.actions),
                     )
                     for article in rows
                 ],
             )
         )
     return Dashboard(sections=sections)
+
+
+def row_actions(article: Article, user, actions: tuple[str, ...]) -> dict[str, str]:
+    """The URLs of the buttons `user` may use on this row (permissions.refusal,
+    no query: the row has its topic and latest revision)."""
+    found = {}
+    if Action.APPROVE in actions:
+        found["review_url"] = review_views.review_url(article)
+    for action, key in (
+        (Action.APPROVE, "approve_url"),
+        (Action.PUBLISH, "publish_url"),
+    ):
+        if action in actions and not permissions.refusal(user, action, article):
+            found[key] = reverse(
+                f"admin:{workflow_views.url_name(action)}", args=[article.pk]
+            )
+    return found

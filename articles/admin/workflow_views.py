@@ -41,6 +41,8 @@ from articles.models import (
 )
 
 NOTE_MAX = 2000
+# A workflow button on the dashboard posts back=dashboard: the person returns there.
+BACK_TO_DASHBOARD = "dashboard"
 CORRECTION_MAX = Correction._meta.get_field("text").max_length
 # The panel's buttons, in the order they are shown.
 PANEL_ACTIONS = (
@@ -131,20 +133,28 @@ def _act(
     do: Callable[[Article, dict[str, Any]], str],
 ) -> HttpResponse:
     """Run one action from a posted form: a refusal is shown as an error message,
-    success as a success message; back to the change page either way."""
+    success as a success message; back to the change page either way, or to the
+    dashboard when the button was there (`back`)."""
     article = get_object_or_404(Article.objects.select_related("topic"), pk=object_id)
-    change_url = reverse("admin:articles_article_change", args=[article.pk])
+    on_dashboard = request.POST.get("back") == BACK_TO_DASHBOARD
+    back = (
+        reverse("admin:index")
+        if on_dashboard
+        else reverse("admin:articles_article_change", args=[article.pk])
+    )
+    # On the dashboard, among many articles, each message names its own.
+    about = f"“{article.title}”: " if on_dashboard else ""
     form = form_class(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_error(form))
-        return HttpResponseRedirect(change_url)
+        messages.error(request, about + _form_error(form))
+        return HttpResponseRedirect(back)
     try:
         done = do(article, form.cleaned_data)
     except WorkflowError as refused:
-        messages.error(request, str(refused))
+        messages.error(request, about + str(refused))
     else:
-        messages.success(request, done)
-    return HttpResponseRedirect(change_url)
+        messages.success(request, about + done)
+    return HttpResponseRedirect(back)
 
 
 def submit_view(request: HttpRequest, object_id: int) -> HttpResponse:

@@ -86,10 +86,16 @@ def test_a_writer_sees_their_drafts_and_the_changes_asked_of_them(client, people
     )
     theirs = make_draft(title="Not mine", created_by=people["other_writer"])
     submitted = make_draft(title="Sent", created_by=writer, stage=Stage.IN_REVIEW)
+    live = make_article(title="Out there", created_by=writer, stage=Stage.LIVE)
+    theirs_live = make_article(title="Not mine either", stage=Stage.LIVE)
 
     page = dashboard(client, writer)
 
-    assert section_ids(page) == {"my_drafts", "changes_requested"}
+    assert section_ids(page) == {"my_drafts", "my_published", "changes_requested"}
+    # Where a correction to what readers see starts.
+    published = section(page, "my_published")
+    assert change_link(live) in published and change_link(theirs_live) not in page
+    assert change_link(mine) not in published
     drafts = section(page, "my_drafts")
     assert change_link(mine) in drafts and change_link(asked) in drafts
     assert change_link(theirs) not in page and change_link(submitted) not in page
@@ -297,7 +303,7 @@ def populate(count: int, people: dict) -> None:
 PAGE_QUERIES = 9
 SECOND_FACTOR = {"editor": 1, "reviewer": 1, "writer": 1}
 NEWSLETTER_REVIEW = {"editor": 3, "reviewer": 3, "writer": 0}
-SECTIONS_SEEN = {"editor": 6, "reviewer": 2, "writer": 2}
+SECTIONS_SEEN = {"editor": 6, "reviewer": 2, "writer": 3}
 
 
 @pytest.mark.parametrize("count", [1, 40])
