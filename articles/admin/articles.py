@@ -28,6 +28,7 @@ from articles.errors import WorkflowError
 from articles.models import (
     SOURCE_FIELDS,
     Article,
+    Author,
     Reference,
     Stage,
     published_q,
@@ -215,6 +216,15 @@ class ArticleAdmin(admin.ModelAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         form.refusal = getattr(request, REFUSAL, "")
         return form
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        # A writer's new article is signed by their own profile unless they pick
+        # another: their first save needs no choice.
+        initial = super().get_changeform_initial_data(request)
+        own = Author.objects.filter(user=request.user).values_list("pk", flat=True)
+        if "author" not in initial and (pk := own.first()) is not None:
+            initial["author"] = pk
+        return initial
 
     def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)

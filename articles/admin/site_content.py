@@ -15,6 +15,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from articles import services
+from articles.admin import author_profile
 from articles.editorial import medical
 from articles.errors import WorkflowError
 from articles.models import Author, EditorialPolicy, HomePage, SearchSynonym, Topic
@@ -136,6 +137,16 @@ class AuthorAdmin(admin.ModelAdmin):
     fields = ["name", "kind", "slug", "credentials", "bio", "photo", "user"]
     prepopulated_fields = {"slug": ["name"]}
     list_select_related = ["user"]
+
+    def get_urls(self):
+        return [
+            path(
+                "mine/",
+                author_profile.view(self.admin_site),
+                name="articles_author_mine",
+            ),
+            *super().get_urls(),
+        ]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
