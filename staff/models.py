@@ -188,6 +188,7 @@ class Invitation(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
+        verbose_name="account made",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.people import display_name
 from staff.invitations import services
 from staff.models import Invitation
 
@@ -39,7 +40,7 @@ def _time(moment) -> str:
     return format_html(
         '<time datetime="{}">{}</time>',
         local.isoformat(timespec="seconds"),
-        local.strftime("%-d %b %Y, %H:%M"),
+        local.strftime("%-d %b %Y %H:%M"),
     )
 
 
@@ -61,11 +62,10 @@ class InvitationAdmin(admin.ModelAdmin):
         "email",
         "role",
         "status_label",
-        "invited_by",
+        "inviter",
         "invited_at",
-        "sent_at",
-        "send_count",
-        "accepted_user",
+        "sent",
+        "account",
     ]
     list_filter = [StatusFilter, "role"]
     list_select_related = ["invited_by", "accepted_user"]
@@ -95,13 +95,24 @@ class InvitationAdmin(admin.ModelAdmin):
             status.capitalize(),
         )
 
+    # People by the one name shown for them everywhere (core.people).
+    @admin.display(description="Invited by", ordering="invited_by")
+    def inviter(self, obj: Invitation) -> str:
+        return display_name(obj.invited_by) if obj.invited_by else "manage.py"
+
+    @admin.display(description="Account", ordering="accepted_user")
+    def account(self, obj: Invitation) -> str:
+        return display_name(obj.accepted_user) if obj.accepted_user else "-"
+
     @admin.display(description="Invited", ordering="created_at")
     def invited_at(self, obj: Invitation) -> str:
         return _time(obj.created_at)
 
-    @admin.display(description="Last sent", ordering="last_sent_at")
-    def sent_at(self, obj: Invitation) -> str:
-        return _time(obj.last_sent_at)
+    @admin.display(description="Sent", ordering="last_sent_at")
+    def sent(self, obj: Invitation) -> str:
+        if obj.send_count == 1:
+            return "once"
+        return format_html("{} times, last {}", obj.send_count, _time(obj.last_sent_at))
 
     def get_fields(self, request, obj=None):
         return ["email", "role"] if obj is None else self.readonly_fields
