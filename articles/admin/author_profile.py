@@ -38,6 +38,7 @@ class OwnProfileForm(forms.Form):
         label="Your name as readers see it",
         max_length=Author._meta.get_field("name").max_length,
         help_text="On your bylines and reviews, and everywhere in the admin.",
+        widget=forms.TextInput(attrs={"class": "vTextField", "autocomplete": "name"}),
     )
     credentials = forms.CharField(
         label="Credentials",
@@ -45,6 +46,7 @@ class OwnProfileForm(forms.Form):
         required=False,
         help_text="Degrees or qualifications, e.g. 'MD, board-certified "
         "dermatologist'. Leave empty rather than guess.",
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
     )
 
     def __init__(self, *args, reviewer: bool, **kwargs):
