@@ -114,6 +114,9 @@ class InvitationAdmin(admin.ModelAdmin):
             return "once"
         return format_html("{} times, last {}", obj.send_count, _time(obj.last_sent_at))
 
+    class Media:
+        css = {"all": ["staff/invitations.css"]}
+
     def get_fields(self, request, obj=None):
         return ["email", "role"] if obj is None else self.readonly_fields
 

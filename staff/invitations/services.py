@@ -68,6 +68,7 @@ def invite(*, email: str, role: str, invited_by, send: bool = True) -> tuple:
     email = get_user_model().objects.normalize_email(email.strip()).lower()
     if role not in ROLE_GROUPS:
         raise InvitationError(f"Unknown role {role!r}.")
+    _group(role)
     if get_user_model().objects.filter(email__iexact=email).exists():
         raise InvitationError(
             f"{email} already has an account: give it the role from Users instead."
@@ -238,7 +239,7 @@ def accept(*, token: str, username: str, password: str, name: str):
         )
         user.set_password(password)
         user.save()
-        user.groups.add(Group.objects.get(name=ROLE_GROUPS[invitation.role]))
+        user.groups.add(_group(invitation.role))
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
@@ -249,6 +250,16 @@ def accept(*, token: str, username: str, password: str, name: str):
         invitation.role,
     )
     return user
+
+
+def _group(role: str) -> Group:
+    group = Group.objects.filter(name=ROLE_GROUPS[role]).first()
+    if group is None:
+        raise InvitationError(
+            f"The role group {ROLE_GROUPS[role]!r} does not exist: run "
+            "`manage.py migrate`, which makes the role groups."
+        )
+    return group
 
 
 def _who(user, unknown: str = "manage.py invite_staff") -> str:
