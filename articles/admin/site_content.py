@@ -20,6 +20,7 @@ from articles.editorial import medical
 from articles.errors import WorkflowError
 from articles.models import Author, EditorialPolicy, HomePage, SearchSynonym, Topic
 from core.admin import SingleRowAdmin
+from core.people import display_name
 
 # How many changes of a topic's medical flag or a profile's name the page lists.
 HISTORY_LENGTH = 50
@@ -99,6 +100,11 @@ class TopicAdmin(admin.ModelAdmin):
         return redirect("admin:articles_topic_change", topic.pk)
 
 
+def _account_label(user) -> str:
+    name = display_name(user)
+    return name if name == user.get_username() else f"{name} ({user.get_username()})"
+
+
 class AuthorAdminForm(forms.ModelForm):
     # The signed-in user, set per request by AuthorAdmin.get_form.
     user_saving = None
@@ -152,7 +158,11 @@ class AuthorAdmin(admin.ModelAdmin):
         if db_field.name == "user":
             # A byline belongs to a staff account (a reviewer's approvals show it).
             kwargs["queryset"] = get_user_model().objects.filter(is_staff=True)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user":
+            # The one name shown for a person everywhere, with the sign-in name.
+            field.label_from_instance = _account_label
+        return field
 
     # Everyone keeps their own profile; editors change the others, except what a
     # reviewer's profile tells readers of their reviews (services.save_author).

@@ -2,12 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
-from staff.models import Invitation
-
-
-class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email address", max_length=254)
-    role = forms.ChoiceField(label="Role", choices=Invitation.Role.choices)
+PASSWORD_MAX = 256
 
 
 class AcceptForm(forms.Form):
@@ -31,12 +26,15 @@ class AcceptForm(forms.Form):
     password1 = forms.CharField(
         label="Password",
         strip=False,
+        # Long enough for any passphrase; bounded so a huge one costs no hashing.
+        max_length=PASSWORD_MAX,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
     password2 = forms.CharField(
         label="Password again",
         strip=False,
+        max_length=PASSWORD_MAX,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -135,7 +135,7 @@ def resend(*, invitation: Invitation, by, send: bool = True) -> str:
         token_digest=link_digest(token),
         last_sent_at=now,
         expires_at=now + settings.STAFF_INVITATION_MAX_AGE,
-        send_count=invitation.send_count + 1,
+        send_count=F("send_count") + 1,
     )
     if not updated:
         raise InvitationError(
@@ -214,6 +214,14 @@ def usable(token: str) -> Invitation:
             f"{settings.STAFF_INVITATION_MAX_AGE.days} days."
         )
     return invitation
+
+
+def is_usable(token: str) -> bool:
+    try:
+        usable(token)
+    except InvitationError:
+        return False
+    return True
 
 
 def accept(*, token: str, username: str, password: str, name: str):

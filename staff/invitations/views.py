@@ -35,9 +35,13 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
                 name=form.cleaned_data["name"],
             )
         except services.InvitationError as error:
-            return _invalid(request, error)
-        login(request, user, backend=BACKEND)
-        return redirect(reverse(settings.STAFF_INVITATION_LANDING))
+            if not services.is_usable(token):
+                return _invalid(request, error)
+            # Still open (a username taken meanwhile): the form says what to change.
+            form.add_error(None, str(error))
+        else:
+            login(request, user, backend=BACKEND)
+            return redirect(reverse(settings.STAFF_INVITATION_LANDING))
     return _page(
         request,
         "staff/invitation_accept.html",

@@ -2,7 +2,10 @@
 profile" (articles/admin/author_profile.py) makes and links the profile readers
 see; from then on one name shows for the person everywhere."""
 
+from importlib import import_module
+
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
@@ -157,3 +160,28 @@ def test_renaming_a_profile_renames_its_account():
     team = Author(name="Editorial team", slug="team", kind=Author.Kind.ORGANIZATION)
     save_author(author=team, user=make_staff(username="chief"))
     assert not get_user_model().objects.filter(first_name="Editorial").exists()
+
+
+def test_the_author_form_names_accounts_by_their_one_name(client):
+    writer = make_role_user("Writer", username="w-user")
+    writer.first_name, writer.last_name = "Grace", "Hopper"
+    writer.save()
+    client.force_login(make_staff(username="chief"))
+    page = client.get(reverse("admin:articles_author_add")).text
+    assert f'<option value="{writer.pk}">Grace Hopper (w-user)</option>' in page
+    assert ">chief</option>" in page  # no name: the username alone
+
+
+def test_accounts_linked_before_take_their_profiles_name():
+    migration = import_module("articles.migrations.0010_name_accounts_from_profiles")
+    linked = make_role_user("Medical reviewer", username="old-rev")
+    named = make_role_user("Writer", username="named")
+    named.first_name = "Chosen"
+    named.save()
+    Author.objects.create(name="Dr Old Reviewer", slug="old", user=linked)
+    Author.objects.create(name="Profile Name", slug="pn", user=named)
+    migration.name_accounts(django_apps, None)
+    linked.refresh_from_db()
+    named.refresh_from_db()
+    assert linked.get_full_name() == "Dr Old Reviewer"
+    assert named.get_full_name() == "Chosen"  # a name of their own is kept

@@ -348,3 +348,18 @@ def test_the_command_invites_prints_the_link_and_is_safe_to_run_twice(mailoutbox
         run("--email", "n@example.com", "--role", "editor")
     with pytest.raises(CommandError, match="not an email"):
         run("--email", "nobody", "--role", "editor")
+
+
+def test_a_username_taken_meanwhile_is_said_on_the_form_and_the_link_still_works(
+    client, monkeypatch
+):
+    _, link = invite()
+    # Taken between the form's check and the account's creation.
+    monkeypatch.setattr(
+        "staff.invitations.forms.AcceptForm.clean_username",
+        lambda form: form.cleaned_data["username"],
+    )
+    make_role_user("Editor", username="ada")
+    response = client.post(link, accept_data())
+    assert response.status_code == 400 and "That username is taken" in response.text
+    assert client.post(link, accept_data(username="ada-l")).status_code == 302
