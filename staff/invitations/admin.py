@@ -34,6 +34,14 @@ class InvitationAddForm(forms.ModelForm):
             )
         return email
 
+    def clean_role(self) -> str:
+        role = self.cleaned_data["role"]
+        try:
+            services.role_group(role)
+        except services.InvitationError as error:
+            raise forms.ValidationError(str(error)) from None
+        return role
+
 
 def _time(moment) -> str:
     local = timezone.localtime(moment)

@@ -68,7 +68,7 @@ def invite(*, email: str, role: str, invited_by, send: bool = True) -> tuple:
     email = get_user_model().objects.normalize_email(email.strip()).lower()
     if role not in ROLE_GROUPS:
         raise InvitationError(f"Unknown role {role!r}.")
-    _group(role)
+    role_group(role)
     if get_user_model().objects.filter(email__iexact=email).exists():
         raise InvitationError(
             f"{email} already has an account: give it the role from Users instead."
@@ -247,7 +247,7 @@ def accept(*, token: str, username: str, password: str, name: str):
         )
         user.set_password(password)
         user.save()
-        user.groups.add(_group(invitation.role))
+        user.groups.add(role_group(invitation.role))
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
@@ -260,7 +260,7 @@ def accept(*, token: str, username: str, password: str, name: str):
     return user
 
 
-def _group(role: str) -> Group:
+def role_group(role: str) -> Group:
     group = Group.objects.filter(name=ROLE_GROUPS[role]).first()
     if group is None:
         raise InvitationError(

@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -363,3 +363,13 @@ def test_a_username_taken_meanwhile_is_said_on_the_form_and_the_link_still_works
     response = client.post(link, accept_data())
     assert response.status_code == 400 and "That username is taken" in response.text
     assert client.post(link, accept_data(username="ada-l")).status_code == 302
+
+
+def test_a_role_whose_group_is_missing_is_refused_on_the_form_not_a_500(client):
+    Group.objects.filter(name="Editor").delete()
+    client.force_login(make_staff(username="chief"))
+    response = client.post(
+        reverse(ADD_URL), {"email": "e@example.com", "role": "editor"}
+    )
+    assert response.status_code == 200 and "manage.py migrate" in response.text
+    assert not Invitation.objects.exists()

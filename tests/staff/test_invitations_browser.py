@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from articles.models import Author
 from staff import two_factor
 from tests.browser_fixtures import current_code, log_in
-from tests.factories import make_staff
+from tests.factories import make_role_user, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Lavender-pillow-1987"
@@ -23,6 +23,8 @@ def test_a_reviewer_is_invited_and_joins_with_a_second_factor_and_a_profile(
 ):
     settings.SITE_URL = live_server.url  # the email's link leads here
     boss = make_staff(username="boss")
+    # The role's group, as migrations make it (a transactional test empties it).
+    make_role_user("Medical reviewer", username="another-reviewer")
     log_in(page, live_server, boss)
     page.goto(f"{live_server.url}/admin/staff/invitation/add/")
     page.get_by_label("Email").fill("ada@example.com")
