@@ -151,11 +151,15 @@ class InvitationAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Invitation, form, change) -> None:
-        invitation, _ = services.invite(
-            email=form.cleaned_data["email"],
-            role=form.cleaned_data["role"],
-            invited_by=request.user,
-        )
+        try:
+            invitation, _ = services.invite(
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,
+            )
+        except services.EmailNotSent as error:
+            messages.error(request, str(error))
+            invitation = services.open_invitation(form.cleaned_data["email"])
         # The admin's "added" message and log entry name the row just made.
         obj.pk = invitation.pk
         obj.created_at = invitation.created_at

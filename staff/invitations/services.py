@@ -4,6 +4,7 @@ the same rule. The link's secret is random (256 bits) and only its hash is kept
 (staff.models.link_digest), as for unlock links."""
 
 import secrets
+import smtplib
 from logging import getLogger
 
 from django.conf import settings
@@ -37,6 +38,15 @@ STATUSES = ("pending", "accepted", "expired", "revoked")
 class InvitationError(Exception):
     """An invitation that cannot be made, changed or used; the message says why
     and what to do."""
+
+
+class EmailNotSent(InvitationError):
+    """The invitation is made or renewed, but its email was not sent: `link` is
+    the new link, for the command line to print."""
+
+    def __init__(self, message: str, *, link: str):
+        super().__init__(message)
+        self.link = link
 
 
 def may_invite(user) -> bool:
@@ -164,6 +174,8 @@ def revoke(*, invitation: Invitation, by) -> Invitation:
 
 
 def send_email(*, invitation: Invitation, token: str) -> None:
+    """Email the link; EmailNotSent (the invitation is kept) if the mail server
+    refused it or could not be reached."""
     subject, text, html = render_email(
         "staff/emails/invitation",
         {
@@ -174,13 +186,22 @@ def send_email(*, invitation: Invitation, token: str) -> None:
             "days": settings.STAFF_INVITATION_MAX_AGE.days,
         },
     )
-    build(
+    message = build(
         to=invitation.email,
         subject=subject,
         text=text,
         html=html,
         headers={"Auto-Submitted": "auto-generated"},
-    ).send()
+    )
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as error:
+        logger.exception("Invitation %s: the email was not sent.", invitation.pk)
+        raise EmailNotSent(
+            f"The invitation of {invitation.email} is saved, but its email could "
+            "not be sent. Resend it once email works again.",
+            link=link_for(token),
+        ) from error
 
 
 def usable(token: str) -> Invitation:

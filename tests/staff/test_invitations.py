@@ -373,3 +373,20 @@ def test_a_role_whose_group_is_missing_is_refused_on_the_form_not_a_500(client):
     )
     assert response.status_code == 200 and "manage.py migrate" in response.text
     assert not Invitation.objects.exists()
+
+
+def test_a_mail_server_failure_keeps_the_invitation_and_says_to_resend(
+    client, monkeypatch
+):
+    def refuse(message, fail_silently=False):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", refuse)
+    client.force_login(make_staff(username="chief"))
+    response = client.post(
+        reverse(ADD_URL), {"email": "e@example.com", "role": "editor"}, follow=True
+    )
+    assert response.status_code == 200 and "could not be sent" in response.text
+    assert Invitation.objects.get().status == "pending"
+    out = run("--email", "e@example.com", "--role", "editor", "--resend")
+    assert "could not be sent" in out and "/admin/invitation/" in out

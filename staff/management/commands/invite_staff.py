@@ -59,6 +59,9 @@ class Command(BaseCommand):
                     )
                 )
                 self.stdout.write(link)
+        except services.EmailNotSent as error:
+            self.stdout.write(self.style.WARNING(f"{error} The link:"))
+            self.stdout.write(error.link)
         except services.InvitationError as error:
             raise CommandError(str(error)) from None
 
