@@ -24,6 +24,7 @@ from articles.models import (
 from articles.publishing import invalidation, prepared, renditions
 from articles.search.engine import index_article
 from core.pagecache import content_changed
+from core.people import split_name
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
 
@@ -111,13 +112,16 @@ def save_author(*, author: Author, user) -> Author:
 
     A medical reviewer's name, credentials and account link are what readers are
     told of a review: only that reviewer or a superuser changes them, and each
-    change of those (on any profile) is logged."""
+    change of those (on any profile) is logged. The linked account takes the
+    profile's name as its first and last name, so staff pages (dropdowns,
+    history) show the one name readers see."""
     before = Author.objects.filter(pk=author.pk).first() if author.pk else None
     refusal = author_change_refusal(user=user, author=author, before=before)
     if refusal:
         raise WorkflowError(refusal)
     with transaction.atomic():
         author.save()
+        _name_account(author)
         _log_author_change(user=user, author=author, before=before)
         enqueue_rendition_changes(
             before={before.photo.name} - {""} if before else set(),
@@ -129,6 +133,36 @@ def save_author(*, author: Author, user) -> Author:
                 robust=True,
             )
     return author
+
+
+def _name_account(author: Author) -> None:
+    if author.user_id is None or author.kind != Author.Kind.PERSON:
+        return
+    first_name, last_name = split_name(author.name)
+    account = author._meta.get_field("user").related_model
+    account.objects.filter(pk=author.user_id).update(
+        first_name=first_name, last_name=last_name
+    )
+    # The account object already loaded (often request.user) shows it too.
+    if "user" in author._state.fields_cache:
+        author.user.first_name, author.user.last_name = first_name, last_name
+
+
+def make_own_profile(*, user, name: str, credentials: str) -> Author:
+    """The author profile of `user` (a writer or reviewer), made and linked to
+    the account, or the one it has with this name and credentials."""
+    author = Author.objects.filter(user=user).first() or Author(
+        user=user,
+        slug=unique_slug(
+            queryset=Author.objects.all(),
+            text=name,
+            max_length=Author._meta.get_field("slug").max_length,
+            fallback="author",
+        ),
+    )
+    author.name = name
+    author.credentials = credentials
+    return save_author(author=author, user=user)
 
 
 def author_change_refusal(*, user, author: Author, before: Author | None) -> str:

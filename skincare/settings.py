@@ -265,6 +265,12 @@ AXES_VERBOSE = False
 # How long an emailed unlock link works, and how many one account can be sent.
 STAFF_UNLOCK_LINK_MAX_AGE = timedelta(hours=1)
 STAFF_UNLOCK_LINKS_PER_HOUR = 3
+# An invitation link to join the staff (staff/invitations.py) works once, this long.
+STAFF_INVITATION_MAX_AGE = timedelta(days=7)
+# Where a new account lands once made (after its second factor, when on): the
+# articles app's last step, which asks writers and reviewers for the author
+# profile readers see and sends everyone else on to the dashboard.
+STAFF_INVITATION_LANDING = "admin:articles_author_mine"
 # Unlock links asked for from one network per hour (whatever the accounts).
 STAFF_UNLOCK_REQUESTS_PER_NETWORK = 10
 

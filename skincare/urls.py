@@ -20,6 +20,8 @@ urlpatterns = [
     path("admin/second-factor/", include("staff.urls")),
     # Passkeys: django-otp-webauthn's views with the site's rules (staff/passkeys.py).
     path("admin/passkeys/", include("staff.passkey_urls")),
+    # The emailed invitation link (staff/invitations): its pages look like sign-in.
+    path("admin/invitation/", include("staff.invitations.urls")),
     path("admin/", admin.site.urls),
     path("media/<path:path>", serve_media, name="media"),
     path(

@@ -8,9 +8,13 @@ from django.contrib import admin
 from django_otp_webauthn.admin import WebAuthnCredentialAdmin
 from django_otp_webauthn.models import WebAuthnCredential
 
+from staff.invitations.admin import InvitationAdmin
 from staff.models import BackupCodeSet, SignInLockout
 
 admin.site.register(WebAuthnCredential, WebAuthnCredentialAdmin)
+
+# Registered by its own module (staff/invitations/admin.py).
+__all__ = ["InvitationAdmin"]
 
 
 @admin.register(BackupCodeSet)

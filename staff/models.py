@@ -1,6 +1,6 @@
 """What staff sign-in stores beside django-otp's and django-otp-webauthn's devices:
-backup codes (hashed), the lockouts password guessing caused, and the emailed
-links that lift one."""
+backup codes (hashed), the lockouts password guessing caused, the emailed
+links that lift one, and the invitations that bring new staff in."""
 
 import hashlib
 import hmac
@@ -8,6 +8,7 @@ import hmac
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
@@ -154,3 +155,84 @@ class UnlockLink(models.Model):
 
     def __str__(self) -> str:
         return f"Unlock link for {self.user} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class Invitation(models.Model):
+    """An emailed invitation to join the staff in one role: who asked, when, and
+    what became of it (accepted, revoked, or left to expire). Only a hash of the
+    link's secret is kept; resending makes a new secret, so an older link stops
+    working."""
+
+    class Role(models.TextChoices):
+        # The value is what `invite_staff --role` takes; the group, made by
+        # migrations, is ROLE_GROUPS[value].
+        WRITER = "writer", "Writer"
+        REVIEWER = "reviewer", "Medical reviewer"
+        EDITOR = "editor", "Editor"
+        NEWSLETTER = "newsletter", "Newsletter editor"
+
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_sent_at = models.DateTimeField(default=timezone.now)
+    send_count = models.PositiveSmallIntegerField(default=1)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name="account made",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitation",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("invite_staff", "Can invite staff")]
+        constraints = [
+            # One open invitation per address (expired ones included: resend or
+            # revoke it), so two links never race to make two accounts.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="staff_invitation_one_open_per_email",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")),
+                name="staff_invitation_expires_after_creation",
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(revoked_at__isnull=True),
+                name="staff_invitation_not_accepted_and_revoked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} as {self.get_role_display()}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"

@@ -119,8 +119,8 @@ def may_add_factor(request: HttpRequest) -> bool:
 
     The first factor, at first sign-in, needs the password only (there is nothing
     else to ask for); any later one a factor given again in this session, recently.
-    An expiring invitation link (issue 19, not built yet) is to be the other way to
-    enrol: this is the one place that decides.
+    An invited person enrols as the first step after accepting (the acceptance
+    signs them in; staff/invitations). This is the one place that decides.
     """
     user = request.user
     if not applies_to(user):

@@ -4,7 +4,6 @@ checked before it becomes a revision (articles/admin/articles.py saves it)."""
 from typing import Any
 
 from django import forms
-from django.contrib import admin
 from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile

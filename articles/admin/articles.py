@@ -36,6 +36,7 @@ from articles.errors import WorkflowError
 from articles.models import (
     SOURCE_FIELDS,
     Article,
+    Author,
     Reference,
     Stage,
     published_q,
@@ -233,17 +234,6 @@ class ArticleAdmin(admin.ModelAdmin):
         form.user = request.user
         return form
 
-    def render_change_form(
-        self, request, context, add=False, change=False, form_url="", obj=None
-    ):
-        # A POST shown again has an error: the cover image chosen is held.
-        context["adminform"].form.hold_cover(
-            url_for=lambda token: reverse(
-                "admin:articles_article_held_cover", args=[token]
-            )
-        )
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
     def held_cover_view(self, request: HttpRequest, token: str) -> HttpResponse:
         """The thumbnail of a cover image held for this user, and nobody else."""
         held = held_uploads.held(token=token, user=request.user)
@@ -252,6 +242,15 @@ class ArticleAdmin(admin.ModelAdmin):
         response = FileResponse(default_storage.open(held.name))
         response["Cache-Control"] = "private, no-store"
         return response
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        # A writer's new article is signed by their own profile unless they pick
+        # another: their first save needs no choice.
+        initial = super().get_changeform_initial_data(request)
+        own = Author.objects.filter(user=request.user).values_list("pk", flat=True)
+        if "author" not in initial and (pk := own.first()) is not None:
+            initial["author"] = pk
+        return initial
 
     def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
@@ -307,6 +306,12 @@ class ArticleAdmin(admin.ModelAdmin):
         obj=None,
     ):
         context["offers_save_and_submit"] = self.offers_save_and_submit(request, obj)
+        # A POST shown again has an error: the cover image chosen is held.
+        context["adminform"].form.hold_cover(
+            url_for=lambda token: reverse(
+                "admin:articles_article_held_cover", args=[token]
+            )
+        )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def offers_save_and_submit(self, request: HttpRequest, article) -> bool:

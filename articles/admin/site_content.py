@@ -15,10 +15,12 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from articles import services
+from articles.admin import author_profile
 from articles.editorial import medical
 from articles.errors import WorkflowError
 from articles.models import Author, EditorialPolicy, HomePage, SearchSynonym, Topic
 from core.admin import SingleRowAdmin
+from core.people import display_name
 
 # How many changes of a topic's medical flag or a profile's name the page lists.
 HISTORY_LENGTH = 50
@@ -98,6 +100,11 @@ class TopicAdmin(admin.ModelAdmin):
         return redirect("admin:articles_topic_change", topic.pk)
 
 
+def _account_label(user) -> str:
+    name = display_name(user)
+    return name if name == user.get_username() else f"{name} ({user.get_username()})"
+
+
 class AuthorAdminForm(forms.ModelForm):
     # The signed-in user, set per request by AuthorAdmin.get_form.
     user_saving = None
@@ -137,11 +144,25 @@ class AuthorAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     list_select_related = ["user"]
 
+    def get_urls(self):
+        return [
+            path(
+                "mine/",
+                author_profile.view(self.admin_site),
+                name="articles_author_mine",
+            ),
+            *super().get_urls(),
+        ]
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
             # A byline belongs to a staff account (a reviewer's approvals show it).
             kwargs["queryset"] = get_user_model().objects.filter(is_staff=True)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user":
+            # The one name shown for a person everywhere, with the sign-in name.
+            field.label_from_instance = _account_label
+        return field
 
     # Everyone keeps their own profile; editors change the others, except what a
     # reviewer's profile tells readers of their reviews (services.save_author).

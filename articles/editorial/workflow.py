@@ -275,7 +275,8 @@ def reviewer_byline(user) -> Author:
     if author is None:
         raise WorkflowError(
             "Your account has no author profile: readers are told who reviewed an "
-            "article. Ask an editor to link your profile, with your credentials."
+            "article. Make it from the dashboard (Your author profile), with your "
+            "credentials."
         )
     if not author.credentials:
         raise WorkflowError(
