@@ -3,6 +3,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
 from articles.public import SITEMAPS, robots_txt
+from core.calendar.views import feed_view
 from core.health import WEB_CHECKS, HealthView
 from core.media import serve_media
 from core.pagecache import public_page
@@ -20,7 +21,11 @@ urlpatterns = [
     path("admin/second-factor/", include("staff.urls")),
     # Passkeys: django-otp-webauthn's views with the site's rules (staff/passkeys.py).
     path("admin/passkeys/", include("staff.passkey_urls")),
+    # The editorial calendar, before the admin for the same reasons.
+    path("admin/calendar/", include("core.calendar.urls")),
     path("admin/", admin.site.urls),
+    # A staff member's calendar feed: its secret token is its only key.
+    path("calendar/<str:token>.ics", feed_view, name="calendar_feed"),
     path("media/<path:path>", serve_media, name="media"),
     path(
         "sitemap.xml",

@@ -1,0 +1,188 @@
+"""The articles' entries on the editorial calendar (core.calendar): planned
+dates of drafts, publishes (scheduled ones ahead), medical reviews falling due.
+
+One query for the entries of any period, whatever their number; links are made
+from one reversed address each, not reversed entry by entry.
+"""
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.editorial.permissions import Action, refusal
+from articles.models import Article, Topic
+from core.calendar.grid import day_start, local_day
+from core.calendar.sources import Choice, Entry
+
+PLANNED, PUBLISH, REVIEW = "planned", "publish", "review"
+_PLACEHOLDER = 987654321
+
+
+def _url_maker(name: str) -> Callable[[int], str]:
+    """An article's address by URL name, reversed once for all the entries."""
+    before, after = reverse(name, args=[_PLACEHOLDER]).split(str(_PLACEHOLDER))
+    return lambda pk: f"{before}{pk}{after}"
+
+
+def _planned(start: date, end: date) -> Q:
+    return Q(status=Article.Status.DRAFT, planned_for__range=(start, end))
+
+
+def _window(start: date, end: date) -> Q:
+    return (
+        _planned(start, end)
+        | Q(
+            status=Article.Status.PUBLISHED,
+            published_at__gte=day_start(start),
+            published_at__lt=day_start(end + timedelta(days=1)),
+        )
+        | Q(review_due__range=(start, end))
+    )
+
+
+def _rows(condition: Q):
+    return (
+        Article.objects.filter(condition)
+        .annotate(
+            author_user=F("author__user_id"), reviewer_user=F("reviewer__user_id")
+        )
+        .only(
+            "pk",
+            "title",
+            "status",
+            "stage",
+            "published_at",
+            "planned_for",
+            "review_due",
+            "created_by_id",
+            "assigned_reviewer_id",
+        )
+        .order_by()
+    )
+
+
+class ArticleSource:
+    permission = "articles.view_article"
+
+    def entries(
+        self,
+        *,
+        user: AbstractBaseUser,
+        start: date,
+        end: date,
+        topic: str = "",
+        person: str = "",
+    ) -> list[Entry]:
+        condition = _window(start, end)
+        if topic:
+            condition &= Q(topic_id=topic)
+        if person:
+            condition &= (
+                Q(created_by_id=person)
+                | Q(author__user_id=person)
+                | Q(assigned_reviewer_id=person)
+                | Q(reviewer__user_id=person)
+            )
+        kinds = {PLANNED, PUBLISH, REVIEW}
+        return _entries(_rows(condition), start, end, user, lambda article: kinds)
+
+    def feed_entries(
+        self, *, user: AbstractBaseUser, start: date, end: date
+    ) -> list[Entry]:
+        """Their medical reviews falling due (as the article's reviewer, or the
+        one asked to review it) and the planned dates of their drafts (as owner
+        or byline)."""
+        reviewing = Q(reviewer__user=user) | Q(assigned_reviewer=user)
+        owning = Q(created_by=user) | Q(author__user=user)
+        condition = (Q(review_due__range=(start, end)) & reviewing) | (
+            _planned(start, end) & owning
+        )
+
+        def theirs(article: Article) -> set[str]:
+            kinds = set()
+            if user.pk in (article.created_by_id, article.author_user):
+                kinds.add(PLANNED)
+            if user.pk in (article.assigned_reviewer_id, article.reviewer_user):
+                kinds.add(REVIEW)
+            return kinds
+
+        return _entries(_rows(condition), start, end, None, theirs)
+
+    def topics(self) -> list[Choice]:
+        return [
+            Choice(str(pk), name)
+            for pk, name in Topic.objects.order_by("name").values_list("pk", "name")
+        ]
+
+
+def _entries(
+    rows,
+    start: date,
+    end: date,
+    user: AbstractBaseUser | None,
+    kinds_of: Callable[[Article], set[str]],
+) -> list[Entry]:
+    """The entries of `rows` in the period, of the kinds `kinds_of` each row;
+    planned ones movable when `user` may edit the article."""
+    change_url = _url_maker("admin:articles_article_change")
+    plan_url = _url_maker("admin:articles_article_plan")
+    now = timezone.now()
+    found = []
+    for article in rows:
+        kinds = kinds_of(article)
+        url = change_url(article.pk)
+        planned = article.planned_for
+        if (
+            PLANNED in kinds
+            and article.status == Article.Status.DRAFT
+            and planned is not None
+            and start <= planned <= end
+        ):
+            movable = user is not None and not refusal(user, Action.EDIT, article)
+            found.append(
+                Entry(
+                    uid=f"article-{article.pk}-planned",
+                    day=planned,
+                    kind=PLANNED,
+                    kind_label="Planned",
+                    title=article.title,
+                    url=url,
+                    move_url=plan_url(article.pk) if movable else "",
+                    detail=article.stage_label,
+                )
+            )
+        published = article.published_at
+        if (
+            PUBLISH in kinds
+            and article.status == Article.Status.PUBLISHED
+            and published is not None
+            and start <= local_day(published) <= end
+        ):
+            found.append(
+                Entry(
+                    uid=f"article-{article.pk}-publish",
+                    day=local_day(published),
+                    kind=PUBLISH,
+                    kind_label="Scheduled" if published > now else "Published",
+                    title=article.title,
+                    url=url,
+                    at=published,
+                )
+            )
+        due = article.review_due
+        if REVIEW in kinds and due is not None and start <= due <= end:
+            found.append(
+                Entry(
+                    uid=f"article-{article.pk}-review",
+                    day=due,
+                    kind=REVIEW,
+                    kind_label="Review due",
+                    title=article.title,
+                    url=url,
+                )
+            )
+    return found
