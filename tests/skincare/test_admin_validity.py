@@ -4,11 +4,13 @@ public list pages with cover images."""
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from articles.editorial import revisions, workflow
@@ -85,6 +87,17 @@ def admin_documents(client) -> dict[str, str]:
     issue = make_issue(subject="Winter skin, kept calm")
     IssueArticle.objects.create(issue=issue, article=article, position=1)
     make_subscriber(first_name="Ada")
+    # The calendar with each kind of entry, some movable, one day over-full.
+    today = timezone.localdate()
+    for n in range(8):
+        make_draft(title=f"Planned <{n}> & co", planned_for=today)
+    make_issue(
+        subject="Scheduled send",
+        status="scheduled",
+        scheduled_at=timezone.now() + timedelta(hours=2),
+        approved=True,
+    )
+    Article.objects.filter(pk=article.pk).update(review_due=today)
     make_subscriber(status=Subscriber.Status.CONFIRMED)
     staff = VerifiedClient()
     staff.force_login(make_staff(username="owner"))
@@ -99,8 +112,13 @@ def admin_documents(client) -> dict[str, str]:
         "admin-issue-change": reverse("admin:newsletter_issue_change", args=[issue.pk]),
         "admin-issue-add": reverse("admin:newsletter_issue_add"),
         "admin-subscriber-list": reverse("admin:newsletter_subscriber_changelist"),
+        "admin-calendar-month": reverse("calendar:calendar"),
+        "admin-calendar-week": reverse("calendar:calendar") + "?view=week",
+        "admin-calendar-feed": reverse("calendar:feed_settings"),
     }
     documents = {}
+    made = staff.post(reverse("calendar:feed_settings"), {"action": "new"})
+    documents["admin-calendar-feed-made"] = made.content.decode()
     for name, path in gets.items():
         response = staff.get(path)
         assert response.status_code == 200, (name, path)
