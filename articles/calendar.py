@@ -5,16 +5,17 @@ One query for the entries of any period, whatever their number; links are made
 from one reversed address each, not reversed entry by entry.
 """
 
+from collections import namedtuple
 from collections.abc import Callable
 from datetime import date, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.editorial.permissions import Action, refusal
-from articles.models import Article, Topic
+from articles.editorial.permissions import edit_refusal
+from articles.models import Article, Stage, Topic
 from core.calendar.grid import day_start, local_day
 from core.calendar.sources import Choice, Entry
 
@@ -44,25 +45,28 @@ def _window(start: date, end: date) -> Q:
     )
 
 
-def _rows(condition: Q):
-    return (
-        Article.objects.filter(condition)
-        .annotate(
-            author_user=F("author__user_id"), reviewer_user=F("reviewer__user_id")
-        )
-        .only(
-            "pk",
-            "title",
-            "status",
-            "stage",
-            "published_at",
-            "planned_for",
-            "review_due",
-            "created_by_id",
-            "assigned_reviewer_id",
-        )
-        .order_by()
-    )
+# What an entry needs of an article, read as plain values (no model instances:
+# a month may hold thousands).
+COLUMNS = (
+    "pk",
+    "title",
+    "status",
+    "stage",
+    "published_at",
+    "planned_for",
+    "review_due",
+    "created_by_id",
+    "assigned_reviewer_id",
+    "author__user_id",
+    "reviewer__user_id",
+)
+Row = namedtuple("Row", [c.replace("__", "_") for c in COLUMNS])
+STAGE_LABELS = dict(Stage.choices)
+
+
+def _rows(condition: Q) -> list[Row]:
+    found = Article.objects.filter(condition).order_by().values_list(*COLUMNS)
+    return [Row._make(values) for values in found]
 
 
 class ArticleSource:
@@ -102,11 +106,11 @@ class ArticleSource:
             _planned(start, end) & owning
         )
 
-        def theirs(article: Article) -> set[str]:
+        def theirs(article: Row) -> set[str]:
             kinds = set()
-            if user.pk in (article.created_by_id, article.author_user):
+            if user.pk in (article.created_by_id, article.author_user_id):
                 kinds.add(PLANNED)
-            if user.pk in (article.assigned_reviewer_id, article.reviewer_user):
+            if user.pk in (article.assigned_reviewer_id, article.reviewer_user_id):
                 kinds.add(REVIEW)
             return kinds
 
@@ -120,11 +124,11 @@ class ArticleSource:
 
 
 def _entries(
-    rows,
+    rows: list[Row],
     start: date,
     end: date,
     user: AbstractBaseUser | None,
-    kinds_of: Callable[[Article], set[str]],
+    kinds_of: Callable[[Row], set[str]],
 ) -> list[Entry]:
     """The entries of `rows` in the period, of the kinds `kinds_of` each row;
     planned ones movable when `user` may edit the article."""
@@ -142,7 +146,9 @@ def _entries(
             and planned is not None
             and start <= planned <= end
         ):
-            movable = user is not None and not refusal(user, Action.EDIT, article)
+            movable = user is not None and not edit_refusal(
+                user, created_by_id=article.created_by_id, stage=article.stage
+            )
             found.append(
                 Entry(
                     uid=f"article-{article.pk}-planned",
@@ -152,7 +158,7 @@ def _entries(
                     title=article.title,
                     url=url,
                     move_url=plan_url(article.pk) if movable else "",
-                    detail=article.stage_label,
+                    detail=STAGE_LABELS[article.stage],
                 )
             )
         published = article.published_at
