@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from articles.editorial.permissions import edit_refusal
 from articles.models import Article, Stage, Topic
-from core.calendar.grid import day_start, local_day
+from core.calendar.grid import day_start, local_days
 from core.calendar.sources import Choice, Entry
 
 PLANNED, PUBLISH, REVIEW = "planned", "publish", "review"
@@ -135,6 +135,9 @@ def _entries(
     change_url = _url_maker("admin:articles_article_change")
     plan_url = _url_maker("admin:articles_article_plan")
     now = timezone.now()
+    local_day = local_days()
+    # edit_refusal depends on the owner and the stage only: asked once for each.
+    refusals: dict[tuple[int | None, str], str] = {}
     found = []
     for article in rows:
         kinds = kinds_of(article)
@@ -146,9 +149,10 @@ def _entries(
             and planned is not None
             and start <= planned <= end
         ):
-            movable = user is not None and not edit_refusal(
-                user, created_by_id=article.created_by_id, stage=article.stage
-            )
+            key = (article.created_by_id, article.stage)
+            if user is not None and key not in refusals:
+                refusals[key] = edit_refusal(user, created_by_id=key[0], stage=key[1])
+            movable = user is not None and not refusals[key]
             found.append(
                 Entry(
                     uid=f"article-{article.pk}-planned",
@@ -166,12 +170,12 @@ def _entries(
             PUBLISH in kinds
             and article.status == Article.Status.PUBLISHED
             and published is not None
-            and start <= local_day(published) <= end
+            and start <= (publish_day := local_day(published)) <= end
         ):
             found.append(
                 Entry(
                     uid=f"article-{article.pk}-publish",
-                    day=local_day(published),
+                    day=publish_day,
                     kind=PUBLISH,
                     kind_label="Scheduled" if published > now else "Published",
                     title=article.title,

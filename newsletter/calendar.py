@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from core.calendar.grid import day_start, local_day
+from core.calendar.grid import day_start, local_days
 from core.calendar.sources import Choice, Entry
 from newsletter.models import Issue
 
@@ -82,6 +82,7 @@ class IssueSource:
     def _entries(self, issues, start: date, end: date) -> list[Entry]:
         change_url = _url_maker("admin:newsletter_issue_change")
         now = timezone.now()
+        local_day = local_days()
         found = []
         for issue in issues:
             if issue.status == Issue.Status.SCHEDULED and issue.scheduled_at:
@@ -90,12 +91,12 @@ class IssueSource:
             else:
                 at = issue.sent_at or issue.send_started_at
                 label = "Sent" if issue.sent_at else "Sending"
-            if at is None or not start <= local_day(at) <= end:
+            if at is None or not start <= (day := local_day(at)) <= end:
                 continue
             found.append(
                 Entry(
                     uid=f"issue-{issue.pk}-send",
-                    day=local_day(at),
+                    day=day,
                     kind=SEND,
                     kind_label=label,
                     title=issue.subject,

@@ -6,6 +6,7 @@ time falls on the local day of that time.
 """
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -74,6 +75,12 @@ def period(view: str, anchor: date) -> tuple[date, date]:
 
 def local_day(moment: datetime) -> date:
     return timezone.localtime(moment).date()
+
+
+def local_days() -> Callable[[datetime], date]:
+    """local_day for many times in a row: the time zone looked up once."""
+    zone = timezone.get_current_timezone()
+    return lambda moment: moment.astimezone(zone).date()
 
 
 def day_start(day: date) -> datetime:

@@ -2,6 +2,7 @@
 the admin page's filters and permissions, the feed tokens and the feed."""
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -12,7 +13,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from articles.models import Article
-from core.calendar import feed, grid, tokens
+from core.calendar import feed, grid, render, tokens
 from core.calendar.sources import Entry
 from core.models import CalendarFeedToken
 from tests.conftest import VerifiedClient
@@ -399,3 +400,40 @@ def test_feed_uids_stay_the_same_from_one_fetch_to_the_next():
         return [str(e["uid"]) for e in parse(body).walk("VEVENT")]
 
     assert uids() == uids() and len(uids()) == 1
+
+
+def test_entries_are_written_escaped_with_local_times_and_move_forms():
+    at = datetime(2026, 12, 9, 3, 30, tzinfo=UTC)
+    moving = Entry(
+        uid="article-7-planned",
+        day=date(2026, 12, 8),
+        kind="planned",
+        kind_label="Planned",
+        title='<script>alert("x")</script>',
+        url="/admin/articles/article/7/change/",
+        move_url="/admin/articles/article/7/planned-for/",
+    )
+    timed = Entry(
+        uid="issue-1-send",
+        day=date(2026, 12, 8),
+        kind="send",
+        kind_label="Send scheduled",
+        title="Tom & Jerry",
+        url="/x/",
+        at=at,
+    )
+    html = render.entries_html(
+        [moving, timed],
+        here="/admin/calendar/?a=1&b=2",
+        csrf="tok",
+        tz=ZoneInfo("America/New_York"),
+    )
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html and "Tom &amp; Jerry" in html
+    assert '<time datetime="2026-12-08T22:30:00-0500">22:30</time>' in html
+    assert 'action="/admin/articles/article/7/planned-for/"' in html
+    assert 'name="csrfmiddlewaretoken" value="tok"' in html
+    assert 'value="/admin/calendar/?a=1&amp;b=2"' in html
+    assert '<label for="move-article-7-planned">' in html
+    assert 'value="2026-12-08" required' in html
+    assert html.count("<details") == 1
