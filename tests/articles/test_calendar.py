@@ -3,7 +3,7 @@ time), publishes and reviews falling due as entries; moving a planned date,
 checked on the server per role whatever the path (calendar POST, change form,
 service)."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -246,3 +246,21 @@ def test_calendar_page_shows_move_forms_only_where_the_viewer_may_move(people):
     assert f'action="{plan_url(own)}"' in html
     assert f'action="{plan_url(theirs)}"' not in html
     assert change_url(theirs) in html
+
+
+def test_a_late_publish_falls_on_its_local_day(settings):
+    settings.TIME_ZONE = "America/New_York"
+    timezone.deactivate()
+    # 03:30 UTC on 9 December 2026 is 22:30 on the 8th in New York.
+    moment = datetime(2026, 12, 9, 3, 30, tzinfo=UTC)
+    make_article(title="Late", published_at=moment)
+    entries = ArticleSource().entries(
+        user=make_staff(), start=date(2026, 12, 7), end=date(2026, 12, 8)
+    )
+    assert [(e.title, e.day) for e in entries] == [("Late", date(2026, 12, 8))]
+    later = ArticleSource().entries(
+        user=make_staff(username="other"),
+        start=date(2026, 12, 9),
+        end=date(2026, 12, 13),
+    )
+    assert later == []
