@@ -99,7 +99,9 @@ class ArticleSource:
     ) -> list[Entry]:
         """Their medical reviews falling due (as the article's reviewer, or the
         one asked to review it) and the planned dates of their drafts (as owner
-        or byline)."""
+        or byline), if they may still view articles."""
+        if not user.has_perm(self.permission):
+            return []
         reviewing = Q(reviewer__user=user) | Q(assigned_reviewer=user)
         owning = Q(created_by=user) | Q(author__user=user)
         condition = (Q(review_due__range=(start, end)) & reviewing) | (

@@ -264,3 +264,16 @@ def test_a_late_publish_falls_on_its_local_day(settings):
         end=date(2026, 12, 13),
     )
     assert later == []
+
+
+def test_feed_entries_stop_when_the_user_may_no_longer_view_articles(people):
+    today = timezone.localdate()
+    writer = people["writer"]
+    make_draft(title="Mine", planned_for=today, created_by=writer)
+    source = ArticleSource()
+    assert [
+        e.title for e in source.feed_entries(user=writer, start=today, end=today)
+    ] == ["Mine"]
+    writer.groups.clear()
+    writer = type(writer).objects.get(pk=writer.pk)  # permissions asked afresh
+    assert source.feed_entries(user=writer, start=today, end=today) == []
