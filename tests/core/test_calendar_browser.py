@@ -3,6 +3,7 @@
 button (no script needed), the feed address made once; on a phone too.
 Screenshots go to test-artifacts/calendar-*.png."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,8 +11,20 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from articles.models import Article
-from tests.browser_fixtures import PHONE, log_in
-from tests.factories import make_draft, make_issue, make_role_user, make_topic
+from tests.browser_fixtures import DESKTOP, PHONE, log_in
+from tests.conftest import VerifiedClient
+from tests.factories import (
+    make_article,
+    make_draft,
+    make_issue,
+    make_role_user,
+    make_topic,
+)
+from tests.skincare.test_page_quality_browser import (  # noqa: F401
+    axe_source,
+    axe_violations,
+    browser_session,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -72,3 +85,42 @@ def test_a_writer_moves_a_planned_date_from_the_calendar(
     address = page.get_by_label("Your new feed address", exact=False)
     assert address.input_value().startswith(f"{live_server.url}/calendar/")
     page.screenshot(path=artifacts_dir / "calendar-feed.png", full_page=True)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_calendar_pages_have_no_accessibility_violations(
+    live_server,
+    new_context,
+    axe_source,  # noqa: F811
+    viewport,
+):
+    today = timezone.localdate()
+    writer = make_role_user("Writer")
+    make_draft(title="Own plan", planned_for=today, created_by=writer)
+    for n in range(7):
+        make_draft(title=f"Plan {n}", planned_for=today)
+    make_article(title="Due", review_due=today)
+    make_issue(
+        subject="Send",
+        status="scheduled",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+        approved=True,
+    )
+    client = VerifiedClient()
+    client.force_login(writer)
+    context = new_context(viewport=viewport, bypass_csp=True)
+    browser_session(context, live_server, client)
+    page = context.new_page()
+    problems = {}
+    for name, path in {
+        "month": "/admin/calendar/",
+        "week": "/admin/calendar/?view=week",
+        "feed": "/admin/calendar/feed/",
+    }.items():
+        page.goto(live_server.url + path)
+        if name == "week":
+            page.locator(".calendar-move summary").first.click()
+        violations = axe_violations(page, axe_source, name)
+        if violations:
+            problems[name] = violations
+    assert problems == {}, json.dumps(problems, indent=2)
