@@ -73,12 +73,9 @@ def period(view: str, anchor: date) -> tuple[date, date]:
     return month_bounds(anchor)
 
 
-def local_day(moment: datetime) -> date:
-    return timezone.localtime(moment).date()
-
-
 def local_days() -> Callable[[datetime], date]:
-    """local_day for many times in a row: the time zone looked up once."""
+    """The day of a time in the site's time zone, for many times in a row: the
+    zone looked up once."""
     zone = timezone.get_current_timezone()
     return lambda moment: moment.astimezone(zone).date()
 

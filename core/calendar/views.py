@@ -101,8 +101,10 @@ def feed_page(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     new_url = ""
     if request.method == "POST":
-        if request.POST.get("action") == "revoke":
-            tokens.revoke_feed_token(user=request.user)
+        action = request.POST.get("action")
+        if action != "new":
+            if action == "revoke":
+                tokens.revoke_feed_token(user=request.user)
             return redirect("calendar:feed_settings")
         token = tokens.new_feed_token(user=request.user)
         new_url = request.build_absolute_uri(reverse("calendar_feed", args=[token]))

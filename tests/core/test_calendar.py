@@ -105,7 +105,7 @@ def test_times_fall_on_the_local_day(settings):
     settings.TIME_ZONE = "America/New_York"
     late = datetime(2026, 12, 9, 3, 30, tzinfo=UTC)  # 22:30 on the 8th in New York
     timezone.deactivate()
-    assert grid.local_day(late) == date(2026, 12, 8)
+    assert grid.local_days()(late) == date(2026, 12, 8)
     assert grid.day_start(date(2026, 12, 8)) == datetime(2026, 12, 8, 5, 0, tzinfo=UTC)
 
 
@@ -291,6 +291,9 @@ def test_feed_page_shows_a_new_address_once_and_revokes_it():
     assert VerifiedClient().get(path).status_code == 200
     again = client.get(url).content.decode()
     assert "You have a feed address" in again and feed_url not in again
+    # A POST naming no known action changes nothing.
+    assert client.post(url, {"action": "other"}).status_code == 302
+    assert tokens.feed_user(path.removeprefix("/calendar/").removesuffix(".ics"))
     assert client.post(url, {"action": "revoke"}).status_code == 302
     assert VerifiedClient().get(path).status_code == 404
 
