@@ -440,3 +440,15 @@ def test_entries_are_written_escaped_with_local_times_and_move_forms():
     assert '<label for="move-article-7-planned">' in html
     assert 'value="2026-12-08" required' in html
     assert html.count("<details") == 1
+
+
+@pytest.mark.django_db
+def test_calendar_pages_want_the_second_factor_too(unverified_client):
+    unverified_client.force_login(make_staff(username="owner"))
+    for name in ("calendar:calendar", "calendar:feed_settings"):
+        response = unverified_client.get(reverse(name))
+        assert response.status_code == 302
+        assert "/admin/second-factor/" in response["Location"]
+    assert not CalendarFeedToken.objects.exists()
+    unverified_client.post(reverse("calendar:feed_settings"), {"action": "new"})
+    assert not CalendarFeedToken.objects.exists()
