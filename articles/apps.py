@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from core.calendar.sources import register
+
 
 class ArticlesConfig(AppConfig):
     name = "articles"
@@ -7,5 +9,7 @@ class ArticlesConfig(AppConfig):
 
     def ready(self) -> None:
         from articles import signals
+        from articles.calendar import ArticleSource
 
         signals.connect()
+        register(ArticleSource())

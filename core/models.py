@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -79,3 +80,24 @@ class SingleRowModel(models.Model):
     def current(cls):
         """The row, or None before anyone has saved it."""
         return cls._default_manager.filter(pk=1).first()
+
+
+class CalendarFeedToken(models.Model):
+    """A staff member's secret calendar feed address (core/calendar/feed.py).
+
+    Only the SHA-256 of the token is kept: the address is shown once, when made,
+    and someone who reads the database cannot subscribe to anyone's calendar.
+    Revoking deletes the row, so the old address stops working at once; a new
+    link is a new row with a new token.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed_token",
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.user}"

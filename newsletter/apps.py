@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from core.calendar.sources import register
+
 
 class NewsletterConfig(AppConfig):
     name = "newsletter"
@@ -7,5 +9,7 @@ class NewsletterConfig(AppConfig):
 
     def ready(self) -> None:
         from newsletter import signals
+        from newsletter.calendar import IssueSource
 
         signals.connect()
+        register(IssueSource())

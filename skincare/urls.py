@@ -3,6 +3,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
 from articles.public import SITEMAPS, robots_txt
+from core.calendar.views import feed_view
 from core.health import WEB_CHECKS, HealthView
 from core.media import serve_media
 from core.pagecache import public_page
@@ -22,7 +23,11 @@ urlpatterns = [
     path("admin/passkeys/", include("staff.passkey_urls")),
     # The emailed invitation link (staff/invitations): its pages look like sign-in.
     path("admin/invitation/", include("staff.invitations.urls")),
+    # The editorial calendar, before the admin for the same reasons.
+    path("admin/calendar/", include("core.calendar.urls")),
     path("admin/", admin.site.urls),
+    # A staff member's calendar feed: its secret token is its only key.
+    path("calendar/<str:token>.ics", feed_view, name="calendar_feed"),
     path("media/<path:path>", serve_media, name="media"),
     path(
         "sitemap.xml",

@@ -83,6 +83,7 @@ class ArticleAdminForm(forms.ModelForm):
             "medical",
             "evidence",
             "featured",
+            "planned_for",
             "seo_title",
             "seo_description",
         ]

@@ -24,13 +24,18 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from articles import services
-from articles.admin import review_views, revision_views, workflow_views
+from articles.admin import (
+    calendar_views,
+    review_views,
+    revision_views,
+    workflow_views,
+)
 from articles.admin.article_forms import (
     ArticleAdminForm,
     SourceInline,
     submitted_sources,
 )
-from articles.editorial import permissions, revisions, workflow
+from articles.editorial import permissions, planning, revisions, workflow
 from articles.editorial.permissions import Action
 from articles.errors import WorkflowError
 from articles.models import (
@@ -169,6 +174,7 @@ class ArticleAdmin(admin.ModelAdmin):
         ("Author and topic", {"fields": ["author", "topic"]}),
         ("Evidence and medical review", {"fields": ["evidence", "medical"]}),
         ("Home page", {"fields": ["featured"]}),
+        ("Editorial calendar", {"fields": ["planned_for"]}),
         (
             "Search engines",
             {"fields": ["seo_title", "seo_description"], "classes": ["collapse"]},
@@ -336,6 +342,20 @@ class ArticleAdmin(admin.ModelAdmin):
             transaction.on_commit(lambda: held_uploads.release(upload=held))
         data = revisions.snapshot(article, sources=submitted_sources(formsets))
         revision = workflow.save_draft(article=article, data=data, user=request.user)
+        # The plan is no content: written to the row, outside the revisions.
+        planned_for = form.cleaned_data.get("planned_for")
+        stored = Article.objects.values_list("planned_for", flat=True).get(
+            pk=article.pk
+        )
+        if "planned_for" in form.cleaned_data and planned_for != stored:
+            planning.plan_article(
+                article=article, user=request.user, planned_for=planned_for
+            )
+            self.message_user(
+                request,
+                f"Planned for {planned_for:%d %B %Y}." if planned_for else "No plan.",
+                messages.INFO,
+            )
         # Unchanged: save_draft returns the latest revision, or for a live article
         # never revised, revision 1 made from (and being) the live version.
         live = Article.objects.values_list("live_revision", flat=True).get(
@@ -445,6 +465,7 @@ class ArticleAdmin(admin.ModelAdmin):
             *revision_views.urls(self),
             *review_views.urls(self),
             *workflow_views.urls(self),
+            *calendar_views.urls(self),
             *super().get_urls(),
         ]
 

@@ -62,6 +62,30 @@ def needs_live_approval(article: Article) -> bool:
     )
 
 
+def edit_refusal(
+    user: AbstractBaseUser, *, created_by_id: int | None, stage: str
+) -> str:
+    """Why `user` may not edit an existing article owned by `created_by_id` in
+    `stage`; empty when they may. What refusal() answers for Action.EDIT, from
+    the two values it depends on: lists of many articles (the editorial calendar)
+    ask it without loading each article."""
+    if not (user.is_active and user.is_staff):
+        return "Only active staff can do this."
+    if is_editor(user):
+        return ""
+    if not user.has_perm(EDIT_PERMISSION):
+        return "Your role cannot change articles."
+    if created_by_id != user.pk:
+        return "Writers change only their own articles; ask an editor."
+    if stage in (Stage.IN_REVIEW, Stage.APPROVED):
+        return (
+            "The article is in review (or approved): it is locked for writers "
+            "until a reviewer asks for changes, or an editor's change to its "
+            "text sends it back to Draft."
+        )
+    return ""
+
+
 def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str:
     """Why `user` may not do `action` to `article` now; empty when they may."""
     if not (user.is_active and user.is_staff):
@@ -70,19 +94,9 @@ def refusal(user: AbstractBaseUser, action: str, article: Article | None) -> str
     if action == Action.EDIT:
         if article is None or article.pk is None:
             return "" if user.has_perm(ADD_PERMISSION) else "You cannot add articles."
-        if editor:
-            return ""
-        if not user.has_perm(EDIT_PERMISSION):
-            return "Your role cannot change articles."
-        if article.created_by_id != user.pk:
-            return "Writers change only their own articles; ask an editor."
-        if article.stage in (Stage.IN_REVIEW, Stage.APPROVED):
-            return (
-                "The article is in review (or approved): it is locked for writers "
-                "until a reviewer asks for changes, or an editor's change to its "
-                "text sends it back to Draft."
-            )
-        return ""
+        return edit_refusal(
+            user, created_by_id=article.created_by_id, stage=article.stage
+        )
     if action == Action.FEATURE:
         # Featuring places an article at the top of the home page: an editor's
         # choice, on a new article as on any other.

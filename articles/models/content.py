@@ -356,6 +356,14 @@ class Article(models.Model):
         editable=False,
         help_text="When the medical review of the live version should be renewed.",
     )
+    planned_for = models.DateField(
+        "planned for",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The day the editorial calendar plans this article for. Only a "
+        "plan: the publish time alone makes it public.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

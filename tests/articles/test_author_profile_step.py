@@ -173,7 +173,7 @@ def test_the_author_form_names_accounts_by_their_one_name(client):
 
 
 def test_accounts_linked_before_take_their_profiles_name():
-    migration = import_module("articles.migrations.0010_name_accounts_from_profiles")
+    migration = import_module("articles.migrations.0011_name_accounts_from_profiles")
     linked = make_role_user("Medical reviewer", username="old-rev")
     named = make_role_user("Writer", username="named")
     named.first_name = "Chosen"

@@ -6,12 +6,14 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from articles.editorial import revisions, workflow
@@ -128,6 +130,17 @@ def admin_data() -> AdminData:
     issue = make_issue(subject="Winter skin, kept calm")
     IssueArticle.objects.create(issue=issue, article=article, position=1)
     subscriber = make_subscriber(first_name="Ada")
+    # The calendar with each kind of entry, some movable, one day over-full.
+    today = timezone.localdate()
+    for n in range(8):
+        make_draft(title=f"Planned <{n}> & co", planned_for=today)
+    make_issue(
+        subject="Scheduled send",
+        status="scheduled",
+        scheduled_at=timezone.now() + timedelta(hours=2),
+        approved=True,
+    )
+    Article.objects.filter(pk=article.pk).update(review_due=today)
     make_subscriber(status=Subscriber.Status.CONFIRMED)
     subscriber_import = SubscriberImport.objects.create(
         file_name="clinic-list.csv",
@@ -195,6 +208,9 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
     "admin-subscriber-import-status": lambda d: reverse(
         "admin:newsletter_subscriber_import_status", args=[d.subscriber_import.pk]
     ),
+    "admin-calendar-month": lambda d: reverse("calendar:calendar"),
+    "admin-calendar-week": lambda d: reverse("calendar:calendar") + "?view=week",
+    "admin-calendar-feed": lambda d: reverse("calendar:feed_settings"),
 }
 # What staff see after a workflow button: {name: (article, action)}; the page is
 # the article's change page with the confirmation message.
@@ -222,6 +238,8 @@ def admin_documents(client) -> dict[str, str]:
         response = staff.get(path)
         assert response.status_code == 200, (name, path)
         documents[name] = response.content.decode()
+    made = staff.post(reverse("calendar:feed_settings"), {"action": "new"})
+    documents["admin-calendar-feed-made"] = made.content.decode()
     # The add form shown again with an error, holding the cover image chosen.
     refused = staff.post(
         reverse("admin:articles_article_add"),

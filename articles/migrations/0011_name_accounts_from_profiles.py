@@ -23,7 +23,7 @@ def name_accounts(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("articles", "0009_review_covers_all"),
+        ("articles", "0010_article_planned_for"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
