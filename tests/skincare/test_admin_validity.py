@@ -182,6 +182,11 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
     "admin-article-compare": lambda d: reverse(
         "admin:articles_article_compare", args=[d.article.pk]
     ),
+    "admin-article-review": lambda d: reverse(
+        "admin:articles_article_review", args=[d.in_review.pk]
+    ),
+    "admin-invitation-list": lambda d: reverse("admin:staff_invitation_changelist"),
+    "admin-invitation-add": lambda d: reverse("admin:staff_invitation_add"),
     "admin-article-preview": lambda d: reverse(
         "admin:articles_article_preview", args=[d.article.pk]
     ),
