@@ -71,6 +71,7 @@ NOT_IN_REVISIONS = {
     "cover_image_height": "read from the cover image",
     "created_by": "the writer who made it",
     "assigned_reviewer": "set by assigning a reviewer",
+    "planned_for": "an editorial plan, never shown to readers (the calendar)",
     "latest_revision": "the revision bookkeeping itself",
     "live_revision": "the revision bookkeeping itself",
     "created_at": "bookkeeping",

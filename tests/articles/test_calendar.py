@@ -80,7 +80,13 @@ def test_source_gives_planned_drafts_publishes_and_reviews_due():
     # A published article's old plan is spent: not shown.
     make_article(title="Old plan", planned_for=today)
     scheduled = make_scheduled(title="Soon", delay=timedelta(days=1))
-    live = make_article(title="Due", review_due=today + timedelta(days=2))
+    # Published within the window (the factory's default time moves back an hour
+    # per article made in the session).
+    live = make_article(
+        title="Due",
+        review_due=today + timedelta(days=2),
+        published_at=timezone.now() - timedelta(hours=1),
+    )
     make_draft(title="Later", planned_for=today + timedelta(days=30))
     entries = ArticleSource().entries(user=make_staff(), start=start, end=end)
     found = {(e.kind, e.title): e for e in entries}

@@ -121,7 +121,9 @@ def test_a_one_word_fix_takes_at_most_three_clicks_per_person(
     expect(page.locator(".messagelist")).to_contain_text(
         "Saved as revision 2 and submitted for review"
     )
-    expect(page.locator("#workflow .stage-badge")).to_have_text("In review")
+    expect(page.locator("#workflow .stage-badge")).to_have_text(
+        "Live · changes in review"
+    )
     assert sam.clicks <= MOST_CLICKS
 
     # The reviewer: the change word by word, then Approve.
