@@ -7,26 +7,18 @@ from one reversed address each, not reversed entry by entry.
 
 from collections import namedtuple
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from articles.editorial.permissions import edit_refusal
 from articles.models import Article, Stage, Topic
-from core.calendar.grid import day_start, local_days
-from core.calendar.sources import Choice, Entry
+from core.calendar.grid import local_days, on_days
+from core.calendar.sources import Choice, Entry, url_maker
 
 PLANNED, PUBLISH, REVIEW = "planned", "publish", "review"
-_PLACEHOLDER = 987654321
-
-
-def _url_maker(name: str) -> Callable[[int], str]:
-    """An article's address by URL name, reversed once for all the entries."""
-    before, after = reverse(name, args=[_PLACEHOLDER]).split(str(_PLACEHOLDER))
-    return lambda pk: f"{before}{pk}{after}"
 
 
 def _planned(start: date, end: date) -> Q:
@@ -34,15 +26,8 @@ def _planned(start: date, end: date) -> Q:
 
 
 def _window(start: date, end: date) -> Q:
-    return (
-        _planned(start, end)
-        | Q(
-            status=Article.Status.PUBLISHED,
-            published_at__gte=day_start(start),
-            published_at__lt=day_start(end + timedelta(days=1)),
-        )
-        | Q(review_due__range=(start, end))
-    )
+    published = Q(status=Article.Status.PUBLISHED) & on_days("published_at", start, end)
+    return _planned(start, end) | published | Q(review_due__range=(start, end))
 
 
 # What an entry needs of an article, read as plain values (no model instances:
@@ -134,8 +119,8 @@ def _entries(
 ) -> list[Entry]:
     """The entries of `rows` in the period, of the kinds `kinds_of` each row;
     planned ones movable when `user` may edit the article."""
-    change_url = _url_maker("admin:articles_article_change")
-    plan_url = _url_maker("admin:articles_article_plan")
+    change_url = url_maker("admin:articles_article_change")
+    plan_url = url_maker("admin:articles_article_plan")
     now = timezone.now()
     local_day = local_days()
     # edit_refusal depends on the owner and the stage only: asked once for each.

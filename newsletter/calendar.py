@@ -1,34 +1,17 @@
 """The newsletter's entries on the editorial calendar (core.calendar): sends,
 scheduled ones ahead and those started or done. One query for any period."""
 
-from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
-from core.calendar.grid import day_start, local_days
-from core.calendar.sources import Choice, Entry
+from core.calendar.grid import local_days, on_days
+from core.calendar.sources import Choice, Entry, url_maker
 from newsletter.models import Issue
 
 SEND = "send"
-_PLACEHOLDER = 987654321
-
-
-def _url_maker(name: str) -> Callable[[int], str]:
-    before, after = reverse(name, args=[_PLACEHOLDER]).split(str(_PLACEHOLDER))
-    return lambda pk: f"{before}{pk}{after}"
-
-
-def _between(field: str, start: date, end: date) -> Q:
-    return Q(
-        **{
-            f"{field}__gte": day_start(start),
-            f"{field}__lt": day_start(end + timedelta(days=1)),
-        }
-    )
 
 
 class IssueSource:
@@ -66,12 +49,9 @@ class IssueSource:
     def _issues(self, start: date, end: date):
         return (
             Issue.objects.filter(
-                (
-                    Q(status=Issue.Status.SCHEDULED)
-                    & _between("scheduled_at", start, end)
-                )
-                | (Q(sent_at__isnull=True) & _between("send_started_at", start, end))
-                | _between("sent_at", start, end)
+                (Q(status=Issue.Status.SCHEDULED) & on_days("scheduled_at", start, end))
+                | (Q(sent_at__isnull=True) & on_days("send_started_at", start, end))
+                | on_days("sent_at", start, end)
             )
             .only(
                 "pk", "subject", "status", "scheduled_at", "send_started_at", "sent_at"
@@ -80,7 +60,7 @@ class IssueSource:
         )
 
     def _entries(self, issues, start: date, end: date) -> list[Entry]:
-        change_url = _url_maker("admin:newsletter_issue_change")
+        change_url = url_maker("admin:newsletter_issue_change")
         now = timezone.now()
         local_day = local_days()
         found = []

@@ -3,6 +3,7 @@ with changed lines marked word by word and long unchanged runs folded."""
 
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,25 +74,54 @@ def word_diff(
     return old, new
 
 
-def diff_lines(rows: list[tuple[str, str, str]]) -> list[DiffLine]:
-    """The rows of a FieldDiff, replaced lines marked word by word and long runs
-    of unchanged lines folded around the changes."""
+Row = tuple[str, str, str]  # (kind, left, right), as revisions.compare() gives
+
+
+def folded(rows: list[Row]) -> Iterator[Row | int]:
+    """The rows to show, long runs of unchanged rows folded around the changes:
+    each row kept as it is, and in place of each run folded away its length."""
     changed = [i for i, (kind, _, _) in enumerate(rows) if kind != "equal"]
-    lines: list[DiffLine] = []
     skipped = 0
-    budget = WORD_DIFF_BUDGET
-    for i, (kind, left, right) in enumerate(rows):
+    for i, row in enumerate(rows):
         near = any(abs(i - c) <= DIFF_CONTEXT for c in changed)
-        if kind == "equal" and changed and not near:
+        if row[0] == "equal" and changed and not near:
             skipped += 1
             continue
         if skipped:
-            lines.append(DiffLine(kind="skip", skipped=skipped))
+            yield skipped
             skipped = 0
+        yield row
+    if skipped:
+        yield skipped
+
+
+class WordBudget:
+    """What word-by-word marking may still cost in one comparison
+    (WORD_DIFF_BUDGET): past it, changed lines are shown replaced whole."""
+
+    def __init__(self) -> None:
+        self.left = WORD_DIFF_BUDGET
+
+    def allows(self, left: str, right: str) -> bool:
+        cost = len(TOKEN.findall(left)) * len(TOKEN.findall(right))
+        if cost > self.left:
+            return False
+        self.left -= cost
+        return True
+
+
+def diff_lines(rows: list[Row]) -> list[DiffLine]:
+    """The rows of a FieldDiff, replaced lines marked word by word and long runs
+    of unchanged lines folded around the changes."""
+    lines: list[DiffLine] = []
+    budget = WordBudget()
+    for row in folded(rows):
+        if isinstance(row, int):
+            lines.append(DiffLine(kind="skip", skipped=row))
+            continue
+        kind, left, right = row
         if kind == "replace":
-            cost = len(TOKEN.findall(left)) * len(TOKEN.findall(right))
-            if cost <= budget:
-                budget -= cost
+            if budget.allows(left, right):
                 old, new = word_diff(left, right)
             else:
                 old, new = [(True, left)], [(True, right)]
@@ -104,8 +134,6 @@ def diff_lines(rows: list[tuple[str, str, str]]) -> list[DiffLine]:
                     right=[(kind == "insert", right)] if right else [],
                 )
             )
-    if skipped:
-        lines.append(DiffLine(kind="skip", skipped=skipped))
     return lines
 
 

@@ -13,12 +13,13 @@ from typing import Any
 
 from articles.editorial import revisions
 from articles.editorial.diff import (
-    DIFF_CONTEXT,
     REWRITTEN_RATIO,
     TOKEN,
-    WORD_DIFF_BUDGET,
     DiffLine,
+    Row,
+    WordBudget,
     diff_lines,
+    folded,
 )
 from articles.models import Article, ArticleRevision
 
@@ -115,38 +116,28 @@ def inline_words(left: str, right: str) -> list[tuple[str, str]]:
     return parts
 
 
-def inline_lines(rows: list[tuple[str, str, str]]) -> list[InlineLine]:
+def inline_lines(rows: list[Row]) -> list[InlineLine]:
     """The body's paragraphs (a FieldDiff's rows) merged inline, long runs of
     unchanged paragraphs folded around the changes."""
-    changed = [i for i, (kind, _, _) in enumerate(rows) if kind != "equal"]
     lines: list[InlineLine] = []
-    skipped = 0
-    budget = WORD_DIFF_BUDGET
-    for i, (kind, left, right) in enumerate(rows):
-        near = any(abs(i - c) <= DIFF_CONTEXT for c in changed)
-        if kind == "equal" and changed and not near:
-            skipped += 1
+    # The same bound as the side-by-side table: past it, whole paragraphs.
+    budget = WordBudget()
+    for row in folded(rows):
+        if isinstance(row, int):
+            lines.append(InlineLine(kind="skip", skipped=row))
             continue
-        if skipped:
-            lines.append(InlineLine(kind="skip", skipped=skipped))
-            skipped = 0
+        kind, left, right = row
         if kind == "equal":
             parts = [("equal", left)]
         elif kind == "insert":
             parts = [("ins", right)]
         elif kind == "delete":
             parts = [("del", left)]
+        elif budget.allows(left, right):
+            parts = inline_words(left, right)
         else:
-            # The same bound as the side-by-side table: past it, whole paragraphs.
-            cost = len(TOKEN.findall(left)) * len(TOKEN.findall(right))
-            if cost <= budget:
-                budget -= cost
-                parts = inline_words(left, right)
-            else:
-                parts = [("del", left), ("ins", right)]
+            parts = [("del", left), ("ins", right)]
         lines.append(InlineLine(kind=kind, parts=parts))
-    if skipped:
-        lines.append(InlineLine(kind="skip", skipped=skipped))
     return lines
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from core.calendar.sources import Entry
@@ -83,6 +84,17 @@ def local_days() -> Callable[[datetime], date]:
 def day_start(day: date) -> datetime:
     """Midnight at the start of `day` in the site's time zone, aware."""
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def on_days(field: str, start: date, end: date) -> Q:
+    """A date-time `field` falling on a day from `start` to `end`, both included,
+    in the site's time zone."""
+    return Q(
+        **{
+            f"{field}__gte": day_start(start),
+            f"{field}__lt": day_start(end + timedelta(days=1)),
+        }
+    )
 
 
 def entry_order(entry: Entry) -> tuple:

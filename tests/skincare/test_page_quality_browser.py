@@ -164,6 +164,27 @@ def browser_session(context, live_server, client) -> None:
     )
 
 
+class AxeRun:
+    """Pages opened at one width, as a guest or signed in as a test client's
+    user, each checked by axe-core: `problems` holds the violations by page."""
+
+    def __init__(self, live_server, new_context, axe_source: str, viewport) -> None:
+        self.live_server, self.new_context = live_server, new_context
+        self.axe_source, self.viewport = axe_source, viewport
+        self.problems: dict[str, list[dict]] = {}
+
+    def check(self, page, name: str) -> None:
+        violations = axe_violations(page, self.axe_source, name)
+        if violations:
+            self.problems[name] = violations
+
+    def page_as(self, client=None):
+        context = self.new_context(viewport=self.viewport, bypass_csp=True)
+        if client is not None:
+            browser_session(context, self.live_server, client)
+        return context.new_page()
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_staff_sign_in_pages_have_no_accessibility_violations(
     live_server, new_context, axe_source, viewport, settings
@@ -171,18 +192,8 @@ def test_staff_sign_in_pages_have_no_accessibility_violations(
     """Sign-in with its passkey button, the second factor's pages, sign-in methods,
     backup codes, the lockout page, the unlock request and the unlock link."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    problems = {}
-
-    def check(page, name: str) -> None:
-        violations = axe_violations(page, axe_source, name)
-        if violations:
-            problems[name] = violations
-
-    def page_as(client=None):
-        context = new_context(viewport=viewport, bypass_csp=True)
-        if client is not None:
-            browser_session(context, live_server, client)
-        return context.new_page()
+    run = AxeRun(live_server, new_context, axe_source, viewport)
+    problems, check, page_as = run.problems, run.check, run.page_as
 
     newcomer = Client()
     newcomer.force_login(make_role_user("Writer", username="newcomer"))

@@ -13,9 +13,8 @@ from tests.browser_fixtures import DESKTOP, PHONE
 from tests.conftest import VerifiedClient, give_second_factor
 from tests.factories import make_role_user, make_staff
 from tests.skincare.test_page_quality_browser import (  # noqa: F401
+    AxeRun,
     axe_source,
-    axe_violations,
-    browser_session,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,18 +35,8 @@ def test_invitation_pages_have_no_accessibility_violations(
     make_role_user("Medical reviewer", username="another-reviewer")
     _, link = services.invite(email="r@example.com", role="reviewer", invited_by=boss)
     path = link.removeprefix(settings.SITE_URL)
-    problems = {}
-
-    def check(page, name: str) -> None:
-        violations = axe_violations(page, axe_source, name)
-        if violations:
-            problems[name] = violations
-
-    def page_as(client=None):
-        context = new_context(viewport=viewport, bypass_csp=True)
-        if client is not None:
-            browser_session(context, live_server, client)
-        return context.new_page()
+    run = AxeRun(live_server, new_context, axe_source, viewport)
+    problems, check, page_as = run.problems, run.check, run.page_as
 
     guest = page_as()
     guest.goto(live_server.url + path)
