@@ -44,11 +44,10 @@ class FieldComparison:
     lines: list[DiffLine]
 
 
-def word_diff(
-    left: str, right: str
-) -> tuple[list[tuple[bool, str]], list[tuple[bool, str]]]:
-    """The two sides of a changed line, the changed words marked. A line mostly
-    rewritten is marked whole; spaces between two changes join them."""
+def word_opcodes(left: str, right: str) -> tuple[list[str], list[str], list] | None:
+    """Both lines' tokens (words, spaces, signs) and the opcodes turning one into
+    the other; None when the line is mostly rewritten (fewer words in common than
+    REWRITTEN_RATIO), to be shown replaced whole."""
     a, b = TOKEN.findall(left), TOKEN.findall(right)
     words = difflib.SequenceMatcher(
         a=[t for t in a if not t.isspace()],
@@ -56,10 +55,21 @@ def word_diff(
         autojunk=False,
     )
     if words.ratio() < REWRITTEN_RATIO:
+        return None
+    return a, b, difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+
+
+def word_diff(
+    left: str, right: str
+) -> tuple[list[tuple[bool, str]], list[tuple[bool, str]]]:
+    """The two sides of a changed line, the changed words marked. A line mostly
+    rewritten is marked whole; spaces between two changes join them."""
+    tokens = word_opcodes(left, right)
+    if tokens is None:
         return [(True, left)], [(True, right)]
+    a, b, opcodes = tokens
     old: list[tuple[bool, str]] = []
     new: list[tuple[bool, str]] = []
-    opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
     for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         between = 0 < n < len(opcodes) - 1 and "".join(a[i1:i2]).isspace()
         changed = tag != "equal" or between

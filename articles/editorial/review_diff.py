@@ -7,19 +7,17 @@ marked word by word inline; every other field that changed is listed old -> new
 Everything here is plain text taken from the article: the template escapes it,
 and marks the changed words with <del> and <ins> itself."""
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 from articles.editorial import revisions
 from articles.editorial.diff import (
-    REWRITTEN_RATIO,
-    TOKEN,
     DiffLine,
     Row,
     WordBudget,
     diff_lines,
     folded,
+    word_opcodes,
 )
 from articles.models import Article, ArticleRevision
 
@@ -86,14 +84,10 @@ class ReviewChanges:
 def inline_words(left: str, right: str) -> list[tuple[str, str]]:
     """One paragraph's old and new text merged: the removed words as del, the
     added ones as ins. A paragraph mostly rewritten is removed and added whole."""
-    a, b = TOKEN.findall(left), TOKEN.findall(right)
-    words = difflib.SequenceMatcher(
-        a=[t for t in a if not t.isspace()],
-        b=[t for t in b if not t.isspace()],
-        autojunk=False,
-    )
-    if words.ratio() < REWRITTEN_RATIO:
+    tokens = word_opcodes(left, right)
+    if tokens is None:
         return [("del", left), ("ins", right)]
+    a, b, opcodes = tokens
     parts: list[tuple[str, str]] = []
 
     def add(op: str, tokens: list[str]) -> None:
@@ -105,9 +99,7 @@ def inline_words(left: str, right: str) -> list[tuple[str, str]]:
         else:
             parts.append((op, text))
 
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
-        a=a, b=b, autojunk=False
-    ).get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
             add("equal", a[i1:i2])
         else:
