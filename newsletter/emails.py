@@ -36,12 +36,19 @@ from core.links import absolute, absolutize_html
 from core.media import stored_url
 from core.sanitize import sanitize_html
 from newsletter.issues.clicks import track_links
-from newsletter.models import Issue, Subscriber, WelcomeApproval, WelcomeEmail
+from newsletter.models import (
+    Issue,
+    Subscriber,
+    WelcomeApproval,
+    WelcomeEmail,
+    WelcomeStep,
+    WelcomeStepApproval,
+)
 from newsletter.subscribers.tokens import Purpose, make_token
 
-# The welcome email's text: its draft (tests to staff) or an approved copy (to
-# subscribers).
-WelcomeText = WelcomeEmail | WelcomeApproval
+# The welcome email's text, or a later step's: its draft (tests to staff) or an
+# approved copy (to subscribers).
+WelcomeText = WelcomeEmail | WelcomeApproval | WelcomeStep | WelcomeStepApproval
 
 # Personal parts of an issue email, filled in per recipient after rendering once.
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
@@ -358,9 +365,14 @@ def welcome_message_id(*, subscriber: Subscriber) -> str:
 
 
 def _welcome_parts(
-    welcome: WelcomeText, *, links: dict, first_name: str
+    welcome: WelcomeText,
+    *,
+    links: dict,
+    first_name: str,
+    template: str = "newsletter/email/welcome",
 ) -> tuple[str, str, str]:
-    """(subject, text, html) of the welcome email, personalised."""
+    """(subject, text, html) of the welcome email (or of a later step of the
+    welcome series: `template`), personalised."""
     # Saved sanitised; sanitised again so nothing unsafe can ever be sent.
     body = absolutize_html(sanitize_html(html=welcome.body))
     context = {
@@ -371,7 +383,7 @@ def _welcome_parts(
         "archive_url": absolute(reverse("newsletter:archive")),
         **links,
     }
-    subject, text, html = render_email("newsletter/email/welcome", context)
+    subject, text, html = render_email(template, context)
     return (
         subject,
         personalise(text, links=links, first_name=first_name, html=False),
@@ -408,5 +420,62 @@ def test_welcome_message(*, welcome: WelcomeText, to: str) -> EmailMultiAlternat
         welcome,
         links={"unsubscribe_url": inert, "preferences_url": inert, "data_url": inert},
         first_name="",
+    )
+    return build(to=to, subject=f"[Test] {subject}", text=text, html=html)
+
+
+# The welcome series' later steps: an approved copy of a step's text (to
+# subscribers) or its draft (a test to staff); same fields as the welcome email.
+STEP_TEMPLATE = "newsletter/email/welcome_step"
+
+
+def welcome_step_message_id(*, subscriber: Subscriber, position: int) -> str:
+    """One Message-ID per step of a subscription, the same for every attempt."""
+    key = settings.SECRET_KEY.encode()
+    confirmed = subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else ""
+    mac = hmac.new(
+        key, f"welcome-step:{position}:{subscriber.pk}:{confirmed}".encode(), "sha256"
+    )
+    return (
+        f"<welcome{subscriber.pk}.step{position}.{mac.hexdigest()[:16]}"
+        f"@{from_domain()}>"
+    )
+
+
+def welcome_step_message(
+    *, step: WelcomeText, position: int, subscriber: Subscriber
+) -> EmailMultiAlternatives:
+    """A later step of the welcome series to a subscriber, with the same
+    unsubscribe link and one-click headers as an issue."""
+    links = subscriber_links(subscriber)
+    subject, text, html = _welcome_parts(
+        step,
+        links=links,
+        first_name=subscriber.first_name.strip(),
+        template=STEP_TEMPLATE,
+    )
+    return build(
+        to=subscriber.email,
+        subject=subject,
+        text=text,
+        html=html,
+        headers={
+            "Message-ID": welcome_step_message_id(
+                subscriber=subscriber, position=position
+            ),
+            **list_headers(links),
+        },
+    )
+
+
+def test_welcome_step_message(*, step: WelcomeText, to: str) -> EmailMultiAlternatives:
+    """A step of the welcome series as subscribers get it, to a staff address,
+    with inert personal links."""
+    inert = absolute(reverse("newsletter:subscribe"))
+    subject, text, html = _welcome_parts(
+        step,
+        links={"unsubscribe_url": inert, "preferences_url": inert, "data_url": inert},
+        first_name="",
+        template=STEP_TEMPLATE,
     )
     return build(to=to, subject=f"[Test] {subject}", text=text, html=html)

@@ -10,7 +10,10 @@ dead claims, sends what is left and marks the issue sent
 (newsletter/delivery/issues.py), as "Resume sending" would.
 
 The welcome email needs nothing here: every run that takes it queues its own
-follow-up in the same transaction (newsletter/delivery/welcome.py).
+follow-up in the same transaction (newsletter/delivery/welcome.py). The later
+steps of the welcome series are found by one task, send_welcome_steps, which
+queue_welcome_steps() (also in settings.WORKER_RECOVERY) keeps queued: a run is
+due SERIES_CHECK_SECONDS after the last, whatever became of it.
 """
 
 from datetime import timedelta
@@ -21,8 +24,9 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from newsletter.delivery.series import SERIES_CHECK_SECONDS
 from newsletter.models import Issue, SendClaim
-from newsletter.tasks import send_issue, start_issue_send
+from newsletter.tasks import send_issue, send_welcome_steps, start_issue_send
 
 
 def issues_with_a_task() -> set[int]:
@@ -67,3 +71,17 @@ def resume_sends() -> int:
             send_issue.enqueue(issue_id)
             queued += 1
     return queued
+
+
+def queue_welcome_steps() -> bool:
+    """Queue the welcome series' run, due in SERIES_CHECK_SECONDS, unless one is
+    waiting or running. Returns whether it queued one. Two workers at once may
+    both queue one: each step's unique row keeps every email to once."""
+    if DBTaskResult.objects.filter(
+        task_path=send_welcome_steps.module_path,
+        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+    ).exists():
+        return False
+    run_after = timezone.now() + timedelta(seconds=SERIES_CHECK_SECONDS)
+    send_welcome_steps.using(run_after=run_after).enqueue()
+    return True

@@ -20,7 +20,10 @@ from newsletter.models import (
     LinkClick,
     Subscriber,
     WelcomeApproval,
+    WelcomeDelivery,
     WelcomeEmail,
+    WelcomeStep,
+    WelcomeStepDelivery,
 )
 
 
@@ -428,3 +431,88 @@ def subscriber_growth(
             )
         )
     return result
+
+
+# The welcome series ----------------------------------------------------------------
+
+
+def welcome_step_review(step: WelcomeStep) -> ReviewState:
+    """A series step's draft against the approved text subscribers get."""
+    text = review.welcome_text(step)
+    digest = review.content_hash(text)
+    latest = step.approvals.first()
+    return ReviewState(
+        text=text,
+        content_hash=digest,
+        current=latest if latest and latest.content_hash == digest else None,
+        latest=latest,
+        approved_text=review.welcome_text(latest) if latest else None,
+    )
+
+
+@dataclass(frozen=True)
+class StepCounts:
+    """One step of the welcome series, by what became of it for subscribers."""
+
+    sent: int = 0
+    # Confirmed subscribers whose day for it is still to come, and sends under way
+    # (claimed, or queued to try again).
+    waiting: int = 0
+    # Failed, or uncertain (the worker died during sending).
+    failed: int = 0
+    # Paused on the day it was due.
+    skipped: int = 0
+
+
+WAITING_STATUSES = {"queued", "claimed", "sending"}
+FAILED_STATUSES = {"failed", "uncertain"}
+
+
+def _counted(rows) -> dict[str, int]:
+    counts = {"sent": 0, "waiting": 0, "failed": 0, "skipped": 0}
+    for status, number in rows:
+        if status in WAITING_STATUSES:
+            counts["waiting"] += number
+        elif status in FAILED_STATUSES:
+            counts["failed"] += number
+        elif status in counts:
+            counts[status] += number
+    return counts
+
+
+def welcome_series_counts(steps: list[WelcomeStep]) -> dict[int, StepCounts]:
+    """Per position (1 is the welcome email): sent, waiting, failed, skipped.
+    Three queries however many steps and subscribers."""
+    now = timezone.now()
+    confirmed = Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED)
+    to_come = (
+        confirmed.aggregate(
+            **{
+                f"step{step.pk}": Count(
+                    "pk",
+                    filter=Q(confirmed_at__gt=now - timedelta(days=step.delay_days)),
+                )
+                for step in steps
+            }
+        )
+        if steps
+        else {}
+    )
+    by_step: dict[int, list[tuple[str, int]]] = {step.pk: [] for step in steps}
+    for step_id, status, number in (
+        WelcomeStepDelivery.objects.values_list("step_id", "status")
+        .annotate(number=Count("pk"))
+        .order_by()
+    ):
+        by_step.setdefault(step_id, []).append((status, number))
+    welcome_rows = (
+        WelcomeDelivery.objects.values_list("status")
+        .annotate(number=Count("pk"))
+        .order_by()
+    )
+    counts = {1: StepCounts(**_counted(welcome_rows))}
+    for step in steps:
+        numbers = _counted(by_step[step.pk])
+        numbers["waiting"] += to_come[f"step{step.pk}"]
+        counts[step.position] = StepCounts(**numbers)
+    return counts

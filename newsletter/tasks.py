@@ -16,8 +16,14 @@ from django.utils import timezone
 from django_tasks import task
 
 from newsletter import emails, selectors
-from newsletter.delivery import issues, welcome
-from newsletter.models import Issue, LawfulBasis, Subscriber, SubscriberImport
+from newsletter.delivery import issues, series, welcome
+from newsletter.models import (
+    Issue,
+    LawfulBasis,
+    Subscriber,
+    SubscriberImport,
+    WelcomeStep,
+)
 from newsletter.subscribers import imports
 
 
@@ -139,3 +145,19 @@ def _ask_to_confirm(subscriber_import: SubscriberImport) -> None:
 def send_import_confirmations(import_id: int) -> int:
     """One confirmation email per address a "confirm" import added, never twice."""
     return imports.send_import_confirmations(import_id=import_id)
+
+
+@task()
+def send_welcome_steps() -> dict:
+    """Every step of the welcome series due now, once each
+    (newsletter/delivery/series.py); queued by newsletter/recovery.py."""
+    return dict(series.run_due())
+
+
+@task()
+def send_test_welcome_step(step_id: int, to: str) -> bool:
+    step = WelcomeStep.objects.filter(pk=step_id).first()
+    if step is None:
+        return False
+    emails.test_welcome_step_message(step=step, to=to).send()
+    return True

@@ -435,7 +435,10 @@ WORKER_DEAD_AFTER_SECONDS = float(
     os.environ.get("DJANGO_WORKER_DEAD_AFTER_SECONDS", "60")
 )
 # Called by every live worker after each beat: each queues work left with no task.
-WORKER_RECOVERY = ["newsletter.recovery.resume_sends"]
+WORKER_RECOVERY = [
+    "newsletter.recovery.resume_sends",
+    "newsletter.recovery.queue_welcome_steps",
+]
 
 # Cache: per-process memory by default; REDIS_URL shares it between processes, which
 # the per-IP sign-up limit needs once the site runs more than one process. Public

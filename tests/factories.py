@@ -22,8 +22,13 @@ ARTICLE_ROLES = import_module(
 NEWSLETTER_ROLES = import_module(
     "newsletter.migrations.0009_approvals_send_permission_roles"
 ).ROLES
+SERIES_ROLES = import_module("newsletter.migrations.0010_welcome_series").ROLES
 ROLES = {
-    role: [*ARTICLE_ROLES.get(role, []), *NEWSLETTER_ROLES.get(role, [])]
+    role: [
+        *ARTICLE_ROLES.get(role, []),
+        *NEWSLETTER_ROLES.get(role, []),
+        *SERIES_ROLES.get(role, []),
+    ]
     for role in {**ARTICLE_ROLES, **NEWSLETTER_ROLES}
 }
 
@@ -265,6 +270,46 @@ def make_welcome_email(*, approved: bool = True, **fields):
     if approved:
         approve_welcome()
     return welcome
+
+
+def make_welcome_step(
+    *,
+    position: int = 2,
+    delay_days: int = 3,
+    approved: bool = True,
+    live_since=None,
+    **fields,
+):
+    """A step of the welcome series (replacing the launch content's step at that
+    position), on, its text approved by a medical reviewer unless told otherwise.
+    Live since `live_since` (default: a year ago, so every subscriber in a test
+    is reached; None when it is off or unapproved)."""
+    from newsletter.issues import review, series
+    from newsletter.models import WelcomeStep
+
+    n = next(_counter)
+    fields.setdefault("enabled", True)
+    fields.setdefault("subject", f"Series step {n}")
+    fields.setdefault("preheader", "A little more about skin.")
+    fields.setdefault("greeting", "Hi {first_name},")
+    fields.setdefault("body", f"<p>Step {n}: moisturise after washing.</p>")
+    # Out of the way of the launch content's steps' order (delays 3, 7, 14).
+    WelcomeStep.objects.filter(position__gte=position).delete()
+    step = WelcomeStep.objects.create(
+        position=position, delay_days=delay_days, **fields
+    )
+    if approved:
+        series.approve_welcome_step(
+            step=step,
+            user=newsletter_reviewer(),
+            verdict="approved",
+            seen_hash=review.welcome_hash(step),
+        )
+        step.refresh_from_db()
+    if step.sending_since is not None:
+        step.sending_since = live_since or timezone.now() - timedelta(days=365)
+        step.save(update_fields=["sending_since"])
+    return step
 
 
 # Newsletter (subscriber side) -------------------------------------------------------

@@ -2,6 +2,6 @@
 import flow and the send-progress presenter they use. Importing the modules
 registers their ModelAdmins."""
 
-from newsletter.admin import issues, subscribers, welcome
+from newsletter.admin import issues, series, subscribers, welcome
 
-__all__ = ["issues", "subscribers", "welcome"]
+__all__ = ["issues", "series", "subscribers", "welcome"]

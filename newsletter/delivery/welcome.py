@@ -131,21 +131,27 @@ def send_welcome(
 
 
 def _take(
-    subscriber: Subscriber, rows, *, follow_up: Callable[[datetime], None]
+    subscriber: Subscriber,
+    rows,
+    *,
+    follow_up: Callable[[datetime], None],
+    **fields,
 ) -> tuple[WelcomeDelivery, uuid.UUID] | None:
-    """Claim this subscription's row under a new token: create it, or take it over
-    when it is known unsent. None when it is not this run's to send."""
+    """Claim this subscription's row of `rows` (WelcomeDelivery, or a step's
+    WelcomeStepDelivery with its `fields`) under a new token: create it, or take
+    it over when it is known unsent. None when it is not this run's to send."""
     token = uuid.uuid4()
     now = timezone.now()
     stale = now - lease()
     with transaction.atomic():
         try:
             with transaction.atomic():
-                row = WelcomeDelivery.objects.create(
+                row = rows.model.objects.create(
                     subscriber=subscriber,
                     confirmed_at=subscriber.confirmed_at,
                     claim=token,
                     claimed_at=now,
+                    **fields,
                 )
         except IntegrityError:
             # Died during or after DATA: it may have arrived; never again.
@@ -171,10 +177,11 @@ class ClaimLost(Exception):
 def _write(row: WelcomeDelivery, token: uuid.UUID, **fields) -> bool:
     """One fenced, autocommitted write: only while the row holds our token."""
     fields["updated_at"] = timezone.now()
+    # type(row): a WelcomeDelivery, or a series step's WelcomeStepDelivery.
     return bool(
-        WelcomeDelivery.objects.filter(pk=row.pk, claim=token, status__in=OPEN).update(
-            **fields
-        )
+        type(row)
+        .objects.filter(pk=row.pk, claim=token, status__in=OPEN)
+        .update(**fields)
     )
 
 
@@ -222,9 +229,11 @@ class WelcomeSend:
 
     def guard(self, row: WelcomeDelivery) -> None:
         # The commitment point: from here a dead worker's row is uncertain.
-        if not WelcomeDelivery.objects.filter(
-            pk=row.pk, claim=self.token, status=Status.CLAIMED
-        ).update(status=Status.SENDING, updated_at=timezone.now()):
+        if (
+            not type(row)
+            .objects.filter(pk=row.pk, claim=self.token, status=Status.CLAIMED)
+            .update(status=Status.SENDING, updated_at=timezone.now())
+        ):
             raise ClaimLost(f"welcome {row.pk} was taken over by another run")
 
     def skipped(self, row: WelcomeDelivery, *, error: str) -> None:

@@ -49,6 +49,20 @@ WELCOME_NOT_HASHED = {
     "enabled",
     "updated_at",
 }
+# A later step of the welcome series: the same text as the welcome email
+# (welcome_text and welcome_hash read it), and these parts readers never see.
+STEP_NOT_HASHED = {
+    "id",
+    # When and whether it goes out, not what it says.
+    "position",
+    "delay_days",
+    "enabled",
+    "sending_since",
+    "created_at",
+    "updated_at",
+    "approvals",
+    "deliveries",
+}
 LABELS = {
     "subject": "subject",
     "slug": "web address",

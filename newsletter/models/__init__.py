@@ -18,6 +18,11 @@ from newsletter.models.issues import (
     IssueQuerySet,
     Verdict,
 )
+from newsletter.models.series import (
+    WelcomeStep,
+    WelcomeStepApproval,
+    WelcomeStepDelivery,
+)
 from newsletter.models.subscribers import (
     LEFT_STATUSES,
     Frequency,
@@ -58,4 +63,7 @@ __all__ = [
     "WelcomeApproval",
     "WelcomeDelivery",
     "WelcomeEmail",
+    "WelcomeStep",
+    "WelcomeStepApproval",
+    "WelcomeStepDelivery",
 ]

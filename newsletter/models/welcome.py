@@ -98,6 +98,8 @@ class WelcomeDelivery(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         UNCERTAIN = "uncertain", "Uncertain"
+        # A step of the series whose subscriber had paused when it was due.
+        SKIPPED = "skipped", "Skipped"
 
     # Goes with the subscriber: a deletion request erases it too.
     subscriber = models.ForeignKey(

@@ -364,8 +364,17 @@ NEWSLETTER_ALLOWED = {
         "subscribers.services",
         "tasks",
     },
+    # The welcome series' later steps: edits, switches, approvals.
+    "issues.series": {
+        "emails",
+        "issues.review",
+        "issues.services",
+        "models",
+        "subscribers.services",
+        "tasks",
+    },
     "web.forms": {"models", "subscribers.names", "subscribers.services"},
-    "recovery": {"models", "tasks"},
+    "recovery": {"delivery", "models", "tasks"},
     "management": {"subscribers.subscriptions"},
     "templatetags": {"models", "selectors", "web.forms"},
     "tasks": NEWSLETTER_ANY,
