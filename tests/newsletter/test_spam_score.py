@@ -14,7 +14,13 @@ from email import message_from_bytes, policy
 import pytest
 
 from newsletter import emails
-from newsletter.models import Issue, IssueArticle, Subscriber, WelcomeEmail
+from newsletter.models import (
+    Issue,
+    IssueArticle,
+    Subscriber,
+    WelcomeEmail,
+    WelcomeStep,
+)
 from tests.factories import make_article, make_issue, make_subscriber
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +138,25 @@ def test_welcome_email_scores_low_with_spamassassin(spamassassin):
     )
     message = emails.welcome_message(welcome=welcome, subscriber=subscriber)
     assert_low(spamassassin, {"welcome email": message.message().as_bytes()})
+
+
+def test_welcome_series_steps_score_low_with_spamassassin(spamassassin):
+    # The launch content's steps ("KP basics"), as a subscriber gets them.
+    assert WelcomeStep.objects.count() == 3
+    subscriber = make_subscriber(
+        email="ada@example.com", first_name="Ada", status=Subscriber.Status.CONFIRMED
+    )
+    assert_low(
+        spamassassin,
+        {
+            f"welcome series step {step.position}": emails.welcome_step_message(
+                step=step, position=step.position, subscriber=subscriber
+            )
+            .message()
+            .as_bytes()
+            for step in WelcomeStep.objects.all()
+        },
+    )
 
 
 def test_spam_score_harness_reports_a_spammy_message(spamassassin):

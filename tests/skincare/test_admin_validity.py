@@ -39,6 +39,7 @@ from tests.factories import (
     make_staff,
     make_subscriber,
     make_topic,
+    make_welcome_step,
 )
 from tests.skincare.test_page_validity import is_problem, java, nu_check  # noqa: F401
 
@@ -162,6 +163,15 @@ def admin_data() -> AdminData:
     )
 
 
+def stale_welcome_step():
+    """A step of the welcome series changed since its approval: the review panel
+    with what changed."""
+    step = make_welcome_step(position=2, subject="KP basics")
+    step.subject = "KP basics, again"
+    step.save()
+    return step
+
+
 def change(model: str, obj) -> str:
     return reverse(f"admin:{model}_change", args=[obj.pk])
 
@@ -216,6 +226,13 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
     "admin-calendar-month": lambda d: reverse("calendar:calendar"),
     "admin-calendar-week": lambda d: reverse("calendar:calendar") + "?view=week",
     "admin-calendar-feed": lambda d: reverse("calendar:feed_settings"),
+    "admin-welcome-step-list": lambda d: reverse(
+        "admin:newsletter_welcomestep_changelist"
+    ),
+    "admin-welcome-step-change": lambda d: change(
+        "newsletter_welcomestep", stale_welcome_step()
+    ),
+    "admin-welcome-step-add": lambda d: reverse("admin:newsletter_welcomestep_add"),
 }
 # What staff see after a workflow button: {name: (article, action)}; the page is
 # the article's change page with the confirmation message.

@@ -38,6 +38,7 @@ from tests.factories import (
     make_subscriber,
     make_topic,
     make_welcome_email,
+    make_welcome_step,
 )
 from tests.newsletter.test_pages import expired_confirm_url
 
@@ -257,6 +258,7 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
     reader = make_subscriber(status=Subscriber.Status.CONFIRMED, first_name="Ada")
     rendered = emails.render_issue(issue)
     welcome_email = make_welcome_email()
+    welcome_step = make_welcome_step(position=2)
     documents |= {
         "email-confirmation": html_part(
             emails.confirmation_message(subscriber=make_subscriber(first_name="Ada"))
@@ -283,6 +285,14 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
         ),
         "email-test-welcome": html_part(
             emails.test_welcome_message(welcome=welcome_email, to="editor@example.com")
+        ),
+        "email-welcome-step": html_part(
+            emails.welcome_step_message(
+                step=welcome_step.approvals.first(), position=2, subscriber=reader
+            )
+        ),
+        "email-test-welcome-step": html_part(
+            emails.test_welcome_step_message(step=welcome_step, to="editor@example.com")
         ),
     }
     assert "From the site" in documents["email-issue"]
