@@ -23,6 +23,7 @@ from newsletter.models import (
     WelcomeDelivery,
     WelcomeEmail,
     WelcomeStep,
+    WelcomeStepApproval,
     WelcomeStepDelivery,
 )
 
@@ -434,6 +435,26 @@ def subscriber_growth(
 
 
 # The welcome series ----------------------------------------------------------------
+
+
+def welcome_steps_awaiting_review() -> list[tuple[WelcomeStep, bool]]:
+    """The series' steps switched on whose text as it is now has no decision
+    (switching a step on asks for it to go out, as for the welcome email), in
+    order, with whether an earlier text was approved. Two queries however many
+    steps."""
+    steps = WelcomeStep.objects.filter(enabled=True).prefetch_related(
+        Prefetch(
+            "approvals",
+            queryset=WelcomeStepApproval.objects.only("step_id", "content_hash"),
+            to_attr="approval_rows",
+        )
+    )
+    waiting = []
+    for step in steps:
+        hashes = {approval.content_hash for approval in step.approval_rows}
+        if review.welcome_hash(step) not in hashes:
+            waiting.append((step, bool(hashes)))
+    return waiting
 
 
 def welcome_step_review(step: WelcomeStep) -> ReviewState:

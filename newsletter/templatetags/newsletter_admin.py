@@ -19,10 +19,12 @@ def newsletter_review_queue(context) -> dict:
     if not any(user.has_perm(permission) for permission in SHOWN_TO):
         return {"shown": False}
     queue = selectors.texts_awaiting_review()
+    steps = selectors.welcome_steps_awaiting_review()
     return {
         "shown": True,
         "queue": queue,
-        "count": len(queue.issues) + (1 if queue.welcome else 0),
+        "welcome_steps": steps,
+        "count": len(queue.issues) + (1 if queue.welcome else 0) + len(steps),
         "reviewer": user.has_perm("newsletter.review_issue"),
         "looked_at": selectors.REVIEW_QUEUE_LOOKED_AT,
     }

@@ -247,3 +247,35 @@ def test_the_step_list_takes_as_many_queries_for_many_subscribers_as_for_one(
     with CaptureQueriesContext(connection) as many:
         assert staff_client.get(STEPS).status_code == 200
     assert len(many) == len(few)
+
+
+# Medical review ------------------------------------------------------------------
+
+
+def test_every_field_of_a_step_is_hashed_or_listed_among_those_readers_never_see():
+    fields = {field.name for field in WelcomeStep._meta.get_fields()}
+    assert fields - set(review.WELCOME_HASHED) - review.STEP_NOT_HASHED == set()
+    assert (set(review.WELCOME_HASHED) | review.STEP_NOT_HASHED) <= fields
+
+
+def test_a_step_switched_on_and_not_approved_waits_on_the_reviewers_dashboard(
+    people,
+):
+    step = make_welcome_step(position=2, subject="KP basics: new", approved=False)
+    make_welcome_step(position=3, delay_days=7, subject="KP basics: approved")
+    reviewer = signed_in(people["reviewer"])
+
+    section = reviewer.get(reverse("admin:index")).text.split(
+        'id="dashboard-newsletter-review"'
+    )[1]
+
+    assert "Welcome series, step 2: KP basics: new" in section
+    assert "Never approved: not sent" in section
+    assert "KP basics: approved" not in section
+    series.switch_welcome_step(
+        step=step, user=people["newsletter_editor"], enabled=False
+    )
+    section = reviewer.get(reverse("admin:index")).text.split(
+        'id="dashboard-newsletter-review"'
+    )[1]
+    assert "Welcome series, step 2" not in section
