@@ -26,6 +26,7 @@ from newsletter.models import (
     WelcomeStepApproval,
     WelcomeStepDelivery,
 )
+from newsletter.models.series import IMPORTED_WITH_CONSENT
 
 
 def featured_not_live(issue: Issue) -> list[str]:
@@ -505,7 +506,9 @@ def welcome_series_counts(steps: list[WelcomeStep]) -> dict[int, StepCounts]:
     """Per position (1 is the welcome email): sent, waiting, failed, skipped.
     Three queries however many steps and subscribers."""
     now = timezone.now()
-    confirmed = Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED)
+    confirmed = Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED).exclude(
+        IMPORTED_WITH_CONSENT
+    )
     to_come = (
         confirmed.aggregate(
             **{

@@ -20,6 +20,8 @@ rules, each decided here once:
   due after the pause go out as usual.
 - Left (status no longer confirmed): nothing more, ever, for that
   subscription. Confirming again is a new subscription with its own series.
+- Imported with recorded consent: not welcomed, so no series either (as for the
+  welcome email: they were subscribers elsewhere already).
 - Exactly once: each (subscriber, step, confirmation) has one
   WelcomeStepDelivery row, unique in the database, claimed and written as the
   welcome email's row is (the same claim token, fenced writes, the commitment
@@ -48,6 +50,7 @@ from newsletter.models import (
     WelcomeStepApproval,
     WelcomeStepDelivery,
 )
+from newsletter.models.series import IMPORTED_WITH_CONSENT
 
 Status = WelcomeStepDelivery.Status
 Outcome = welcome.Outcome
@@ -95,6 +98,7 @@ def due_now(
                 # Not retroactive: their day for it came once it was live.
                 confirmed_at__gte=step.sending_since - delay,
             )
+            .exclude(IMPORTED_WITH_CONSENT)
             .filter(~Exists(started))
             .order_by("confirmed_at", "pk")
             .values_list("pk", flat=True)[:limit]
@@ -149,6 +153,9 @@ def send_step(
             return Outcome.DISABLED
         if approved is None:
             return Outcome.NOT_APPROVED
+        if Subscriber.objects.filter(IMPORTED_WITH_CONSENT, pk=subscriber.pk).exists():
+            # Never welcomed (see IMPORTED_WITH_CONSENT): no series either.
+            return Outcome.NOT_SUBSCRIBED
         moment = due_at(subscriber, step)
         if moment > timezone.now() or moment < step.sending_since:
             return Outcome.NOT_DUE

@@ -15,6 +15,12 @@ from newsletter.models.welcome import WelcomeDelivery
 
 # The longest wait we let a step have: a year after confirming.
 MAX_DELAY_DAYS = 365
+# Addresses imported with recorded consent (newsletter/subscribers/imports.py gives
+# them this consent version; signing up again replaces it) get no welcome email,
+# and so no series either: they were subscribers elsewhere already.
+IMPORTED_WITH_CONSENT = Q(
+    consent_source=Subscriber.Source.IMPORT, consent_version="import"
+)
 
 
 class WelcomeStep(models.Model):

@@ -16,8 +16,14 @@ from newsletter.delivery import series, welcome
 from newsletter.delivery.transport import Transport
 from newsletter.issues import review
 from newsletter.issues import series as series_services
-from newsletter.models import Subscriber, WelcomeStep, WelcomeStepDelivery
-from newsletter.subscribers import subscriptions
+from newsletter.models import (
+    LawfulBasis,
+    Subscriber,
+    SubscriberImport,
+    WelcomeStep,
+    WelcomeStepDelivery,
+)
+from newsletter.subscribers import imports, subscriptions
 from tests.factories import (
     make_subscriber,
     make_welcome_step,
@@ -217,6 +223,33 @@ def test_a_subscriber_who_left_gets_nothing_more_of_the_series(sink):
 
     assert series.run_due() == {}
     assert sink.handler.count() == 1
+
+
+def test_addresses_imported_with_recorded_consent_get_no_series_as_no_welcome(
+    sink, staff
+):
+    make_welcome_step(position=2, delay_days=3)
+    subscriber_import = SubscriberImport.objects.create(
+        file_name="clinic.csv",
+        data="email\nimported@example.com\n",
+        basis=LawfulBasis.CONSENTED,
+        evidence="Paper forms",
+        created_by=staff,
+        status=SubscriberImport.Status.IMPORTING,
+    )
+    assert imports.run_import(import_id=subscriber_import.pk)
+    imported = Subscriber.objects.get(email="imported@example.com")
+    time_passes(imported, days=4)
+    confirmed_days_ago(4, email="ada@example.com")
+
+    assert series.run_due() == {Outcome.SENT: 1}
+    assert (
+        series.send_step(
+            subscriber_id=imported.pk, step_id=WelcomeStep.objects.get(position=2).pk
+        )
+        == Outcome.NOT_SUBSCRIBED
+    )
+    assert sink.handler.recipients() == {"ada@example.com": 1}
 
 
 def test_a_step_added_later_is_not_sent_to_those_already_past_its_day(sink):
