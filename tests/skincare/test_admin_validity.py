@@ -150,6 +150,8 @@ def admin_data() -> AdminData:
         created_by=make_staff(username="importer"),
     )
     check_import(import_id=subscriber_import.pk)
+    # A step of the welcome series switched on, not yet approved: on the dashboard.
+    make_welcome_step(position=2, approved=False)
     owner = make_staff(username="owner")
     make_author(name="Dr Owner", user=owner, credentials="MD")
     return AdminData(
