@@ -161,7 +161,9 @@ def send_step(
             return Outcome.NOT_DUE
         if subscriber.is_paused:
             return _skip(subscriber, step)
-    taken = welcome._take(subscriber, rows, follow_up=welcome._no_follow_up, step=step)
+    taken = welcome.take_row(
+        subscriber, rows, follow_up=welcome.no_follow_up, step=step
+    )
     if taken is None:
         return Outcome.NOT_DUE
     row, token = taken
@@ -176,12 +178,12 @@ def send_step(
         message=emails.welcome_step_message(
             step=approved, position=step.position, subscriber=subscriber
         ),
-        follow_up=welcome._no_follow_up,
+        follow_up=welcome.no_follow_up,
     )
     own = transport is None
     transport = transport or Transport()
     try:
-        return welcome._deliver(row, kind, transport=transport)
+        return welcome.deliver_row(row, kind, transport=transport)
     finally:
         if own:
             transport.close()

@@ -81,14 +81,15 @@ def check_after(moment: datetime) -> datetime:
     return moment + lease() + timedelta(seconds=1)
 
 
-def _no_follow_up(at: datetime) -> None:
-    """Without deferred tasks, a stalled welcome waits for the next run."""
+def no_follow_up(at: datetime) -> None:
+    """Without deferred tasks, a stalled welcome waits for the next run (the
+    welcome series' steps always do: newsletter/delivery/series.py)."""
 
 
 def send_welcome(
     *,
     subscriber_id: int,
-    follow_up: Callable[[datetime], None] = _no_follow_up,
+    follow_up: Callable[[datetime], None] = no_follow_up,
 ) -> str:
     """Send the welcome email of a subscriber's current subscription, unless it
     was sent or is being sent. `follow_up(at)` queues another run at `at`; it is
@@ -109,7 +110,7 @@ def send_welcome(
             return Outcome.DISABLED
         if approved is None:
             return Outcome.NOT_APPROVED
-    taken = _take(subscriber, rows, follow_up=follow_up)
+    taken = take_row(subscriber, rows, follow_up=follow_up)
     if taken is None:
         return Outcome.NOT_DUE
     row, token = taken
@@ -125,12 +126,12 @@ def send_welcome(
             message=emails.welcome_message(welcome=approved, subscriber=subscriber),
             follow_up=follow_up,
         )
-        return _deliver(row, kind, transport=transport)
+        return deliver_row(row, kind, transport=transport)
     finally:
         transport.close()
 
 
-def _take(
+def take_row(
     subscriber: Subscriber,
     rows,
     *,
@@ -296,7 +297,9 @@ class WelcomeSend:
                 self.follow_up(retry.at)
 
 
-def _deliver(row: WelcomeDelivery, kind: WelcomeSend, *, transport: Transport) -> str:
+def deliver_row(
+    row: WelcomeDelivery, kind: WelcomeSend, *, transport: Transport
+) -> str:
     pacer = Pacer(rate=settings.NEWSLETTER_RATE_PER_SECOND)
     try:
         result, _ = engine.deliver(kind, row, transport=transport, pacer=pacer)

@@ -3,6 +3,7 @@ steps and switch them, medical reviewers approve their text; every path (an admi
 button, a crafted POST, a service call) is checked on the server."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.contrib.messages import ERROR, SUCCESS, WARNING
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -279,3 +280,24 @@ def test_a_step_switched_on_and_not_approved_waits_on_the_reviewers_dashboard(
         'id="dashboard-newsletter-review"'
     )[1]
     assert "Welcome series, step 2" not in section
+
+
+def test_the_migration_gives_the_roles_their_series_permissions():
+    def codenames(role: str) -> set[str]:
+        group = Group.objects.get(name=role)
+        return set(
+            group.permissions.filter(codename__contains="welcomestep").values_list(
+                "codename", flat=True
+            )
+        )
+
+    editing = {
+        "add_welcomestep",
+        "change_welcomestep",
+        "view_welcomestep",
+        "view_welcomestepdelivery",
+    }
+    assert codenames("Newsletter editor") == editing
+    assert codenames("Editor") == editing
+    assert codenames("Medical reviewer") == {"view_welcomestep"}
+    assert codenames("Writer") == set()
