@@ -301,3 +301,29 @@ def test_the_migration_gives_the_roles_their_series_permissions():
     assert codenames("Editor") == editing
     assert codenames("Medical reviewer") == {"view_welcomestep"}
     assert codenames("Writer") == set()
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "sent"),
+    [
+        ("writer", 403, 0),
+        ("reviewer", 302, 1),
+        ("newsletter_editor", 302, 1),
+        ("plain", 403, 0),
+    ],
+)
+def test_those_who_may_read_a_step_can_send_themselves_a_test_of_it(
+    client, people, mailoutbox, django_capture_on_commit_callbacks, role, status, sent
+):
+    step = make_welcome_step(subject="KP basics: draft", approved=False)
+    client.force_login(people[role])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:newsletter_welcomestep_send_test", args=[step.pk])
+        )
+
+    assert response.status_code == status
+    assert [m.subject for m in mailoutbox] == ["[Test] KP basics: draft"] * sent
+    assert [m.to for m in mailoutbox] == [[people[role].email]] * sent
+    assert not WelcomeStepDelivery.objects.exists()
