@@ -122,7 +122,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('position', models.PositiveSmallIntegerField(help_text='Its place in the series: 2 comes after the welcome email (1).', unique=True)),
-                ('delay_days', models.PositiveSmallIntegerField(help_text='Days after confirming that it goes out (1 to 365); later positions wait longer.')),
+                ('delay_days', models.PositiveSmallIntegerField(help_text='Days after confirming that it goes out (1 to 365); later positions wait longer.', verbose_name='days after confirming')),
                 ('enabled', models.BooleanField(default=False, help_text='Ticked, it goes out once a medical reviewer has approved its text. It is never sent to those whose day for it came before it went on.')),
                 ('subject', models.CharField(max_length=150)),
                 ('preheader', models.CharField(blank=True, help_text='Preview text shown after the subject in most inboxes (up to 150 characters).', max_length=150)),

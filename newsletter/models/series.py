@@ -31,8 +31,9 @@ class WelcomeStep(models.Model):
         help_text="Its place in the series: 2 comes after the welcome email (1).",
     )
     delay_days = models.PositiveSmallIntegerField(
+        "days after confirming",
         help_text="Days after confirming that it goes out (1 to 365); later "
-        "positions wait longer."
+        "positions wait longer.",
     )
     enabled = models.BooleanField(
         default=False,
