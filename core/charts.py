@@ -60,6 +60,8 @@ class DayBar:
     bar_width: float
     segments: list[Segment]  # bottom up, only those above zero
     label: str  # "" for days not labelled
+    label_x: float
+    label_anchor: str  # the last day's ends at the plot's edge, not past it
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ def stacked_days(
                 bar_width=_round(max(slot * BAR_SHARE, 0.5)),
                 segments=segments,
                 label=f"{day.day} {day:%b}" if labelled else "",
+                label_x=PLOT_RIGHT if index == len(days) - 1 else _round(x),
+                label_anchor="end" if index == len(days) - 1 else "middle",
             )
         )
     ticks = [Tick(y=PLOT_BOTTOM, value=0), Tick(y=PLOT_TOP, value=top)]
