@@ -113,7 +113,8 @@ def most_read(*, span: Window, limit: int = TOP_ARTICLES) -> list[dict]:
 
 
 def export_rows(*, article_id: int | None, span: Window) -> Iterator[tuple]:
-    """The CSV export's rows: one per article, day and source with views."""
+    """The CSV export's rows: one per article, day and source with views; read
+    in chunks once the response starts streaming."""
     rows = (
         _rows(article_id, span)
         .order_by("day", "article_id", "source")
@@ -121,4 +122,4 @@ def export_rows(*, article_id: int | None, span: Window) -> Iterator[tuple]:
             "day", "article_id", "article__slug", "article__title", "source", "views"
         )
     )
-    return rows.iterator(chunk_size=EXPORT_CHUNK)
+    yield from rows.iterator(chunk_size=EXPORT_CHUNK)

@@ -24,7 +24,7 @@ urlpatterns = [
     ),
     path("search/", search_view, name="search"),
     # One page view of an article, posted by static/js/readership.js.
-    path("readership/beacon/", beacon_view, name="readership_beacon"),
+    path("readership/view/", beacon_view, name="readership_beacon"),
     path(
         "editorial-policy/",
         public_page(views.EditorialPolicyView.as_view()),

@@ -25,9 +25,10 @@ EXPORT_CHUNK = 2000
 
 
 def subscriber_csv_lines(queryset: QuerySet) -> Iterator[str]:
+    # A generator: nothing is read before the response starts streaming.
     fields = [field for _, field in EXPORT_COLUMNS]
     rows = queryset.values_list(*fields).iterator(chunk_size=EXPORT_CHUNK)
-    return csv_lines([name for name, _ in EXPORT_COLUMNS], rows)
+    yield from csv_lines([name for name, _ in EXPORT_COLUMNS], rows)
 
 
 def subscribers_csv_response(queryset: QuerySet) -> StreamingHttpResponse:

@@ -32,7 +32,7 @@ BROWSER = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
-BEACON = "/readership/beacon/"
+BEACON = "/readership/view/"
 OWN = "http://testserver"
 
 
@@ -316,7 +316,7 @@ def test_the_article_page_loads_the_counting_script_once_even_cached(client):
         html = response.content.decode()
         assert html.count("js/readership.js") == 1
         assert f'data-article="{article.pk}"' in html
-        assert 'data-endpoint="/readership/beacon/"' in html
+        assert 'data-endpoint="/readership/view/"' in html
         assert " defer " in html.split("js/readership.js")[1].split(">")[0] + " "
     assert first.content == cached.content
 

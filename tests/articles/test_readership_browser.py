@@ -22,7 +22,7 @@ READER = (
 
 
 def is_beacon(response) -> bool:
-    return response.url.endswith("/readership/beacon/")
+    return response.url.endswith("/readership/view/")
 
 
 def read(page, url: str, **goto) -> None:
