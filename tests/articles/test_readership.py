@@ -8,6 +8,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -242,9 +243,7 @@ def test_a_beacon_sets_no_cookie_and_nothing_about_the_reader_is_stored(client):
     assert "1.2.3.4" not in json.dumps(row, default=str)
 
 
-def test_the_csrf_check_does_not_apply_but_the_origin_check_does(settings):
-    from django.test import Client
-
+def test_the_csrf_check_does_not_apply_but_the_origin_check_does():
     strict = Client(enforce_csrf_checks=True)
     article = make_article()
     assert beacon(strict, view_of(article)).status_code == 204
@@ -303,6 +302,23 @@ def test_a_view_after_midnight_starts_a_new_row():
     assert counting.count_view(article_id=article.pk, source="direct", now=tomorrow)
     days = sorted(DailyReadership.objects.values_list("day", "views"))
     assert days == [(timezone.localdate(today), 1), (timezone.localdate(tomorrow), 1)]
+
+
+def test_two_first_views_at_once_make_one_row_of_two(monkeypatch):
+    article = make_article()
+    real_atomic = counting.transaction.atomic
+
+    def another_view_first():
+        # Another process's first view of the day commits between our UPDATE
+        # (which found no row) and our INSERT.
+        DailyReadership.objects.create(
+            article=article, day=timezone.localdate(), source="search", views=1
+        )
+        return real_atomic()
+
+    monkeypatch.setattr(counting.transaction, "atomic", another_view_first)
+    assert counting.count_view(article_id=article.pk, source="search")
+    assert counts(article) == {"search": 2}
 
 
 # The article page and the newsletter's landing ---------------------------------------
