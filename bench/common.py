@@ -171,11 +171,15 @@ class Answer:
         return self.body.decode()
 
 
-def probe(port: int, path: str, headers: dict[str, str]) -> Answer:
-    """One GET on 127.0.0.1:port, read byte for byte."""
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+def probe(
+    port: int, path: str, headers: dict[str, str], *, method: str = "GET", body=b""
+) -> Answer:
+    """One request (a GET unless told) on 127.0.0.1:port, read byte for byte."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    request = "\r\n".join([*lines, "Connection: close", "", ""]).encode()
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    request = "\r\n".join([*lines, "Connection: close", "", ""]).encode() + body
     chunks = []
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(request)

@@ -13,7 +13,13 @@ database holding the launch content, and measures with wrk, every request sendin
             on every request (BENCH_PLAIN_READS=1, bench/benchsite/apps.py)
             instead of with the SQL core/compiled.py compiles once per process:
             uncached / plain is what core/compiled.py gains
-  cached    the article, default settings (page cache on)
+  cached    the article, default settings (page cache on), with its readership
+            counting script
+  uncounted the same, on an instance with counting off
+            (DJANGO_READERSHIP_COUNTING=0): the page without the script
+  beacon    the POST the script sends once per view (articles/readership/): a
+            browser's User-Agent, same Origin, a search engine's host, so each
+            one is counted (one UPDATE); the flood limits are raised out of its way
   304       the cached article with If-None-Match: <its ETag> ("n/a" without an
             ETag; If-Modified-Since when only Last-Modified is sent)
   wagtail   a Wagtail 8.0.1 page with the same title, summary and body HTML (the
@@ -28,7 +34,10 @@ Default mode: one warm-up per target, then ROUNDS rounds, each running every tar
 in turn (interleaved, so machine noise hits all alike); prints req/s per round and
 per-round ratios with min/median/max next to the goals (cached/bare >= 0.85,
 uncached/bare >= 0.15, uncached/wagtail >= 2, 304/uncached >= 3, uncached/plain
->= 1.05: core/compiled.py is kept only for a gain of 5% or more).
+>= 1.05: core/compiled.py is kept only for a gain of 5% or more; cached/uncounted
+>= 0.95: the counting script costs the cached page under 5%). "view + beacon" is
+what one counted view costs the server, a page and its beacon
+(1 / (1/cached + 1/beacon)), shown against the uncounted page without a goal.
 
 --load: after a warm-up, 64 connections for 3 minutes on the cached article
 (`wrk --latency`), worker memory (VmRSS) read every 10 s; prints req/s, errors,
@@ -97,16 +106,42 @@ RATIOS = {
     "304 / uncached": ("304", "uncached", 3.0),
     # What core/compiled.py gains on the uncached article; under 5%, it goes.
     "uncached / plain": ("uncached", "plain", 1.05),
+    # What the readership counting script costs the cached page: under 5%.
+    "cached / uncounted": ("cached", "uncounted", 0.95),
+    # A counted view is a page and a beacon; shown, with no goal.
+    "view+beacon / uncounted": ("view+beacon", "uncounted", None),
 }
 # Worker memory counts as flat while the total grows less than this.
 FLAT = 0.10
-TARGETS = ("bare", "uncached", "plain", "cached", "304", "wagtail")
+TARGETS = (
+    "bare",
+    "uncached",
+    "plain",
+    "cached",
+    "uncounted",
+    "beacon",
+    "304",
+    "wagtail",
+)
+# Worked out from each round's figures rather than measured.
+DERIVED = {"view+beacon": "view + beacon"}
 # How each instance of the site differs from the default settings.
 SWITCHES = {
     "cached": "",
     "uncached": "  (DJANGO_PAGE_CACHE=0)",
     "plain": "  (DJANGO_PAGE_CACHE=0 BENCH_PLAIN_READS=1)",
+    "uncounted": "  (DJANGO_READERSHIP_COUNTING=0)",
 }
+# A beacon as static/js/readership.js sends it (the article's id filled in).
+BROWSER = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+BEACON_PATH = "/readership/view/"
+COUNTING_SCRIPT = f'data-endpoint="{BEACON_PATH}"'
+BEACON_LUA = """wrk.method = "POST"
+wrk.body = '{body}'
+"""
 
 
 # -- Servers -------------------------------------------------------------------
@@ -181,10 +216,18 @@ class WrkResult:
 
 
 def wrk_command(
-    url: str, headers: dict[str, str], args, *, connections: int, seconds: int
+    url: str,
+    headers: dict[str, str],
+    args,
+    *,
+    connections: int,
+    seconds: int,
+    script: Path | None = None,
 ) -> list[str]:
     command = [args.wrk, f"-t{args.threads}", f"-c{connections}", f"-d{seconds}s"]
     command += [f"--timeout={args.timeout}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     return [*command, url]
@@ -238,6 +281,8 @@ class Target:
     status: int
     marker: str = ""  # text the page must contain
     size: int = 0  # one answer in bytes, measured by check()
+    body: str = ""  # sent as a POST (through a wrk script) when set
+    script: Path | None = None
 
     @property
     def url(self) -> str:
@@ -245,7 +290,16 @@ class Target:
 
     def check(self) -> Answer:
         """One request by hand: the right status and page, and its size."""
-        answer = probe(self.server.port, self.path, self.headers)
+        if self.body:
+            answer = probe(
+                self.server.port,
+                self.path,
+                self.headers,
+                method="POST",
+                body=self.body.encode(),
+            )
+        else:
+            answer = probe(self.server.port, self.path, self.headers)
         if answer.status != self.status:
             raise BenchError(
                 f"{self.label}: {self.url} answered {answer.status}, "
@@ -279,7 +333,12 @@ class Target:
         """wrk on this target; any problem fails the run, except in a warm-up
         (a cold page may time out), where it is only reported."""
         command = wrk_command(
-            self.url, self.headers, args, connections=connections, seconds=seconds
+            self.url,
+            self.headers,
+            args,
+            connections=connections,
+            seconds=seconds,
+            script=self.script,
         )
         result = wrk(command)
         self.server.settle()
@@ -301,6 +360,10 @@ def site_env(workdir: Path, database_url: str) -> dict:
         database_url=database_url,
         DJANGO_SETTINGS_MODULE="benchsite.settings",
         PYTHONPATH=str(BENCH),
+        # Every measured beacon is counted: the flood limits would answer most
+        # of them 429 without touching the database.
+        DJANGO_READERSHIP_VIEWS_PER_ARTICLE_PER_MINUTE=str(10**9),
+        DJANGO_READERSHIP_VIEWS_PER_MINUTE=str(10**9),
     )
 
 
@@ -317,7 +380,7 @@ def prepare_site(env: dict, workdir: Path, slug: str) -> dict:
         "import json, os\n"
         "from articles.models import Article\n"
         "a = Article.objects.published().get(slug=os.environ['BENCH_SLUG'])\n"
-        "data = {'title': a.title, 'summary': a.summary,\n"
+        "data = {'id': a.pk, 'title': a.title, 'summary': a.summary,\n"
         "        'body': a.prepared.body_html}\n"
         "open(os.environ['BENCH_OUT'], 'w').write(json.dumps(data))\n"
     )
@@ -485,13 +548,17 @@ def speed_report(rounds: list[dict[str, float]], labels: dict[str, str]) -> None
     report(format_row("ratio", [*header, "min", "median", "max", "goal", "met"]))
     for name, (top, bottom, goal) in RATIOS.items():
         ratios = [r[top] / r[bottom] for r in rounds if top in r and bottom in r]
+        wanted = "-" if goal is None else f">= {goal:g}"
         if not ratios:
-            report(format_row(name, ["n/a"] * (count + 3) + [f">= {goal:g}", "n/a"]))
+            report(format_row(name, ["n/a"] * (count + 3) + [wanted, "n/a"]))
             continue
         low, mid, high = spread(ratios)
-        met = "yes" if low >= goal else ("median" if mid >= goal else "no")
+        if goal is None:
+            met = "-"
+        else:
+            met = "yes" if low >= goal else ("median" if mid >= goal else "no")
         cells = [f"{x:.2f}" for x in [*ratios, low, mid, high]]
-        report(format_row(name, [*cells, f">= {goal:g}", met]))
+        report(format_row(name, [*cells, wanted, met]))
 
 
 def rss_kb(pid: int) -> int:
@@ -519,6 +586,14 @@ def sample_memory(server: Server, every: float, stop: threading.Event, out: list
 # -- Modes ------------------------------------------------------------------------
 
 
+def with_derived(results: dict[str, float]) -> dict[str, float]:
+    """A round's figures with those worked out from them."""
+    if "cached" in results and "beacon" in results:
+        served = 1 / (1 / results["cached"] + 1 / results["beacon"])
+        return {**results, "view+beacon": served}
+    return results
+
+
 def speed_mode(args, targets: dict[str, Target]) -> int:
     labels = {name: targets[name].label for name in TARGETS if name in targets}
     report(
@@ -532,7 +607,10 @@ def speed_mode(args, targets: dict[str, Target]) -> int:
     rounds = []
     for number in range(1, args.rounds + 1):
         results = {}
-        for name in labels:
+        # Every other round the other way round: a target is not always the one
+        # measured right after the same neighbour.
+        order = list(labels) if number % 2 else list(reversed(labels))
+        for name in order:
             result = targets[name].measure(
                 args, seconds=args.duration, connections=args.connections
             )
@@ -541,10 +619,10 @@ def speed_mode(args, targets: dict[str, Target]) -> int:
             f"round {number}: "
             + ", ".join(f"{name} {rps:.1f}/s" for name, rps in results.items())
         )
-        rounds.append(results)
+        rounds.append(with_derived(results))
     for target in targets.values():
         target.check()
-    speed_report(rounds, labels)
+    speed_report(rounds, {**labels, **DERIVED})
     return 0
 
 
@@ -631,6 +709,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--slug", default=DEFAULT_SLUG, help="launch article")
     parser.add_argument("--no-wagtail", action="store_true")
     parser.add_argument(
+        "--targets",
+        help="comma-separated targets to measure (default: all), e.g. "
+        "cached,uncounted,beacon",
+    )
+    parser.add_argument(
         "--wagtail-venv", type=Path, help="default: under ~/.cache/skincare-bench"
     )
     parser.add_argument("--load", action="store_true", help="the load test instead")
@@ -643,6 +726,51 @@ def arguments() -> argparse.Namespace:
     if not Path(args.wrk).exists():
         raise BenchError("wrk not found (Debian: apt-get install wrk)")
     return args
+
+
+def counting_checked(targets: dict[str, Target]) -> None:
+    """The counting script is on the cached page and only there."""
+    if COUNTING_SCRIPT not in targets["cached"].check().text():
+        raise BenchError("the cached article has no counting script")
+    if COUNTING_SCRIPT in targets["uncounted"].check().text():
+        raise BenchError("the uncounted article has the counting script")
+
+
+def counted_views(env: dict) -> int:
+    """Views the beacons added (each measured beacon should add one)."""
+    total = (
+        "from django.db.models import Sum\n"
+        "from articles.models import DailyReadership\n"
+        "print(DailyReadership.objects.aggregate(n=Sum('views'))['n'] or 0)\n"
+    )
+    manage = [sys.executable, str(ROOT / "manage.py"), "shell", "-c", total]
+    return int(run(manage, env, ROOT).strip().splitlines()[-1])
+
+
+def beacon_target(server: Server, article_id: int, workdir: Path) -> Target:
+    """The counting script's POST for the article, counted on every request."""
+    body = (
+        f'{{"article": {article_id}, "referrer_host": "www.google.com", '
+        '"newsletter": false}'
+    )
+    script = workdir / "beacon.lua"
+    script.write_text(BEACON_LUA.format(body=body))
+    headers = {
+        "Content-Type": "application/json",
+        "Origin": f"http://127.0.0.1:{server.port}",
+        "Sec-Fetch-Site": "same-origin",
+        "User-Agent": BROWSER,
+    }
+    return Target(
+        "beacon",
+        "readership beacon",
+        server,
+        BEACON_PATH,
+        headers,
+        204,
+        body=body,
+        script=script,
+    )
 
 
 def conditional_headers(answer: Answer) -> dict[str, str]:
@@ -690,6 +818,10 @@ def bench(args, workdir: Path, servers: Processes, drops: list) -> int:
             plain = gunicorn("plain", python, "skincare.wsgi", args.workers, workdir)
             plain_env = {**env, "DJANGO_PAGE_CACHE": "0", "BENCH_PLAIN_READS": "1"}
             servers.start(plain, plain_env, ROOT)
+            uncounted = gunicorn(
+                "uncounted", python, "skincare.wsgi", args.workers, workdir
+            )
+            servers.start(uncounted, {**env, "DJANGO_READERSHIP_COUNTING": "0"}, ROOT)
         for server in servers.started:
             servers.wait_answering(server, "/bench-ok/")
             switches = SWITCHES[server.name]
@@ -716,6 +848,10 @@ def bench(args, workdir: Path, servers: Processes, drops: list) -> int:
         targets["plain"] = Target(
             "plain", "uncached, plain reads", plain, path, GZIP, 200, title
         )
+        targets["uncounted"] = Target(
+            "uncounted", "cached, no counting", uncounted, path, GZIP, 200, title
+        )
+        targets["beacon"] = beacon_target(cached, article["id"], workdir)
         if conditional := conditional_headers(targets["cached"].check()):
             revalidate = {**GZIP, **conditional}
             targets["304"] = Target("304", "304 answer", cached, path, revalidate, 304)
@@ -759,7 +895,15 @@ def bench(args, workdir: Path, servers: Processes, drops: list) -> int:
         "URL", GZIP, args, connections=args.connections, seconds=args.duration
     )
     report(f"wrk: {shlex.join(sample)}  (warm-up: -d{args.warmup}s)")
-    return speed_mode(args, targets) or int(revalidation_broken)
+    counting_checked(targets)
+    if args.targets:
+        wanted = set(args.targets.split(","))
+        if unknown := wanted - set(TARGETS):
+            raise BenchError(f"unknown targets: {', '.join(sorted(unknown))}")
+        targets = {name: t for name, t in targets.items() if name in wanted}
+    status = speed_mode(args, targets)
+    report(f"views counted from the beacons: {counted_views(env)}")
+    return status or int(revalidation_broken)
 
 
 def main() -> int:

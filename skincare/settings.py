@@ -468,6 +468,16 @@ PAGE_CACHE_STALE_WHILE_REVALIDATE = int(
 # a CDN ("package.module.function"); none by default (see docs/operations.md).
 PAGE_CACHE_PURGE = os.environ.get("DJANGO_PAGE_CACHE_PURGE", "")
 
+# Readership counts (articles/readership/, docs/operations.md#readership): the
+# article page's counting script, and the flood limits on the beacons it posts.
+READERSHIP_COUNTING = env_bool("DJANGO_READERSHIP_COUNTING", True)
+READERSHIP_VIEWS_PER_ARTICLE_PER_MINUTE = int(
+    os.environ.get("DJANGO_READERSHIP_VIEWS_PER_ARTICLE_PER_MINUTE", "600")
+)
+READERSHIP_VIEWS_PER_MINUTE = int(
+    os.environ.get("DJANGO_READERSHIP_VIEWS_PER_MINUTE", "6000")
+)
+
 # Newsletter sending and abuse limits (docs/operations.md explains each).
 NEWSLETTER_BATCH_SIZE = int(os.environ.get("NEWSLETTER_BATCH_SIZE", "100"))
 NEWSLETTER_RATE_PER_SECOND = float(os.environ.get("NEWSLETTER_RATE_PER_SECOND", "0"))

@@ -26,6 +26,7 @@ from django.utils.html import format_html, format_html_join
 from articles import services
 from articles.admin import (
     calendar_views,
+    readership_views,
     review_views,
     revision_views,
     workflow_views,
@@ -249,6 +250,13 @@ class ArticleAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "private, no-store"
         return response
 
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {
+            "readership_url": readership_views.site_url(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context)
+
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         # A writer's new article is signed by their own profile unless they pick
         # another: their first save needs no choice.
@@ -312,6 +320,7 @@ class ArticleAdmin(admin.ModelAdmin):
         obj=None,
     ):
         context["offers_save_and_submit"] = self.offers_save_and_submit(request, obj)
+        context["readership_url"] = readership_views.readership_url(request, obj)
         # A POST shown again has an error: the cover image chosen is held.
         context["adminform"].form.hold_cover(
             url_for=lambda token: reverse(
@@ -466,6 +475,7 @@ class ArticleAdmin(admin.ModelAdmin):
             *review_views.urls(self),
             *workflow_views.urls(self),
             *calendar_views.urls(self),
+            *readership_views.urls(self),
             *super().get_urls(),
         ]
 

@@ -29,6 +29,7 @@ from articles.models.editorial import (
     Transition,
 )
 from articles.models.publishing import ImageRendition, PreparedPage, RelatedArticle
+from articles.models.readership import DailyReadership, ReadershipSource
 from articles.models.site import EditorialPolicy, HomePage, SearchSynonym
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "AuthorChange",
     "Autosave",
     "Correction",
+    "DailyReadership",
     "EditorialPolicy",
     "Evidence",
     "HomePage",
@@ -51,6 +53,7 @@ __all__ = [
     "MedicalFlagChange",
     "PreparedPage",
     "PreviewLink",
+    "ReadershipSource",
     "Reference",
     "RelatedArticle",
     "ReviewReminder",

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from articles.publishing import feeds
+from articles.readership.beacon import beacon_view
 from articles.web import people, preview, views
 from articles.web.search import search_view
 from core.pagecache import public_page
@@ -22,6 +23,8 @@ urlpatterns = [
         name="topic",
     ),
     path("search/", search_view, name="search"),
+    # One page view of an article, posted by static/js/readership.js.
+    path("readership/view/", beacon_view, name="readership_beacon"),
     path(
         "editorial-policy/",
         public_page(views.EditorialPolicyView.as_view()),

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
@@ -40,6 +41,12 @@ class ArticleListView(ListView):
         return Article.objects.published().for_listing()
 
 
+def readership_context(article_id: int) -> dict:
+    """The article the page's counting script names (articles/readership/); none
+    when counting is off (settings.READERSHIP_COUNTING)."""
+    return {"readership_article": article_id if settings.READERSHIP_COUNTING else None}
+
+
 class ArticleDetailView(DetailView):
     template_name = "articles/article_detail.html"
 
@@ -55,6 +62,7 @@ class ArticleDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["article_page"] = ArticlePage(self.object)
+        context.update(readership_context(self.object.pk))
         return context
 
     def get(self, request, *args, **kwargs):
@@ -62,7 +70,9 @@ class ArticleDetailView(DetailView):
         # queries, nothing worked out (articles/publishing/prepared.py).
         stored = stored_page(kwargs["slug"])
         if stored is not None:
-            return self.render_to_response({"article_page": stored})
+            return self.render_to_response(
+                {"article_page": stored, **readership_context(stored.article_id)}
+            )
         try:
             return super().get(request, *args, **kwargs)
         except Http404:

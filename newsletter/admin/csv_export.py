@@ -1,12 +1,12 @@
 """Subscribers as CSV, streamed: memory stays flat however many there are."""
 
-import csv
 from collections.abc import Iterator
-from datetime import datetime
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+
+from core.spreadsheets import csv_lines
 
 EXPORT_COLUMNS = [
     ("email", "email"),
@@ -21,35 +21,14 @@ EXPORT_COLUMNS = [
     ("left_at", "left_at"),
     ("left_how", "left_how"),
 ]
-# A spreadsheet runs a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_CHUNK = 2000
 
 
-def csv_cell(value) -> str:
-    """A value as CSV text that a spreadsheet shows as text, never runs."""
-    if value is None:
-        return ""
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, for streaming."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def subscriber_csv_lines(queryset: QuerySet) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
+    # A generator: nothing is read before the response starts streaming.
     fields = [field for _, field in EXPORT_COLUMNS]
     rows = queryset.values_list(*fields).iterator(chunk_size=EXPORT_CHUNK)
-    for row in rows:
-        yield writer.writerow([csv_cell(value) for value in row])
+    yield from csv_lines([name for name, _ in EXPORT_COLUMNS], rows)
 
 
 def subscribers_csv_response(queryset: QuerySet) -> StreamingHttpResponse:

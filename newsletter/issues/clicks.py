@@ -108,6 +108,31 @@ def track_links(*, issue_id: int, html_part: str, text_part: str) -> tuple[str, 
     return html_part, text_part
 
 
+# The fragment an article's counting script reads to count a view as the
+# newsletter's (articles/readership/): a fragment never reaches a server, so the
+# page cache and CDNs keep one copy of the page.
+NEWSLETTER_LANDING = "via-newsletter"
+
+
+def landing_url(url: str) -> str:
+    """Where the click sends the reader: one of our articles gets the fragment
+    that marks the view as the newsletter's; a link that has its own fragment,
+    and any other page, goes out as it was."""
+    parts = urlsplit(url)
+    own = urlsplit(settings.SITE_URL)
+    articles = reverse("articles:list")
+    if (
+        parts.scheme == own.scheme
+        and parts.netloc == own.netloc
+        and parts.path.startswith(articles)
+        and parts.path != articles
+        and not parts.fragment
+        and not url.endswith("#")
+    ):
+        return f"{url}#{NEWSLETTER_LANDING}"
+    return url
+
+
 def count_click(*, issue_id: int, url: str) -> None:
     """Add one to a link's count, safely beside other clicks on the same link."""
     now = timezone.now()

@@ -50,10 +50,10 @@ class ClickView(View):
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
         issue_id, url = self._destination(token)
         clicks.count_click(issue_id=issue_id, url=url)
-        return self._redirect(url)
+        return self._redirect(clicks.landing_url(url))
 
     def head(self, request: HttpRequest, token: str) -> HttpResponse:
-        return self._redirect(self._destination(token)[1])
+        return self._redirect(clicks.landing_url(self._destination(token)[1]))
 
     @staticmethod
     def _destination(token: str) -> tuple[int, str]:

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from newsletter.admin.csv_export import csv_cell
+from core.spreadsheets import csv_cell
 from newsletter.models import (
     LawfulBasis,
     Subscriber,

@@ -17,8 +17,9 @@ from django.utils import timezone
 from PIL import Image
 
 from articles.editorial import revisions, workflow
-from articles.models import Article
+from articles.models import Article, ReadershipSource
 from articles.publishing import renditions
+from articles.readership import counting
 from newsletter.models import (
     Issue,
     IssueArticle,
@@ -154,6 +155,12 @@ def admin_data() -> AdminData:
     make_welcome_step(position=2, approved=False)
     owner = make_staff(username="owner")
     make_author(name="Dr Owner", user=owner, credentials="MD")
+    # Views of the live article from each kind of source, for the charts.
+    for source in ReadershipSource.values:
+        counting.count_view(article_id=article.pk, source=source)
+        counting.count_view(
+            article_id=article.pk, source=source, now=timezone.now() - timedelta(days=3)
+        )
     return AdminData(
         owner=owner,
         article=article,
@@ -235,6 +242,10 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
         "newsletter_welcomestep", stale_welcome_step()
     ),
     "admin-welcome-step-add": lambda d: reverse("admin:newsletter_welcomestep_add"),
+    "admin-readership": lambda d: reverse("admin:articles_article_readership"),
+    "admin-article-readership": lambda d: reverse(
+        "admin:articles_article_article_readership", args=[d.article.pk]
+    ),
 }
 # What staff see after a workflow button: {name: (article, action)}; the page is
 # the article's change page with the confirmation message.

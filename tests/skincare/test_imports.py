@@ -50,6 +50,7 @@ ARTICLE_ROOMS = (
     "models",
     "public",
     "publishing",
+    "readership",
     "search",
     "selectors",
     "services",
@@ -77,7 +78,10 @@ ROOMS_ALLOWED = {
     "apps": {"signals", "calendar"},
     # The calendar's entries, movable by whoever the workflow lets edit.
     "calendar": {"models", "editorial"},
-    "web": {"models", "selectors", "publishing", "search", "editorial"},
+    "web": {"models", "selectors", "publishing", "search", "editorial", "readership"},
+    # Counting page views and reading the counts; who may see them is the
+    # workflow's roles (editorial.permissions).
+    "readership": {"models", "editorial"},
     "launch": {"models"},
     "templatetags": {"models", "publishing", "admin"},
     # What it re-exports to the other apps, and nothing else.
@@ -96,6 +100,8 @@ ROOM_MODULES = {
         "articles.editorial.revisions",
     },
     ("calendar", "editorial"): {"articles.editorial.permissions"},
+    ("readership", "editorial"): {"articles.editorial.permissions"},
+    ("web", "readership"): {"articles.readership.beacon"},
     ("public", "publishing"): {
         "articles.publishing.seo",
         "articles.publishing.sitemaps",
