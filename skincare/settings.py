@@ -465,6 +465,12 @@ PAGE_CACHE_STALE_WHILE_REVALIDATE = int(
 # a CDN ("package.module.function"); none by default (see docs/operations.md).
 PAGE_CACHE_PURGE = os.environ.get("DJANGO_PAGE_CACHE_PURGE", "")
 
+# Search insight (articles/search/insight.py): how many days of search counts are
+# kept; older ones are deleted daily (manage.py forget_old_searches).
+SEARCH_INSIGHT_RETENTION_DAYS = max(
+    1, int(os.environ.get("SEARCH_INSIGHT_RETENTION_DAYS", "90"))
+)
+
 # Newsletter sending and abuse limits (docs/operations.md explains each).
 NEWSLETTER_BATCH_SIZE = int(os.environ.get("NEWSLETTER_BATCH_SIZE", "100"))
 NEWSLETTER_RATE_PER_SECOND = float(os.environ.get("NEWSLETTER_RATE_PER_SECOND", "0"))

@@ -22,8 +22,13 @@ ARTICLE_ROLES = import_module(
 NEWSLETTER_ROLES = import_module(
     "newsletter.migrations.0009_approvals_send_permission_roles"
 ).ROLES
+SEARCH_INSIGHT_ROLES = import_module("articles.migrations.0012_search_insight").ROLES
 ROLES = {
-    role: [*ARTICLE_ROLES.get(role, []), *NEWSLETTER_ROLES.get(role, [])]
+    role: [
+        *ARTICLE_ROLES.get(role, []),
+        *NEWSLETTER_ROLES.get(role, []),
+        *SEARCH_INSIGHT_ROLES.get(role, []),
+    ]
     for role in {**ARTICLE_ROLES, **NEWSLETTER_ROLES}
 }
 

@@ -6,9 +6,9 @@ panels share the months: above, the confirmed subscribers at each month's end
 as a line; below, those who joined (bars up) and left (bars down) that month.
 """
 
-import math
 from dataclasses import dataclass
 
+from core.charts import nice_ceiling
 from newsletter.selectors import MonthCount
 
 WIDTH = 480
@@ -87,17 +87,6 @@ class Chart:
     @property
     def last(self) -> MonthCount:
         return self.columns[-1].month
-
-
-def nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 times a power of ten at or above `value` (1 for 0)."""
-    if value <= 1:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * power >= value:
-            return step * power
-    return 10 * power
 
 
 def _round(value: float) -> float:
