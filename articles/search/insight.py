@@ -40,10 +40,14 @@ PHONE_DIGITS = 7
 
 
 def normalise(query: str) -> str:
-    """The query as it is counted and pinned: NFKC, case-folded, whitespace
-    collapsed, at most QUERY_LENGTH characters. A query of any length is cut
-    first, so 10 KB of text costs no more than 200 characters."""
+    """The query as it is counted and pinned: NFKC, case-folded, control
+    characters and whitespace collapsed to one space, at most QUERY_LENGTH
+    characters. A query of any length is cut first, so 10 KB of text costs no
+    more than 200 characters."""
     text = unicodedata.normalize("NFKC", (query or "")[: QUERY_LENGTH * 2])
+    # Control and format characters (a NUL byte PostgreSQL refuses, say) count as
+    # spaces: a query is words.
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
     return " ".join(text.casefold().split())[:QUERY_LENGTH].strip()
 
 
