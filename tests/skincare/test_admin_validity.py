@@ -17,8 +17,9 @@ from django.utils import timezone
 from PIL import Image
 
 from articles.editorial import revisions, workflow
-from articles.models import Article
+from articles.models import Article, SearchPromotion, StoryIdea
 from articles.publishing import renditions
+from articles.search.insight import count_search
 from newsletter.models import (
     Issue,
     IssueArticle,
@@ -151,6 +152,18 @@ def admin_data() -> AdminData:
     check_import(import_id=subscriber_import.pk)
     owner = make_staff(username="owner")
     make_author(name="Dr Owner", user=owner, credentials="MD")
+    # Search insight: searches over two weeks, some found nothing, one acted on
+    # (pinned, and an idea on the calendar today).
+    for n in range(14):
+        day = today - timedelta(days=n)
+        for _ in range(n % 4 + 1):
+            count_search(query=f"retinol <{n % 3}>", found_nothing=False, day=day)
+        count_search(query=f"sunblok & {n % 5}", found_nothing=True, day=day)
+    count_search(query="me@example.com", found_nothing=True)
+    SearchPromotion.objects.create(
+        query="sunblok & 1", article=article, created_by=owner
+    )
+    StoryIdea.objects.create(query="sunblok & 2", planned_for=today, created_by=owner)
     return AdminData(
         owner=owner,
         article=article,
@@ -216,6 +229,7 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
     "admin-calendar-month": lambda d: reverse("calendar:calendar"),
     "admin-calendar-week": lambda d: reverse("calendar:calendar") + "?view=week",
     "admin-calendar-feed": lambda d: reverse("calendar:feed_settings"),
+    "admin-search-insight": lambda d: reverse("admin:articles_searchcount_changelist"),
 }
 # What staff see after a workflow button: {name: (article, action)}; the page is
 # the article's change page with the confirmation message.
