@@ -470,6 +470,11 @@ PAGE_CACHE_PURGE = os.environ.get("DJANGO_PAGE_CACHE_PURGE", "")
 SEARCH_INSIGHT_RETENTION_DAYS = max(
     1, int(os.environ.get("SEARCH_INSIGHT_RETENTION_DAYS", "90"))
 )
+# Searches are counted in each process and written together this often (seconds;
+# 0 writes each search at once).
+SEARCH_INSIGHT_FLUSH_SECONDS = float(
+    os.environ.get("SEARCH_INSIGHT_FLUSH_SECONDS", "10")
+)
 
 # Newsletter sending and abuse limits (docs/operations.md explains each).
 NEWSLETTER_BATCH_SIZE = int(os.environ.get("NEWSLETTER_BATCH_SIZE", "100"))

@@ -12,22 +12,32 @@ to QUERY_LENGTH characters), the day (site's time zone), whether it found nothin
 and a count. Nothing about who searched. A query that looks like an email address
 or a phone number is not kept at all: it adds to the day's `withheld` count.
 
-Counting is one statement per search: INSERT ... ON CONFLICT DO UPDATE adding one
-(the same SQL on SQLite and PostgreSQL).
+Counting is buffered in the process (count_search) and written in one statement,
+INSERT ... ON CONFLICT DO UPDATE adding to the count (the same SQL on SQLite and
+PostgreSQL), every SEARCH_INSIGHT_FLUSH_SECONDS: a commit per search cost 10-25%
+of a rare word's search (bench/search_latency.py). A process that dies without
+stopping loses the searches of its last few seconds.
 """
 
+import atexit
+import contextlib
 import logging
 import re
+import time
 import unicodedata
-from datetime import date, timedelta
+from collections import Counter
+from datetime import date, datetime, timedelta
+from datetime import time as day_start
+from functools import cache
+from threading import Lock
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import F
 from django.utils import timezone
 
-from articles.models import Article, ArticleQuerySet, SearchCount
+from articles.models import Article, SearchCount, SearchPromotion
 from articles.models.insight import QUERY_LENGTH
+from core.compiled import CompiledValues
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +71,10 @@ def is_personal(query: str) -> bool:
     )
 
 
-def _upsert_sql() -> str:
+@cache
+def _upsert_sql(vendor: str) -> str:
+    """The upsert, written once per database kind (SQLite and PostgreSQL take
+    the same SQL; only the quoting could differ)."""
     quote = connection.ops.quote_name
     table = quote(SearchCount._meta.db_table)
     count = quote("count")
@@ -69,45 +82,162 @@ def _upsert_sql() -> str:
         quote(c) for c in ("day", "query", "found_nothing", "withheld", "count")
     )
     return (
-        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, 1) "
+        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s) "
         f"ON CONFLICT ({quote('day')}, {quote('query')}, {quote('found_nothing')}) "
-        f"DO UPDATE SET {count} = {table}.{count} + 1"
+        f"DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
     )
 
 
+# (day, query, found nothing, withheld): one row of SearchCount.
+Key = tuple[date, str, bool, bool]
+# Most rows a process holds before it writes them, whatever the time; four times
+# as many while the database refuses them, then new searches go uncounted.
+BUFFER_KEYS = 500
+
+
+class _Buffer:
+    """This process's searches not yet written, by row."""
+
+    def __init__(self) -> None:
+        self.lock = Lock()
+        self.counts: Counter[Key] = Counter()
+        self.started: float | None = None
+
+    def add(self, key: Key, *, seconds: float) -> bool:
+        """Count one search; whether it is time to write them all."""
+        with self.lock:
+            if len(self.counts) < BUFFER_KEYS * 4 or key in self.counts:
+                self.counts[key] += 1
+            now = time.monotonic()
+            if self.started is None:
+                self.started = now
+            return now - self.started >= seconds or len(self.counts) >= BUFFER_KEYS
+
+    def take(self) -> Counter[Key]:
+        with self.lock:
+            taken, self.counts, self.started = self.counts, Counter(), None
+        return taken
+
+    def put_back(self, counts: Counter[Key]) -> None:
+        with self.lock:
+            self.counts.update(counts)
+            if self.started is None:
+                self.started = time.monotonic()
+
+
+_BUFFER = _Buffer()
+
+
+def _write(counts: Counter[Key]) -> None:
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            _upsert_sql(connection.vendor),
+            [(*key, n) for key, n in counts.items()],
+        )
+
+
+def flush() -> int:
+    """Write this process's buffered searches (one statement); how many. Kept for
+    the next try when the database refuses them."""
+    counts = _BUFFER.take()
+    if not counts:
+        return 0
+    try:
+        _write(counts)
+    except DatabaseError:
+        _BUFFER.put_back(counts)
+        if connection.in_atomic_block:
+            raise
+        logger.warning("Search counts could not be written yet.", exc_info=True)
+        return 0
+    return sum(counts.values())
+
+
+def discard_buffer() -> None:
+    """Forget this process's unwritten searches (tests start without any)."""
+    _BUFFER.take()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    # A worker stopping (a deploy, a restart) writes what it holds; at exit the
+    # database may be gone already, and nothing is left to tell.
+    with contextlib.suppress(Exception):
+        flush()
+
+
+class _Today:
+    """The local day, worked out again only once it is over: timezone.localdate()
+    is half of what a buffered count costs."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+        self.day = date.min
+
+    def __call__(self) -> date:
+        if time.time() >= self.until:
+            now = timezone.localtime()
+            self.day = now.date()
+            midnight = datetime.combine(self.day + timedelta(days=1), day_start.min)
+            self.until = timezone.make_aware(midnight, now.tzinfo).timestamp()
+        return self.day
+
+
+_today = _Today()
+
+
 def count_search(*, query: str, found_nothing: bool, day: date | None = None) -> None:
-    """Add one search for `query` to today's counts: one statement. A query that
-    looks personal is counted as withheld, its text dropped. A failure to count
-    never fails the search (outside a transaction, where it cannot spoil one)."""
+    """Count one search for `query` today. A query that looks personal is counted
+    as withheld, its text dropped.
+
+    Counts are held in the process and written together, in one statement, every
+    SEARCH_INSIGHT_FLUSH_SECONDS (by the first search after that) or once
+    BUFFER_KEYS rows wait: a search costs a dictionary update, the write a few
+    milliseconds now and then (docs/performance.md). With 0 each search is
+    written at once. A failure to write never fails the search."""
     normalised = normalise(query)
     if not normalised:
         return
     withheld = is_personal(normalised)
-    params = [
-        day or timezone.localdate(),
+    key = (
+        day or _today(),
         "" if withheld else normalised,
         found_nothing,
         withheld,
-    ]
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(_upsert_sql(), params)
-    except DatabaseError:
-        if connection.in_atomic_block:
-            raise
-        logger.warning("A search could not be counted.", exc_info=True)
-
-
-def pinned(query: str) -> ArticleQuerySet:
-    """The live articles editors pinned to the query, in their order (one query;
-    a pinned draft or scheduled article is left out until it is live)."""
-    return (
-        Article.objects.for_listing()
-        .published()
-        .filter(search_promotions__query=normalise(query))
-        .annotate(pin_position=F("search_promotions__position"))
-        .order_by("pin_position", "pk")
     )
+    seconds = settings.SEARCH_INSIGHT_FLUSH_SECONDS
+    if seconds <= 0:
+        _BUFFER.put_back(Counter({key: 1}))
+        flush()
+    elif _BUFFER.add(key, seconds=seconds):
+        flush()
+
+
+# The pins of one query, compiled to SQL once (core/compiled.py): the search page
+# asks on every first page, and most queries have none.
+_PINS = CompiledValues(
+    lambda query: SearchPromotion.objects.filter(query=query).values_list(
+        "article_id", "position"
+    )
+)
+
+
+def pinned(query: str) -> list[Article]:
+    """The live articles editors pinned to the query, in their order (a pinned
+    draft or scheduled article is left out until it is live).
+
+    The pins are read first, by their (query, article) index: most queries have
+    none, and that one small query is all they cost. Asking for the articles in
+    the same query let SQLite walk every live article instead (several times a
+    rare word's search, bench/search_latency.py)."""
+    normalised = normalise(query)
+    if not normalised:
+        return []
+    pins = {row["article_id"]: row["position"] for row in _PINS.rows(normalised)}
+    if not pins:
+        return []
+    found = Article.objects.for_listing().published().in_bulk(list(pins))
+    return sorted(found.values(), key=lambda a: (pins[a.pk], a.pk))
 
 
 # Forgetting ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ def search_view(request):
     view is never served from the page cache, so it sees every search."""
     results = search(request.GET.get("q", ""), request.GET.get("page", 1))
     first_page = results.page is not None and results.page.number == 1
-    pins = list(pinned(results.query)) if first_page else []
+    pins = pinned(results.query) if first_page else []
     if results.clauses and request.method == "GET" and "page" not in request.GET:
         count_search(query=results.query, found_nothing=not (results.total or pins))
     return render(

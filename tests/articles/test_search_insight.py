@@ -3,6 +3,7 @@ articles/admin/search_insight.py): every public search counted in aggregate and
 nothing about who searched, old counts forgotten, the editors' report and its
 buttons, pinned articles on the results, ideas on the editorial calendar."""
 
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -151,6 +152,48 @@ def test_counting_adds_one_statement_to_a_search(client, django_assert_num_queri
     with django_assert_num_queries(1):
         insight.count_search(query="acne", found_nothing=True)
     assert counted("acne") == 2
+
+
+def test_buffered_searches_are_written_together_once_the_interval_is_over(
+    client, settings
+):
+    settings.SEARCH_INSIGHT_FLUSH_SECONDS = 0.3
+    for _ in range(3):
+        client.get(SEARCH_URL, {"q": "acne"})
+    assert rows() == []
+    time.sleep(0.35)
+    client.get(SEARCH_URL, {"q": "zzzqqq"})
+    today = timezone.localdate()
+    assert rows() == [
+        (today, "acne", True, False, 3),
+        (today, "zzzqqq", True, False, 1),
+    ]
+
+
+def test_buffered_searches_are_written_once_enough_rows_wait(settings, monkeypatch):
+    settings.SEARCH_INSIGHT_FLUSH_SECONDS = 3600
+    monkeypatch.setattr(insight, "BUFFER_KEYS", 3)
+    insight.count_search(query="one", found_nothing=False)
+    insight.count_search(query="two", found_nothing=False)
+    insight.count_search(query="one", found_nothing=False)
+    assert rows() == []
+    insight.count_search(query="three", found_nothing=True)
+    assert {(r[1], r[4]) for r in rows()} == {("one", 2), ("two", 1), ("three", 1)}
+    assert insight.flush() == 0
+
+
+def test_a_flush_writes_what_the_process_holds_in_one_statement(
+    settings, django_assert_num_queries
+):
+    settings.SEARCH_INSIGHT_FLUSH_SECONDS = 3600
+    for query in ("a b", "c d", "a b"):
+        insight.count_search(query=query, found_nothing=False)
+    insight.count_search(query="a b", found_nothing=False)
+    with django_assert_num_queries(1):
+        assert insight.flush() == 4
+    insight.count_search(query="a b", found_nothing=False)
+    insight.flush()
+    assert counted("a b") == 4
 
 
 # Retention ----------------------------------------------------------------------
