@@ -99,14 +99,18 @@ def insight_rounds(
     arms: dict[str, object], rounds: int, runs: int
 ) -> dict[str, list[float]]:
     """For each arm but the first, the ratio of its median to the first's, one
-    per round; within a round the arms run one after the other, `runs` times."""
+    per round; within a round the arms run one after the other, `runs` times,
+    each run starting with the next arm (what one arm leaves behind, a write to
+    flush say, falls on each of the others alike)."""
     for arm in arms.values():
         arm()  # warm up
     ratios: dict[str, list[float]] = {name: [] for name in list(arms)[1:]}
+    order = list(arms.items())
     for _ in range(rounds):
         times: dict[str, list[float]] = {name: [] for name in arms}
-        for _ in range(runs):
-            for name, arm in arms.items():
+        for run in range(runs):
+            shift = run % len(order)
+            for name, arm in order[shift:] + order[:shift]:
                 started = time.perf_counter()
                 arm()
                 times[name].append(time.perf_counter() - started)
@@ -331,7 +335,35 @@ def insight_report(args, search, queries) -> None:
             for name in ("at once", "buffered", "whole")
         )
         report(f"{label + ' (' + query + ')':<34}{cells}")
+    # The same costs alone, each call timed on its own (10,000 calls; the
+    # ratios above are at the mercy of the machine's load): microseconds.
     settings.SEARCH_INSIGHT_FLUSH_SECONDS = buffered_for
+    alone = {
+        "count buffered": lambda: insight.count_search(
+            query="retinol irritation", found_nothing=False
+        ),
+        "pins (none)": lambda: insight.pinned("retinol irritation"),
+    }
+    costs = {}
+    for name, call in alone.items():
+        samples = []
+        for _ in range(10_000):
+            started = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - started)
+        costs[name] = statistics.median(samples) * 1e6
+    searched = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        assert search.search("pityriasis").total >= 0
+        searched.append(time.perf_counter() - started)
+    rare = statistics.median(searched) * 1e6
+    report(
+        "alone, median µs: "
+        + ", ".join(f"{name} {cost:.1f}" for name, cost in costs.items())
+        + f"; the rare word's search {rare:.0f}, so the search page adds "
+        f"{100 * sum(costs.values()) / rare:.1f}% to it"
+    )
     # Before the throwaway database goes: the process's exit would write them.
     insight.flush()
 

@@ -96,8 +96,6 @@ class SearchInsightAdmin(admin.ModelAdmin):
             done = action()
         except InsightError as error:
             messages.error(request, str(error))
-        except PermissionDenied:
-            raise
         else:
             messages.success(request, done)
         return _back(request)

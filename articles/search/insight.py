@@ -194,18 +194,19 @@ def count_search(*, query: str, found_nothing: bool, day: date | None = None) ->
     SEARCH_INSIGHT_FLUSH_SECONDS (by the first search after that) or once
     BUFFER_KEYS rows wait: a search costs a dictionary update, the write a few
     milliseconds now and then (docs/performance.md). With 0 each search is
-    written at once. A failure to write never fails the search."""
+    written at once. A failure to write never fails a search (outside a
+    transaction, which it would have spoilt: there it is raised)."""
     normalised = normalise(query)
     if not normalised:
         return
     withheld = is_personal(normalised)
+    seconds = settings.SEARCH_INSIGHT_FLUSH_SECONDS
     key = (
-        day or _today(),
+        day or (_today() if seconds > 0 else timezone.localdate()),
         "" if withheld else normalised,
         found_nothing,
         withheld,
     )
-    seconds = settings.SEARCH_INSIGHT_FLUSH_SECONDS
     if seconds <= 0:
         _BUFFER.put_back(Counter({key: 1}))
         flush()
