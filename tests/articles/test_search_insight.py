@@ -8,6 +8,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -15,6 +16,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from articles.calendar import IdeaSource
 from articles.models import (
     Article,
     SearchCount,
@@ -23,7 +25,7 @@ from articles.models import (
     StoryIdea,
 )
 from articles.search import engine as search
-from articles.search import insight
+from articles.search import insight, insight_report
 from articles.services import save_article
 from articles.tasks import forget_old_searches
 from tests.conftest import VerifiedClient
@@ -465,3 +467,36 @@ def test_the_buttons_show_only_for_those_who_may_use_them():
     for url in (SYNONYM_URL, PIN_URL, IDEA_URL):
         assert f'action="{url}"' in text
     assert "Write about this" in text
+
+
+@pytest.mark.parametrize("role", OTHER_ROLES)
+def test_the_services_refuse_other_roles_whatever_called_them(role):
+    user = make_role_user(role)
+    article = indexed(title="Sunscreen every morning")
+    day = timezone.localdate()
+    calls = [
+        lambda: insight_report.build(user=user, days=7),
+        lambda: insight_report.add_synonym(user=user, query="a", means="b"),
+        lambda: insight_report.pin_article(user=user, query="a", article=article),
+        lambda: insight_report.plan_idea(user=user, query="a", planned_for=day),
+    ]
+    for call in calls:
+        with pytest.raises(PermissionDenied):
+            call()
+    assert not SearchPromotion.objects.exists() and not StoryIdea.objects.exists()
+
+
+def test_an_idea_is_in_its_planners_calendar_feed_only():
+    editor, other = make_role_user("Editor"), make_role_user("Editor", username="ed2")
+    day = timezone.localdate() + timedelta(days=2)
+    insight_report.plan_idea(user=editor, query="slugging", planned_for=day)
+    source = IdeaSource()
+    window = {"start": day - timedelta(days=1), "end": day + timedelta(days=1)}
+    [entry] = source.feed_entries(user=editor, **window)
+    assert (entry.day, entry.kind, entry.title) == (
+        day,
+        "idea",
+        "Write about “slugging”",
+    )
+    assert source.feed_entries(user=other, **window) == []
+    assert source.entries(user=other, topic="1", **window) == []
