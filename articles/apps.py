@@ -9,7 +9,8 @@ class ArticlesConfig(AppConfig):
 
     def ready(self) -> None:
         from articles import signals
-        from articles.calendar import ArticleSource
+        from articles.calendar import ArticleSource, IdeaSource
 
         signals.connect()
         register(ArticleSource())
+        register(IdeaSource())

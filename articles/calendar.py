@@ -1,5 +1,6 @@
 """The articles' entries on the editorial calendar (core.calendar): planned
-dates of drafts, publishes (scheduled ones ahead), medical reviews falling due.
+dates of drafts, publishes (scheduled ones ahead), medical reviews falling due;
+and the story ideas editors took from searches that found nothing (IdeaSource).
 
 One query for the entries of any period, whatever their number; links are made
 from one reversed address each, not reversed entry by entry.
@@ -8,17 +9,20 @@ from one reversed address each, not reversed entry by entry.
 from collections import namedtuple
 from collections.abc import Callable
 from datetime import date
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from articles.editorial.permissions import edit_refusal
-from articles.models import Article, Stage, Topic
+from articles.models import Article, Stage, StoryIdea, Topic
 from core.calendar.grid import local_days, on_days
 from core.calendar.sources import Choice, Entry, url_maker
 
 PLANNED, PUBLISH, REVIEW = "planned", "publish", "review"
+IDEA = "idea"
 
 
 def _planned(start: date, end: date) -> Q:
@@ -183,3 +187,59 @@ def _entries(
                 )
             )
     return found
+
+
+class IdeaSource:
+    """“Write about this”: queries readers found nothing for, on the day an
+    editor planned an article about them (articles/search/insight_report.py).
+    Each links to a new draft named after the query."""
+
+    permission = "articles.view_storyidea"
+
+    def _entries(self, ideas) -> list[Entry]:
+        add_url = reverse("admin:articles_article_add")
+        return [
+            Entry(
+                uid=f"idea-{pk}",
+                day=planned_for,
+                kind=IDEA,
+                kind_label="Idea",
+                title=f"Write about “{query}”",
+                url=f"{add_url}?{urlencode({'title': query.capitalize()})}",
+                detail="Readers searched for it and found nothing",
+            )
+            for pk, query, planned_for in ideas.values_list(
+                "pk", "query", "planned_for"
+            )
+        ]
+
+    def entries(
+        self,
+        *,
+        user: AbstractBaseUser,
+        start: date,
+        end: date,
+        topic: str = "",
+        person: str = "",
+    ) -> list[Entry]:
+        # Ideas have no topic yet: a calendar narrowed to one leaves them out.
+        if topic:
+            return []
+        ideas = StoryIdea.objects.filter(planned_for__range=(start, end))
+        if person:
+            ideas = ideas.filter(created_by_id=person)
+        return self._entries(ideas.order_by())
+
+    def feed_entries(
+        self, *, user: AbstractBaseUser, start: date, end: date
+    ) -> list[Entry]:
+        """The ideas they planned, while they may still see ideas."""
+        if not user.has_perm(self.permission):
+            return []
+        ideas = StoryIdea.objects.filter(
+            planned_for__range=(start, end), created_by=user
+        )
+        return self._entries(ideas.order_by())
+
+    def topics(self) -> list[Choice]:
+        return []

@@ -4,7 +4,7 @@ Each is idempotent: a task killed mid-run can be run again (see newsletter/tasks
 """
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from articles.editorial import reminders
 from articles.models import Article
 from articles.publishing import invalidation, prepared, renditions
+from articles.search import insight
 
 
 @task()
@@ -107,4 +108,42 @@ def queue_review_reminders(*, run_after: datetime | None = None) -> bool:
     if queued_review_reminders() is not None:
         return False
     send_review_reminders.using(run_after=run_after).enqueue()
+    return True
+
+
+# Search insight: the daily forgetting of old search counts ------------------------
+
+SEARCH_CLEANUP_EVERY = timedelta(days=1)
+
+
+@task()
+def forget_old_searches() -> int:
+    """Delete the search counts past SEARCH_INSIGHT_RETENTION_DAYS
+    (articles/search/insight.py), then queue tomorrow's run: a chain like the
+    review reminders', queued again even if this run fails."""
+    try:
+        return insight.forget_old_counts()
+    finally:
+        if forget_old_searches.get_backend().supports_defer:
+            queue_search_cleanup(run_after=timezone.now() + SEARCH_CLEANUP_EVERY)
+
+
+def queued_search_cleanup() -> DBTaskResult | None:
+    """The daily run waiting in the queue, if any (as queued_review_reminders)."""
+    return (
+        DBTaskResult.objects.filter(
+            task_path=forget_old_searches.module_path,
+            status=TaskResultStatus.READY,
+        )
+        .order_by("run_after")
+        .first()
+    )
+
+
+def queue_search_cleanup(*, run_after: datetime | None = None) -> bool:
+    """Queue a daily run unless one is waiting already (a second chain folds into
+    the first); False when one was waiting."""
+    if queued_search_cleanup() is not None:
+        return False
+    forget_old_searches.using(run_after=run_after).enqueue()
     return True

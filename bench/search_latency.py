@@ -7,7 +7,15 @@ and one found in nearly all: search() (synonyms, count, one ranked and
 highlighted page, the page's articles) and the same page and count by
 Article.objects.published() with title/summary/body icontains, run in turn.
 
+Then what search insight adds (articles/search/insight.py), in interleaved rounds
+on a counts table holding --insight-rows rows: each round times, one call after
+the other, search() alone, search() then count_search() (the one upsert a search
+adds), and that plus the pinned-articles lookup the first page makes (all the
+search page adds); the ratios of each round's medians to search() alone are
+printed as min/median/max over the rounds.
+
 Usage: .venv/bin/python bench/search_latency.py [--count 100000] [--runs 50]
+       [--insight-rounds 7] [--insight-rows 100000] [--insight-only]
 With DATABASE_URL set it uses that PostgreSQL server (in a throwaway database,
 test_<name>_search_bench); otherwise a temporary SQLite file.
 """
@@ -15,10 +23,11 @@ test_<name>_search_bench); otherwise a temporary SQLite file.
 import argparse
 import itertools
 import random
+import statistics
 import time
 from datetime import timedelta
 
-from common import bench_database, p50_p95, report
+from common import bench_database, p50_p95, report, spread
 
 COMMON = str.split(
     "skin care cream serum moisturiser barrier dry oily sensitive face daily gentle "
@@ -84,6 +93,52 @@ def timed(fn, baseline, runs: int) -> tuple[tuple[float, float], ...]:
             function()
             times.append(time.perf_counter() - started)
     return tuple(p50_p95(times) for times in samples)
+
+
+def insight_rounds(
+    arms: dict[str, object], rounds: int, runs: int
+) -> dict[str, list[float]]:
+    """For each arm but the first, the ratio of its median to the first's, one
+    per round; within a round the arms run one after the other, `runs` times,
+    each run starting with the next arm (what one arm leaves behind, a write to
+    flush say, falls on each of the others alike)."""
+    for arm in arms.values():
+        arm()  # warm up
+    ratios: dict[str, list[float]] = {name: [] for name in list(arms)[1:]}
+    order = list(arms.items())
+    for _ in range(rounds):
+        times: dict[str, list[float]] = {name: [] for name in arms}
+        for run in range(runs):
+            shift = run % len(order)
+            for name, arm in order[shift:] + order[:shift]:
+                started = time.perf_counter()
+                arm()
+                times[name].append(time.perf_counter() - started)
+        baseline = statistics.median(times[next(iter(arms))])
+        for name in ratios:
+            ratios[name].append(statistics.median(times[name]) / baseline)
+    return ratios
+
+
+def seed_counts(rows: int, seed: int) -> None:
+    """`rows` search counts over 90 days, as a busy site would keep."""
+    from django.utils import timezone
+
+    from articles.models import SearchCount
+
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    per_day = max(1, rows // 90)
+    batch = [
+        SearchCount(
+            day=today - timedelta(days=n // per_day),
+            query=f"{rng.choice(VOCABULARY)} {rng.choice(VOCABULARY)} {n}",
+            found_nothing=n % 7 == 0,
+            count=rng.randint(1, 40),
+        )
+        for n in range(rows)
+    ]
+    SearchCount.objects.bulk_create(batch, batch_size=5000)
 
 
 def explain(connection, search, query: str, page: int) -> None:
@@ -155,6 +210,13 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="Print the plans of search's SQL."
     )
+    parser.add_argument("--insight-rounds", type=int, default=7)
+    parser.add_argument("--insight-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--insight-only",
+        action="store_true",
+        help="Skip the comparison with a plain scan: search insight's cost only.",
+    )
     args = parser.parse_args()
 
     with bench_database("test_{database}_search_bench"):
@@ -210,7 +272,7 @@ def main() -> None:
             f"{'query':<38}{'found (scan, % live)':>23}  "
             f"{'search p50/p95 ms':>18}  {'scan p50/p95 ms':>18}  {'p95 speed-up':>12}"
         )
-        for label, query, page in queries:
+        for label, query, page in [] if args.insight_only else queries:
             if args.explain:
                 explain(connection, search, query, page)
             found, scanned = full_text(query, page)[0], scan(query, page)[0]
@@ -225,8 +287,85 @@ def main() -> None:
                 f"{s50:>8.2f} / {s95:>7.2f}  {c50:>8.1f} / {c95:>7.1f}  "
                 f"{c95 / s95:>11.1f}x"
             )
+        if args.insight_rounds:
+            insight_report(args, search, queries)
         vendor = connection.vendor
     report(f"done ({vendor})")
+
+
+def insight_report(args, search, queries) -> None:
+    from django.conf import settings
+
+    from articles.search import insight
+
+    seed_counts(args.insight_rows, args.seed)
+    buffered_for = settings.SEARCH_INSIGHT_FLUSH_SECONDS
+
+    def counted(query: str, seconds: float, pins: bool = False):
+        settings.SEARCH_INSIGHT_FLUSH_SECONDS = seconds
+        results = search.search(query)
+        found = results.total or (pins and insight.pinned(results.query))
+        insight.count_search(query=results.query, found_nothing=not found)
+        return results
+
+    report(
+        f"search insight: {args.insight_rounds} rounds of {args.runs} runs, "
+        f"{args.insight_rows} count rows; ratio to search() alone, min/median/max; "
+        f"buffered: written every {buffered_for:g} s"
+    )
+    report(
+        f"{'query':<34}{'+ count at once':>22}{'+ count buffered':>22}"
+        f"{'+ pins + buffered':>22}"
+    )
+    for label, query, page in queries:
+        if page != 1:
+            continue  # later pages are neither counted nor pinned
+        ratios = insight_rounds(
+            {
+                "off": lambda q=query: search.search(q).total,
+                "at once": lambda q=query: counted(q, 0),
+                "buffered": lambda q=query: counted(q, buffered_for),
+                "whole": lambda q=query: counted(q, buffered_for, pins=True),
+            },
+            args.insight_rounds,
+            args.runs,
+        )
+        cells = "".join(
+            "{:>22}".format("{:.3f} / {:.3f} / {:.3f}".format(*spread(ratios[name])))
+            for name in ("at once", "buffered", "whole")
+        )
+        report(f"{label + ' (' + query + ')':<34}{cells}")
+    # The same costs alone, each call timed on its own (10,000 calls; the
+    # ratios above are at the mercy of the machine's load): microseconds.
+    settings.SEARCH_INSIGHT_FLUSH_SECONDS = buffered_for
+    alone = {
+        "count buffered": lambda: insight.count_search(
+            query="retinol irritation", found_nothing=False
+        ),
+        "pins (none)": lambda: insight.pinned("retinol irritation"),
+    }
+    costs = {}
+    for name, call in alone.items():
+        samples = []
+        for _ in range(10_000):
+            started = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - started)
+        costs[name] = statistics.median(samples) * 1e6
+    searched = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        assert search.search("pityriasis").total >= 0
+        searched.append(time.perf_counter() - started)
+    rare = statistics.median(searched) * 1e6
+    report(
+        "alone, median µs: "
+        + ", ".join(f"{name} {cost:.1f}" for name, cost in costs.items())
+        + f"; the rare word's search {rare:.0f}, so the search page adds "
+        f"{100 * sum(costs.values()) / rare:.1f}% to it"
+    )
+    # Before the throwaway database goes: the process's exit would write them.
+    insight.flush()
 
 
 if __name__ == "__main__":

@@ -477,6 +477,16 @@ READERSHIP_VIEWS_PER_ARTICLE_PER_MINUTE = int(
 READERSHIP_VIEWS_PER_MINUTE = int(
     os.environ.get("DJANGO_READERSHIP_VIEWS_PER_MINUTE", "6000")
 )
+# Search insight (articles/search/insight.py): how many days of search counts are
+# kept; older ones are deleted daily (manage.py forget_old_searches).
+SEARCH_INSIGHT_RETENTION_DAYS = max(
+    1, int(os.environ.get("SEARCH_INSIGHT_RETENTION_DAYS", "90"))
+)
+# Searches are counted in each process and written together this often (seconds;
+# 0 writes each search at once).
+SEARCH_INSIGHT_FLUSH_SECONDS = float(
+    os.environ.get("SEARCH_INSIGHT_FLUSH_SECONDS", "10")
+)
 
 # Newsletter sending and abuse limits (docs/operations.md explains each).
 NEWSLETTER_BATCH_SIZE = int(os.environ.get("NEWSLETTER_BATCH_SIZE", "100"))

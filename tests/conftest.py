@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.test import Client, override_settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from articles.search import insight
 from staff import two_factor
 
 pytest_plugins = ["tests.browser_fixtures"]
@@ -80,6 +81,14 @@ def immediate_tasks(settings):
     settings.TASKS = {
         "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
     }
+
+
+@pytest.fixture(autouse=True)
+def searches_counted_at_once(settings):
+    """Each search is written as it is counted (articles/search/insight.py holds
+    them in the process otherwise), so no test's searches reach another's."""
+    settings.SEARCH_INSIGHT_FLUSH_SECONDS = 0
+    insight.discard_buffer()
 
 
 @pytest.fixture

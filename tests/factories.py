@@ -23,11 +23,13 @@ NEWSLETTER_ROLES = import_module(
     "newsletter.migrations.0009_approvals_send_permission_roles"
 ).ROLES
 SERIES_ROLES = import_module("newsletter.migrations.0010_welcome_series").ROLES
+SEARCH_INSIGHT_ROLES = import_module("articles.migrations.0013_search_insight").ROLES
 ROLES = {
     role: [
         *ARTICLE_ROLES.get(role, []),
         *NEWSLETTER_ROLES.get(role, []),
         *SERIES_ROLES.get(role, []),
+        *SEARCH_INSIGHT_ROLES.get(role, []),
     ]
     for role in {**ARTICLE_ROLES, **NEWSLETTER_ROLES}
 }

@@ -28,6 +28,7 @@ from articles.models.editorial import (
     ReviewReminder,
     Transition,
 )
+from articles.models.insight import SearchCount, SearchPromotion, StoryIdea
 from articles.models.publishing import ImageRendition, PreparedPage, RelatedArticle
 from articles.models.readership import DailyReadership, ReadershipSource
 from articles.models.site import EditorialPolicy, HomePage, SearchSynonym
@@ -57,8 +58,11 @@ __all__ = [
     "Reference",
     "RelatedArticle",
     "ReviewReminder",
+    "SearchCount",
+    "SearchPromotion",
     "SearchSynonym",
     "Stage",
+    "StoryIdea",
     "Topic",
     "Transition",
     "is_live",

@@ -17,9 +17,10 @@ from django.utils import timezone
 from PIL import Image
 
 from articles.editorial import revisions, workflow
-from articles.models import Article, ReadershipSource
+from articles.models import Article, ReadershipSource, SearchPromotion, StoryIdea
 from articles.publishing import renditions
 from articles.readership import counting
+from articles.search.insight import count_search
 from newsletter.models import (
     Issue,
     IssueArticle,
@@ -161,6 +162,18 @@ def admin_data() -> AdminData:
         counting.count_view(
             article_id=article.pk, source=source, now=timezone.now() - timedelta(days=3)
         )
+    # Search insight: searches over two weeks, some found nothing, one acted on
+    # (pinned, and an idea on the calendar today).
+    for n in range(14):
+        day = today - timedelta(days=n)
+        for _ in range(n % 4 + 1):
+            count_search(query=f"retinol <{n % 3}>", found_nothing=False, day=day)
+        count_search(query=f"sunblok & {n % 5}", found_nothing=True, day=day)
+    count_search(query="me@example.com", found_nothing=True)
+    SearchPromotion.objects.create(
+        query="sunblok & 1", article=article, created_by=owner
+    )
+    StoryIdea.objects.create(query="sunblok & 2", planned_for=today, created_by=owner)
     return AdminData(
         owner=owner,
         article=article,
@@ -246,6 +259,7 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
     "admin-article-readership": lambda d: reverse(
         "admin:articles_article_article_readership", args=[d.article.pk]
     ),
+    "admin-search-insight": lambda d: reverse("admin:articles_searchcount_changelist"),
 }
 # What staff see after a workflow button: {name: (article, action)}; the page is
 # the article's change page with the confirmation message.

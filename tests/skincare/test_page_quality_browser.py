@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import expect
 
+from articles.models import SearchPromotion
 from newsletter.models import Subscriber
 from newsletter.subscribers.tokens import Purpose, make_token
 from tests.browser_fixtures import DESKTOP, PHONE
@@ -44,12 +45,15 @@ def axe_source() -> str:
 
 def public_pages() -> dict[str, str]:
     call_command("load_launch_content", stdout=io.StringIO())
+    trusted = trust_article()
+    # The search results open with an article editors pinned to the query.
+    SearchPromotion.objects.create(query="chicken skin", article=trusted)
     return {
         "home": reverse("articles:home"),
         "list": reverse("articles:list"),
         "article": "/articles/microneedling-benefits-keratosis-pilaris/",
         # Citations, sources with back links, evidence, review and a correction.
-        "article-reviewed-with-sources": trust_article().get_absolute_url(),
+        "article-reviewed-with-sources": trusted.get_absolute_url(),
         "editorial-policy": reverse("articles:editorial_policy"),
         "topic": "/topics/keratosis-pilaris/",
         "topics": reverse("articles:topics"),

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from articles.models import Article, Correction, Evidence, Reference
+from articles.models import Article, Correction, Evidence, Reference, SearchPromotion
 from newsletter import emails, selectors
 from newsletter.models import Issue, IssueArticle, Subscriber
 from newsletter.subscribers.tokens import Purpose, make_token
@@ -166,6 +166,8 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
     preferences = link("preferences", chooser, Purpose.PREFERENCES)
     search = reverse("articles:search")
     subscribe = reverse("newsletter:subscribe")
+    # Its results open with an article editors pinned to the query.
+    SearchPromotion.objects.create(query="chicken skin", article=extra)
 
     gets = {
         "home": reverse("articles:home"),
