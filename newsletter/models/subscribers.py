@@ -72,13 +72,19 @@ class SubscriberQuerySet(models.QuerySet):
 
     def audience_of(self, issue: "Issue", at=None) -> "SubscriberQuerySet":
         """Who receives `issue` if its send starts at `at` (now by default): the
-        confirmed, not paused, who want this kind of issue and one of its topics."""
-        frequency = (
-            Frequency.MONTHLY_DIGEST
-            if issue.kind == Issue.Kind.DIGEST
-            else Frequency.EVERY_ISSUE
-        )
-        audience = self.confirmed().not_paused(at).filter(frequency=frequency)
+        confirmed, not paused, who want this kind of issue and one of its topics.
+        A notice that advice changed goes to those who asked to hear of such
+        changes, however often they get the newsletter."""
+        audience = self.confirmed().not_paused(at)
+        if issue.kind == Issue.Kind.NOTICE:
+            audience = audience.filter(advice_changes=True)
+        else:
+            frequency = (
+                Frequency.MONTHLY_DIGEST
+                if issue.kind == Issue.Kind.DIGEST
+                else Frequency.EVERY_ISSUE
+            )
+            audience = audience.filter(frequency=frequency)
         if issue.audience == Issue.Audience.TOPICS:
             audience = audience.with_topics(issue.topics.values("pk"))
         return audience
@@ -130,6 +136,12 @@ class Subscriber(models.Model):
     )
     frequency = models.CharField(
         max_length=14, choices=Frequency.choices, default=Frequency.EVERY_ISSUE
+    )
+    advice_changes = models.BooleanField(
+        "Tell me when advice I read has changed",
+        default=True,
+        help_text="Corrections that change the advice in their topics: in their "
+        "digest, or as a notice when an editor tells readers at once.",
     )
     paused_until = models.DateTimeField(
         null=True,
