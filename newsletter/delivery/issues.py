@@ -141,6 +141,8 @@ class IssueBatch:
         self, *, rendered: "emails.RenderedIssue | None", writer: ClaimWriter
     ) -> None:
         self.rendered = rendered
+        # The issue's versions its readers get, by IssueBatch.version().
+        self.versions: dict[tuple, emails.RenderedIssue] = {}
         self.writer = writer
 
     def flush(self) -> None:
@@ -160,19 +162,29 @@ class IssueBatch:
             subscriber is not None and subscriber.status == Subscriber.Status.CONFIRMED
         )
 
+    @staticmethod
+    def version(delivery: Delivery) -> tuple[tuple[int, ...] | None, bool]:
+        """Which version of the issue a delivery gets: (topics, what changed)."""
+        topics = delivery.topics_shown
+        return (None if topics is None else tuple(topics), delivery.changes_shown)
+
+    def render(self, issue: Issue, deliveries: list[Delivery]) -> None:
+        """Render the batch's versions before its first message: a trimmed digest
+        once per set of topics (and "What changed" or not), shared by every
+        reader of that set (emails.rendered_issue's cache), never per reader;
+        and no read while the claim's writes may be in flight."""
+        self.rendered = emails.rendered_issue(issue)
+        self.versions = {
+            (None, True): self.rendered,
+            **{
+                key: emails.rendered_issue(issue, topics=key[0], changes=key[1])
+                for key in {self.version(d) for d in deliveries}
+                if key != (None, True)
+            },
+        }
+
     def rendered_for(self, delivery: Delivery) -> "emails.RenderedIssue":
-        """The issue as this reader gets it: a trimmed digest is rendered once
-        per set of topics (and "What changed" or not), shared by every reader of
-        that set (emails.rendered_issue's cache), never once per reader."""
-        if delivery.topics_shown is None and delivery.changes_shown:
-            return self.rendered
-        return emails.rendered_issue(
-            self.rendered.issue,
-            topics=None
-            if delivery.topics_shown is None
-            else tuple(delivery.topics_shown),
-            changes=delivery.changes_shown,
-        )
+        return self.versions[self.version(delivery)]
 
     def smtp_message(self, delivery: Delivery) -> tuple[str, bytes, str]:
         rendered, subscriber = self.rendered_for(delivery), delivery.subscriber
@@ -272,7 +284,7 @@ def send_claimed(
                     engine.retry_or_fail(batch, delivery, error=exc)
                 unreachable = True
         if not unreachable:
-            batch.rendered = emails.rendered_issue(issue)
+            batch.render(issue, deliveries)
         for index, delivery in enumerate([] if unreachable else deliveries):
             result, connection_lost = engine.deliver(
                 batch, delivery, transport=transport, pacer=pacer
