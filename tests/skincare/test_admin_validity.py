@@ -31,6 +31,7 @@ from tests.conftest import VerifiedClient
 from tests.factories import (
     admin_article_form,
     image_upload,
+    make_article,
     make_author,
     make_draft,
     make_issue,
@@ -104,6 +105,9 @@ class AdminData:
     subscriber: Subscriber
     subscriber_import: SubscriberImport  # checked, with a row in error
     owner: User  # the superuser who looks, with credentials (so may approve)
+    # Live, with a change waiting: the publish form takes a correction and how
+    # newsletter readers hear of it.
+    corrected: Article | None = None
 
 
 def admin_data() -> AdminData:
@@ -151,7 +155,12 @@ def admin_data() -> AdminData:
     check_import(import_id=subscriber_import.pk)
     owner = make_staff(username="owner")
     make_author(name="Dr Owner", user=owner, credentials="MD")
+    corrected = make_article(title="Sunscreen basics", summary=LONG_SUMMARY)
+    data = revisions.snapshot(corrected)
+    data["body"] = "<p>Use SPF 30 or more, every day.</p>"
+    workflow.save_draft(article=corrected, data=data, user=owner)
     return AdminData(
+        corrected=corrected,
         owner=owner,
         article=article,
         in_review=in_review,
@@ -175,6 +184,9 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
     "admin-article-change": lambda d: change("articles_article", d.article),
     "admin-article-change-in-review": lambda d: change("articles_article", d.in_review),
     "admin-article-change-draft": lambda d: change("articles_article", d.draft),
+    "admin-article-change-correction": lambda d: change(
+        "articles_article", d.corrected
+    ),
     "admin-article-add": lambda d: reverse("admin:articles_article_add"),
     "admin-article-revisions": lambda d: reverse(
         "admin:articles_article_revisions", args=[d.article.pk]
@@ -278,6 +290,7 @@ def test_admin_pages_and_public_lists_with_covers_are_valid_html(
     java,  # noqa: F811
 ):
     documents = {f"{name}.html": html for name, html in admin_documents(client).items()}
+    assert 'name="tell_readers"' in documents["admin-article-change-correction.html"]
     messages = nu_check(java, tmp_path, documents)
     problems = [
         f"{name}:{m.get('lastLine', '?')}: {m['type']}: {m['message']}"
