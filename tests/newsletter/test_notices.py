@@ -39,6 +39,8 @@ from tests.newsletter.test_gate import (  # noqa: F401
     quick_password_hashing,
     state_of,
 )
+from tests.newsletter.test_pages import csrf_client, post_form  # noqa: F401
+from tests.newsletter.test_preferences import preference_events, preferences_url
 from tests.newsletter.test_sending import sink  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -408,3 +410,36 @@ def test_the_data_export_says_whether_they_are_told_of_changes():
         subscriber=subscriber, data=selectors.subscriber_data(subscriber)
     )
     assert "Told when advice changes: no" in message.body
+
+
+def test_the_archive_page_of_a_sent_digest_shows_what_changed(client, people):
+    correction = publish_correction(
+        people["editor"], topic=make_topic(), tell=NEXT_DIGEST
+    )
+    digest = digest_with([], [correction])
+    Issue.objects.filter(pk=digest.pk).update(
+        status=Issue.Status.SENT, sent_at=timezone.now()
+    )
+
+    page = client.get(digest.get_absolute_url()).text
+
+    assert '<h2 id="changed-title" class="section__title">What changed</h2>' in page
+    assert "we now advise SPF 30 or more" in page
+    assert f'href="{correction.article.get_absolute_url()}"' in page
+
+
+def test_a_reader_turns_off_hearing_of_changes_in_the_preference_centre(csrf_client):
+    subscriber = reader(status="confirmed")
+
+    response = post_form(
+        csrf_client,
+        preferences_url(subscriber),
+        {"action": "save", "frequency": Frequency.EVERY_ISSUE},
+    )
+
+    assert "Saved. The next newsletter follows your new choices." in response.text
+    subscriber.refresh_from_db()
+    assert subscriber.advice_changes is False
+    assert "told when advice changes: no" in preference_events(subscriber)[-1]
+    assert 'name="advice_changes"' in response.text
+    assert "Tell me when advice I read has changed" in response.text
