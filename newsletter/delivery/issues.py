@@ -3,7 +3,9 @@ fan-out and one worker's run.
 
 - When a send starts, one Delivery row per (issue, subscriber) is created for the
   issue's audience at that moment (confirmed, not paused, wanting this kind of issue
-  and one of its topics); a unique constraint forbids a second one.
+  and one of its topics); a unique constraint forbids a second one. A digest's
+  delivery also says which part of it its reader gets (their topics, "What
+  changed" or not: trimmed_deliveries), rendered once per such part.
 - Workers claim batches of those deliveries (newsletter/delivery/claims.py) and
   send them one at a time through one connection, each outcome recorded before
   the next message and every write fenced by the claim: an issue's deliveries are
@@ -22,7 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail.message import EmailMessage
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -96,7 +98,9 @@ def start_send(*, issue_id: int) -> bool:
     return True
 
 
-def trimmed_deliveries(*, issue: Issue, audience) -> Iterator[Delivery]:
+def trimmed_deliveries(
+    *, issue: Issue, audience: QuerySet[Subscriber]
+) -> Iterator[Delivery]:
     """A digest's deliveries, each trimmed to its reader (four queries, however
     many readers): the articles and corrections of the topics they chose (all,
     when they chose none), the "What changed" section only if they asked to hear
