@@ -10,6 +10,7 @@ import pytest
 from django.contrib.messages import ERROR
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from articles.editorial import revisions, workflow
@@ -443,3 +444,18 @@ def test_a_reader_turns_off_hearing_of_changes_in_the_preference_centre(csrf_cli
     assert "told when advice changes: no" in preference_events(subscriber)[-1]
     assert 'name="advice_changes"' in response.text
     assert "Tell me when advice I read has changed" in response.text
+
+
+def test_staff_see_whether_a_reader_hears_of_changes_but_cannot_change_it(
+    staff_client,
+):
+    subscriber = reader(status="confirmed", advice_changes=False)
+    url = reverse("admin:newsletter_subscriber_change", args=[subscriber.pk])
+
+    page = staff_client.get(url).text
+    staff_client.post(url, {"first_name": "Ada", "advice_changes": "on"})
+
+    assert "Tell me when advice I read has changed" in page
+    assert 'name="advice_changes"' not in page
+    subscriber.refresh_from_db()
+    assert subscriber.advice_changes is False
