@@ -167,12 +167,18 @@ def welcome_hash(welcome: WelcomeEmail | WelcomeApproval) -> str:
     return content_hash(welcome_text(welcome))
 
 
+def _parts(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Both texts' parts, in the order of the text now (an approved text read
+    back from PostgreSQL's jsonb has its keys reordered), then a section only the
+    approved one has (corrections since removed)."""
+    return [*after, *(name for name in before if name not in after)]
+
+
 def changed_parts(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """The parts of a text that differ between two versions, in words."""
-    # Both texts' parts: a section one of them lacks (corrections) changed too.
     return [
         LABELS.get(name, name)
-        for name in {**before, **after}
+        for name in _parts(before, after)
         if before.get(name) != after.get(name)
     ]
 
@@ -204,7 +210,7 @@ def _readable(name: str, value: Any) -> str:
 def differences(before: dict[str, Any], after: dict[str, Any]) -> list[Difference]:
     """What changed between an approved text and the text now, part by part."""
     found = []
-    for name in {**before, **after}:
+    for name in _parts(before, after):
         if before.get(name) == after.get(name):
             continue
         approved = _readable(name, before.get(name))

@@ -459,3 +459,17 @@ def test_staff_see_whether_a_reader_hears_of_changes_but_cannot_change_it(
     assert 'name="advice_changes"' not in page
     subscriber.refresh_from_db()
     assert subscriber.advice_changes is False
+
+
+def test_a_correction_removed_from_an_approved_digest_makes_its_approval_stale(
+    people,
+):
+    correction = publish_correction(
+        people["editor"], topic=make_topic(), tell=NEXT_DIGEST
+    )
+    digest = digest_with([make_article()], [correction])
+    assert selectors.review_refusal(digest) == ""
+
+    digest.corrections.clear()
+
+    assert "(changed: what changed (corrections))" in selectors.review_refusal(digest)
