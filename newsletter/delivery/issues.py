@@ -101,11 +101,13 @@ def start_send(*, issue_id: int) -> bool:
 def trimmed_deliveries(
     *, issue: Issue, audience: QuerySet[Subscriber]
 ) -> Iterator[Delivery]:
-    """A digest's deliveries, each trimmed to its reader (four queries, however
-    many readers): the articles and corrections of the topics they chose (all,
-    when they chose none), the "What changed" section only if they asked to hear
-    of changes to the advice. A reader left with nothing gets no Delivery at all:
-    nothing was due to them, so nothing is counted as skipped or sent.
+    """A digest's deliveries, each trimmed to its reader (a fixed number of
+    queries, however many readers): the articles and corrections of the topics
+    they chose (all, when they chose none), the "What changed" section only if
+    they asked to hear of changes to the advice. A reader left with nothing gets
+    no Delivery at all (the audience already leaves them out:
+    SubscriberQuerySet.with_part_of, so the send page's count is exact): nothing
+    was due to them, so nothing is counted as skipped or sent.
 
     A digest with neither articles nor corrections (written by hand) is not
     trimmed: its body is for everyone in its audience."""
