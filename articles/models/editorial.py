@@ -201,7 +201,8 @@ class Correction(models.Model):
 
     One that changes the advice (not a typo) is also told to the newsletter's
     readers of its topic: in their next digest, or at once in a notice email that
-    goes through the newsletter's medical review (docs/editorial.md#corrections).
+    goes through the newsletter's medical review
+    (docs/editorial.md#corrections-that-change-the-advice).
     """
 
     class TellReaders(models.TextChoices):
