@@ -415,16 +415,25 @@ def test_the_data_export_says_whether_they_are_told_of_changes():
     assert "Told when advice changes: no" in message.body
 
 
-def test_the_archive_page_of_a_sent_digest_shows_what_changed(client, people):
-    correction = publish_correction(
-        people["editor"], topic=make_topic(), tell=NEXT_DIGEST
-    )
-    digest = digest_with([], [correction])
+def test_the_archive_page_of_a_sent_digest_shows_what_changed(
+    client, people, django_assert_max_num_queries
+):
+    topic = make_topic()
+    correction = publish_correction(people["editor"], topic=topic, tell=NEXT_DIGEST)
+    others = [
+        publish_correction(
+            people["editor"], topic=topic, tell=NEXT_DIGEST, title=f"Other {n}"
+        )
+        for n in range(3)
+    ]
+    digest = digest_with([], [correction, *others])
     Issue.objects.filter(pk=digest.pk).update(
         status=Issue.Status.SENT, sent_at=timezone.now()
     )
 
-    page = client.get(digest.get_absolute_url()).text
+    # The page version, the issue, its articles, its corrections: however many.
+    with django_assert_max_num_queries(4):
+        page = client.get(digest.get_absolute_url()).text
 
     assert '<h2 id="changed-title" class="section__title">What changed</h2>' in page
     assert "we now advise SPF 30 or more" in page
