@@ -1,9 +1,17 @@
 """What other apps may use of articles: the only articles module the newsletter
 and the project package import (tests/skincare/test_imports.py checks it). The
 newsletter lists published articles by topic and author, with their covers'
-renditions; the project's URLs serve the sitemap and robots.txt."""
+renditions, and tells its readers of corrections that changed the advice; the
+project's URLs serve the sitemap and robots.txt."""
 
-from articles.models import Article, Author, ImageRendition, Topic, published_q
+from articles.models import (
+    Article,
+    Author,
+    Correction,
+    ImageRendition,
+    Topic,
+    published_q,
+)
 from articles.publishing.seo import robots_txt
 from articles.publishing.sitemaps import SITEMAPS
 
@@ -11,6 +19,7 @@ __all__ = [
     "SITEMAPS",
     "Article",
     "Author",
+    "Correction",
     "ImageRendition",
     "Topic",
     "published_q",

@@ -6,7 +6,12 @@ Runs, in one process and against the same aiosmtpd sink:
   2. a bare smtplib loop sending the same N messages, built beforehand, over one
      connection: the most this sink and machine can take.
 
+With --digest the issue is a digest trimmed to each reader: readers spread over
+four topic sets (one topic, another, two, none), three articles and a "What
+changed" correction, so each batch renders a version per topic set.
+
 Usage: .venv/bin/python bench/newsletter_throughput.py [--count 10000] [--batch 500]
+       [--digest]
 With DATABASE_URL set it uses that PostgreSQL server (in a throwaway database,
 test_<name>_throughput_bench); otherwise a temporary SQLite file.
 """
@@ -63,10 +68,52 @@ class Sink:
         return self.accepted.value
 
 
+def make_digest(issue) -> None:
+    """Make `issue` a digest of three topics' articles and a correction, its
+    readers choosing one topic, another, two, or none (every fourth each)."""
+    # Imported once Django is set up (bench_database), as in main().
+    from articles.models import Correction
+    from newsletter.models import Issue, IssueArticle, Subscriber
+    from tests.factories import make_article, make_topic
+
+    topics = [make_topic(name=name) for name in ("Acne", "Eczema", "Sun care")]
+    articles = [make_article(topic=topic) for topic in topics]
+    for position, article in enumerate(articles, start=1):
+        IssueArticle.objects.create(issue=issue, article=article, position=position)
+    issue.corrections.set(
+        [
+            Correction.objects.create(
+                article=articles[2],
+                text="We now advise SPF 30 or more, not SPF 15.",
+                changes_advice=True,
+            )
+        ]
+    )
+    issue.kind = Issue.Kind.DIGEST
+    issue.save()
+    issue.topics.set(topics)
+    sets = [[topics[0]], [topics[1]], [topics[0], topics[2]], []]
+    Subscriber.objects.update(frequency=Subscriber.Frequency.MONTHLY_DIGEST)
+    readers = Subscriber.objects.order_by("pk").values_list("pk", flat=True)
+    Subscriber.topics.through.objects.bulk_create(
+        (
+            Subscriber.topics.through(subscriber_id=pk, topic_id=topic.pk)
+            for n, pk in enumerate(readers)
+            for topic in sets[n % 4]
+        ),
+        batch_size=2000,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--digest",
+        action="store_true",
+        help="send a digest trimmed to each reader's topics instead of an issue",
+    )
     args = parser.parse_args()
 
     batch = {"NEWSLETTER_BATCH_SIZE": str(args.batch)}
@@ -102,6 +149,8 @@ def main() -> None:
             status=Issue.Status.SCHEDULED,
             scheduled_at=timezone.now(),
         )
+        if args.digest:
+            make_digest(issue)
         # A send starts only with a medical reviewer's approval of its text.
         approve_issue(issue)
         # The sink only counts, as a mail server's queue would; parsing each
@@ -140,6 +189,7 @@ def main() -> None:
 
     ours_rate, bare_rate = args.count / ours, args.count / bare
     report(
+        f"{'digest trimmed per reader' if args.digest else 'issue'}; "
         f"database: {vendor}; recipients: {args.count}; batch: {args.batch}; "
         f"average message: {size / 1024:.1f} KiB"
     )

@@ -199,19 +199,46 @@ def _email_covers(articles: list[Article]) -> dict[str, dict]:
     }
 
 
-def render_issue(issue: Issue, *, count_clicks: bool = False) -> RenderedIssue:
+def render_issue(
+    issue: Issue,
+    *,
+    count_clicks: bool = False,
+    topics: tuple[int, ...] | None = None,
+    changes: bool = True,
+) -> RenderedIssue:
     """Render an issue once, with placeholders where each recipient differs.
 
-    A digest shows its articles under their topics, with their covers. Links go
-    through the click counter only with `count_clicks`: staff previews and tests
-    link directly, so their clicks are not counted as readers'.
+    A digest shows its articles under their topics, with their covers, then what
+    changed in the advice (its corrections). Trimmed to a reader: only the
+    articles and corrections of `topics` (None: all of them), and the "What
+    changed" section only with `changes`; a part of the approved text, never
+    more. Links go through the click counter only with `count_clicks`: staff
+    previews and tests link directly, so their clicks are not counted as readers'.
     """
     items = list(
         issue.issuearticle_set.select_related("article__topic").order_by(
             "position", "pk"
         )
     )
+    if topics is not None:
+        items = [item for item in items if item.article.topic_id in topics]
     digest = issue.kind == Issue.Kind.DIGEST
+    changed = [
+        {
+            "text": correction.text,
+            "title": correction.article.title,
+            "url": absolute(correction.article.get_absolute_url()),
+            "topic": correction.article.topic.name,
+        }
+        for correction in (
+            issue.corrections.select_related("article__topic").order_by(
+                "published_at", "pk"
+            )
+            if digest and changes and issue.pk is not None
+            else []
+        )
+        if topics is None or correction.article.topic_id in topics
+    ]
     covers = _email_covers([i.article for i in items]) if digest else {}
     featured = [
         {
@@ -229,6 +256,7 @@ def render_issue(issue: Issue, *, count_clicks: bool = False) -> RenderedIssue:
         "body_html": inline_styles(absolutize_html(issue.body)),
         "body_text": html_to_text(absolutize_html(issue.body)),
         "featured": featured,
+        "changed": changed,
         "archive_url": absolute(issue.get_absolute_url()),
         "unsubscribe_url": UNSUBSCRIBE_URL,
         "preferences_url": PREFERENCES_URL,
@@ -241,15 +269,27 @@ def render_issue(issue: Issue, *, count_clicks: bool = False) -> RenderedIssue:
     return RenderedIssue(issue=issue, subject=subject, text=text, html=html)
 
 
-@lru_cache(maxsize=8)
-def _rendered(issue_pk: int, updated_at: str) -> RenderedIssue:
-    return render_issue(Issue.objects.get(pk=issue_pk), count_clicks=True)
+# Room for a few issues, each in the versions its readers' topics make.
+@lru_cache(maxsize=64)
+def _rendered(
+    issue_pk: int, updated_at: str, topics: tuple[int, ...] | None, changes: bool
+) -> RenderedIssue:
+    return render_issue(
+        Issue.objects.get(pk=issue_pk),
+        count_clicks=True,
+        topics=topics,
+        changes=changes,
+    )
 
 
-def rendered_issue(issue: Issue) -> RenderedIssue:
-    """What subscribers get, links counted. Cached per process; a changed issue
-    (new updated_at) renders afresh."""
-    return _rendered(issue.pk, issue.updated_at.isoformat())
+def rendered_issue(
+    issue: Issue, *, topics: tuple[int, ...] | None = None, changes: bool = True
+) -> RenderedIssue:
+    """What subscribers get, links counted; for a digest, trimmed to `topics`
+    and `changes` (render_issue). Cached per process, so readers alike share one
+    rendering; a changed issue (new updated_at) renders afresh."""
+    key = None if topics is None else tuple(sorted(topics))
+    return _rendered(issue.pk, issue.updated_at.isoformat(), key, changes)
 
 
 def personalise(template: str, *, links: dict, first_name: str, html: bool) -> str:

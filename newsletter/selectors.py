@@ -9,7 +9,7 @@ from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.public import Article, published_q
+from articles.public import Article, Correction, published_q
 from newsletter.issues import review
 from newsletter.models import (
     Delivery,
@@ -153,6 +153,13 @@ def texts_awaiting_review() -> ReviewQueue:
                 to_attr="featured_items",
             ),
             Prefetch(
+                "corrections",
+                queryset=Correction.objects.select_related(
+                    *review.CORRECTIONS_RELATED
+                ).order_by(*review.CORRECTIONS_ORDER),
+                to_attr="correction_items",
+            ),
+            Prefetch(
                 "approvals",
                 queryset=IssueApproval.objects.only("issue_id", "content_hash"),
                 to_attr="approval_rows",
@@ -209,7 +216,12 @@ def review_refusal(issue: Issue) -> str:
 
 def send_refusal(issue: Issue) -> str:
     """Why the issue cannot go out now ("" if it can)."""
-    return featured_refusal(issue) or audience_refusal(issue) or review_refusal(issue)
+    return (
+        featured_refusal(issue)
+        or audience_refusal(issue)
+        or corrections_refusal(issue)
+        or review_refusal(issue)
+    )
 
 
 def recipient_count(issue: Issue) -> int:
@@ -219,11 +231,10 @@ def recipient_count(issue: Issue) -> int:
 
 def audience_label(issue: Issue) -> str:
     """Who an issue goes to, in words: its kind's subscribers, and its topics."""
-    who = (
-        "monthly-digest subscribers"
-        if issue.kind == Issue.Kind.DIGEST
-        else "every-issue subscribers"
-    )
+    who = {
+        Issue.Kind.DIGEST: "monthly-digest subscribers",
+        Issue.Kind.NOTICE: "subscribers who asked to hear when advice changed",
+    }.get(issue.kind, "every-issue subscribers")
     if issue.audience == Issue.Audience.TOPICS:
         names = ", ".join(issue.topics.order_by("name").values_list("name", flat=True))
         who += f" who chose {names or '(no topic chosen)'} or no topic at all"
@@ -260,6 +271,57 @@ def digest_articles(since: datetime):
     )
 
 
+def digest_corrections():
+    """Corrections that changed the advice, to be told in the next digest: of
+    articles live now, not told at once in a notice, and in no digest sending or
+    sent (each is told once). Oldest first."""
+    told = Issue.objects.filter(
+        kind=Issue.Kind.DIGEST,
+        status__in=[Issue.Status.SENDING, Issue.Status.SENT],
+        corrections=OuterRef("pk"),
+    )
+    return (
+        Correction.objects.filter(
+            published_q("article__"),
+            changes_advice=True,
+            tell_readers=Correction.TellReaders.NEXT_DIGEST,
+        )
+        .exclude(Exists(told))
+        .select_related(*review.CORRECTIONS_RELATED)
+        .order_by(*review.CORRECTIONS_ORDER)
+    )
+
+
+def corrections_refusal(issue: Issue) -> str:
+    """Why a digest's "What changed" cannot go out ("" if it can): a correction
+    another digest already told (each reader hears of it once), or one of an
+    article readers cannot see."""
+    if issue.kind != Issue.Kind.DIGEST:
+        return ""
+    told = (
+        Issue.objects.filter(
+            kind=Issue.Kind.DIGEST,
+            status__in=[Issue.Status.SENDING, Issue.Status.SENT],
+            corrections__in=issue.corrections.all(),
+        )
+        .exclude(pk=issue.pk)
+        .values_list("subject", flat=True)
+        .first()
+    )
+    if told:
+        return (
+            f"A correction in “What changed” was already told in the digest "
+            f"“{told}”. Remove it from this digest (or build the digest again)."
+        )
+    hidden = issue.corrections.exclude(published_q("article__")).first()
+    if hidden:
+        return (
+            f"The correction “{hidden}” is of an article that is not live: readers "
+            "would find no page behind its link. Remove it from the digest."
+        )
+    return ""
+
+
 def subscriber_data(subscriber: Subscriber) -> dict:
     """Everything we hold about a subscriber, for their data request."""
     return {
@@ -275,6 +337,7 @@ def subscriber_data(subscriber: Subscriber) -> dict:
         "confirmed_at": subscriber.confirmed_at,
         "topics": list(subscriber.topics.values_list("name", flat=True)),
         "frequency": subscriber.get_frequency_display(),
+        "told_when_advice_changes": subscriber.advice_changes,
         "paused_until": subscriber.paused_until,
         "left_at": subscriber.left_at,
         "left_how": subscriber.get_left_how_display() if subscriber.left_how else "",

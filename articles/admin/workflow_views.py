@@ -81,6 +81,9 @@ class PublishForm(forms.Form):
         label="Reason to publish anyway", required=False, max_length=NOTE_MAX
     )
     correction = forms.CharField(required=False, max_length=CORRECTION_MAX)
+    changes_advice = forms.BooleanField(required=False)
+    # Any text: the workflow says why an unknown one is refused.
+    tell_readers = forms.CharField(required=False, max_length=20)
 
 
 class AssignReviewerForm(forms.Form):
@@ -201,6 +204,8 @@ def publish_view(request: HttpRequest, object_id: int) -> HttpResponse:
             override_reason=data["override_reason"],
             correction=data["correction"],
             revision_number=data["revision"],
+            changes_advice=data["changes_advice"],
+            tell_readers=data["tell_readers"] or Correction.TellReaders.NEXT_DIGEST,
         )
         if article.is_scheduled:
             moment = timezone.localtime(article.published_at)

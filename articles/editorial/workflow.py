@@ -445,6 +445,27 @@ def publish_blockers(
     )
 
 
+def _check_telling(*, correction: str, changes_advice: bool, tell_readers: str) -> None:
+    """Refuse a choice of how readers hear of a correction that cannot hold."""
+    if tell_readers not in Correction.TellReaders.values:
+        raise WorkflowError(
+            f"Unknown way to tell readers “{tell_readers}”: choose in the next "
+            "digest or now."
+        )
+    if (changes_advice or tell_readers == Correction.TellReaders.NOW) and not (
+        correction
+    ):
+        raise WorkflowError(
+            "Write the correction for readers: what changed in the advice is what "
+            "the newsletter tells them."
+        )
+    if tell_readers == Correction.TellReaders.NOW and not changes_advice:
+        raise WorkflowError(
+            "Readers are told at once only of a change to the advice: mark it as "
+            "changing the advice, or let it wait for the next digest."
+        )
+
+
 @transaction.atomic
 def publish(
     *,
@@ -454,9 +475,15 @@ def publish(
     override_reason: str = "",
     correction: str = "",
     revision_number: int | None = None,
+    changes_advice: bool = False,
+    tell_readers: str = Correction.TellReaders.NEXT_DIGEST,
 ) -> Article:
     """Publish the latest revision now, or schedule it (`at` in the future);
-    with `revision_number`, only if that is still the latest."""
+    with `revision_number`, only if that is still the latest.
+
+    A correction marked `changes_advice` is told to the newsletter's readers of
+    the article's topic, in their next digest or (`tell_readers` now) in a notice
+    a medical reviewer approves first (newsletter/issues/notices.py)."""
     article = _locked(article)
     check(user, Action.PUBLISH, article)
     revision = revisions.latest(article, user=user)
@@ -479,6 +506,9 @@ def publish(
             "A correction is recorded when a change to a published article is "
             "published; this article has not been published before."
         )
+    _check_telling(
+        correction=correction, changes_advice=changes_advice, tell_readers=tell_readers
+    )
     now = timezone.now()
     if at is not None and at < now - PUBLISH_AT_GRACE:
         raise WorkflowError(
@@ -514,9 +544,22 @@ def publish(
         )
     if correction:
         Correction.objects.create(
-            article=article, revision=revision, text=correction, created_by=user
+            article=article,
+            revision=revision,
+            text=correction,
+            created_by=user,
+            changes_advice=changes_advice,
+            tell_readers=tell_readers,
         )
-        notes.append(f"Correction: {correction}")
+        notes.append(
+            f"Correction: {correction}"
+            + (
+                f" (changes the advice; readers told: "
+                f"{Correction.TellReaders(tell_readers).label.lower()})"
+                if changes_advice
+                else ""
+            )
+        )
     _log(
         article=article,
         user=user,

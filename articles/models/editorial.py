@@ -197,7 +197,17 @@ class AuthorChange(models.Model):
 
 class Correction(models.Model):
     """A correction or update recorded when a change is published, shown dated at
-    the foot of the article and in its JSON-LD."""
+    the foot of the article and in its JSON-LD.
+
+    One that changes the advice (not a typo) is also told to the newsletter's
+    readers of its topic: in their next digest, or at once in a notice email that
+    goes through the newsletter's medical review
+    (docs/editorial.md#corrections-that-change-the-advice).
+    """
+
+    class TellReaders(models.TextChoices):
+        NEXT_DIGEST = "next_digest", "In the next digest"
+        NOW = "now", "Tell them now (a notice email, after medical review)"
 
     article = models.ForeignKey(
         Article, on_delete=models.CASCADE, related_name="corrections"
@@ -221,9 +231,31 @@ class Correction(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    changes_advice = models.BooleanField(
+        default=False,
+        help_text="The advice changed (not a typo): newsletter readers of the "
+        "article's topic who asked to hear of it are told.",
+    )
+    tell_readers = models.CharField(
+        max_length=11,
+        choices=TellReaders.choices,
+        default=TellReaders.NEXT_DIGEST,
+        help_text="How readers hear of a change to the advice.",
+    )
 
     class Meta:
         ordering = ["published_at", "pk"]
+        constraints = [
+            # Telling readers now only makes sense for a change to the advice.
+            models.CheckConstraint(
+                condition=Q(tell_readers="next_digest") | Q(changes_advice=True),
+                name="correction_tell_now_changes_advice",
+            ),
+            models.CheckConstraint(
+                condition=Q(tell_readers__in=["next_digest", "now"]),
+                name="correction_tell_readers_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]

@@ -89,7 +89,17 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
         ),
         ("Confirmation", {"fields": ["confirmed_at", "confirmed_ip"]}),
         # Theirs to choose, on their preference page: shown, never edited here.
-        ("Preferences", {"fields": ["chosen_topics", "frequency", "paused_until"]}),
+        (
+            "Preferences",
+            {
+                "fields": [
+                    "chosen_topics",
+                    "frequency",
+                    "advice_changes",
+                    "paused_until",
+                ]
+            },
+        ),
         ("Leaving", {"fields": ["left_at", "left_how"]}),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
@@ -102,6 +112,7 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
         "confirmed_ip",
         "chosen_topics",
         "frequency",
+        "advice_changes",
         "paused_until",
         "left_at",
         "left_how",

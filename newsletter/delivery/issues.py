@@ -3,7 +3,9 @@ fan-out and one worker's run.
 
 - When a send starts, one Delivery row per (issue, subscriber) is created for the
   issue's audience at that moment (confirmed, not paused, wanting this kind of issue
-  and one of its topics); a unique constraint forbids a second one.
+  and one of its topics); a unique constraint forbids a second one. A digest's
+  delivery also says which part of it its reader gets (their topics, "What
+  changed" or not: trimmed_deliveries), rendered once per such part.
 - Workers claim batches of those deliveries (newsletter/delivery/claims.py) and
   send them one at a time through one connection, each outcome recorded before
   the next message and every write fenced by the claim: an issue's deliveries are
@@ -15,13 +17,14 @@ fan-out and one worker's run.
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail.message import EmailMessage
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -79,22 +82,61 @@ def start_send(*, issue_id: int) -> bool:
             return False
         # The audience is taken now, once: preferences changed later count from
         # the next send.
-        subscriber_ids = Subscriber.objects.audience_of(issue).values_list(
-            "pk", flat=True
-        )
-        Delivery.objects.bulk_create(
-            (
+        audience = Subscriber.objects.audience_of(issue)
+        if issue.kind == Issue.Kind.DIGEST:
+            deliveries = trimmed_deliveries(issue=issue, audience=audience)
+        else:
+            deliveries = (
                 Delivery(issue=issue, subscriber_id=pk)
-                for pk in subscriber_ids.iterator()
-            ),
-            batch_size=2000,
-            ignore_conflicts=True,
-        )
+                for pk in audience.values_list("pk", flat=True).iterator()
+            )
+        Delivery.objects.bulk_create(deliveries, batch_size=2000, ignore_conflicts=True)
         issue.status = Issue.Status.SENDING
         issue.send_started_at = timezone.now()
         issue.recipient_count = issue.deliveries.count()
         issue.save(update_fields=["status", "send_started_at", "recipient_count"])
     return True
+
+
+def trimmed_deliveries(
+    *, issue: Issue, audience: QuerySet[Subscriber]
+) -> Iterator[Delivery]:
+    """A digest's deliveries, each trimmed to its reader (a fixed number of
+    queries, however many readers): the articles and corrections of the topics
+    they chose (all, when they chose none), the "What changed" section only if
+    they asked to hear of changes to the advice. A reader left with nothing gets
+    no Delivery at all (the audience already leaves them out:
+    SubscriberQuerySet.with_part_of, so the send page's count is exact): nothing
+    was due to them, so nothing is counted as skipped or sent.
+
+    A digest with neither articles nor corrections (written by hand) is not
+    trimmed: its body is for everyone in its audience."""
+    article_topics = set(
+        issue.issuearticle_set.values_list("article__topic_id", flat=True)
+    )
+    change_topics = set(issue.corrections.values_list("article__topic_id", flat=True))
+    every = article_topics | change_topics
+    chosen: dict[int, set[int]] = {}
+    rows = Subscriber.topics.through.objects.filter(subscriber__in=audience)
+    for subscriber_id, topic_id in rows.values_list("subscriber_id", "topic_id"):
+        chosen.setdefault(subscriber_id, set()).add(topic_id)
+    for pk, wants_changes in audience.values_list("pk", "advice_changes").iterator():
+        mine = chosen.get(pk)
+        if not every:
+            yield Delivery(issue=issue, subscriber_id=pk)
+            continue
+        shown = every if mine is None else mine & every
+        changes = wants_changes and bool(shown & change_topics)
+        if not (shown & article_topics or changes):
+            continue
+        # Only the digest's topics: readers whose other topics differ share one
+        # rendering.
+        yield Delivery(
+            issue=issue,
+            subscriber_id=pk,
+            topics_shown=None if mine is None else sorted(shown),
+            changes_shown=changes,
+        )
 
 
 class IssueBatch:
@@ -105,6 +147,8 @@ class IssueBatch:
         self, *, rendered: "emails.RenderedIssue | None", writer: ClaimWriter
     ) -> None:
         self.rendered = rendered
+        # The issue's versions its readers get, by IssueBatch.version().
+        self.versions: dict[tuple, emails.RenderedIssue] = {}
         self.writer = writer
 
     def flush(self) -> None:
@@ -124,8 +168,32 @@ class IssueBatch:
             subscriber is not None and subscriber.status == Subscriber.Status.CONFIRMED
         )
 
+    @staticmethod
+    def version(delivery: Delivery) -> tuple[tuple[int, ...] | None, bool]:
+        """Which version of the issue a delivery gets: (topics, what changed)."""
+        topics = delivery.topics_shown
+        return (None if topics is None else tuple(topics), delivery.changes_shown)
+
+    def render(self, issue: Issue, deliveries: list[Delivery]) -> None:
+        """Render the batch's versions before its first message: a trimmed digest
+        once per set of topics (and "What changed" or not), shared by every
+        reader of that set (emails.rendered_issue's cache), never per reader;
+        and no read while the claim's writes may be in flight."""
+        self.rendered = emails.rendered_issue(issue)
+        self.versions = {
+            (None, True): self.rendered,
+            **{
+                key: emails.rendered_issue(issue, topics=key[0], changes=key[1])
+                for key in {self.version(d) for d in deliveries}
+                if key != (None, True)
+            },
+        }
+
+    def rendered_for(self, delivery: Delivery) -> "emails.RenderedIssue":
+        return self.versions[self.version(delivery)]
+
     def smtp_message(self, delivery: Delivery) -> tuple[str, bytes, str]:
-        rendered, subscriber = self.rendered, delivery.subscriber
+        rendered, subscriber = self.rendered_for(delivery), delivery.subscriber
         return (
             rendered.sender[0],
             emails.issue_payload(rendered=rendered, subscriber=subscriber),
@@ -134,7 +202,7 @@ class IssueBatch:
 
     def api_message(self, delivery: Delivery) -> EmailMessage:
         return emails.issue_message(
-            rendered=self.rendered, subscriber=delivery.subscriber
+            rendered=self.rendered_for(delivery), subscriber=delivery.subscriber
         )
 
     def guard(self, delivery: Delivery) -> None:
@@ -222,7 +290,7 @@ def send_claimed(
                     engine.retry_or_fail(batch, delivery, error=exc)
                 unreachable = True
         if not unreachable:
-            batch.rendered = emails.rendered_issue(issue)
+            batch.render(issue, deliveries)
         for index, delivery in enumerate([] if unreachable else deliveries):
             result, connection_lost = engine.deliver(
                 batch, delivery, transport=transport, pacer=pacer

@@ -18,9 +18,20 @@ from newsletter.models import Issue, WelcomeApproval, WelcomeEmail
 
 # Everything an issue's email and its archive page say, featured articles
 # included (their order, and what each card shows).
-ISSUE_HASHED = ("subject", "slug", "preheader", "greeting", "body", "kind", "articles")
+ISSUE_HASHED = (
+    "subject",
+    "slug",
+    "preheader",
+    "greeting",
+    "body",
+    "kind",
+    "articles",
+    "corrections",
+)
 ISSUE_NOT_HASHED = {
     "id",
+    # Which correction a notice tells of: its words are in the body, hashed.
+    "correction",
     # Who receives it, not what it says:
     "audience",
     "topics",
@@ -71,6 +82,7 @@ LABELS = {
     "body": "body",
     "kind": "kind (a digest groups its articles by topic)",
     "articles": "featured articles",
+    "corrections": "what changed (corrections)",
 }
 
 
@@ -104,12 +116,49 @@ def featured_text(issue: Issue) -> list[dict[str, Any]]:
     ]
 
 
+# A digest's corrections with what its "What changed" section says of each.
+CORRECTIONS_RELATED = ("article__topic",)
+CORRECTIONS_ORDER = ("published_at", "pk")
+
+
+def corrections_text(issue: Issue) -> list[dict[str, Any]]:
+    """What the "What changed" section says of each correction, in order: the
+    whole section, whichever readers see which part of it (a reader is shown the
+    corrections in their topics, a subset of this approved text). Read from
+    `issue.correction_items` when prefetched there."""
+    items = getattr(issue, "correction_items", None)
+    if items is None:
+        if issue.pk is None:
+            return []
+        items = issue.corrections.select_related(*CORRECTIONS_RELATED).order_by(
+            *CORRECTIONS_ORDER
+        )
+    return [
+        {
+            "id": correction.pk,
+            "text": correction.text,
+            "title": correction.article.title,
+            "url": correction.article.get_absolute_url(),
+            "topic": correction.article.topic.name,
+        }
+        for correction in items
+    ]
+
+
 def issue_text(issue: Issue) -> dict[str, Any]:
-    """The issue's reviewed text, as hashed (one query, for its articles)."""
+    """The issue's reviewed text, as hashed (two queries: its articles and its
+    corrections)."""
     text: dict[str, Any] = {
-        name: getattr(issue, name) for name in ISSUE_HASHED if name != "articles"
+        name: getattr(issue, name)
+        for name in ISSUE_HASHED
+        if name not in {"articles", "corrections"}
     }
     text["articles"] = featured_text(issue)
+    corrections = corrections_text(issue)
+    # Only when there are some: the texts approved before digests had a "What
+    # changed" section keep their hash, so their approvals stay current.
+    if corrections:
+        text["corrections"] = corrections
     return text
 
 
@@ -132,10 +181,19 @@ def welcome_hash(welcome: WelcomeEmail | WelcomeApproval) -> str:
     return content_hash(welcome_text(welcome))
 
 
+def _parts(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Both texts' parts, in the order of the text now (an approved text read
+    back from PostgreSQL's jsonb has its keys reordered), then a section only the
+    approved one has (corrections since removed)."""
+    return [*after, *(name for name in before if name not in after)]
+
+
 def changed_parts(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """The parts of a text that differ between two versions, in words."""
     return [
-        LABELS.get(name, name) for name in after if before.get(name) != after.get(name)
+        LABELS.get(name, name)
+        for name in _parts(before, after)
+        if before.get(name) != after.get(name)
     ]
 
 
@@ -156,6 +214,8 @@ def _readable(name: str, value: Any) -> str:
         return "\n".join(
             f"{article['title']}: {article['summary']}" for article in value or []
         )
+    if name == "corrections":
+        return "\n".join(f"{item['title']}: {item['text']}" for item in value or [])
     if name == "body":
         return html_to_text(value or "")
     return str(value or "")
@@ -164,12 +224,13 @@ def _readable(name: str, value: Any) -> str:
 def differences(before: dict[str, Any], after: dict[str, Any]) -> list[Difference]:
     """What changed between an approved text and the text now, part by part."""
     found = []
-    for name in after:
+    for name in _parts(before, after):
         if before.get(name) == after.get(name):
             continue
-        approved, now = _readable(name, before.get(name)), _readable(name, after[name])
+        approved = _readable(name, before.get(name))
+        now = _readable(name, after.get(name))
         lines: tuple[str, ...] = ()
-        if name in {"body", "articles"}:
+        if name in {"body", "articles", "corrections"}:
             diff = difflib.unified_diff(
                 approved.splitlines(), now.splitlines(), lineterm="", n=1
             )

@@ -30,6 +30,7 @@ from newsletter.models import (
 )
 from newsletter.selectors import (
     digest_articles,
+    digest_corrections,
     digest_since,
     recipient_count,
     review_refusal,
@@ -237,22 +238,34 @@ def build_digest(*, user: AbstractBaseUser) -> Issue:
     grouped by topic, for staff to edit and send.
 
     It goes to monthly-digest readers of its articles' topics (and those who chose
-    no topic). NothingToDigest when no article went live since.
+    no topic), each reader getting only their topics' part (delivery/issues.py).
+    Its "What changed" section holds the corrections that changed the advice
+    and were told in no digest yet (selectors.digest_corrections). NothingToDigest
+    when no article went live since and no such correction waits.
     """
     require(user, "newsletter.add_issue", refusal="You cannot add issues.")
     since = digest_since()
     articles = list(digest_articles(since))
-    if not articles:
+    corrections = list(digest_corrections())
+    if not articles and not corrections:
         raise NothingToDigest(
             f"No article has been published since "
-            f"{timezone.localtime(since):%-d %B %Y, %H:%M}: there is nothing to put "
-            "in a digest."
+            f"{timezone.localtime(since):%-d %B %Y, %H:%M}, and no correction to "
+            "the advice waits to be told: there is nothing to put in a digest."
         )
-    topics = list({a.topic_id: a.topic for a in articles}.values())
+    topics = list(
+        {
+            a.topic_id: a.topic for a in [*articles, *(c.article for c in corrections)]
+        }.values()
+    )
     names = [t.name for t in topics]
     listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
     count = len(articles)
-    preheader = f"{count} new article{'s' if count != 1 else ''} on {listed}."
+    preheader = (
+        f"{count} new article{'s' if count != 1 else ''} on {listed}."
+        if count
+        else f"What changed in our advice on {listed}."
+    )
     subject = f"Your Skincare digest: {timezone.localtime():%B %Y}"
     with transaction.atomic():
         issue = Issue.objects.create(
@@ -276,6 +289,7 @@ def build_digest(*, user: AbstractBaseUser) -> Issue:
             IssueArticle(issue=issue, article=article, position=position)
             for position, article in enumerate(articles, start=1)
         )
+        issue.corrections.set(corrections)
     return issue
 
 

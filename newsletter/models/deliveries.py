@@ -93,6 +93,12 @@ class Delivery(models.Model):
     # and complaint reports name it (newsletter/delivery/bounces.py).
     provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     error = models.CharField(max_length=500, blank=True)
+    # A digest trimmed to its reader, decided when the send starts: the ids of
+    # the digest's topics they chose (null: every topic, they chose none), and
+    # whether it shows its "What changed" section (they asked to hear of changes
+    # to the advice). Deliveries alike share one rendering.
+    topics_shown = models.JSONField(null=True, blank=True)
+    changes_shown = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = DeliveryQuerySet.as_manager()

@@ -39,6 +39,10 @@ class Issue(models.Model):
     class Kind(models.TextChoices):
         REGULAR = "regular", "Regular issue (to every-issue subscribers)"
         DIGEST = "digest", "Monthly digest (to monthly-digest subscribers)"
+        NOTICE = (
+            "notice",
+            "Notice that advice changed (to readers of its topic who asked)",
+        )
 
     class Audience(models.TextChoices):
         EVERYONE = "everyone", "Everyone"
@@ -93,6 +97,25 @@ class Issue(models.Model):
         related_name="+",
         help_text="Articles to feature after the body (title, summary and link).",
     )
+    # A digest's "What changed" section: corrections that changed the advice,
+    # each shown to the readers of its article's topic.
+    corrections = models.ManyToManyField(
+        "articles.Correction",
+        blank=True,
+        related_name="+",
+        help_text="Corrections that changed the advice, in the “What changed” "
+        "section of a digest.",
+    )
+    # A notice's correction: one notice per correction, made as a draft when an
+    # editor publishes it with "tell them now" (newsletter/issues/notices.py).
+    correction = models.OneToOneField(
+        "articles.Correction",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     status = models.CharField(
         max_length=10,
         choices=Status.choices,
@@ -131,6 +154,13 @@ class Issue(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
                 name="issue_sent_has_time",
+            ),
+            # Only a notice tells of one correction (its deletion later leaves a
+            # sent notice as it was, without the link).
+            models.CheckConstraint(
+                condition=Q(correction__isnull=True) | Q(kind="notice"),
+                name="issue_correction_is_notice",
+                violation_error_message="Only a notice tells readers of a correction.",
             ),
         ]
 

@@ -70,17 +70,50 @@ class SubscriberQuerySet(models.QuerySet):
             ~Exists(chosen) | Exists(chosen.filter(topic_id__in=topic_ids))
         )
 
+    def with_part_of(self, digest: "Issue") -> "SubscriberQuerySet":
+        """Those a digest has something for once trimmed to them (its articles or,
+        if they asked to hear of changes to the advice, its corrections, in the
+        topics they chose; everything when they chose none). A digest with neither
+        articles nor corrections is for all of them."""
+        article_topics = set(
+            digest.issuearticle_set.values_list("article__topic_id", flat=True)
+        )
+        change_topics = set(
+            digest.corrections.values_list("article__topic_id", flat=True)
+        )
+        if not (article_topics or change_topics):
+            return self
+        chosen = Subscriber.topics.through.objects.filter(subscriber=OuterRef("pk"))
+        told = Q(advice_changes=True)
+        everything = ~Exists(chosen)
+        if not article_topics:
+            everything &= told
+        return self.filter(
+            everything
+            | Exists(chosen.filter(topic_id__in=article_topics))
+            | (told & Exists(chosen.filter(topic_id__in=change_topics)))
+        )
+
     def audience_of(self, issue: "Issue", at=None) -> "SubscriberQuerySet":
         """Who receives `issue` if its send starts at `at` (now by default): the
-        confirmed, not paused, who want this kind of issue and one of its topics."""
-        frequency = (
-            Frequency.MONTHLY_DIGEST
-            if issue.kind == Issue.Kind.DIGEST
-            else Frequency.EVERY_ISSUE
-        )
-        audience = self.confirmed().not_paused(at).filter(frequency=frequency)
+        confirmed, not paused, who want this kind of issue and one of its topics;
+        of a digest, those it has something for once trimmed to them. A notice
+        that advice changed goes to those who asked to hear of such changes,
+        however often they get the newsletter."""
+        audience = self.confirmed().not_paused(at)
+        if issue.kind == Issue.Kind.NOTICE:
+            audience = audience.filter(advice_changes=True)
+        else:
+            frequency = (
+                Frequency.MONTHLY_DIGEST
+                if issue.kind == Issue.Kind.DIGEST
+                else Frequency.EVERY_ISSUE
+            )
+            audience = audience.filter(frequency=frequency)
         if issue.audience == Issue.Audience.TOPICS:
             audience = audience.with_topics(issue.topics.values("pk"))
+        if issue.kind == Issue.Kind.DIGEST and issue.pk is not None:
+            audience = audience.with_part_of(issue)
         return audience
 
 
@@ -130,6 +163,12 @@ class Subscriber(models.Model):
     )
     frequency = models.CharField(
         max_length=14, choices=Frequency.choices, default=Frequency.EVERY_ISSUE
+    )
+    advice_changes = models.BooleanField(
+        "Tell me when advice I read has changed",
+        default=True,
+        help_text="Corrections that change the advice in their topics: in their "
+        "digest, or as a notice when an editor tells readers at once.",
     )
     paused_until = models.DateTimeField(
         null=True,

@@ -80,9 +80,11 @@ def update_preferences(
     topics: Iterable[Topic],
     frequency: str,
     ip: str | None,
+    advice_changes: bool | None = None,
 ) -> str:
-    """Save the topics and frequency a subscriber chose, recording what changed in
-    their history. Returns what changed ("" when nothing did)."""
+    """Save the topics and frequency a subscriber chose (and whether they hear of
+    changes to the advice, when given), recording what changed in their history.
+    Returns what changed ("" when nothing did)."""
     topics = list(topics)
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
@@ -98,6 +100,12 @@ def update_preferences(
             )
             subscriber.frequency = frequency
             subscriber.save(update_fields=["frequency", "updated_at"])
+        if advice_changes is not None and subscriber.advice_changes != advice_changes:
+            changes.append(
+                "told when advice changes: " + ("yes" if advice_changes else "no")
+            )
+            subscriber.advice_changes = advice_changes
+            subscriber.save(update_fields=["advice_changes", "updated_at"])
         detail = "; ".join(changes)
         if detail:
             record_event(subscriber, Kind.PREFERENCES_CHANGED, ip=ip, detail=detail)

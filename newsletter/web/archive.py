@@ -2,7 +2,7 @@
 
 from django.views.generic import DetailView, ListView
 
-from articles.public import Article
+from articles.public import Article, Correction, published_q
 from newsletter.models import Issue
 
 ARCHIVE_PAGE_SIZE = 12
@@ -36,4 +36,16 @@ class ArchiveDetailView(DetailView):
             .filter(issuearticle__issue=self.object)
             .order_by("issuearticle__position", "issuearticle__pk")
         )
-        return super().get_context_data(featured=list(featured), **kwargs)
+        # A digest's "What changed", whole, as it was approved (one query, and
+        # none for the other kinds, which have no such section).
+        changed = (
+            Correction.objects.filter(published_q("article__"))
+            .filter(pk__in=self.object.corrections.values("pk"))
+            .select_related("article")
+            .order_by("published_at", "pk")
+            if self.object.kind == Issue.Kind.DIGEST
+            else []
+        )
+        return super().get_context_data(
+            featured=list(featured), changed=list(changed), **kwargs
+        )

@@ -153,6 +153,12 @@ class PreferencesForm(forms.Form):
             "invalid_choice": "Choose how often you want the newsletter.",
         },
     )
+    advice_changes = forms.BooleanField(
+        label="Tell me when advice I read has changed",
+        required=False,
+        help_text="When we change our advice in an article of your topics (not a "
+        "typo): in your digest, or at once when it matters.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

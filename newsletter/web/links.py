@@ -195,6 +195,7 @@ class PreferencesView(TokenView):
             subscriber=self.subscriber,
             topics=form.cleaned_data["topics"],
             frequency=form.cleaned_data["frequency"],
+            advice_changes=form.cleaned_data["advice_changes"],
             ip=ip,
         )
         return self.page(self.initial_form(), saved=True, changed=bool(changed))
@@ -204,6 +205,7 @@ class PreferencesView(TokenView):
             initial={
                 "topics": list(self.subscriber.topics.values_list("pk", flat=True)),
                 "frequency": self.subscriber.frequency,
+                "advice_changes": self.subscriber.advice_changes,
             }
         )
 

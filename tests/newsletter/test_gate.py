@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, Correction
 from newsletter import selectors
 from newsletter.issues import review
 from newsletter.issues import services as issue_services
@@ -148,6 +148,11 @@ def text_changes(issue: Issue) -> dict:
         "body": lambda: setattr(issue, "body", "<p>Retinol cures acne.</p>"),
         "kind": lambda: setattr(issue, "kind", Issue.Kind.DIGEST),
         "articles": lambda: IssueArticle.objects.create(issue=issue, article=article),
+        "corrections": lambda: issue.corrections.add(
+            Correction.objects.create(
+                article=article, text="We now advise SPF 50.", changes_advice=True
+            )
+        ),
     }
 
 

@@ -67,10 +67,15 @@ def test_the_page_shows_the_current_choices_in_fieldsets_and_changes_nothing(
     assert html.count("<fieldset") == 2
     assert "<legend" in html and "Topics</legend>" in html
     assert "How often</legend>" in html
-    checked = {i.get("value") for i in page_of(response).inputs if "checked" in i}
-    assert checked == {str(topics[1].pk), Frequency.MONTHLY_DIGEST}
+    checked = {
+        i.get("value") or i.get("name")
+        for i in page_of(response).inputs
+        if "checked" in i
+    }
+    # Told when the advice changes: on unless they turned it off.
+    assert checked == {str(topics[1].pk), Frequency.MONTHLY_DIGEST, "advice_changes"}
     boxes = [i for i in page_of(response).inputs if i.get("type") == "checkbox"]
-    assert len(boxes) == 3
+    assert len(boxes) == 4
     assert [i for i in page_of(response).inputs if i.get("type") == "radio"]
     assert "Pause for a month" in page_of(response).buttons
     assert "/newsletter/unsubscribe/" in html
@@ -93,6 +98,7 @@ def test_saving_topics_and_frequency_keeps_them_and_records_what_changed(
             "action": "save",
             "topics": [topics[0].pk, topics[2].pk],
             "frequency": Frequency.MONTHLY_DIGEST,
+            "advice_changes": "on",
         },
         REMOTE_ADDR="203.0.113.5",
     )
@@ -117,7 +123,12 @@ def test_saving_without_a_change_records_nothing(csrf_client, topics):
     response = post_form(
         csrf_client,
         preferences_url(subscriber),
-        {"action": "save", "topics": [topics[0].pk], "frequency": "every_issue"},
+        {
+            "action": "save",
+            "topics": [topics[0].pk],
+            "frequency": "every_issue",
+            "advice_changes": "on",
+        },
     )
 
     assert "Nothing had changed" in response.text
@@ -131,7 +142,7 @@ def test_unticking_every_topic_means_all_topics_again(csrf_client, topics):
     post_form(
         csrf_client,
         preferences_url(subscriber),
-        {"action": "save", "frequency": "every_issue"},
+        {"action": "save", "frequency": "every_issue", "advice_changes": "on"},
     )
 
     assert list(subscriber.topics.all()) == []

@@ -13,6 +13,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from articles.models import Correction
 from newsletter import emails
 from newsletter.models import (
     Issue,
@@ -21,7 +22,7 @@ from newsletter.models import (
     WelcomeEmail,
     WelcomeStep,
 )
-from tests.factories import make_article, make_issue, make_subscriber
+from tests.factories import make_article, make_issue, make_subscriber, make_topic
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +127,41 @@ def test_issue_email_scores_low_with_spamassassin(spamassassin):
         {
             "issue email (issue_payload)": payload,
             "issue email (issue_message)": message.message().as_bytes(),
+        },
+    )
+
+
+def test_advice_change_notice_and_digest_what_changed_score_low(spamassassin):
+    """A notice that advice changed, and a digest trimmed to one reader's topic
+    with its "What changed" section, as the worker sends them."""
+    topic = make_topic(name="Sun care")
+    article = make_article(topic=topic, title="Sunscreen basics")
+    correction = Correction.objects.create(
+        article=article,
+        text="We said SPF 15 was enough; we now advise SPF 30 or more, every day.",
+        changes_advice=True,
+        tell_readers=Correction.TellReaders.NOW,
+    )
+    notice = Issue.objects.get(correction=correction)
+    digest = issue_with_everything()
+    digest.kind = Issue.Kind.DIGEST
+    digest.save()
+    IssueArticle.objects.create(issue=digest, article=article, position=9)
+    digest.corrections.set([correction])
+    subscriber = make_subscriber(
+        email="ada@example.com", first_name="Ada", status=Subscriber.Status.CONFIRMED
+    )
+    trimmed = emails.rendered_issue(digest, topics=(topic.pk,))
+    assert "What changed" in trimmed.html and "Dry skin in winter" not in trimmed.html
+    assert_low(
+        spamassassin,
+        {
+            "notice email": emails.issue_payload(
+                rendered=emails.rendered_issue(notice), subscriber=subscriber
+            ),
+            "trimmed digest": emails.issue_payload(
+                rendered=trimmed, subscriber=subscriber
+            ),
         },
     )
 

@@ -33,6 +33,7 @@ from tests.conftest import VerifiedClient
 from tests.factories import (
     admin_article_form,
     image_upload,
+    make_article,
     make_author,
     make_draft,
     make_issue,
@@ -107,6 +108,9 @@ class AdminData:
     subscriber: Subscriber
     subscriber_import: SubscriberImport  # checked, with a row in error
     owner: User  # the superuser who looks, with credentials (so may approve)
+    # Live, with a change waiting: the publish form takes a correction and how
+    # newsletter readers hear of it.
+    corrected: Article | None = None
 
 
 def admin_data() -> AdminData:
@@ -174,7 +178,12 @@ def admin_data() -> AdminData:
         query="sunblok & 1", article=article, created_by=owner
     )
     StoryIdea.objects.create(query="sunblok & 2", planned_for=today, created_by=owner)
+    corrected = make_article(title="Sunscreen basics", summary=LONG_SUMMARY)
+    data = revisions.snapshot(corrected)
+    data["body"] = "<p>Use SPF 30 or more, every day.</p>"
+    workflow.save_draft(article=corrected, data=data, user=owner)
     return AdminData(
+        corrected=corrected,
         owner=owner,
         article=article,
         in_review=in_review,
@@ -207,6 +216,9 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
     "admin-article-change": lambda d: change("articles_article", d.article),
     "admin-article-change-in-review": lambda d: change("articles_article", d.in_review),
     "admin-article-change-draft": lambda d: change("articles_article", d.draft),
+    "admin-article-change-correction": lambda d: change(
+        "articles_article", d.corrected
+    ),
     "admin-article-add": lambda d: reverse("admin:articles_article_add"),
     "admin-article-revisions": lambda d: reverse(
         "admin:articles_article_revisions", args=[d.article.pk]
@@ -322,6 +334,7 @@ def test_admin_pages_and_public_lists_with_covers_are_valid_html(
     java,  # noqa: F811
 ):
     documents = {f"{name}.html": html for name, html in admin_documents(client).items()}
+    assert 'name="tell_readers"' in documents["admin-article-change-correction.html"]
     messages = nu_check(java, tmp_path, documents)
     problems = [
         f"{name}:{m.get('lastLine', '?')}: {m['type']}: {m['message']}"

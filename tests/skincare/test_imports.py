@@ -350,7 +350,8 @@ NEWSLETTER_ALLOWED = {
         "subscribers.subscriptions",
     },
     "delivery": {"emails", "models", "selectors", "subscribers.subscriptions"},
-    "signals": {"delivery", "models", "selectors"},
+    "signals": {"delivery", "issues.notices", "models", "selectors"},
+    "issues.notices": {"models"},
     # The sends on the editorial calendar (core.calendar).
     "calendar": {"models"},
     "apps": {"signals", "calendar"},

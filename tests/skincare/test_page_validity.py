@@ -105,11 +105,21 @@ def sent_issue() -> Issue:
 
 
 def digest_issue() -> Issue:
-    """A digest of every live article, grouped by topic in its email."""
+    """A digest of every live article, grouped by topic in its email, with what
+    changed in the advice of one of them."""
     issue = make_issue(kind=Issue.Kind.DIGEST, subject="Your Skincare digest")
     live = Article.objects.published().order_by("topic__name", "-published_at")
     for position, article in enumerate(live, start=1):
         IssueArticle.objects.create(issue=issue, article=article, position=position)
+    issue.corrections.set(
+        [
+            Correction.objects.create(
+                article=live.first(),
+                text="We now advise SPF 30 <or more>, not SPF 15.",
+                changes_advice=True,
+            )
+        ]
+    )
     return issue
 
 
@@ -299,6 +309,7 @@ def public_documents(client, monkeypatch, settings) -> dict[str, str]:
     }
     assert "From the site" in documents["email-issue"]
     assert "From the site" not in documents["email-digest"]
+    assert ">What changed</h2>" in documents["email-digest"]
     assert "Saved." in documents["newsletter-preferences-saved"]
     return documents
 
