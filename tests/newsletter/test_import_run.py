@@ -232,8 +232,14 @@ def test_with_the_database_backend_a_worker_checks_imports_and_sends(
         subscriber_import.refresh_from_db()
         assert subscriber_import.status == IS.DONE
         assert Subscriber.objects.count() == 2
-        # check, import, and one task for all the confirmation emails
-        assert DBTaskResult.objects.count() == 3
+        # check, import, and one task for all the confirmation emails (besides
+        # the welcome series' run, which each worker keeps queued)
+        assert (
+            DBTaskResult.objects.exclude(
+                task_path=tasks.send_welcome_steps.module_path
+            ).count()
+            == 3
+        )
         assert sorted(sink.handler.recipients()) == [
             "Bob@example.com",
             "ada@example.com",
