@@ -22,8 +22,14 @@ ARTICLE_ROLES = import_module(
 NEWSLETTER_ROLES = import_module(
     "newsletter.migrations.0009_approvals_send_permission_roles"
 ).ROLES
+# Source health's admin pages (articles' migration adding them).
+SOURCE_ROLES = import_module("articles.migrations.0012_source_health").ROLES
 ROLES = {
-    role: [*ARTICLE_ROLES.get(role, []), *NEWSLETTER_ROLES.get(role, [])]
+    role: [
+        *ARTICLE_ROLES.get(role, []),
+        *NEWSLETTER_ROLES.get(role, []),
+        *SOURCE_ROLES.get(role, []),
+    ]
     for role in {**ARTICLE_ROLES, **NEWSLETTER_ROLES}
 }
 

@@ -2,9 +2,10 @@
 articles.py (editing and the workflow actions; its form and sources inline in
 article_forms.py), revision_views.py (revisions, their comparison, restore,
 autosave, share previews), site_content.py (topics, authors, the home page,
-search synonyms). dashboard.py gathers what the editorial dashboard
+search synonyms), sources.py (the source check). dashboard.py gathers what the
+editorial dashboard
 on the admin home shows (templates/admin/index.html) and registers nothing."""
 
-from articles.admin import articles, site_content
+from articles.admin import articles, site_content, sources
 
-__all__ = ["articles", "site_content"]
+__all__ = ["articles", "site_content", "sources"]

@@ -30,6 +30,16 @@ from articles.models.editorial import (
 )
 from articles.models.publishing import ImageRendition, PreparedPage, RelatedArticle
 from articles.models.site import EditorialPolicy, HomePage, SearchSynonym
+from articles.models.sources import (
+    Outcome,
+    ProblemKind,
+    SourceCheck,
+    SourceCheckState,
+    SourceCitation,
+    SourceProblem,
+    SourceTarget,
+    TargetKind,
+)
 
 __all__ = [
     "DEFAULT_REVIEW_INTERVAL_MONTHS",
@@ -49,13 +59,21 @@ __all__ = [
     "ImageRendition",
     "MedicalApproval",
     "MedicalFlagChange",
+    "Outcome",
     "PreparedPage",
     "PreviewLink",
+    "ProblemKind",
     "Reference",
     "RelatedArticle",
     "ReviewReminder",
     "SearchSynonym",
+    "SourceCheck",
+    "SourceCheckState",
+    "SourceCitation",
+    "SourceProblem",
+    "SourceTarget",
     "Stage",
+    "TargetKind",
     "Topic",
     "Transition",
     "is_live",
