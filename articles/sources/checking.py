@@ -10,7 +10,7 @@ chunks of CHUNK by primary key, so memory stays flat however many there are.
 """
 
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import zip_longest
@@ -239,8 +239,9 @@ def run() -> RunOutcome:
     raised = 0
     stop = threading.Event()
     fetcher = Fetcher()
+    threads = max(1, settings.SOURCE_CHECK_THREADS)
     try:
-        with ThreadPoolExecutor(max_workers=settings.SOURCE_CHECK_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             after = 0
             while not stop.is_set():
                 chunk = list(
@@ -251,17 +252,29 @@ def run() -> RunOutcome:
                 if not chunk:
                     break
                 after = chunk[-1][0]
-                futures = {
-                    pool.submit(check_one, fetcher, stop, kind, value): pk
-                    for pk, kind, value in interleaved(chunk)
-                }
-                for future in as_completed(futures):
-                    result = future.result()
-                    if result is None:
-                        continue
-                    raised += record(target_id=futures[future], result=result)
-                    if is_paused():
-                        stop.set()
+                rows = iter(interleaved(chunk))
+                # No more sources asked than threads: the workers never run
+                # ahead of what is recorded, so a pause stops at the next one.
+                in_flight: dict[Future, int] = {}
+                while True:
+                    while len(in_flight) < threads and not stop.is_set():
+                        row = next(rows, None)
+                        if row is None:
+                            break
+                        pk, kind, value = row
+                        in_flight[
+                            pool.submit(check_one, fetcher, stop, kind, value)
+                        ] = pk
+                    if not in_flight:
+                        break
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        target_id = in_flight.pop(future)
+                        result = future.result()
+                        if result is not None:
+                            raised += record(target_id=target_id, result=result)
+                        if is_paused():
+                            stop.set()
     finally:
         fetcher.close()
     current = state()

@@ -56,7 +56,7 @@ def handler_for(web: FakeWeb) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format, *args):  # noqa: A002 - the base's name
+        def log_message(self, format, *args):
             pass
 
         def do_HEAD(self):
@@ -125,7 +125,11 @@ def handler_for(web: FakeWeb) -> type[BaseHTTPRequestHandler]:
             message = {"DOI": doi, "type": "journal-article", "title": ["A study"]}
             if doi == RETRACTED_DOI:
                 message["updated-by"] = [
-                    {"DOI": "10.1234/notice", "type": "retraction", "source": "publisher"}
+                    {
+                        "DOI": "10.1234/notice",
+                        "type": "retraction",
+                        "source": "publisher",
+                    }
                 ]
             if doi == RELATION_RETRACTED_DOI:
                 message["relation"] = {
