@@ -391,6 +391,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # httpx logs every request of the source check at INFO: thousands a run.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }
 
 SITE_NAME = "Skincare"

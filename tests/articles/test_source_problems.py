@@ -97,9 +97,7 @@ def test_the_dashboard_lists_open_problems_with_links_and_the_button(client):
     assert 'id="source-problems"' in page
     assert "Retinoids, slowly" in page and "Reason: failing." in page
     assert reverse("admin:articles_article_change", args=[article.pk]) in page
-    assert (
-        reverse("admin:articles_sourceproblem_dismiss", args=[problem.pk]) in page
-    )
+    assert reverse("admin:articles_sourceproblem_dismiss", args=[problem.pk]) in page
     assert "Closed one" not in page
 
 
@@ -257,3 +255,18 @@ def test_a_run_queues_the_next_one_a_week_later(database_tasks, web):
     week = timezone.now() + timedelta(days=7)
     assert abs((waiting.run_after - week).total_seconds()) < 60
     assert SourceCheckState.objects.get().next_run_at == waiting.run_after
+
+
+def test_an_editor_reads_a_sources_history_in_the_admin(client):
+    editor = make_role_user("Editor")
+    target = SourceTarget.objects.create(kind="url", value="https://example.org/a")
+    target.checks.create(outcome="broken", http_status=410, reason="Gone for good.")
+    target.checks.create(outcome="ok", http_status=200)
+    client.force_login(editor)
+
+    page = client.get(
+        reverse("admin:articles_sourcetarget_change", args=[target.pk])
+    ).content.decode()
+
+    assert "Gone for good." in page and "410" in page
+    assert page.index("Fine") < page.index("Gone for good.")  # newest first

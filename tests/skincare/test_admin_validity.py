@@ -17,7 +17,7 @@ from django.utils import timezone
 from PIL import Image
 
 from articles.editorial import revisions, workflow
-from articles.models import Article
+from articles.models import Article, SourceCheckState, SourceProblem, SourceTarget
 from articles.publishing import renditions
 from newsletter.models import (
     Issue,
@@ -151,6 +151,7 @@ def admin_data() -> AdminData:
     check_import(import_id=subscriber_import.pk)
     owner = make_staff(username="owner")
     make_author(name="Dr Owner", user=owner, credentials="MD")
+    source_health(article)
     return AdminData(
         owner=owner,
         article=article,
@@ -160,6 +161,16 @@ def admin_data() -> AdminData:
         subscriber=subscriber,
         subscriber_import=subscriber_import,
     )
+
+
+def source_health(article: Article) -> None:
+    """A checked source with a problem (the dashboard's queue), and the state row."""
+    target = SourceTarget.objects.create(kind="url", value="https://example.org/gone")
+    target.checks.create(outcome="broken", http_status=410, reason="Gone (410).")
+    SourceProblem.objects.create(
+        article=article, target=target, kind="failing", reason="Failed twice: 410."
+    )
+    SourceCheckState.objects.create(pk=1, run_started_at=timezone.now(), total=3)
 
 
 def change(model: str, obj) -> str:
@@ -216,6 +227,13 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
     "admin-calendar-month": lambda d: reverse("calendar:calendar"),
     "admin-calendar-week": lambda d: reverse("calendar:calendar") + "?view=week",
     "admin-calendar-feed": lambda d: reverse("calendar:feed_settings"),
+    "admin-source-check": lambda d: reverse(
+        "admin:articles_sourcecheckstate_change", args=[1]
+    ),
+    "admin-source-list": lambda d: reverse("admin:articles_sourcetarget_changelist"),
+    "admin-source-change": lambda d: change(
+        "articles_sourcetarget", SourceTarget.objects.get()
+    ),
 }
 # What staff see after a workflow button: {name: (article, action)}; the page is
 # the article's change page with the confirmation message.
