@@ -167,6 +167,13 @@ class SourceCheckStateAdmin(SingleRowAdmin):
     fields = ["paused", "progress", "run_started_at", "run_finished_at", "next_run_at"]
     readonly_fields = ["progress", "run_started_at", "run_finished_at", "next_run_at"]
 
+    def changelist_view(self, request, extra_context=None):
+        # The row exists from the first run or `check_sources` on; made here too,
+        # so that an editor (who may change it, not add it) can pause before that.
+        if self.has_change_permission(request):
+            SourceCheckState.objects.get_or_create(pk=1)
+        return super().changelist_view(request, extra_context)
+
     @admin.display(description="progress")
     def progress(self, obj: SourceCheckState) -> str:
         if obj.run_started_at is None:

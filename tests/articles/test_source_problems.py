@@ -270,3 +270,12 @@ def test_an_editor_reads_a_sources_history_in_the_admin(client):
 
     assert "Gone for good." in page and "410" in page
     assert page.index("Fine") < page.index("Gone for good.")  # newest first
+
+
+def test_an_editor_finds_the_switch_before_any_run(client):
+    client.force_login(make_role_user("Editor"))
+
+    response = client.get(reverse("admin:articles_sourcecheckstate_changelist"))
+
+    assert response.url == reverse("admin:articles_sourcecheckstate_change", args=[1])
+    assert not SourceCheckState.objects.get().paused
