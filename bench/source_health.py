@@ -49,6 +49,8 @@ def main() -> None:
         settings.SOURCE_CHECK_TIMEOUT = 5
         servers = [serve() for _ in range(args.hosts)]
         webs = [web for web, _ in servers]
+        for web in webs:
+            web.logging = False
         services = webs[0]
         settings.SOURCE_CHECK_DOI_RESOLVER = services.url("/doi/")
         settings.SOURCE_CHECK_CROSSREF_API = services.url("/crossref/")

@@ -44,6 +44,8 @@ class FakeWeb:
     slow_seconds: float = 2.0
     # Paths answered 200 instead of what they would answer (a fixed link).
     fixed: set[str] = field(default_factory=set)
+    # Off for the bench: the log would grow with every request it measures.
+    logging: bool = True
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -79,14 +81,15 @@ def handler_for(web: FakeWeb) -> type[BaseHTTPRequestHandler]:
             self.send(200, json.dumps(data).encode(), Content_Type="application/json")
 
         def answer(self, method: str) -> None:
-            web.seen.append(
-                Seen(
-                    time.monotonic(),
-                    method,
-                    self.path,
-                    self.headers.get("User-Agent", ""),
+            if web.logging:
+                web.seen.append(
+                    Seen(
+                        time.monotonic(),
+                        method,
+                        self.path,
+                        self.headers.get("User-Agent", ""),
+                    )
                 )
-            )
             parts = urlsplit(self.path)
             path = parts.path
             if path in web.fixed:
