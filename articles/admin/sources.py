@@ -6,8 +6,9 @@ articles/sources/problems.dismiss_refusal, checked again on every POST)."""
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -17,7 +18,6 @@ from articles.errors import WorkflowError
 from articles.models import SourceCheckState, SourceProblem, SourceTarget
 from articles.sources import problems
 from articles.sources.schedule import resume_source_check
-from core.admin import SingleRowAdmin
 
 ROWS_MAX = 15
 
@@ -161,18 +161,26 @@ class SourceTargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(SourceCheckState)
-class SourceCheckStateAdmin(SingleRowAdmin):
-    """The pause switch, and how far the check has got."""
+class SourceCheckStateAdmin(admin.ModelAdmin):
+    """The pause switch, and how far the check has got: one row, never added or
+    deleted by hand (its list opens it, making it before the first run)."""
 
     fields = ["paused", "progress", "run_started_at", "run_finished_at", "next_run_at"]
     readonly_fields = ["progress", "run_started_at", "run_finished_at", "next_run_at"]
 
-    def changelist_view(self, request, extra_context=None):
-        # The row exists from the first run or `check_sources` on; made here too,
-        # so that an editor (who may change it, not add it) can pause before that.
-        if self.has_change_permission(request):
-            SourceCheckState.objects.get_or_create(pk=1)
-        return super().changelist_view(request, extra_context)
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row, _ = SourceCheckState.objects.get_or_create(pk=1)
+        return redirect("admin:articles_sourcecheckstate_change", row.pk)
 
     @admin.display(description="progress")
     def progress(self, obj: SourceCheckState) -> str:

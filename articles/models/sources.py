@@ -13,7 +13,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from articles.models.content import Article
-from core.models import SingleRowModel
 
 # What a target's value may hold: more than the longest URL checked (URL_MAX in
 # articles/sources/targets.py), so a longer one is kept long enough to be refused.
@@ -175,9 +174,12 @@ class SourceProblem(models.Model):
         return f"{self.get_kind_display()}: {self.target}"
 
 
-class SourceCheckState(SingleRowModel):
-    """The switch and the progress of the source check (one row)."""
+class SourceCheckState(models.Model):
+    """The switch and the progress of the source check: one row, id 1, made by
+    the first run or the first look at it in the admin. Not a SingleRowModel:
+    no text staff write, and nobody adds it."""
 
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     paused = models.BooleanField(
         default=False,
         help_text="Tick to stop checking sources: a run stops at the next source "
@@ -190,9 +192,14 @@ class SourceCheckState(SingleRowModel):
     next_run_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta(SingleRowModel.Meta):
+    class Meta:
         verbose_name = "source check"
         verbose_name_plural = "source check"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(id=1), name="sourcecheckstate_single_row"
+            )
+        ]
 
     def __str__(self) -> str:
         return "Source check"

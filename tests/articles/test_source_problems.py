@@ -279,3 +279,12 @@ def test_an_editor_finds_the_switch_before_any_run(client):
 
     assert response.url == reverse("admin:articles_sourcecheckstate_change", args=[1])
     assert not SourceCheckState.objects.get().paused
+
+
+def test_a_writer_cannot_open_the_switch_nor_make_its_row(client):
+    client.force_login(make_role_user("Writer"))
+
+    response = client.get(reverse("admin:articles_sourcecheckstate_changelist"))
+
+    assert response.status_code == 403
+    assert not SourceCheckState.objects.exists()
