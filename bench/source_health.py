@@ -10,7 +10,7 @@ sources and once for N, to show that it stays flat (sources are read in chunks).
 Usage: .venv/bin/python bench/source_health.py [--count 5000] [--hosts 50]
        [--delay 0.01] [--rounds 3]
 With DATABASE_URL set it uses that PostgreSQL server (in a throwaway database,
-test_source_bench); otherwise a temporary SQLite file.
+{database}_source_bench, e.g. sources_source_bench); otherwise a temporary SQLite file.
 """
 
 import argparse
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    with bench_database("test_source_bench"):
+    with bench_database("{database}_source_bench"):
         import httpx
         from django.conf import settings
         from django.db import connection

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import idna
+
 from articles.models import TargetKind
 from articles.models.sources import VALUE_MAX
 
@@ -100,16 +102,12 @@ def url_refusal(url: str) -> str:
 
 
 def ascii_host(host: str) -> str:
-    """The host as DNS knows it: an international name encoded (IDNA 2008 rules
-    through the idna package httpx uses); raises UnicodeError when it cannot be."""
+    """The host as DNS knows it: an international name encoded by the rules
+    httpx follows (IDNA 2008, with UTS 46 mapping); raises UnicodeError (IDNAError
+    is one) when it cannot be."""
     if host.isascii():
         return host
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise
-    except ValueError as error:
-        raise UnicodeError(str(error)) from error
+    return idna.encode(host, uts46=True).decode("ascii")
 
 
 def address_refusal(host: str, port: int, *, allow_private: bool) -> str:
