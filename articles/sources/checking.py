@@ -17,6 +17,7 @@ from itertools import zip_longest
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -132,9 +133,11 @@ def pending(*, started: datetime, after: int) -> QuerySet:
     )
 
 
+@transaction.atomic
 def record(*, target_id: int, result: Result) -> int:
-    """Keep one check in the history, update the target, tell the desk. Returns
-    the number of problems raised."""
+    """Keep one check in the history, update the target, tell the desk: one
+    transaction (one commit a source, which PostgreSQL makes wait for the disk).
+    Returns the number of problems raised."""
     now = timezone.now()
     SourceCheck.objects.create(
         target_id=target_id,
@@ -146,6 +149,7 @@ def record(*, target_id: int, result: Result) -> int:
         duration_ms=result.duration_ms,
     )
     target = SourceTarget.objects.get(pk=target_id)
+    was_fine = target.last_outcome == Outcome.OK
     if result.outcome == Outcome.BROKEN:
         target.consecutive_failures += 1
     elif result.outcome != Outcome.UNKNOWN:
@@ -157,6 +161,9 @@ def record(*, target_id: int, result: Result) -> int:
     )
     SourceCheckState.objects.filter(pk=1).update(checked=F("checked") + 1)
     if result.outcome == Outcome.OK:
+        if was_fine:
+            # Fine last time too: whatever was wrong was resolved then.
+            return 0
         problems.resolve(
             target=target,
             kinds=[ProblemKind.FAILING, ProblemKind.MOVED, ProblemKind.UNUSABLE],

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parseaddr
 from urllib.parse import urljoin, urlsplit
 
@@ -131,7 +131,7 @@ class Fetcher:
         else:
             result = self.check_pmid(value)
         took = int((time.monotonic() - started) * 1000)
-        return Result(**{**result.__dict__, "duration_ms": took})
+        return replace(result, duration_ms=took)
 
     # One request --------------------------------------------------------------
 
