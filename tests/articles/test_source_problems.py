@@ -288,3 +288,19 @@ def test_a_writer_cannot_open_the_switch_nor_make_its_row(client):
 
     assert response.status_code == 403
     assert not SourceCheckState.objects.exists()
+
+
+def test_a_problem_never_puts_a_review_off(web):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    later = timezone.localdate() + timedelta(days=90)
+    overdue = live_article(review_due=yesterday)
+    due_later = live_article(review_due=later)
+    for article in (overdue, due_later):
+        cite(article, url=web.url("/moved"))
+
+    checking.run()
+
+    overdue.refresh_from_db()
+    due_later.refresh_from_db()
+    assert overdue.review_due == yesterday
+    assert due_later.review_due == timezone.localdate()
