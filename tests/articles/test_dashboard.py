@@ -298,11 +298,13 @@ def populate(count: int, people: dict) -> None:
 # policy rows, the recent actions),
 # one more for the second factor's device (every staff account), then one for every
 # section's count together and one for each section's rows; for editors and
-# reviewers, three for the newsletter text waiting for review (the issues, the
-# welcome email and its approved text; none of the issues here).
+# reviewers, four for the newsletter text waiting for review (the issues, the
+# welcome email and its approved text, the welcome series' steps; none of the
+# issues here); for editors, two for the source problems (their count and rows).
 PAGE_QUERIES = 9
 SECOND_FACTOR = {"editor": 1, "reviewer": 1, "writer": 1}
-NEWSLETTER_REVIEW = {"editor": 3, "reviewer": 3, "writer": 0}
+NEWSLETTER_REVIEW = {"editor": 4, "reviewer": 4, "writer": 0}
+SOURCE_PROBLEMS = {"editor": 2, "reviewer": 0, "writer": 0}
 SECTIONS_SEEN = {"editor": 6, "reviewer": 2, "writer": 3}
 
 
@@ -317,6 +319,7 @@ def test_the_dashboard_takes_as_many_queries_for_forty_articles_as_for_one(
         PAGE_QUERIES
         + SECOND_FACTOR[role]
         + NEWSLETTER_REVIEW[role]
+        + SOURCE_PROBLEMS[role]
         + 1
         + SECTIONS_SEEN[role]
     )
