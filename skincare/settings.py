@@ -391,6 +391,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # httpx logs every request of the source check at INFO: thousands a run.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }
 
 SITE_NAME = "Skincare"
@@ -439,6 +441,30 @@ WORKER_RECOVERY = [
     "newsletter.recovery.resume_sends",
     "newsletter.recovery.queue_welcome_steps",
 ]
+
+# The weekly check of live articles' sources (articles/sources/, docs/operations.md
+# "Source health"): at most one request per host at a time, this many seconds
+# apart; each request gives up after SOURCE_CHECK_TIMEOUT seconds.
+SOURCE_CHECK_HOST_DELAY = float(os.environ.get("SOURCE_CHECK_HOST_DELAY", "1"))
+SOURCE_CHECK_TIMEOUT = float(os.environ.get("SOURCE_CHECK_TIMEOUT", "10"))
+# Hosts asked at once (each still one request at a time).
+SOURCE_CHECK_THREADS = int(os.environ.get("SOURCE_CHECK_THREADS", "4"))
+# Named in the User-Agent of every request; DEFAULT_FROM_EMAIL's address if empty.
+SOURCE_CHECK_CONTACT = os.environ.get("SOURCE_CHECK_CONTACT", "")
+# Private, loopback and link-local addresses are never fetched unless this is on
+# (the tests' fake server is on 127.0.0.1).
+SOURCE_CHECK_ALLOW_PRIVATE = env_bool("SOURCE_CHECK_ALLOW_PRIVATE")
+SOURCE_CHECK_DOI_RESOLVER = os.environ.get(
+    "SOURCE_CHECK_DOI_RESOLVER", "https://doi.org/"
+)
+SOURCE_CHECK_CROSSREF_API = os.environ.get(
+    "SOURCE_CHECK_CROSSREF_API", "https://api.crossref.org/works/"
+)
+SOURCE_CHECK_EUTILS_API = os.environ.get(
+    "SOURCE_CHECK_EUTILS_API", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+)
+# Days between two runs of the weekly chain.
+SOURCE_CHECK_EVERY_DAYS = int(os.environ.get("SOURCE_CHECK_EVERY_DAYS", "7"))
 
 # Cache: per-process memory by default; REDIS_URL shares it between processes, which
 # the per-IP sign-up limit needs once the site runs more than one process. Public

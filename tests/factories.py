@@ -24,12 +24,15 @@ NEWSLETTER_ROLES = import_module(
 ).ROLES
 SERIES_ROLES = import_module("newsletter.migrations.0010_welcome_series").ROLES
 SEARCH_INSIGHT_ROLES = import_module("articles.migrations.0013_search_insight").ROLES
+# Source health's admin pages (articles' migration adding them).
+SOURCE_ROLES = import_module("articles.migrations.0015_source_health").ROLES
 ROLES = {
     role: [
         *ARTICLE_ROLES.get(role, []),
         *NEWSLETTER_ROLES.get(role, []),
         *SERIES_ROLES.get(role, []),
         *SEARCH_INSIGHT_ROLES.get(role, []),
+        *SOURCE_ROLES.get(role, []),
     ]
     for role in {**ARTICLE_ROLES, **NEWSLETTER_ROLES}
 }

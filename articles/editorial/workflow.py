@@ -348,9 +348,13 @@ def approve(
         article.status == Article.Status.PUBLISHED
         and revision.pk == article.live_revision_id
     ):
-        # The version readers see is the one approved.
+        # The version readers see is the one approved. One the source check sent
+        # back to review (send_back_to_review) leaves the queue: Live again.
+        stage = article.stage
+        if stage == Stage.IN_REVIEW:
+            stage = Stage.LIVE if article.is_live else Stage.SCHEDULED
         Article.objects.filter(pk=article.pk).update(
-            **_reviewed_fields(article, approval)
+            stage=stage, **_reviewed_fields(article, approval)
         )
         invalidation.article_changed(
             article=Article.objects.get(pk=article.pk),
@@ -361,10 +365,11 @@ def approve(
             article=article,
             user=user,
             from_stage=article.stage,
-            to_stage=article.stage,
+            to_stage=stage,
             note=note or "Approved the live version.",
             revision=revision,
         )
+        article.stage = stage
         services.refresh_article_page(article=article)
         return approval
     _move(
@@ -375,6 +380,40 @@ def approve(
         revision=revision,
     )
     return approval
+
+
+@transaction.atomic
+def send_back_to_review(*, article: Article, reason: str) -> bool:
+    """The source check found that a medical article readers see cites retracted
+    work: it goes back to the reviewers' queue (In review), logged with the reason
+    and no actor (the check, not a person). A reviewer approves the live version
+    again (it goes back to Live) or asks for changes. One with a change in progress
+    passes a review before that change is published anyway: it stays where it is,
+    with the reason logged. True when it moved."""
+    article = _locked(article)
+    if not article.is_medical:
+        return False
+    if (
+        article.status == Article.Status.PUBLISHED
+        and article.stage in (Stage.LIVE, Stage.SCHEDULED)
+        and not article.has_unpublished_changes
+    ):
+        _move(
+            article=article,
+            user=None,
+            to_stage=Stage.IN_REVIEW,
+            note=reason,
+            revision=article.live_revision,
+        )
+        return True
+    _log(
+        article=article,
+        user=None,
+        from_stage=article.stage,
+        to_stage=article.stage,
+        note=reason,
+    )
+    return False
 
 
 @transaction.atomic

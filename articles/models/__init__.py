@@ -32,6 +32,16 @@ from articles.models.insight import SearchCount, SearchPromotion, StoryIdea
 from articles.models.publishing import ImageRendition, PreparedPage, RelatedArticle
 from articles.models.readership import DailyReadership, ReadershipSource
 from articles.models.site import EditorialPolicy, HomePage, SearchSynonym
+from articles.models.sources import (
+    Outcome,
+    ProblemKind,
+    SourceCheck,
+    SourceCheckState,
+    SourceCitation,
+    SourceProblem,
+    SourceTarget,
+    TargetKind,
+)
 
 __all__ = [
     "DEFAULT_REVIEW_INTERVAL_MONTHS",
@@ -52,8 +62,10 @@ __all__ = [
     "ImageRendition",
     "MedicalApproval",
     "MedicalFlagChange",
+    "Outcome",
     "PreparedPage",
     "PreviewLink",
+    "ProblemKind",
     "ReadershipSource",
     "Reference",
     "RelatedArticle",
@@ -61,8 +73,14 @@ __all__ = [
     "SearchCount",
     "SearchPromotion",
     "SearchSynonym",
+    "SourceCheck",
+    "SourceCheckState",
+    "SourceCitation",
+    "SourceProblem",
+    "SourceTarget",
     "Stage",
     "StoryIdea",
+    "TargetKind",
     "Topic",
     "Transition",
     "is_live",

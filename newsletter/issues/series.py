@@ -19,8 +19,8 @@ from newsletter.emails import check_greeting
 from newsletter.issues import review
 from newsletter.issues.services import (
     ReviewRefused,
-    _check_verdict,
-    _reviewer_name,
+    check_verdict,
+    reviewer_name,
 )
 from newsletter.models import WelcomeStep, WelcomeStepApproval
 from newsletter.subscribers.services import REVIEW_PERMISSION, require
@@ -108,8 +108,8 @@ def approve_welcome_step(
         REVIEW_PERMISSION,
         refusal="Only a medical reviewer can approve newsletter text.",
     )
-    _check_verdict(verdict)
-    name = _reviewer_name(user)
+    check_verdict(verdict)
+    name = reviewer_name(user)
     with transaction.atomic():
         step = WelcomeStep.objects.select_for_update().get(pk=step.pk)
         digest = review.welcome_hash(step)

@@ -50,7 +50,7 @@ class ReviewRefused(Exception):
     """An approval that cannot be recorded; the message says why."""
 
 
-def _reviewer_name(user: AbstractBaseUser) -> str:
+def reviewer_name(user: AbstractBaseUser) -> str:
     """The name and credentials an approval records, from the reviewer's author
     profile, as for articles: whoever approves answers for it by name."""
     author = Author.objects.filter(user=user).first()
@@ -63,7 +63,7 @@ def _reviewer_name(user: AbstractBaseUser) -> str:
     return f"{author.name}, {author.credentials.strip()}"
 
 
-def _check_verdict(verdict: str) -> None:
+def check_verdict(verdict: str) -> None:
     if verdict not in Verdict.values:
         raise ReviewRefused(f"Unknown decision “{verdict}”. Nothing was recorded.")
 
@@ -80,8 +80,8 @@ def approve_issue(
         REVIEW_PERMISSION,
         refusal="Only a medical reviewer can approve newsletter text.",
     )
-    _check_verdict(verdict)
-    name = _reviewer_name(user)
+    check_verdict(verdict)
+    name = reviewer_name(user)
     with transaction.atomic():
         issue = Issue.objects.select_for_update().get(pk=issue.pk)
         text = review.issue_text(issue)
@@ -111,8 +111,8 @@ def approve_welcome(
         REVIEW_PERMISSION,
         refusal="Only a medical reviewer can approve newsletter text.",
     )
-    _check_verdict(verdict)
-    name = _reviewer_name(user)
+    check_verdict(verdict)
+    name = reviewer_name(user)
     with transaction.atomic():
         welcome = WelcomeEmail.objects.select_for_update().filter(pk=1).first()
         if welcome is None:

@@ -17,7 +17,15 @@ from django.utils import timezone
 from PIL import Image
 
 from articles.editorial import revisions, workflow
-from articles.models import Article, ReadershipSource, SearchPromotion, StoryIdea
+from articles.models import (
+    Article,
+    ReadershipSource,
+    SearchPromotion,
+    SourceCheckState,
+    SourceProblem,
+    SourceTarget,
+    StoryIdea,
+)
 from articles.publishing import renditions
 from articles.readership import counting
 from articles.search.insight import count_search
@@ -182,6 +190,7 @@ def admin_data() -> AdminData:
     data = revisions.snapshot(corrected)
     data["body"] = "<p>Use SPF 30 or more, every day.</p>"
     workflow.save_draft(article=corrected, data=data, user=owner)
+    source_health(article)
     return AdminData(
         corrected=corrected,
         owner=owner,
@@ -201,6 +210,16 @@ def stale_welcome_step():
     step.subject = "KP basics, again"
     step.save()
     return step
+
+
+def source_health(article: Article) -> None:
+    """A checked source with a problem (the dashboard's queue), and the state row."""
+    target = SourceTarget.objects.create(kind="url", value="https://example.org/gone")
+    target.checks.create(outcome="broken", http_status=410, reason="Gone (410).")
+    SourceProblem.objects.create(
+        article=article, target=target, kind="failing", reason="Failed twice: 410."
+    )
+    SourceCheckState.objects.create(pk=1, run_started_at=timezone.now(), total=3)
 
 
 def change(model: str, obj) -> str:
@@ -272,6 +291,13 @@ ADMIN_PAGES: dict[str, Callable[[AdminData], str]] = {
         "admin:articles_article_article_readership", args=[d.article.pk]
     ),
     "admin-search-insight": lambda d: reverse("admin:articles_searchcount_changelist"),
+    "admin-source-check": lambda d: reverse(
+        "admin:articles_sourcecheckstate_change", args=[1]
+    ),
+    "admin-source-list": lambda d: reverse("admin:articles_sourcetarget_changelist"),
+    "admin-source-change": lambda d: change(
+        "articles_sourcetarget", SourceTarget.objects.get()
+    ),
 }
 # What staff see after a workflow button: {name: (article, action)}; the page is
 # the article's change page with the confirmation message.

@@ -55,6 +55,7 @@ ARTICLE_ROOMS = (
     "selectors",
     "services",
     "signals",
+    "sources",
     "tasks",
     "templatetags",
     "web",
@@ -82,6 +83,8 @@ ROOMS_ALLOWED = {
     # Counting page views and reading the counts; who may see them is the
     # workflow's roles (editorial.permissions).
     "readership": {"models", "editorial"},
+    # Source health: checks sources, tells the desk through the workflow.
+    "sources": {"errors", "models", "editorial"},
     "launch": {"models"},
     "templatetags": {"models", "publishing", "admin"},
     # What it re-exports to the other apps, and nothing else.
