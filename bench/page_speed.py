@@ -19,7 +19,9 @@ database holding the launch content, and measures with wrk, every request sendin
             (DJANGO_READERSHIP_COUNTING=0): the page without the script
   beacon    the POST the script sends once per view (articles/readership/): a
             browser's User-Agent, same Origin, a search engine's host, so each
-            one is counted (one UPDATE); the flood limits are raised out of its way
+            one is counted (held in the process, written every
+            DJANGO_READERSHIP_FLUSH_SECONDS); the flood limits are raised out of
+            its way
   304       the cached article with If-None-Match: <its ETag> ("n/a" without an
             ETag; If-Modified-Since when only Last-Modified is sent)
   wagtail   a Wagtail 8.0.1 page with the same title, summary and body HTML (the
@@ -737,7 +739,8 @@ def counting_checked(targets: dict[str, Target]) -> None:
 
 
 def counted_views(env: dict) -> int:
-    """Views the beacons added (each measured beacon should add one)."""
+    """Views the beacons added (each measured beacon adds one), less those the
+    running workers still hold (their last DJANGO_READERSHIP_FLUSH_SECONDS)."""
     total = (
         "from django.db.models import Sum\n"
         "from articles.models import DailyReadership\n"

@@ -503,6 +503,11 @@ READERSHIP_VIEWS_PER_ARTICLE_PER_MINUTE = int(
 READERSHIP_VIEWS_PER_MINUTE = int(
     os.environ.get("DJANGO_READERSHIP_VIEWS_PER_MINUTE", "6000")
 )
+# Views are counted in each process and written together this often (seconds;
+# 0 writes each view at once).
+READERSHIP_FLUSH_SECONDS = float(
+    os.environ.get("DJANGO_READERSHIP_FLUSH_SECONDS", "10")
+)
 # Search insight (articles/search/insight.py): how many days of search counts are
 # kept; older ones are deleted daily (manage.py forget_old_searches).
 SEARCH_INSIGHT_RETENTION_DAYS = max(

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.test import Client, override_settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from articles.readership import counting
 from articles.search import insight
 from staff import two_factor
 
@@ -89,6 +90,15 @@ def searches_counted_at_once(settings):
     them in the process otherwise), so no test's searches reach another's."""
     settings.SEARCH_INSIGHT_FLUSH_SECONDS = 0
     insight.discard_buffer()
+
+
+@pytest.fixture(autouse=True)
+def views_counted_at_once(settings):
+    """Each readership view is written as it is counted (articles/readership/
+    counting.py holds them in the process otherwise), so no test's views reach
+    another's."""
+    settings.READERSHIP_FLUSH_SECONDS = 0
+    counting.discard_buffer()
 
 
 @pytest.fixture

@@ -12,34 +12,27 @@ to QUERY_LENGTH characters), the day (site's time zone), whether it found nothin
 and a count. Nothing about who searched. A query that looks like an email address
 or a phone number is not kept at all: it adds to the day's `withheld` count.
 
-Counting is buffered in the process (count_search) and written in one statement,
-INSERT ... ON CONFLICT DO UPDATE adding to the count (the same SQL on SQLite and
-PostgreSQL), every SEARCH_INSIGHT_FLUSH_SECONDS: a commit per search cost 10-25%
-of a rare word's search (bench/search_latency.py). A process that dies without
-stopping loses the searches of its last few seconds.
+Counting is buffered in the process (count_search, core/counters.py) and written in
+one statement, INSERT ... ON CONFLICT DO UPDATE adding to the count (the same SQL on
+SQLite and PostgreSQL), every SEARCH_INSIGHT_FLUSH_SECONDS: a commit per search cost
+10-25% of a rare word's search (bench/search_latency.py). A process that dies
+without stopping loses the searches of its last few seconds.
 """
 
-import atexit
-import contextlib
-import logging
 import re
-import time
 import unicodedata
 from collections import Counter
-from datetime import date, datetime, timedelta
-from datetime import time as day_start
+from datetime import date, timedelta
 from functools import cache
-from threading import Lock
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.utils import timezone
 
 from articles.models import Article, SearchCount, SearchPromotion
 from articles.models.insight import QUERY_LENGTH
 from core.compiled import CompiledValues
-
-logger = logging.getLogger(__name__)
+from core.counters import BufferedCounts, LocalDay
 
 # An @ between two characters: an email address, or near enough to one.
 _EMAIL = re.compile(r"[^\s@]@[^\s@]")
@@ -95,39 +88,6 @@ Key = tuple[date, str, bool, bool]
 BUFFER_KEYS = 500
 
 
-class _Buffer:
-    """This process's searches not yet written, by row."""
-
-    def __init__(self) -> None:
-        self.lock = Lock()
-        self.counts: Counter[Key] = Counter()
-        self.started: float | None = None
-
-    def add(self, key: Key, *, seconds: float) -> bool:
-        """Count one search; whether it is time to write them all."""
-        with self.lock:
-            if len(self.counts) < BUFFER_KEYS * 4 or key in self.counts:
-                self.counts[key] += 1
-            now = time.monotonic()
-            if self.started is None:
-                self.started = now
-            return now - self.started >= seconds or len(self.counts) >= BUFFER_KEYS
-
-    def take(self) -> Counter[Key]:
-        with self.lock:
-            taken, self.counts, self.started = self.counts, Counter(), None
-        return taken
-
-    def put_back(self, counts: Counter[Key]) -> None:
-        with self.lock:
-            self.counts.update(counts)
-            if self.started is None:
-                self.started = time.monotonic()
-
-
-_BUFFER = _Buffer()
-
-
 def _write(counts: Counter[Key]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -136,54 +96,27 @@ def _write(counts: Counter[Key]) -> None:
         )
 
 
+# This process's searches not yet written, by row (core/counters.py).
+_BUFFER: BufferedCounts[Key] = BufferedCounts(
+    name="Search counts",
+    write=_write,
+    seconds=lambda: settings.SEARCH_INSIGHT_FLUSH_SECONDS,
+    max_keys=lambda: BUFFER_KEYS,
+)
+
+
 def flush() -> int:
     """Write this process's buffered searches (one statement); how many. Kept for
     the next try when the database refuses them."""
-    counts = _BUFFER.take()
-    if not counts:
-        return 0
-    try:
-        _write(counts)
-    except DatabaseError:
-        _BUFFER.put_back(counts)
-        if connection.in_atomic_block:
-            raise
-        logger.warning("Search counts could not be written yet.", exc_info=True)
-        return 0
-    return sum(counts.values())
+    return _BUFFER.flush()
 
 
 def discard_buffer() -> None:
     """Forget this process's unwritten searches (tests start without any)."""
-    _BUFFER.take()
+    _BUFFER.discard()
 
 
-@atexit.register
-def _flush_at_exit() -> None:
-    # A worker stopping (a deploy, a restart) writes what it holds; at exit the
-    # database may be gone already, and nothing is left to tell.
-    with contextlib.suppress(Exception):
-        flush()
-
-
-class _Today:
-    """The local day, worked out again only once it is over: timezone.localdate()
-    is half of what a buffered count costs."""
-
-    def __init__(self) -> None:
-        self.until = 0.0
-        self.day = date.min
-
-    def __call__(self) -> date:
-        if time.time() >= self.until:
-            now = timezone.localtime()
-            self.day = now.date()
-            midnight = datetime.combine(self.day + timedelta(days=1), day_start.min)
-            self.until = timezone.make_aware(midnight, now.tzinfo).timestamp()
-        return self.day
-
-
-_today = _Today()
+_today = LocalDay()
 
 
 def count_search(*, query: str, found_nothing: bool, day: date | None = None) -> None:
@@ -207,11 +140,7 @@ def count_search(*, query: str, found_nothing: bool, day: date | None = None) ->
         found_nothing,
         withheld,
     )
-    if seconds <= 0:
-        _BUFFER.put_back(Counter({key: 1}))
-        flush()
-    elif _BUFFER.add(key, seconds=seconds):
-        flush()
+    _BUFFER.add(key)
 
 
 # The pins of one query, compiled to SQL once (core/compiled.py): the search page

@@ -5,6 +5,7 @@ newsletter's landing mark, and the admin's charts and CSV export per role."""
 import csv
 import io
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -296,28 +297,67 @@ def test_the_limit_starts_again_the_next_minute(settings, monkeypatch):
 def test_a_view_after_midnight_starts_a_new_row():
     article = make_article()
     today = timezone.now()
-    assert counting.count_view(article_id=article.pk, source="direct", now=today)
+    counting.count_view(article_id=article.pk, source="direct", now=today)
     tomorrow = today + timedelta(days=1)
-    assert counting.count_view(article_id=article.pk, source="direct", now=tomorrow)
+    counting.count_view(article_id=article.pk, source="direct", now=tomorrow)
     days = sorted(DailyReadership.objects.values_list("day", "views"))
     assert days == [(timezone.localdate(today), 1), (timezone.localdate(tomorrow), 1)]
 
 
-def test_two_first_views_at_once_make_one_row_of_two(monkeypatch):
+def test_a_view_adds_to_the_row_another_process_wrote_first():
     article = make_article()
-    real_atomic = counting.transaction.atomic
-
-    def another_view_first():
-        # Another process's first view of the day commits between our UPDATE
-        # (which found no row) and our INSERT.
-        DailyReadership.objects.create(
-            article=article, day=timezone.localdate(), source="search", views=1
-        )
-        return real_atomic()
-
-    monkeypatch.setattr(counting.transaction, "atomic", another_view_first)
-    assert counting.count_view(article_id=article.pk, source="search")
+    DailyReadership.objects.create(
+        article=article, day=timezone.localdate(), source="search", views=1
+    )
+    counting.count_view(article_id=article.pk, source="search")
     assert counts(article) == {"search": 2}
+
+
+# Buffered views --------------------------------------------------------------------
+
+
+def test_buffered_beacons_cost_no_query_and_are_written_together(
+    client, settings, django_assert_num_queries
+):
+    settings.READERSHIP_FLUSH_SECONDS = 3600
+    article, other = make_article(), make_article()
+    for _ in range(3):
+        beacon(client, view_of(article))
+    with django_assert_num_queries(0):
+        assert beacon(client, view_of(other, "www.google.com")).status_code == 204
+    assert counts() == {}
+    with django_assert_num_queries(1):
+        assert counting.flush() == 4
+    assert counts(article) == {"direct": 3}
+    assert counts(other) == {"search": 1}
+    assert counting.flush() == 0
+
+
+def test_buffered_beacons_are_written_once_the_interval_is_over(client, settings):
+    settings.READERSHIP_FLUSH_SECONDS = 0.3
+    article = make_article()
+    for _ in range(3):
+        beacon(client, view_of(article))
+    assert counts(article) == {}
+    time.sleep(0.35)
+    beacon(client, view_of(article))
+    assert counts(article) == {"direct": 4}
+
+
+def test_buffered_views_of_an_article_not_live_when_written_are_dropped(
+    client, settings
+):
+    settings.READERSHIP_FLUSH_SECONDS = 3600
+    live, unpublished, draft = make_article(), make_article(), make_draft()
+    for article in (live, unpublished, draft):
+        beacon(client, view_of(article))
+    beacon(client, {"article": 999_999, "referrer_host": ""})
+    unpublished.status = unpublished.Status.DRAFT
+    unpublished.save()
+    counting.flush()
+    assert list(DailyReadership.objects.values_list("article", "views")) == [
+        (live.pk, 1)
+    ]
 
 
 # The article page and the newsletter's landing ---------------------------------------
