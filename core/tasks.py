@@ -1,8 +1,17 @@
 """Background tasks of the shared pieces (django-tasks; `manage.py db_worker`)."""
 
+from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks.base import TASK_MAX_PRIORITY
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+
+def next_run(result: DBTaskResult) -> str:
+    """When a queued task runs, for a management command to say."""
+    # A task queued without a time is stored as "at the end of time".
+    if result.run_after == get_date_max():
+        return "as soon as a worker is free"
+    return f"{timezone.localtime(result.run_after):%Y-%m-%d %H:%M %Z}"
 
 
 # Top priority: it takes a moment, and while other work waits it would otherwise

@@ -6,55 +6,30 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from articles.calendar import IdeaSource
 from articles.models import (
-    Article,
-    SearchCount,
     SearchPromotion,
     SearchSynonym,
     StoryIdea,
 )
 from articles.search import engine as search
 from articles.search import insight, insight_report
-from articles.services import save_article
+from tests.articles.test_search_insight import (
+    IDEA_URL,
+    OTHER_ROLES,
+    PIN_URL,
+    REPORT_URL,
+    SYNONYM_URL,
+    indexed,
+    signed_in,
+)
 from tests.conftest import VerifiedClient
 from tests.factories import make_article, make_role_user, make_staff
 
 pytestmark = pytest.mark.django_db
-
-SEARCH_URL = reverse("articles:search")
-REPORT_URL = reverse("admin:articles_searchcount_changelist")
-SYNONYM_URL = reverse("admin:articles_searchcount_synonym")
-PIN_URL = reverse("admin:articles_searchcount_pin")
-IDEA_URL = reverse("admin:articles_searchcount_idea")
-OTHER_ROLES = ("Writer", "Medical reviewer", "Newsletter editor")
-
-
-def indexed(**fields) -> Article:
-    return save_article(article=make_article(**fields))
-
-
-def signed_in(user) -> Client:
-    client = VerifiedClient()
-    client.force_login(user)
-    return client
-
-
-def rows() -> list[tuple]:
-    return list(
-        SearchCount.objects.order_by("day", "query", "found_nothing").values_list(
-            "day", "query", "found_nothing", "withheld", "count"
-        )
-    )
-
-
-def counted(query: str) -> int:
-    return sum(SearchCount.objects.filter(query=query).values_list("count", flat=True))
-
 
 # The report ---------------------------------------------------------------------
 

@@ -1,11 +1,10 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils import timezone
-from django_tasks_db.models import get_date_max
 
 from articles.sources import checking
 from articles.sources.schedule import queue_source_check, queued_source_check
 from articles.sources.targets import url_refusal
+from core.tasks import next_run
 
 
 class Command(BaseCommand):
@@ -42,11 +41,7 @@ class Command(BaseCommand):
             return
         waiting = queued_source_check()
         if waiting is not None:
-            when = (
-                "as soon as a worker is free"
-                if waiting.run_after == get_date_max()
-                else f"{timezone.localtime(waiting.run_after):%Y-%m-%d %H:%M %Z}"
-            )
+            when = next_run(waiting)
             self.stdout.write(
                 f"The source check is queued already (next run: {when}); nothing to do."
             )

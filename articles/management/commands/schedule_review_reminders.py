@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
-from django_tasks_db.models import get_date_max
 
 from articles.editorial import reminders
 from articles.tasks import queue_review_reminders, queued_review_reminders
+from core.tasks import next_run
 
 
 class Command(BaseCommand):
@@ -26,12 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool = False, **options):
         waiting = queued_review_reminders()
         if waiting is not None:
-            # A run queued without a time is stored as "at the end of time".
-            when = (
-                "as soon as a worker is free"
-                if waiting.run_after == get_date_max()
-                else f"{timezone.localtime(waiting.run_after):%Y-%m-%d %H:%M %Z}"
-            )
+            when = next_run(waiting)
             self.stdout.write(
                 f"The weekly review reminders are queued already (next run: {when}); "
                 "nothing to do."
