@@ -6,22 +6,29 @@ Unpublished. Every action checks its permission on the server first
 a Transition; a refused action changes nothing and raises WorkflowError with the
 reason. Roles are groups (migration 0005): Writer, Medical reviewer, Editor."""
 
-import calendar
-from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from articles import services
-from articles.editorial import content_checks, medical, revisions
-from articles.editorial.medical import current_approval, is_medical, is_reviewer
+from articles.editorial import medical, revisions
+from articles.editorial.going_live import PUBLISH_AT_GRACE as PUBLISH_AT_GRACE
+from articles.editorial.going_live import publish as publish
+from articles.editorial.going_live import publish_blockers as publish_blockers
+from articles.editorial.going_live import unpublish as unpublish
+from articles.editorial.medical import current_approval as current_approval
+from articles.editorial.medical import is_medical, is_reviewer
 from articles.editorial.permissions import (
-    OVERRIDE_PERMISSION,
     Action,
     check,
-    readers_have_seen,
     refusal,
+)
+from articles.editorial.transitions import (
+    expect_revision,
+    lock_article,
+    move_stage,
+    record_transition,
+    reviewed_fields,
 )
 from articles.errors import WorkflowError
 from articles.models import (
@@ -29,74 +36,13 @@ from articles.models import (
     ArticleRevision,
     Author,
     Autosave,
-    Correction,
     MedicalApproval,
     MedicalFlagChange,
     Stage,
-    Transition,
 )
 from articles.publishing import invalidation
+from core.calendar.grid import add_months as add_months
 from core.sanitize import sanitize_html
-
-# A publish time this recent counts as now: the form's minute had just passed.
-PUBLISH_AT_GRACE = timedelta(minutes=5)
-
-
-def _log(
-    *,
-    article: Article,
-    user,
-    from_stage: str,
-    to_stage: str,
-    note: str = "",
-    revision: ArticleRevision | None = None,
-) -> Transition:
-    return Transition.objects.create(
-        article=article,
-        revision=revision or article.latest_revision,
-        actor=user,
-        from_stage=from_stage,
-        to_stage=to_stage,
-        note=note,
-    )
-
-
-def _move(
-    *,
-    article: Article,
-    user,
-    to_stage: str,
-    note: str = "",
-    revision: ArticleRevision | None = None,
-) -> None:
-    """Log the step and put the article in its new stage."""
-    _log(
-        article=article,
-        user=user,
-        from_stage=article.stage,
-        to_stage=to_stage,
-        note=note,
-        revision=revision,
-    )
-    Article.objects.filter(pk=article.pk).update(stage=to_stage)
-    article.stage = to_stage
-
-
-def _expect(revision: ArticleRevision, number: int | None, *, doing: str) -> None:
-    """Refuse when a revision was saved after the one the user was shown."""
-    if number is not None and number != revision.number:
-        raise WorkflowError(
-            f"Revision {revision.number} was saved after the revision {number} you "
-            f"were looking at: read it before {doing}. Nothing was done."
-        )
-
-
-def _locked(article: Article) -> Article:
-    """The article's row, locked for the transaction (two editors at once)."""
-    return (
-        Article.objects.select_for_update().select_related("topic").get(pk=article.pk)
-    )
-
 
 # Saving ---------------------------------------------------------------------------
 
@@ -122,7 +68,7 @@ def mark_not_medical(*, article: Article, user, reason: str) -> ArticleRevision:
     """A medical reviewer's decision that the article is not medical: a new
     revision with its flag off, logged with the reason. Publishing that revision
     over a medical live version still needs a medical approval (publish_blockers)."""
-    article = _locked(article)
+    article = lock_article(article)
     check(user, Action.MARK_NOT_MEDICAL, article)
     reason = medical.check_turn_off(user=user, reason=reason, what="an article")
     data = {**revisions.latest(article, user=user).data, "medical": False}
@@ -154,7 +100,7 @@ def _save(
         revision = revisions.create_revision(
             article=article, data=revisions.snapshot(article), user=user, note=note
         )
-        _log(
+        record_transition(
             article=article,
             user=user,
             from_stage=Stage.DRAFT,
@@ -164,7 +110,7 @@ def _save(
         )
         Autosave.objects.filter(user=user, article__isnull=True).delete()
         return revision
-    article = _locked(article)
+    article = lock_article(article)
     previous = revisions.latest(article, user=user)
     if bool(data.get("featured")) != bool(previous.data.get("featured")):
         check(user, Action.FEATURE, article)
@@ -202,7 +148,7 @@ def _save(
         MedicalFlagChange.objects.create(
             article=article, medical=False, actor=user, reason=medical_off_reason
         )
-        _log(
+        record_transition(
             article=article,
             user=user,
             from_stage=article.stage,
@@ -222,7 +168,7 @@ def _save(
             if article.stage == Stage.APPROVED and content_changed
             else "Changes saved as a draft; readers still see the published version."
         )
-        _move(
+        move_stage(
             article=article,
             user=user,
             to_stage=Stage.DRAFT,
@@ -256,10 +202,10 @@ def restore_revision(
 
 @transaction.atomic
 def submit_for_review(*, article: Article, user, note: str = "") -> Article:
-    article = _locked(article)
+    article = lock_article(article)
     check(user, Action.SUBMIT, article)
     revision = revisions.latest(article, user=user)
-    _move(
+    move_stage(
         article=article,
         user=user,
         to_stage=Stage.IN_REVIEW,
@@ -286,39 +232,6 @@ def reviewer_byline(user) -> Author:
     return author
 
 
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return day.replace(
-        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
-    )
-
-
-def _reviewed_fields(
-    article: Article, approval: MedicalApproval | None
-) -> dict[str, Any]:
-    """What the public page says about review, from the approval covering the live
-    revision (or nothing)."""
-    if approval is None:
-        return {
-            "reviewer": None,
-            "reviewer_name": "",
-            "reviewer_credentials": "",
-            "reviewed_at": None,
-            "review_due": None,
-        }
-    reviewed = timezone.localdate(approval.approved_at)
-    return {
-        "reviewer": approval.reviewer,
-        # As the reviewer was when approving: a later edit of their profile does
-        # not change what an approval says.
-        "reviewer_name": approval.reviewer_name,
-        "reviewer_credentials": approval.reviewer_credentials,
-        "reviewed_at": reviewed,
-        "review_due": add_months(reviewed, article.topic.review_interval_months),
-    }
-
-
 @transaction.atomic
 def approve(
     *, article: Article, user, note: str = "", revision_number: int | None = None
@@ -327,10 +240,10 @@ def approve(
     given: the one the reviewer read). For a medical article, a medical
     reviewer's approval of this exact revision; approving the live revision shows
     readers the reviewed-by line at once."""
-    article = _locked(article)
+    article = lock_article(article)
     check(user, Action.APPROVE, article)
     revision = revisions.latest(article, user=user)
-    _expect(revision, revision_number, doing="approving")
+    expect_revision(revision, revision_number, doing="approving")
     approval = None
     if medical.needs_medical_review(article, revision.data):
         byline = reviewer_byline(user)
@@ -354,14 +267,14 @@ def approve(
         if stage == Stage.IN_REVIEW:
             stage = Stage.LIVE if article.is_live else Stage.SCHEDULED
         Article.objects.filter(pk=article.pk).update(
-            stage=stage, **_reviewed_fields(article, approval)
+            stage=stage, **reviewed_fields(article, approval)
         )
         invalidation.article_changed(
             article=Article.objects.get(pk=article.pk),
             before=article,
             reason="live version approved",
         )
-        _log(
+        record_transition(
             article=article,
             user=user,
             from_stage=article.stage,
@@ -372,7 +285,7 @@ def approve(
         article.stage = stage
         services.refresh_article_page(article=article)
         return approval
-    _move(
+    move_stage(
         article=article,
         user=user,
         to_stage=Stage.APPROVED,
@@ -390,7 +303,7 @@ def send_back_to_review(*, article: Article, reason: str) -> bool:
     again (it goes back to Live) or asks for changes. One with a change in progress
     passes a review before that change is published anyway: it stays where it is,
     with the reason logged. True when it moved."""
-    article = _locked(article)
+    article = lock_article(article)
     if not article.is_medical:
         return False
     if (
@@ -398,7 +311,7 @@ def send_back_to_review(*, article: Article, reason: str) -> bool:
         and article.stage in (Stage.LIVE, Stage.SCHEDULED)
         and not article.has_unpublished_changes
     ):
-        _move(
+        move_stage(
             article=article,
             user=None,
             to_stage=Stage.IN_REVIEW,
@@ -406,7 +319,7 @@ def send_back_to_review(*, article: Article, reason: str) -> bool:
             revision=article.live_revision,
         )
         return True
-    _log(
+    record_transition(
         article=article,
         user=None,
         from_stage=article.stage,
@@ -418,11 +331,11 @@ def send_back_to_review(*, article: Article, reason: str) -> bool:
 
 @transaction.atomic
 def request_changes(*, article: Article, user, note: str) -> Article:
-    article = _locked(article)
+    article = lock_article(article)
     check(user, Action.REQUEST_CHANGES, article)
     if not note.strip():
         raise WorkflowError("Say what needs to change: the writer reads your note.")
-    _move(
+    move_stage(
         article=article,
         user=user,
         to_stage=Stage.CHANGES_REQUESTED,
@@ -433,12 +346,12 @@ def request_changes(*, article: Article, user, note: str) -> Article:
 
 @transaction.atomic
 def assign_reviewer(*, article: Article, user, reviewer) -> Article:
-    article = _locked(article)
+    article = lock_article(article)
     check(user, Action.ASSIGN_REVIEWER, article)
     if reviewer is not None and not (reviewer.is_active and is_reviewer(reviewer)):
         raise WorkflowError(f"{reviewer} is not a medical reviewer.")
     Article.objects.filter(pk=article.pk).update(assigned_reviewer=reviewer)
-    _log(
+    record_transition(
         article=article,
         user=user,
         from_stage=article.stage,
@@ -452,177 +365,3 @@ def assign_reviewer(*, article: Article, user, reviewer) -> Article:
 
 
 # Publishing -----------------------------------------------------------------------
-
-
-def publish_blockers(
-    article: Article, revision: ArticleRevision
-) -> tuple[str, list[content_checks.Check]]:
-    """Why this revision cannot be published: a missing medical approval (never
-    overridden), and the failing content checks (an editor may override)."""
-    needs_review = medical.needs_medical_review(article, revision.data)
-    approval_problem = ""
-    if needs_review and current_approval(article, revision) is None:
-        last = article.approvals.select_related("revision").first()
-        approval_problem = (
-            "A medical article needs a medical reviewer's approval of this exact "
-            "version."
-            + (
-                f" The last approval covers revision {last.revision.number}; what "
-                "readers are shown changed since."
-                if last
-                else ""
-            )
-            + (
-                ""
-                if is_medical(article, revision.data)
-                else " This version is not medical, but the one readers see is: a "
-                "reviewer approves the change."
-            )
-        )
-    return approval_problem, content_checks.failing(
-        revision.data, medical=is_medical(article, revision.data)
-    )
-
-
-def _check_telling(*, correction: str, changes_advice: bool, tell_readers: str) -> None:
-    """Refuse a choice of how readers hear of a correction that cannot hold."""
-    if tell_readers not in Correction.TellReaders.values:
-        raise WorkflowError(
-            f"Unknown way to tell readers “{tell_readers}”: choose in the next "
-            "digest or now."
-        )
-    if (changes_advice or tell_readers == Correction.TellReaders.NOW) and not (
-        correction
-    ):
-        raise WorkflowError(
-            "Write the correction for readers: what changed in the advice is what "
-            "the newsletter tells them."
-        )
-    if tell_readers == Correction.TellReaders.NOW and not changes_advice:
-        raise WorkflowError(
-            "Readers are told at once only of a change to the advice: mark it as "
-            "changing the advice, or let it wait for the next digest."
-        )
-
-
-@transaction.atomic
-def publish(
-    *,
-    article: Article,
-    user,
-    at: datetime | None = None,
-    override_reason: str = "",
-    correction: str = "",
-    revision_number: int | None = None,
-    changes_advice: bool = False,
-    tell_readers: str = Correction.TellReaders.NEXT_DIGEST,
-) -> Article:
-    """Publish the latest revision now, or schedule it (`at` in the future);
-    with `revision_number`, only if that is still the latest.
-
-    A correction marked `changes_advice` is told to the newsletter's readers of
-    the article's topic, in their next digest or (`tell_readers` now) in a notice
-    a medical reviewer approves first (newsletter/issues/notices.py)."""
-    article = _locked(article)
-    check(user, Action.PUBLISH, article)
-    revision = revisions.latest(article, user=user)
-    _expect(revision, revision_number, doing="publishing")
-    approval_problem, failing = publish_blockers(article, revision)
-    if approval_problem:
-        raise WorkflowError(approval_problem)
-    override_reason = override_reason.strip()
-    if failing and not override_reason:
-        raise WorkflowError(
-            "Content checks fail: "
-            + " ".join(c.reason for c in failing)
-            + " Fix them, or (editors) give a reason to publish anyway."
-        )
-    if failing and not user.has_perm(OVERRIDE_PERMISSION):
-        raise WorkflowError("Your role cannot override content checks.")
-    correction = correction.strip()
-    if correction and not readers_have_seen(article):
-        raise WorkflowError(
-            "A correction is recorded when a change to a published article is "
-            "published; this article has not been published before."
-        )
-    _check_telling(
-        correction=correction, changes_advice=changes_advice, tell_readers=tell_readers
-    )
-    now = timezone.now()
-    if at is not None and at < now - PUBLISH_AT_GRACE:
-        raise WorkflowError(
-            f"The publish time ({timezone.localtime(at):%d %b %Y %H:%M}) has passed: "
-            "leave it empty to publish now, or choose a later time."
-        )
-    if at is not None and at <= now:
-        at = None
-    if at is not None and article.is_live:
-        raise WorkflowError(
-            "Changes to a live article are published now: scheduling would take "
-            "the article off the site until then."
-        )
-    from_stage = article.stage
-    revisions.apply(article, revision.data)
-    revisions.write_sources(article=article, sources=revision.data.get("sources", []))
-    for name, value in _reviewed_fields(
-        article, current_approval(article, revision)
-    ).items():
-        setattr(article, name, value)
-    article.live_revision = revision
-    if at is None and article.published_at is not None and article.published_at > now:
-        # A scheduled publication brought forward (or unpublished before its time
-        # and published again) is public now.
-        article.published_at = None
-    services.publish_article(article=article, at=at)
-    notes = []
-    if failing:
-        notes.append(
-            "Published despite failing checks ("
-            + "; ".join(c.label for c in failing)
-            + f"). Reason: {override_reason}"
-        )
-    if correction:
-        Correction.objects.create(
-            article=article,
-            revision=revision,
-            text=correction,
-            created_by=user,
-            changes_advice=changes_advice,
-            tell_readers=tell_readers,
-        )
-        notes.append(
-            f"Correction: {correction}"
-            + (
-                f" (changes the advice; readers told: "
-                f"{Correction.TellReaders(tell_readers).label.lower()})"
-                if changes_advice
-                else ""
-            )
-        )
-    _log(
-        article=article,
-        user=user,
-        from_stage=from_stage,
-        to_stage=article.stage,
-        note=" ".join(notes),
-        revision=revision,
-    )
-    services.refresh_article_page(article=article)
-    return article
-
-
-@transaction.atomic
-def unpublish(*, article: Article, user, note: str = "") -> Article:
-    article = _locked(article)
-    check(user, Action.UNPUBLISH, article)
-    from_stage = article.stage
-    services.unpublish_article(article=article)
-    _log(
-        article=article,
-        user=user,
-        from_stage=from_stage,
-        to_stage=Stage.UNPUBLISHED,
-        note=note,
-    )
-    services.refresh_article_page(article=article)
-    return article
