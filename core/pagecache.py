@@ -39,6 +39,7 @@ from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
 from django.utils.module_loading import import_string
 
+from core import frontproxy
 from core.models import PageVersion
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,8 @@ def content_changed(
     *, paths: Iterable[str] | Callable[[], Iterable[str]] = (), reason: str = ""
 ) -> None:
     """Public pages changed: bump the version in the caller's transaction, and,
-    once it commits, ask the CDN to drop `paths` (site-relative addresses, or a
-    function listing them: only called when there is a CDN to purge)."""
+    once it commits, have the front proxy and the CDN drop `paths` (site-relative
+    addresses, or a function listing them: only called when there is one)."""
     now = timezone.now()
     updated = PageVersion.objects.filter(id=1).update(
         version=F("version") + 1, changed_at=now, next_change_at=_next_change_at()
@@ -96,7 +97,7 @@ def content_changed(
             id=1, defaults={"changed_at": now, "next_change_at": _next_change_at()}
         )
     logger.debug("Public pages changed: %s", reason or "unspecified")
-    if not settings.PAGE_CACHE_PURGE:
+    if not settings.PAGE_CACHE_PURGE and not frontproxy.is_on():
         return
     changed = sorted(set(paths() if callable(paths) else paths))
     if changed:
@@ -104,11 +105,16 @@ def content_changed(
 
 
 def purge(paths: list[str]) -> None:
-    """Hand changed addresses to the CDN purge hook (settings.PAGE_CACHE_PURGE, a
-    dotted path to a function taking a list of absolute URLs); none by default."""
-    hook = settings.PAGE_CACHE_PURGE
+    """Refresh changed addresses on the front proxy (core/frontproxy.py), then
+    hand them to the CDN purge hook (settings.PAGE_CACHE_PURGE, a dotted path to
+    a function taking a list of absolute URLs); neither by default."""
     base = settings.SITE_URL.rstrip("/")
-    import_string(hook)([f"{base}{path}" for path in paths])
+    urls = [f"{base}{path}" for path in paths]
+    # The proxy first: a CDN purged before it would fetch the proxy's old copy.
+    if frontproxy.is_on():
+        frontproxy.refresh(urls)
+    if settings.PAGE_CACHE_PURGE:
+        import_string(settings.PAGE_CACHE_PURGE)(urls)
 
 
 def current() -> Stamp:

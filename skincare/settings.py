@@ -493,6 +493,17 @@ PAGE_CACHE_STALE_WHILE_REVALIDATE = int(
 # A function called with the absolute URLs of pages that changed, to purge them from
 # a CDN ("package.module.function"); none by default (see docs/operations.md).
 PAGE_CACHE_PURGE = os.environ.get("DJANGO_PAGE_CACHE_PURGE", "")
+# The front proxy (deploy/nginx/skincare.conf): nginx addresses the site asks for
+# changed pages again after each change (core/frontproxy.py), with the secret the
+# proxy's configuration holds; both needed, none by default.
+FRONT_PROXY_URLS = env_list("DJANGO_FRONT_PROXY_URLS")
+FRONT_PROXY_REFRESH_SECRET = os.environ.get("DJANGO_FRONT_PROXY_REFRESH_SECRET", "")
+FRONT_PROXY_REFRESH_CONCURRENCY = int(
+    os.environ.get("DJANGO_FRONT_PROXY_REFRESH_CONCURRENCY", "4")
+)
+FRONT_PROXY_REFRESH_TIMEOUT = float(
+    os.environ.get("DJANGO_FRONT_PROXY_REFRESH_TIMEOUT", "10")
+)
 
 # Readership counts (articles/readership/, docs/operations.md#readership): the
 # article page's counting script, and the flood limits on the beacons it posts.
