@@ -87,6 +87,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: behind the front proxy, REMOTE_ADDR becomes the reader's address.
+    "core.client_address.FrontProxyClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Above WhiteNoise and the page cache, so static files and cached pages get them.
     "skincare.middleware.ResourcePolicyMiddleware",
@@ -498,6 +500,9 @@ PAGE_CACHE_PURGE = os.environ.get("DJANGO_PAGE_CACHE_PURGE", "")
 # proxy's configuration holds; both needed, none by default.
 FRONT_PROXY_URLS = env_list("DJANGO_FRONT_PROXY_URLS")
 FRONT_PROXY_REFRESH_SECRET = os.environ.get("DJANGO_FRONT_PROXY_REFRESH_SECRET", "")
+# Where the front proxies connect from: their X-Real-IP header is the reader's
+# address (core/client_address.py); anyone else's is ignored.
+FRONT_PROXY_ADDRESSES = env_list("DJANGO_FRONT_PROXY_ADDRESSES")
 FRONT_PROXY_REFRESH_CONCURRENCY = int(
     os.environ.get("DJANGO_FRONT_PROXY_REFRESH_CONCURRENCY", "4")
 )

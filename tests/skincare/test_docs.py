@@ -21,6 +21,7 @@ FOLDERS = (
     "articles",
     "bench",
     "core",
+    "deploy",
     "docs",
     "newsletter",
     "skincare",
