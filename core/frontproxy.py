@@ -10,15 +10,20 @@ through the proxy once the publishing request or task is done.
 
 The addresses are fetched a few at a time (FRONT_PROXY_REFRESH_CONCURRENCY); a
 proxy that fails is logged, never raised: the page is then as stale as its
-`s-maxage` allows, never wrong for longer.
+`s-maxage` allows, never wrong for longer. Each refresh is one render, and a
+change to an article lists every page number of the article list (2,000 of them
+at 20,000 articles): the first FRONT_PROXY_REFRESH_AT_ONCE addresses (the article,
+its topic and people, the first pages of lists, feeds, the sitemap: page numbers
+come last) are refreshed at once, the rest by a background task.
 """
 
 import http.client
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django_tasks import task
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +35,34 @@ def is_on() -> bool:
 
 
 def refresh(urls: list[str]) -> None:
-    """Ask every front proxy for each absolute URL again, replacing its copy.
-    The site's own lists come first, page numbers beyond the first last."""
-    ordered = sorted(urls, key=lambda url: ("?page=" in url, url))
-    jobs = [(proxy, url) for url in ordered for proxy in settings.FRONT_PROXY_URLS]
+    """Ask every front proxy for each absolute URL again, replacing its copy:
+    page numbers beyond the first last, and those past
+    FRONT_PROXY_REFRESH_AT_ONCE addresses left to a background task."""
+    ordered = sorted(set(urls), key=_page_number_first)
+    now = ordered[: settings.FRONT_PROXY_REFRESH_AT_ONCE]
+    later = ordered[settings.FRONT_PROXY_REFRESH_AT_ONCE :]
+    _refresh(now)
+    if later:
+        refresh_later.enqueue(urls=later)
+
+
+def _page_number_first(url: str) -> tuple[int, str]:
+    """Pages without a page number and first pages first, then page 2s, 3s..."""
+    number = parse_qs(urlsplit(url).query).get("page", ["1"])[0]
+    return (int(number) if number.isdigit() else 1, url)
+
+
+@task()
+def refresh_later(urls: list[str]) -> None:
+    """The rest of a change's pages (deep page numbers of the lists)."""
+    if is_on():
+        _refresh(urls)
+
+
+def _refresh(urls: list[str]) -> None:
+    if not urls:
+        return
+    jobs = [(proxy, url) for url in urls for proxy in settings.FRONT_PROXY_URLS]
     workers = max(1, min(settings.FRONT_PROXY_REFRESH_CONCURRENCY, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         answered = pool.map(_refresh_one, jobs)

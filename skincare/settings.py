@@ -503,6 +503,11 @@ FRONT_PROXY_REFRESH_SECRET = os.environ.get("DJANGO_FRONT_PROXY_REFRESH_SECRET",
 # Where the front proxies connect from: their X-Real-IP header is the reader's
 # address (core/client_address.py); anyone else's is ignored.
 FRONT_PROXY_ADDRESSES = env_list("DJANGO_FRONT_PROXY_ADDRESSES")
+# Pages refreshed within the change itself; the rest (deep page numbers of lists)
+# by a background task.
+FRONT_PROXY_REFRESH_AT_ONCE = int(
+    os.environ.get("DJANGO_FRONT_PROXY_REFRESH_AT_ONCE", "50")
+)
 FRONT_PROXY_REFRESH_CONCURRENCY = int(
     os.environ.get("DJANGO_FRONT_PROXY_REFRESH_CONCURRENCY", "4")
 )

@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+from django_tasks_db.models import DBTaskResult
 
 from articles.editorial import revisions, workflow
 from articles.models import Article
@@ -197,3 +198,39 @@ def test_no_refresh_without_both_an_address_and_a_secret(settings):
     assert not frontproxy.is_on()
     settings.FRONT_PROXY_REFRESH_SECRET = SECRET
     assert frontproxy.is_on()
+
+
+@pytest.mark.django_db
+def test_deep_page_numbers_are_refreshed_by_a_background_task(
+    settings, monkeypatch, database_tasks
+):
+    asked = []
+    monkeypatch.setattr(
+        frontproxy, "_refresh_one", lambda job: asked.append(job[1]) or True
+    )
+    settings.FRONT_PROXY_URLS = ["http://127.0.0.1:1"]
+    settings.FRONT_PROXY_REFRESH_SECRET = SECRET
+    settings.FRONT_PROXY_REFRESH_AT_ONCE = 3
+    site = "https://skin.example"
+    frontproxy.refresh(
+        [
+            f"{site}/articles/?page=10",
+            f"{site}/articles/?page=2",
+            f"{site}/articles/a/",
+            f"{site}/articles/",
+            f"{site}/feed/",
+        ]
+    )
+    assert sorted(asked) == [
+        f"{site}/articles/",
+        f"{site}/articles/a/",
+        f"{site}/feed/",
+    ]
+    queued = DBTaskResult.objects.get(task_path=frontproxy.refresh_later.module_path)
+    assert queued.args_kwargs["kwargs"]["urls"] == [
+        f"{site}/articles/?page=2",
+        f"{site}/articles/?page=10",
+    ]
+    asked.clear()
+    frontproxy.refresh_later.call(urls=queued.args_kwargs["kwargs"]["urls"])
+    assert asked == [f"{site}/articles/?page=2", f"{site}/articles/?page=10"]
