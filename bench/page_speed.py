@@ -53,6 +53,9 @@ numbers of a broken page mean nothing. An article that sends an ETag but does no
 answer 304 to it is reported, measured without the 304 target, and exits 1. Goals
 not met are shown, not failed on (the machine may be busy).
 
+The same cached article behind the front proxy (nginx, deploy/nginx/skincare.conf),
+against nginx sending it as a file: bench/page_speed_proxy.py.
+
 Usage:
   .venv/bin/python bench/page_speed.py [--rounds 3] [--duration 10] [--connections 16]
   .venv/bin/python bench/page_speed.py --load [--load-duration 180]

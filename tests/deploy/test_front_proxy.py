@@ -153,6 +153,22 @@ def test_signed_in_or_form_filling_visitors_never_get_the_cached_page(front_prox
     assert cache_status(front_proxy, url, Cookie="theme=dark") == "HIT"
 
 
+def test_a_post_never_gets_the_cached_page(front_proxy):
+    article = make_article(summary=LONG_SUMMARY)
+    url = article.get_absolute_url()
+    get(front_proxy, url)
+    assert cache_status(front_proxy, url) == "HIT"
+    connection = http.client.HTTPConnection("127.0.0.1", front_proxy.port, timeout=10)
+    try:
+        connection.request("POST", url, body=b"x=1")
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status != 200  # Django's answer, not the stored page.
+    assert response.headers.get("X-Cache-Status", "") == ""  # The cache unasked.
+
+
 @pytest.mark.urls("tests.deploy.urls")
 def test_an_answer_that_sets_a_cookie_is_never_stored(front_proxy):
     statuses = []
