@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -92,27 +93,35 @@ def raise_for_failures(results: list[StepResult]) -> None:
 def delete_in_batches(
     queryset: QuerySet, *, dry_run: bool, batch: int | None = None
 ) -> int:
-    """Delete the rows of `queryset` BATCH at a time, in primary key order, each
-    batch in its own transaction; how many of its model's rows went (with
-    `dry_run`, how many would: its count). The queryset is evaluated again for
-    each batch, so a row that stopped matching meanwhile (say, a revision a new
-    preview link now names) is left alone."""
+    """Delete the rows of `queryset`; how many of its model's rows went (with
+    `dry_run`, how many would: its count).
+
+    The table is walked in primary key order, BATCH rows at a time, and each
+    window's matching rows are deleted in one transaction: no statement holds
+    more than BATCH rows, and each reads a small range of the table, so
+    PostgreSQL plans it with index lookups (a query over the whole table, cut
+    by LIMIT, was planned with hashes of every related table and JIT-compiled:
+    2.5 s a batch against 0.1 s). The filter is read again in each window, so
+    a row that stopped matching meanwhile (a revision a new preview link now
+    names) is left alone."""
     if dry_run:
         return queryset.count()
     batch = batch or BATCH
-    label = queryset.model._meta.label
+    model = queryset.model
+    label = model._meta.label
+    table = model._base_manager.order_by("pk").values_list("pk", flat=True)
     removed = 0
     last = None
     while True:
-        page = queryset.order_by("pk")
-        if last is not None:
-            page = page.filter(pk__gt=last)
-        pks = list(page.values_list("pk", flat=True)[:batch])
+        window = table if last is None else table.filter(pk__gt=last)
+        pks = list(window[:batch])
         if not pks:
             return removed
-        last = pks[-1]
-        # The filter again on the delete: only rows that still match go.
-        _, per_model = queryset.filter(pk__in=pks).delete()
+        first, last = pks[0], pks[-1]
+        with transaction.atomic():
+            _, per_model = (
+                queryset.filter(pk__gte=first, pk__lte=last).only("pk").delete()
+            )
         removed += per_model.get(label, 0)
 
 
