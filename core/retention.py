@@ -91,30 +91,38 @@ def raise_for_failures(results: list[StepResult]) -> None:
 
 
 def delete_in_batches(
-    queryset: QuerySet, *, dry_run: bool, batch: int | None = None
+    queryset: QuerySet,
+    *,
+    dry_run: bool,
+    candidates: QuerySet | None = None,
+    batch: int | None = None,
 ) -> int:
     """Delete the rows of `queryset`; how many of its model's rows went (with
     `dry_run`, how many would: its count).
 
-    The table is walked in primary key order, BATCH rows at a time, and each
-    window's matching rows are deleted in one transaction: no statement holds
-    more than BATCH rows, and each reads a small range of the table, so
-    PostgreSQL plans it with index lookups (a query over the whole table, cut
-    by LIMIT, was planned with hashes of every related table and JIT-compiled:
-    2.5 s a batch against 0.1 s). The filter is read again in each window, so
-    a row that stopped matching meanwhile (a revision a new preview link now
-    names) is left alone."""
+    The rows go BATCH at a time, in primary key order, each batch in its own
+    transaction. Each batch is found in two steps: the next BATCH primary keys
+    of `candidates` (by default `queryset` itself), a simple filter its indexes
+    answer, then the rows of `queryset` in that range of keys. `candidates` must
+    hold every row of `queryset`; a costly `queryset` passes a cheaper superset,
+    as the revisions do: their whole filter cut by LIMIT was planned by
+    PostgreSQL with hashes of every related table and JIT-compiled, 2.5 s a
+    batch (2 s of it compiling) against 40 ms for a range of keys, at ten years'
+    scale. The filter is read again for each batch, so a row that stopped
+    matching meanwhile (a revision a new preview link now names) is left alone."""
     if dry_run:
         return queryset.count()
     batch = batch or BATCH
-    model = queryset.model
-    label = model._meta.label
-    table = model._base_manager.order_by("pk").values_list("pk", flat=True)
+    label = queryset.model._meta.label
+    keys = (
+        (queryset if candidates is None else candidates)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     removed = 0
     last = None
     while True:
-        window = table if last is None else table.filter(pk__gt=last)
-        pks = list(window[:batch])
+        pks = list((keys if last is None else keys.filter(pk__gt=last))[:batch])
         if not pks:
             return removed
         first, last = pks[0], pks[-1]

@@ -19,7 +19,7 @@ Revision numbers are never reused (the next one follows the highest), and the
 comparison and restore pages work on whichever numbers remain.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Exists, ForeignObjectRel, OuterRef, Q, QuerySet, Subquery
@@ -52,10 +52,14 @@ def named() -> Q:
     return condition
 
 
-def prunable() -> QuerySet:
-    """The revisions no rule keeps."""
+def cutoff() -> datetime:
+    """Revisions made since are kept whatever else holds."""
+    return timezone.now() - timedelta(days=settings.ARTICLE_REVISIONS_MIN_AGE_DAYS)
+
+
+def prunable(*, before: datetime) -> QuerySet:
+    """The revisions made before `before` that no other rule keeps."""
     keep = settings.ARTICLE_REVISIONS_KEEP
-    cutoff = timezone.now() - timedelta(days=settings.ARTICLE_REVISIONS_MIN_AGE_DAYS)
     # The article's keep-th highest number: revisions below it are past the last
     # `keep`. An article with fewer has none (NULL), and NULL compares as false.
     last_kept = (
@@ -64,10 +68,17 @@ def prunable() -> QuerySet:
         .values("number")[keep - 1 : keep]
     )
     return ArticleRevision.objects.filter(
-        created_at__lt=cutoff, number__lt=Subquery(last_kept)
+        created_at__lt=before, number__lt=Subquery(last_kept)
     ).exclude(named())
 
 
 def prune_revisions(*, dry_run: bool) -> int:
-    """Delete the revisions no rule keeps, in batches; how many went (or would)."""
-    return delete_in_batches(prunable(), dry_run=dry_run)
+    """Delete the revisions no rule keeps, in batches; how many went (or would).
+    Batches are found among the old revisions (created_at alone), then the
+    whole rule is applied to each range of them (core.retention)."""
+    before = cutoff()
+    return delete_in_batches(
+        prunable(before=before),
+        candidates=ArticleRevision.objects.filter(created_at__lt=before),
+        dry_run=dry_run,
+    )
