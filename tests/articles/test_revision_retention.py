@@ -147,9 +147,7 @@ def test_the_latest_revision_is_kept_even_when_n_is_one(settings):
 def test_every_relation_to_revisions_is_a_reason_to_keep():
     """Read from the model: a new foreign key to ArticleRevision keeps what it
     names without a change to the pruning."""
-    found = {
-        (r.related_model.__name__, r.field.name) for r in retention.relations()
-    }
+    found = {(r.related_model.__name__, r.field.name) for r in retention.relations()}
     assert found == {
         ("Article", "latest_revision"),
         ("Article", "live_revision"),
