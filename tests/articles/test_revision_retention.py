@@ -197,3 +197,14 @@ def test_the_next_revision_follows_the_highest_number_after_pruning():
     article.refresh_from_db()
     new = revisions.create_revision(article=article, data=revisions.snapshot(article))
     assert new.number == 7
+
+
+def test_a_batch_takes_the_same_queries_however_many_articles_it_holds(
+    django_assert_max_num_queries,
+):
+    """Keys, the rule over their range, the relations Django's delete visits and
+    the delete: a fixed number a batch, not one per article or revision."""
+    for _ in range(10):
+        history(make_article(), [OLD] * 8)
+    with django_assert_max_num_queries(13):
+        assert retention.prune_revisions(dry_run=False) == 50
