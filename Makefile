@@ -38,6 +38,7 @@ content: migrate
 	$(DEV_ENV) $(BIN)/python manage.py schedule_review_reminders
 	$(DEV_ENV) $(BIN)/python manage.py forget_old_searches
 	$(DEV_ENV) $(BIN)/python manage.py check_sources
+	$(DEV_ENV) $(BIN)/python manage.py apply_retention
 
 # One account per role with a printed one-time password, to try the admin out
 # (development only; run it again for new passwords). Then `make run`.

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.core import checks
 
-from core.checks import check_dkim, check_sender, check_worker
+from core.checks import check_dkim, check_retention, check_sender, check_worker
 
 
 class CoreConfig(AppConfig):
@@ -17,3 +17,4 @@ class CoreConfig(AppConfig):
         checks.register(check_sender, checks.Tags.security)
         checks.register(check_dkim, checks.Tags.security)
         checks.register(check_worker)
+        checks.register(check_retention)

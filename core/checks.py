@@ -120,3 +120,20 @@ def check_worker(app_configs=None, **kwargs) -> list[CheckMessage]:
                 Error(f"WORKER_RECOVERY: {exc}", id="core.E011"),
             )
     return errors
+
+
+def check_retention(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Retention steps that exist and can be called (core/retention.py): a step
+    that cannot be imported would fail every daily run."""
+    errors = []
+    for path in settings.RETENTION_STEPS:
+        try:
+            step = import_string(path)
+        except ImportError as exc:
+            errors.append(Error(f"RETENTION_STEPS: {exc}", id="core.E012"))
+            continue
+        if not callable(step):
+            errors.append(
+                Error(f"RETENTION_STEPS: {path} is not callable.", id="core.E012")
+            )
+    return errors

@@ -444,6 +444,30 @@ WORKER_RECOVERY = [
     "newsletter.recovery.queue_welcome_steps",
 ]
 
+# Retention (core/retention.py, docs/operations.md "Retention"): each step deletes
+# what is kept no longer, called as step(dry_run=...) and returning the rows it
+# removed; run daily by the worker (manage.py apply_retention starts the chain).
+RETENTION_STEPS = [
+    "core.retention.forget_finished_tasks",
+    "articles.editorial.retention.prune_revisions",
+    "newsletter.subscribers.retention.expire_subscriber_events",
+]
+# Revisions: each article keeps its last ARTICLE_REVISIONS_KEEP, every revision
+# younger than ARTICLE_REVISIONS_MIN_AGE_DAYS, and every one something names (the
+# live and latest ones, approvals, workflow steps, corrections, preview links).
+ARTICLE_REVISIONS_KEEP = max(1, int(os.environ.get("ARTICLE_REVISIONS_KEEP", "50")))
+ARTICLE_REVISIONS_MIN_AGE_DAYS = max(
+    0, int(os.environ.get("ARTICLE_REVISIONS_MIN_AGE_DAYS", "30"))
+)
+# Subscribers' operational history (confirmation emails sent, data exports and
+# deletion links sent, pauses) older than this is deleted; records of consent and
+# of leaving stay as long as the subscriber does.
+NEWSLETTER_EVENTS_KEEP_DAYS = max(
+    1, int(os.environ.get("NEWSLETTER_EVENTS_KEEP_DAYS", "365"))
+)
+# Results of background tasks finished longer ago than this are deleted.
+TASK_RESULTS_KEEP_DAYS = max(1, int(os.environ.get("TASK_RESULTS_KEEP_DAYS", "30")))
+
 # The weekly check of live articles' sources (articles/sources/, docs/operations.md
 # "Source health"): at most one request per host at a time, this many seconds
 # apart; each request gives up after SOURCE_CHECK_TIMEOUT seconds.

@@ -68,6 +68,10 @@ def confirm(
 
 # "Pause for a month" on the preference page.
 PAUSE = timedelta(days=30)
+# How a pause is written in the history, as a preferences change (retention tells
+# these apart from changes to what they consented to: subscribers/retention.py).
+PAUSED_UNTIL = "paused until "
+PAUSE_ENDED = "pause ended"
 
 
 def _topic_names(topics: Iterable[Topic]) -> str:
@@ -124,7 +128,7 @@ def pause(*, subscriber: Subscriber, ip: str | None) -> Subscriber:
             subscriber,
             Kind.PREFERENCES_CHANGED,
             ip=ip,
-            detail=f"paused until {until:%Y-%m-%d %H:%M} UTC",
+            detail=f"{PAUSED_UNTIL}{until:%Y-%m-%d %H:%M} UTC",
         )
     return subscriber
 
@@ -140,7 +144,7 @@ def resume(*, subscriber: Subscriber, ip: str | None) -> Subscriber:
         subscriber.save(update_fields=["paused_until", "updated_at"])
         if was_paused:
             record_event(
-                subscriber, Kind.PREFERENCES_CHANGED, ip=ip, detail="pause ended"
+                subscriber, Kind.PREFERENCES_CHANGED, ip=ip, detail=PAUSE_ENDED
             )
     return subscriber
 

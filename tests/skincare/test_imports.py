@@ -344,6 +344,8 @@ NEWSLETTER_ALLOWED = {
     "issues.review": {"models"},
     "subscribers.subscriptions": {"models"},
     "subscribers.tokens": {"models"},
+    # Expiring operational history: tells a pause from a change of consent.
+    "subscribers.retention": {"models", "subscribers.subscriptions"},
     "emails": {"issues.clicks", "models", "subscribers.tokens"},
     "selectors": {"issues.review", "models"},
     "subscribers.imports": {
