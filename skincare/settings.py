@@ -63,7 +63,6 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.sitemaps",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     *EDITOR_APPS,
@@ -493,6 +492,11 @@ PAGE_CACHE_STALE_WHILE_REVALIDATE = int(
 # A function called with the absolute URLs of pages that changed, to purge them from
 # a CDN ("package.module.function"); none by default (see docs/operations.md).
 PAGE_CACHE_PURGE = os.environ.get("DJANGO_PAGE_CACHE_PURGE", "")
+
+# Addresses per sitemap file (core/sitemaps.py): /sitemap.xml is an index of
+# files of at most this many (the protocol allows 50,000); fewer keep each file
+# quick to make uncached.
+SITEMAP_PAGE_SIZE = 10_000
 
 # Readership counts (articles/readership/, docs/operations.md#readership): the
 # article page's counting script, and the flood limits on the beacons it posts.

@@ -375,6 +375,20 @@ class Article(models.Model):
             models.Index(
                 fields=["status", "-published_at"], name="article_status_pub_idx"
             ),
+            # A topic's, an author's and a reviewer's newest: their pages, feeds
+            # and related lists read these, never the whole archive.
+            models.Index(
+                fields=["topic", "status", "-published_at"],
+                name="article_topic_pub_idx",
+            ),
+            models.Index(
+                fields=["author", "status", "-published_at"],
+                name="article_author_pub_idx",
+            ),
+            models.Index(
+                fields=["reviewer", "status", "-published_at"],
+                name="article_reviewer_pub_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from articles.models import (
@@ -134,14 +134,18 @@ def prepare_article(*, article: Article) -> bool:
     return basis != before
 
 
-def write_related(*, article: Article) -> None:
+def write_related(*, article: Article) -> bool:
     """Store the article's related articles: ranked among all published ones,
-    scheduled included (the page shows those live), a few spare."""
-    chosen = trust.related_articles(
-        article,
-        count=RELATED_KEPT,
-        among=Article.objects.filter(status=Article.Status.PUBLISHED),
-    )
+    scheduled included (the page shows those live), a few spare. False when the
+    stored list was that already (nothing written)."""
+    chosen = [
+        other.pk
+        for other in trust.related_articles(
+            article,
+            count=RELATED_KEPT,
+            among=Article.objects.filter(status=Article.Status.PUBLISHED),
+        )
+    ]
     with transaction.atomic():
         # One writer per list at a time. NO KEY UPDATE: a publish holding another
         # article's row still adds related rows pointing at this one meanwhile.
@@ -150,31 +154,54 @@ def write_related(*, article: Article) -> None:
             .filter(pk=article.pk)
             .values_list("pk", flat=True)
         )
+        stored = list(
+            RelatedArticle.objects.filter(article_id=article.pk)
+            .order_by("position")
+            .values_list("related_id", flat=True)
+        )
+        if stored == chosen:
+            return False
         RelatedArticle.objects.filter(article_id=article.pk).delete()
         RelatedArticle.objects.bulk_create(
-            RelatedArticle(article_id=article.pk, related=other, position=n)
+            RelatedArticle(article_id=article.pk, related_id=other, position=n)
             for n, other in enumerate(chosen, start=1)
         )
+    return True
 
 
 def articles_around(*, article_id: int, topic_id: int, text: str) -> set[int]:
     """The published articles whose related list may change with this article
-    (its topic and its title and summary as `text`): those listing it now, those
-    in its topic, and those whose significant words its text contains (a
+    (its topic and its title and summary as `text`), as trust.related_articles
+    ranks: those listing it now; its topic's, when it is among the topic's newest
+    (their lists are those); and those whose list is filled with shared words
+    (topics with too few articles) whose significant words its text contains (a
     substring match, as the ranking's icontains; case-folded a little more
-    generously, so never fewer)."""
-    lowered = text.lower()
+    generously, so never fewer). Index reads only: never every article."""
     found = set(
         RelatedArticle.objects.filter(related_id=article_id).values_list(
             "article_id", flat=True
         )
     )
-    rows = (
-        Article.objects.filter(status=Article.Status.PUBLISHED)
-        .exclude(pk=article_id)
-        .values_list("pk", "topic_id", "title", "summary")
+    published = Article.objects.filter(status=Article.Status.PUBLISHED)
+    in_topic = published.filter(topic_id=topic_id)
+    newest = list(
+        in_topic.order_by("-published_at", "-pk").values_list("pk", flat=True)[
+            : RELATED_KEPT + 1
+        ]
     )
-    for pk, topic, title, summary in rows.iterator(chunk_size=BATCH):
+    if article_id in newest:
+        found.update(in_topic.values_list("pk", flat=True))
+    small_topics = (
+        published.values("topic_id")
+        .annotate(articles=Count("pk"))
+        .filter(articles__lte=RELATED_KEPT)
+        .values("topic_id")
+    )
+    lowered = text.lower()
+    rows = published.filter(topic_id__in=small_topics).values_list(
+        "pk", "topic_id", "title", "summary"
+    )
+    for pk, topic, title, summary in rows:
         if topic == topic_id or any(
             term in lowered for term in trust.related_terms(title, summary)
         ):
@@ -184,24 +211,35 @@ def articles_around(*, article_id: int, topic_id: int, text: str) -> set[int]:
 
 
 def refresh_related_around(*, article_id: int, topic_id: int, text: str) -> int:
-    """Make again the related lists articles_around names; returns how many."""
-    return refresh_related_of(
-        articles_around(article_id=article_id, topic_id=topic_id, text=text)
+    """Make again the related lists articles_around names; returns how many
+    changed."""
+    return len(
+        refresh_related_of(
+            articles_around(article_id=article_id, topic_id=topic_id, text=text)
+        )
     )
 
 
-def refresh_related_of(ids: Iterable[int]) -> int:
-    """Make again the related lists of these articles (the published ones)."""
+def refresh_related_of(ids: Iterable[int]) -> list[int]:
+    """Make again the related lists of these articles (the published ones);
+    returns those whose list changed."""
     ids = sorted(ids)
-    done = 0
+    changed = []
     for start in range(0, len(ids), BATCH):
         batch = Article.objects.filter(
             pk__in=ids[start : start + BATCH], status=Article.Status.PUBLISHED
         ).only("pk", "title", "summary", "topic_id")
         for other in batch:
-            write_related(article=other)
-            done += 1
-    return done
+            if write_related(article=other):
+                changed.append(other.pk)
+    return changed
+
+
+def refresh_all_related() -> list[int]:
+    """Make again the related list of every published article (the daily
+    refresh: lists drift as articles age out of the shared-words window or are
+    scheduled in); returns those whose list changed."""
+    return refresh_related_of(published_ids(Q()))
 
 
 def prepare_articles(ids: Iterable[int]) -> int:
