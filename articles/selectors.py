@@ -3,7 +3,8 @@ and the sitemap): each in one place, so they ask the same thing."""
 
 from datetime import datetime
 
-from django.db.models import Count, F
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from articles.models import (
     Article,
@@ -12,15 +13,23 @@ from articles.models import (
     Stage,
     Topic,
     Transition,
-    published_q,
 )
 
 
 def topics_with_articles():
-    """Topics that have at least one public article, with how many."""
+    """Topics that have at least one public article, with how many: counted per
+    topic in its index of publish times (no read of the articles' rows)."""
+    live = (
+        Article.objects.published()
+        .filter(topic=OuterRef("pk"))
+        .order_by()
+        .values("topic")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return (
         Topic.objects.annotate(
-            article_count=Count("articles", filter=published_q("articles__"))
+            article_count=Coalesce(Subquery(live), 0, output_field=IntegerField())
         )
         .filter(article_count__gt=0)
         .order_by("name")
