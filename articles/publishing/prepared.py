@@ -32,7 +32,8 @@ Kept in step by:
 - `manage.py prepare_articles`: existing databases, and each deploy.
 """
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 from django.db import transaction
@@ -77,96 +78,134 @@ def prepare_article(*, article: Article) -> bool:
     article that is not published, delete them. True when the change moves the
     article in other articles' related lists (published, unpublished, retitled,
     rescheduled or moved): refresh_related_around should follow."""
+    return article.pk in prepare_batch([article.pk])
+
+
+def prepare_batch(ids: list[int]) -> set[int]:
+    """prepare_article for these articles (at most BATCH) in a few queries for
+    them all: the articles with their sources and corrections, their renditions,
+    one upsert of their prepared rows, their related lists (one query per topic);
+    returns those that moved in other articles' related lists."""
     with transaction.atomic():
-        current = (
+        articles = list(
             corrections.with_corrections(
                 Article.objects.select_related("author", "topic", "reviewer")
             )
-            .filter(pk=article.pk)
-            .first()
+            .filter(pk__in=ids, status=Article.Status.PUBLISHED)
+            .prefetch_related("references")
         )
-        before = (
-            PreparedPage.objects.filter(article_id=article.pk)
-            .values_list("related_basis", flat=True)
-            .first()
+        before = dict(
+            PreparedPage.objects.filter(article_id__in=ids).values_list(
+                "article_id", "related_basis"
+            )
         )
-        if current is None or current.status != Article.Status.PUBLISHED:
-            PreparedPage.objects.filter(article_id=article.pk).delete()
-            RelatedArticle.objects.filter(article_id=article.pk).delete()
-            return before is not None
-        sources = article_sources(current)
-        cover = current.cover_image.name or ""
-        found = renditions.lookup({cover, *renditions.body_sources(current.body)})
-        basis = related_basis(current)
-        PreparedPage.objects.update_or_create(
-            article_id=current.pk,
-            defaults={
-                "body_html": body.render_body(
-                    current.body, source_count=len(sources), renditions=found
-                ),
-                "cover_html": cover_html(current, found),
-                "outline": [asdict(h) for h in table_of_contents(current.body)],
-                "first_citations": body.first_citations(current.body, len(sources)),
-                "sources": [source_dict(source) for source in sources],
-                "reading_minutes": trust.reading_minutes(current.body),
-                "json_ld": seo.dump_json_ld(seo.article_json_ld(current)),
-                "source_count": len(sources),
-                "correction_count": len(corrections.for_article(current)),
-                "site_key": site_key(),
-                "related_basis": basis,
-                "prepared_at": timezone.now(),
-            },
+        live = {article.pk for article in articles}
+        gone = [pk for pk in ids if pk not in live]
+        if gone:
+            PreparedPage.objects.filter(article_id__in=gone).delete()
+            RelatedArticle.objects.filter(article_id__in=gone).delete()
+        found = renditions.lookup(
+            name
+            for article in articles
+            for name in (
+                article.cover_image.name or "",
+                *renditions.body_sources(article.body),
+            )
         )
-        # The page around the body, as a preview works it out: from the
-        # database as it is now, never from a stored row.
-        page = ArticlePage(current, preview=True)
-        PreparedPage.objects.filter(article_id=current.pk).update(
-            head_html=render_head(page),
-            top_html=render_part("top", page),
-            bottom_html=render_part("bottom", page),
-            people_key=people_key(current),
-            card_html=render_card(current),
-            card_key=card_key(
-                author_name=current.author.name, topic_name=current.topic.name
-            ),
+        pages = [made_page(article, found) for article in articles]
+        PreparedPage.objects.bulk_create(
+            pages,
+            update_conflicts=True,
+            unique_fields=["article"],
+            update_fields=PAGE_FIELDS,
         )
-        write_related(article=current)
-    return basis != before
+        write_related_of(articles)
+    moved = {pk for pk in gone if pk in before}
+    moved.update(
+        p.article_id for p in pages if before.get(p.article_id) != p.related_basis
+    )
+    return moved
 
 
-def write_related(*, article: Article) -> bool:
-    """Store the article's related articles: ranked among all published ones,
-    scheduled included (the page shows those live), a few spare. False when the
-    stored list was that already (nothing written)."""
-    chosen = [
-        other.pk
-        for other in trust.related_articles(
-            article,
-            count=RELATED_KEPT,
-            among=Article.objects.filter(status=Article.Status.PUBLISHED),
-        )
-    ]
+# Every field of a prepared row but the article: what an upsert rewrites.
+PAGE_FIELDS = [
+    field.name
+    for field in PreparedPage._meta.concrete_fields
+    if field.name != "article"
+]
+
+
+def made_page(current: Article, found: dict) -> PreparedPage:
+    """The prepared row of a published article, with its corrections annotated
+    and sources prefetched, and the renditions its pictures show."""
+    sources = article_sources(current)
+    # The page around the body, as a preview works it out: from the article as
+    # it is now, never from a stored row.
+    page = ArticlePage(current, preview=True)
+    return PreparedPage(
+        article_id=current.pk,
+        body_html=body.render_body(
+            current.body, source_count=len(sources), renditions=found
+        ),
+        cover_html=cover_html(current, found),
+        outline=[asdict(h) for h in table_of_contents(current.body)],
+        first_citations=body.first_citations(current.body, len(sources)),
+        sources=[source_dict(source) for source in sources],
+        reading_minutes=trust.reading_minutes(current.body),
+        json_ld=seo.dump_json_ld(seo.article_json_ld(current)),
+        source_count=len(sources),
+        correction_count=len(corrections.for_article(current)),
+        site_key=site_key(),
+        related_basis=related_basis(current),
+        head_html=render_head(page),
+        top_html=render_part("top", page),
+        bottom_html=render_part("bottom", page),
+        people_key=people_key(current),
+        card_html=render_card(current),
+        card_key=card_key(
+            author_name=current.author.name, topic_name=current.topic.name
+        ),
+        prepared_at=timezone.now(),
+    )
+
+
+def write_related_of(articles: list[Article]) -> list[int]:
+    """Store these articles' related lists: ranked among all published ones,
+    scheduled included (the page shows those live), a few spare. Lists already
+    so are left alone; returns the articles whose list changed."""
+    if not articles:
+        return []
+    chosen = trust.related_ids_for(
+        articles,
+        count=RELATED_KEPT,
+        among=Article.objects.filter(status=Article.Status.PUBLISHED),
+    )
     with transaction.atomic():
         # One writer per list at a time. NO KEY UPDATE: a publish holding another
         # article's row still adds related rows pointing at this one meanwhile.
         list(
             Article.objects.select_for_update(no_key=True)
-            .filter(pk=article.pk)
+            .filter(pk__in=chosen)
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
-        stored = list(
-            RelatedArticle.objects.filter(article_id=article.pk)
-            .order_by("position")
-            .values_list("related_id", flat=True)
+        stored: dict[int, list[int]] = defaultdict(list)
+        rows = (
+            RelatedArticle.objects.filter(article_id__in=chosen)
+            .order_by("article_id", "position")
+            .values_list("article_id", "related_id")
         )
-        if stored == chosen:
-            return False
-        RelatedArticle.objects.filter(article_id=article.pk).delete()
-        RelatedArticle.objects.bulk_create(
-            RelatedArticle(article_id=article.pk, related_id=other, position=n)
-            for n, other in enumerate(chosen, start=1)
-        )
-    return True
+        for article_id, related_id in rows:
+            stored[article_id].append(related_id)
+        changed = sorted(pk for pk, ids in chosen.items() if stored[pk] != ids)
+        if changed:
+            RelatedArticle.objects.filter(article_id__in=changed).delete()
+            RelatedArticle.objects.bulk_create(
+                RelatedArticle(article_id=pk, related_id=other, position=n)
+                for pk in changed
+                for n, other in enumerate(chosen[pk], start=1)
+            )
+    return changed
 
 
 def articles_around(*, article_id: int, topic_id: int, text: str) -> set[int]:
@@ -229,9 +268,7 @@ def refresh_related_of(ids: Iterable[int]) -> list[int]:
         batch = Article.objects.filter(
             pk__in=ids[start : start + BATCH], status=Article.Status.PUBLISHED
         ).only("pk", "title", "summary", "topic_id")
-        for other in batch:
-            if write_related(article=other):
-                changed.append(other.pk)
+        changed.extend(write_related_of(list(batch)))
     return changed
 
 
@@ -242,13 +279,17 @@ def refresh_all_related() -> list[int]:
     return refresh_related_of(published_ids(Q()))
 
 
-def prepare_articles(ids: Iterable[int]) -> int:
-    """prepare_article for each of these articles; returns how many."""
-    done = 0
-    for pk in ids:
-        prepare_article(article=Article(pk=pk))
-        done += 1
-    return done
+def prepare_articles(
+    ids: Iterable[int], *, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """prepare_article for each of these articles, BATCH at a time; returns how
+    many. `progress(done, total)` is called after each batch."""
+    ids = list(ids)
+    for start in range(0, len(ids), BATCH):
+        prepare_batch(ids[start : start + BATCH])
+        if progress is not None:
+            progress(min(start + BATCH, len(ids)), len(ids))
+    return len(ids)
 
 
 def published_ids(condition: Q) -> list[int]:

@@ -100,6 +100,29 @@ def related_articles(
     return chosen + list(sharing[: count - len(chosen)])
 
 
+def related_ids_for(
+    articles: list[Article], *, count: int, among: ArticleQuerySet
+) -> dict[int, list[int]]:
+    """related_articles of many articles at once, as ids: one query per topic
+    among them (its newest count + 1: each article's list is those but itself),
+    and related_articles itself for those whose topic has too few."""
+    newest = {
+        topic_id: list(
+            among.filter(topic_id=topic_id)
+            .order_by("-published_at", "-pk")
+            .values_list("pk", flat=True)[: count + 1]
+        )
+        for topic_id in {article.topic_id for article in articles}
+    }
+    found = {}
+    for article in articles:
+        ids = [pk for pk in newest[article.topic_id] if pk != article.pk][:count]
+        if len(ids) < count:
+            ids = [a.pk for a in related_articles(article, count=count, among=among)]
+        found[article.pk] = ids
+    return found
+
+
 def latest_in_topic(article: Article) -> list[Article]:
     """The newest live articles of the article's topic: what a page without a
     stored related list shows, read through the topic and publish-time index."""
