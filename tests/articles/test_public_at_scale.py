@@ -3,9 +3,11 @@ when an article is prepared and by a daily refresh, never per request, through
 bounded index reads; deep list pages read by key; an author's reviewed articles
 capped; topics counted per topic."""
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -245,3 +247,38 @@ def test_topics_are_counted_per_topic_live_articles_only():
         ("Busy", 3),
         ("Quiet", 1),
     ]
+
+
+# prepare_articles: in batches, with progress ---------------------------------------
+
+
+def test_prepare_articles_works_in_batches_says_how_far_and_queues_the_refresh(
+    database_tasks, monkeypatch
+):
+    monkeypatch.setattr(prepared, "BATCH", 2)
+    topic = make_topic()
+    articles = newest_first(topic, 5)
+    out = io.StringIO()
+    call_command("prepare_articles", stdout=out)
+    text = out.getvalue()
+    assert "Prepared 2 of 5..." in text and "Prepared 5 of 5..." in text
+    assert "Prepared 5 article(s)" in text
+    assert PreparedPage.objects.count() == 5
+    assert related_ids(articles[-1]) == [a.pk for a in articles[:4]]
+    assert len(queued_refreshes()) == 1
+    call_command("prepare_articles", stdout=io.StringIO())
+    assert len(queued_refreshes()) == 1
+
+
+def test_preparing_a_batch_costs_the_same_queries_for_more_articles():
+    topic = make_topic()
+    newest_first(topic, prepared.RELATED_KEPT + 1)
+    ids = list(Article.objects.values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as few:
+        prepared.prepare_articles(ids)
+    newest_first(topic, 12)
+    PreparedPage.objects.all().delete()
+    ids = list(Article.objects.values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as many:
+        prepared.prepare_articles(ids)
+    assert len(many) == len(few)
