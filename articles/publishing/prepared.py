@@ -29,7 +29,12 @@ Kept in step by:
   unpublished, retitled, rescheduled or moved (refresh_related_around). Meanwhile
   the page shows only related articles that are live, so an unpublished one
   vanishes at once and the spare ones fill in;
-- `manage.py prepare_articles`: existing databases, and each deploy.
+- tasks.refresh_all_related: every related list, daily (refresh_all_related);
+- `manage.py prepare_articles`: existing databases, and each deploy, BATCH
+  articles at a time (prepare_batch).
+
+A page never ranks related articles: it reads the stored list, or, for an
+article without one, its topic's newest (ArticlePage.related).
 """
 
 from collections import defaultdict
