@@ -3,7 +3,7 @@ topic and author (the newsletter adds its archive, newsletter/web/sitemaps.py).
 Value rows only, each read through an index (core/sitemaps.py)."""
 
 from django.db.models import Exists, OuterRef
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 
 from articles.models import Article, Author, Topic
 from core.sitemaps import NamedPages, Section, path_for
@@ -32,7 +32,9 @@ class ArticleSitemap(Section):
         return (
             Article.objects.published()
             .order_by("-published_at", "-pk")
-            .values_list("slug", Coalesce("content_updated_at", "published_at"))
+            .values_list(
+                "slug", TruncDate(Coalesce("content_updated_at", "published_at"))
+            )
         )
 
 

@@ -1,6 +1,8 @@
 """/sitemap.xml's newsletter parts: the public archive and every issue in it, as
 value rows (core/sitemaps.py)."""
 
+from django.db.models.functions import TruncDate
+
 from core.sitemaps import NamedPages, Section, path_for
 from newsletter.models import Issue
 
@@ -23,7 +25,7 @@ class ArchivedIssueSitemap(Section):
         return (
             Issue.objects.archived()
             .order_by("-sent_at", "-pk")
-            .values_list("slug", "sent_at")
+            .values_list("slug", TruncDate("sent_at"))
         )
 
 
