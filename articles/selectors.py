@@ -3,7 +3,7 @@ and the sitemap): each in one place, so they ask the same thing."""
 
 from datetime import datetime
 
-from django.db.models import Count, F
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery
 
 from articles.models import (
     Article,
@@ -12,17 +12,18 @@ from articles.models import (
     Stage,
     Topic,
     Transition,
-    published_q,
 )
 
 
 def topics_with_articles():
-    """Topics that have at least one public article, with how many."""
+    """Topics that have at least one public article, with how many: counted per
+    topic in its index of publish times (no read of the articles' rows)."""
+    live = Article.objects.published().filter(topic=OuterRef("pk")).order_by()
+    count = live.values("topic").annotate(n=Count("pk")).values("n")
+    # Exists, not a filter on the count: the database would count twice.
     return (
-        Topic.objects.annotate(
-            article_count=Count("articles", filter=published_q("articles__"))
-        )
-        .filter(article_count__gt=0)
+        Topic.objects.filter(Exists(live))
+        .annotate(article_count=Subquery(count, output_field=IntegerField()))
         .order_by("name")
     )
 

@@ -42,16 +42,61 @@ def refresh_related(article_id: int, topic_id: int, text: str) -> int:
     unpublished, retitled or moved (prepared.refresh_related_around); `text` is
     its title and summary, passed in case it was deleted meanwhile."""
     ids = prepared.articles_around(article_id=article_id, topic_id=topic_id, text=text)
-    refreshed = prepared.refresh_related_of(ids)
-    if refreshed:
-        # Their pages list other related articles now.
+    changed = prepared.refresh_related_of(ids)
+    related_changed(changed, reason=f"related lists around article {article_id}")
+    return len(changed)
+
+
+def related_changed(ids: list[int], *, reason: str) -> None:
+    """The pages of these articles list other related articles now."""
+    if ids:
         invalidation.articles_changed(
             articles=Article.objects.filter(pk__in=ids).select_related(
                 "topic", "author", "reviewer"
             ),
-            reason=f"related lists around article {article_id}",
+            reason=reason,
         )
-    return refreshed
+
+
+# The daily refresh of every related list ---------------------------------------
+
+RELATED_REFRESH_EVERY = timedelta(days=1)
+
+
+@task()
+def refresh_all_related() -> int:
+    """Make every published article's related list again
+    (prepared.refresh_all_related: lists drift as articles age and scheduled
+    ones go live), then queue tomorrow's run: a chain like the search cleanup's,
+    queued again even if this run fails. Returns how many lists changed."""
+    try:
+        changed = prepared.refresh_all_related()
+        related_changed(changed, reason="the daily refresh of related lists")
+        return len(changed)
+    finally:
+        if refresh_all_related.get_backend().supports_defer:
+            queue_related_refresh(run_after=timezone.now() + RELATED_REFRESH_EVERY)
+
+
+def queued_related_refresh() -> DBTaskResult | None:
+    """The daily run waiting in the queue, if any (as queued_review_reminders)."""
+    return (
+        DBTaskResult.objects.filter(
+            task_path=refresh_all_related.module_path,
+            status=TaskResultStatus.READY,
+        )
+        .order_by("run_after")
+        .first()
+    )
+
+
+def queue_related_refresh(*, run_after: datetime | None = None) -> bool:
+    """Queue a daily run unless one is waiting already (a second chain folds into
+    the first); False when one was waiting."""
+    if queued_related_refresh() is not None:
+        return False
+    refresh_all_related.using(run_after=run_after).enqueue()
+    return True
 
 
 @task()

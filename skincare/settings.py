@@ -63,7 +63,6 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.sitemaps",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     *EDITOR_APPS,
@@ -538,6 +537,11 @@ FRONT_PROXY_REFRESH_CONCURRENCY = int(
 FRONT_PROXY_REFRESH_TIMEOUT = float(
     os.environ.get("DJANGO_FRONT_PROXY_REFRESH_TIMEOUT", "10")
 )
+
+# Addresses per sitemap file (core/sitemaps.py): /sitemap.xml is an index of
+# files of at most this many (the protocol allows 50,000); fewer keep each file
+# quick to make uncached.
+SITEMAP_PAGE_SIZE = 10_000
 
 # Readership counts (articles/readership/, docs/operations.md#readership): the
 # article page's counting script, and the flood limits on the beacons it posts.

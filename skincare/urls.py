@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
 from articles.public import SITEMAPS, robots_txt
@@ -7,8 +6,11 @@ from core.calendar.views import feed_view
 from core.health import WEB_CHECKS, HealthView
 from core.media import serve_media
 from core.pagecache import public_page
+from core.sitemaps import sitemap_file, sitemap_index
 from core.views import favicon
 from newsletter.web.sitemaps import SITEMAPS as NEWSLETTER_SITEMAPS
+
+SITEMAP_SECTIONS = {**SITEMAPS, **NEWSLETTER_SITEMAPS}
 
 admin.site.site_header = "Skincare admin"
 admin.site.site_title = "Skincare admin"
@@ -31,9 +33,15 @@ urlpatterns = [
     path("media/<path:path>", serve_media, name="media"),
     path(
         "sitemap.xml",
-        public_page(sitemap),
-        {"sitemaps": {**SITEMAPS, **NEWSLETTER_SITEMAPS}},
-        name="django.contrib.sitemaps.views.sitemap",
+        public_page(sitemap_index),
+        {"sections": SITEMAP_SECTIONS},
+        name="sitemap",
+    ),
+    path(
+        "sitemaps/<slug:section>-<int:page>.xml",
+        public_page(sitemap_file),
+        {"sections": SITEMAP_SECTIONS},
+        name="sitemap_file",
     ),
     path("robots.txt", public_page(robots_txt), name="robots_txt"),
     path("favicon.ico", favicon, name="favicon"),

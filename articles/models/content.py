@@ -372,8 +372,29 @@ class Article(models.Model):
     class Meta:
         ordering = ["-published_at", "-pk"]
         indexes = [
+            # The newest first, site-wide and a topic's, an author's and a
+            # reviewer's: lists, feeds, related lists and the sitemap walk these
+            # (the id too, so even a deep page's ids come from the index alone).
             models.Index(
-                fields=["status", "-published_at"], name="article_status_pub_idx"
+                fields=["status", "-published_at", "-id"], name="article_status_pub_idx"
+            ),
+            models.Index(
+                fields=["topic", "status", "-published_at", "-id"],
+                name="article_topic_pub_idx",
+            ),
+            models.Index(
+                fields=["author", "status", "-published_at", "-id"],
+                name="article_author_pub_idx",
+            ),
+            models.Index(
+                fields=["reviewer", "status", "-published_at", "-id"],
+                name="article_reviewer_pub_idx",
+            ),
+            # The home page's featured articles, however few among many.
+            models.Index(
+                fields=["-published_at"],
+                condition=Q(featured=True, status="published"),
+                name="article_featured_pub_idx",
             ),
         ]
         constraints = [

@@ -19,6 +19,7 @@ from django.utils import timezone
 from articles.models import Article, Author, Topic
 from articles.publishing import renditions
 from core.pagecache import content_changed
+from core.sitemaps import file_paths
 
 LIST_PAGE_SIZE = 10
 
@@ -32,13 +33,17 @@ def _pages(path: str, count: int) -> set[str]:
 def site_paths() -> set[str]:
     """Pages that show every live article: home, lists, feeds, the sitemap."""
     live = Article.objects.published().count()
-    return {
-        reverse("articles:home"),
-        reverse("articles:topics"),
-        reverse("articles:feed"),
-        reverse("articles:feed_atom"),
-        reverse("django.contrib.sitemaps.views.sitemap"),
-    } | _pages(reverse("articles:list"), live)
+    return (
+        {
+            reverse("articles:home"),
+            reverse("articles:topics"),
+            reverse("articles:feed"),
+            reverse("articles:feed_atom"),
+            reverse("sitemap"),
+        }
+        | _pages(reverse("articles:list"), live)
+        | set(file_paths("articles", live))
+    )
 
 
 def topic_paths(topic: Topic | None) -> set[str]:

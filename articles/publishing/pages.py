@@ -295,11 +295,25 @@ class ArticlePage:
 
     @cached_property
     def related(self) -> list[Article]:
-        """Live articles to read next. Prepared: the stored list, read through
-        published() so one that went off the site is never shown."""
-        if not self.prepared:
-            return trust.related_articles(self.article)
-        return listed_related(self.article.pk)
+        """Live articles to read next: the stored list (kept when the article is
+        prepared and by the daily refresh), read through published() so one
+        that went off the site is never shown, even while the rest of the row
+        no longer fits. Never ranked per request: an article without a row
+        (a preview, one not prepared yet) shows its topic's newest."""
+        if self.prepared or self.has_row:
+            return listed_related(self.article.pk)
+        return trust.latest_in_topic(self.article)
+
+    @cached_property
+    def has_row(self) -> bool:
+        """Whether the article has a prepared row, fitting or not (the detail
+        view's query brings it; a preview never uses it)."""
+        if self.preview or self.article.pk is None:
+            return False
+        try:
+            return self.article.prepared is not None
+        except ObjectDoesNotExist:
+            return False
 
 
 def listed_related(article_id: int) -> list[Article]:

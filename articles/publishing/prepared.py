@@ -29,14 +29,20 @@ Kept in step by:
   unpublished, retitled, rescheduled or moved (refresh_related_around). Meanwhile
   the page shows only related articles that are live, so an unpublished one
   vanishes at once and the spare ones fill in;
-- `manage.py prepare_articles`: existing databases, and each deploy.
+- tasks.refresh_all_related: every related list, daily (refresh_all_related);
+- `manage.py prepare_articles`: existing databases, and each deploy, BATCH
+  articles at a time (prepare_batch).
+
+A page never ranks related articles: it reads the stored list, or, for an
+article without one, its topic's newest (ArticlePage.related).
 """
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from articles.models import (
@@ -77,68 +83,105 @@ def prepare_article(*, article: Article) -> bool:
     article that is not published, delete them. True when the change moves the
     article in other articles' related lists (published, unpublished, retitled,
     rescheduled or moved): refresh_related_around should follow."""
+    return article.pk in prepare_batch([article.pk])
+
+
+def prepare_batch(ids: list[int]) -> set[int]:
+    """prepare_article for these articles (at most BATCH) in a few queries for
+    them all: the articles with their sources and corrections, their renditions,
+    one upsert of their prepared rows, their related lists (one query per topic);
+    returns those that moved in other articles' related lists."""
     with transaction.atomic():
-        current = (
+        articles = list(
             corrections.with_corrections(
                 Article.objects.select_related("author", "topic", "reviewer")
             )
-            .filter(pk=article.pk)
-            .first()
+            .filter(pk__in=ids, status=Article.Status.PUBLISHED)
+            .prefetch_related("references")
         )
-        before = (
-            PreparedPage.objects.filter(article_id=article.pk)
-            .values_list("related_basis", flat=True)
-            .first()
+        before = dict(
+            PreparedPage.objects.filter(article_id__in=ids).values_list(
+                "article_id", "related_basis"
+            )
         )
-        if current is None or current.status != Article.Status.PUBLISHED:
-            PreparedPage.objects.filter(article_id=article.pk).delete()
-            RelatedArticle.objects.filter(article_id=article.pk).delete()
-            return before is not None
-        sources = article_sources(current)
-        cover = current.cover_image.name or ""
-        found = renditions.lookup({cover, *renditions.body_sources(current.body)})
-        basis = related_basis(current)
-        PreparedPage.objects.update_or_create(
-            article_id=current.pk,
-            defaults={
-                "body_html": body.render_body(
-                    current.body, source_count=len(sources), renditions=found
-                ),
-                "cover_html": cover_html(current, found),
-                "outline": [asdict(h) for h in table_of_contents(current.body)],
-                "first_citations": body.first_citations(current.body, len(sources)),
-                "sources": [source_dict(source) for source in sources],
-                "reading_minutes": trust.reading_minutes(current.body),
-                "json_ld": seo.dump_json_ld(seo.article_json_ld(current)),
-                "source_count": len(sources),
-                "correction_count": len(corrections.for_article(current)),
-                "site_key": site_key(),
-                "related_basis": basis,
-                "prepared_at": timezone.now(),
-            },
+        live = {article.pk for article in articles}
+        gone = [pk for pk in ids if pk not in live]
+        if gone:
+            PreparedPage.objects.filter(article_id__in=gone).delete()
+            RelatedArticle.objects.filter(article_id__in=gone).delete()
+        found = renditions.lookup(
+            name
+            for article in articles
+            for name in (
+                article.cover_image.name or "",
+                *renditions.body_sources(article.body),
+            )
         )
-        # The page around the body, as a preview works it out: from the
-        # database as it is now, never from a stored row.
-        page = ArticlePage(current, preview=True)
-        PreparedPage.objects.filter(article_id=current.pk).update(
-            head_html=render_head(page),
-            top_html=render_part("top", page),
-            bottom_html=render_part("bottom", page),
-            people_key=people_key(current),
-            card_html=render_card(current),
-            card_key=card_key(
-                author_name=current.author.name, topic_name=current.topic.name
-            ),
+        pages = [made_page(article, found) for article in articles]
+        PreparedPage.objects.bulk_create(
+            pages,
+            update_conflicts=True,
+            unique_fields=["article"],
+            update_fields=PAGE_FIELDS,
         )
-        write_related(article=current)
-    return basis != before
+        write_related_of(articles)
+    moved = {pk for pk in gone if pk in before}
+    moved.update(
+        p.article_id for p in pages if before.get(p.article_id) != p.related_basis
+    )
+    return moved
 
 
-def write_related(*, article: Article) -> None:
-    """Store the article's related articles: ranked among all published ones,
-    scheduled included (the page shows those live), a few spare."""
-    chosen = trust.related_articles(
-        article,
+# Every field of a prepared row but the article: what an upsert rewrites.
+PAGE_FIELDS = [
+    field.name
+    for field in PreparedPage._meta.concrete_fields
+    if field.name != "article"
+]
+
+
+def made_page(current: Article, found: dict) -> PreparedPage:
+    """The prepared row of a published article, with its corrections annotated
+    and sources prefetched, and the renditions its pictures show."""
+    sources = article_sources(current)
+    # The page around the body, as a preview works it out: from the article as
+    # it is now, never from a stored row.
+    page = ArticlePage(current, preview=True)
+    return PreparedPage(
+        article_id=current.pk,
+        body_html=body.render_body(
+            current.body, source_count=len(sources), renditions=found
+        ),
+        cover_html=cover_html(current, found),
+        outline=[asdict(h) for h in table_of_contents(current.body)],
+        first_citations=body.first_citations(current.body, len(sources)),
+        sources=[source_dict(source) for source in sources],
+        reading_minutes=trust.reading_minutes(current.body),
+        json_ld=seo.dump_json_ld(seo.article_json_ld(current)),
+        source_count=len(sources),
+        correction_count=len(corrections.for_article(current)),
+        site_key=site_key(),
+        related_basis=related_basis(current),
+        head_html=render_head(page),
+        top_html=render_part("top", page),
+        bottom_html=render_part("bottom", page),
+        people_key=people_key(current),
+        card_html=render_card(current),
+        card_key=card_key(
+            author_name=current.author.name, topic_name=current.topic.name
+        ),
+        prepared_at=timezone.now(),
+    )
+
+
+def write_related_of(articles: list[Article]) -> list[int]:
+    """Store these articles' related lists: ranked among all published ones,
+    scheduled included (the page shows those live), a few spare. Lists already
+    so are left alone; returns the articles whose list changed."""
+    if not articles:
+        return []
+    chosen = trust.related_ids_for(
+        articles,
         count=RELATED_KEPT,
         among=Article.objects.filter(status=Article.Status.PUBLISHED),
     )
@@ -147,34 +190,62 @@ def write_related(*, article: Article) -> None:
         # article's row still adds related rows pointing at this one meanwhile.
         list(
             Article.objects.select_for_update(no_key=True)
-            .filter(pk=article.pk)
+            .filter(pk__in=chosen)
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
-        RelatedArticle.objects.filter(article_id=article.pk).delete()
-        RelatedArticle.objects.bulk_create(
-            RelatedArticle(article_id=article.pk, related=other, position=n)
-            for n, other in enumerate(chosen, start=1)
+        stored: dict[int, list[int]] = defaultdict(list)
+        rows = (
+            RelatedArticle.objects.filter(article_id__in=chosen)
+            .order_by("article_id", "position")
+            .values_list("article_id", "related_id")
         )
+        for article_id, related_id in rows:
+            stored[article_id].append(related_id)
+        changed = sorted(pk for pk, ids in chosen.items() if stored[pk] != ids)
+        if changed:
+            RelatedArticle.objects.filter(article_id__in=changed).delete()
+            RelatedArticle.objects.bulk_create(
+                RelatedArticle(article_id=pk, related_id=other, position=n)
+                for pk in changed
+                for n, other in enumerate(chosen[pk], start=1)
+            )
+    return changed
 
 
 def articles_around(*, article_id: int, topic_id: int, text: str) -> set[int]:
     """The published articles whose related list may change with this article
-    (its topic and its title and summary as `text`): those listing it now, those
-    in its topic, and those whose significant words its text contains (a
+    (its topic and its title and summary as `text`), as trust.related_articles
+    ranks: those listing it now; its topic's, when it is among the topic's newest
+    (their lists are those); and those whose list is filled with shared words
+    (topics with too few articles) whose significant words its text contains (a
     substring match, as the ranking's icontains; case-folded a little more
-    generously, so never fewer)."""
-    lowered = text.lower()
+    generously, so never fewer). Index reads only: never every article."""
     found = set(
         RelatedArticle.objects.filter(related_id=article_id).values_list(
             "article_id", flat=True
         )
     )
-    rows = (
-        Article.objects.filter(status=Article.Status.PUBLISHED)
-        .exclude(pk=article_id)
-        .values_list("pk", "topic_id", "title", "summary")
+    published = Article.objects.filter(status=Article.Status.PUBLISHED)
+    in_topic = published.filter(topic_id=topic_id)
+    newest = list(
+        in_topic.order_by("-published_at", "-pk").values_list("pk", flat=True)[
+            : RELATED_KEPT + 1
+        ]
     )
-    for pk, topic, title, summary in rows.iterator(chunk_size=BATCH):
+    if article_id in newest:
+        found.update(in_topic.values_list("pk", flat=True))
+    small_topics = (
+        published.values("topic_id")
+        .annotate(articles=Count("pk"))
+        .filter(articles__lte=RELATED_KEPT)
+        .values("topic_id")
+    )
+    lowered = text.lower()
+    rows = published.filter(topic_id__in=small_topics).values_list(
+        "pk", "topic_id", "title", "summary"
+    )
+    for pk, topic, title, summary in rows:
         if topic == topic_id or any(
             term in lowered for term in trust.related_terms(title, summary)
         ):
@@ -184,33 +255,46 @@ def articles_around(*, article_id: int, topic_id: int, text: str) -> set[int]:
 
 
 def refresh_related_around(*, article_id: int, topic_id: int, text: str) -> int:
-    """Make again the related lists articles_around names; returns how many."""
-    return refresh_related_of(
-        articles_around(article_id=article_id, topic_id=topic_id, text=text)
+    """Make again the related lists articles_around names; returns how many
+    changed."""
+    return len(
+        refresh_related_of(
+            articles_around(article_id=article_id, topic_id=topic_id, text=text)
+        )
     )
 
 
-def refresh_related_of(ids: Iterable[int]) -> int:
-    """Make again the related lists of these articles (the published ones)."""
+def refresh_related_of(ids: Iterable[int]) -> list[int]:
+    """Make again the related lists of these articles (the published ones);
+    returns those whose list changed."""
     ids = sorted(ids)
-    done = 0
+    changed = []
     for start in range(0, len(ids), BATCH):
         batch = Article.objects.filter(
             pk__in=ids[start : start + BATCH], status=Article.Status.PUBLISHED
         ).only("pk", "title", "summary", "topic_id")
-        for other in batch:
-            write_related(article=other)
-            done += 1
-    return done
+        changed.extend(write_related_of(list(batch)))
+    return changed
 
 
-def prepare_articles(ids: Iterable[int]) -> int:
-    """prepare_article for each of these articles; returns how many."""
-    done = 0
-    for pk in ids:
-        prepare_article(article=Article(pk=pk))
-        done += 1
-    return done
+def refresh_all_related() -> list[int]:
+    """Make again the related list of every published article (the daily
+    refresh: lists drift as articles age out of the shared-words window or are
+    scheduled in); returns those whose list changed."""
+    return refresh_related_of(published_ids(Q()))
+
+
+def prepare_articles(
+    ids: Iterable[int], *, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """prepare_article for each of these articles, BATCH at a time; returns how
+    many. `progress(done, total)` is called after each batch."""
+    ids = list(ids)
+    for start in range(0, len(ids), BATCH):
+        prepare_batch(ids[start : start + BATCH])
+        if progress is not None:
+            progress(min(start + BATCH, len(ids)), len(ids))
+    return len(ids)
 
 
 def published_ids(condition: Q) -> list[int]:

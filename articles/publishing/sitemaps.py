@@ -1,56 +1,77 @@
-"""/sitemap.xml's articles part: the home and list pages, and every live article,
-topic and author (the newsletter adds its archive, newsletter/web/sitemaps.py)."""
+"""/sitemap.xml's articles parts: the home and list pages, and every live article,
+topic and author (the newsletter adds its archive, newsletter/web/sitemaps.py).
+Value rows only, each read through an index (core/sitemaps.py)."""
 
 from django.db.models import Exists, OuterRef
-from django.urls import reverse
+from django.db.models.functions import Coalesce, TruncDate
 
-from articles.models import Article, Author
-from articles.selectors import topics_with_articles
-from core.sitemaps import SiteURLSitemap
+from articles.models import Article, Author, Topic
+from core.sitemaps import NamedPages, Section, path_for
 
 
-class StaticPagesSitemap(SiteURLSitemap):
+class StaticPagesSitemap(NamedPages):
     changefreq = "daily"
-
-    def items(self) -> list[str]:
-        return [
-            "articles:home",
-            "articles:list",
-            "articles:topics",
-            "articles:editorial_policy",
-        ]
-
-    def location(self, item: str) -> str:
-        return reverse(item)
+    names = (
+        "articles:home",
+        "articles:list",
+        "articles:topics",
+        "articles:editorial_policy",
+    )
 
 
-class ArticleSitemap(SiteURLSitemap):
+class ArticleSitemap(Section):
     changefreq = "weekly"
 
-    def items(self):
+    def __init__(self):
+        self._path = path_for("articles:detail")
+
+    def location(self, key: str) -> str:
+        return self._path(key)
+
+    def rows(self):
         return (
             Article.objects.published()
-            .only("slug", "published_at", "content_updated_at")
             .order_by("-published_at", "-pk")
+            .values_list(
+                "slug", TruncDate(Coalesce("content_updated_at", "published_at"))
+            )
         )
 
-    def lastmod(self, article: Article):
-        return article.content_updated_at or article.published_at
 
-
-class TopicSitemap(SiteURLSitemap):
+class TopicSitemap(Section):
     changefreq = "weekly"
 
-    def items(self):
-        return topics_with_articles()
+    def __init__(self):
+        self._path = path_for("articles:topic")
+
+    def location(self, key: str) -> str:
+        return self._path(key)
+
+    def rows(self):
+        live = Article.objects.published().filter(topic=OuterRef("pk"))
+        return (
+            Topic.objects.filter(Exists(live))
+            .order_by("name", "pk")
+            .values_list("slug")
+        )
 
 
-class AuthorSitemap(SiteURLSitemap):
+class AuthorSitemap(Section):
     changefreq = "monthly"
 
-    def items(self):
+    def __init__(self):
+        self._path = path_for("articles:author")
+
+    def location(self, key: str) -> str:
+        return self._path(key)
+
+    def rows(self):
         live = Article.objects.published().filter(author=OuterRef("pk"))
-        return Author.objects.filter(Exists(live)).order_by("name", "pk")
+        return (
+            Author.objects.filter(Exists(live))
+            .order_by("name", "pk")
+            .values_list("slug")
+        )
 
 
 SITEMAPS = {

@@ -4,7 +4,7 @@ import math
 import re
 from urllib.parse import quote, urlsplit
 
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Q, Value, When
 
 from articles.models import Article, ArticleQuerySet
 from articles.publishing.body import plain_text
@@ -13,6 +13,9 @@ WORDS_PER_MINUTE = 200
 RELATED_COUNT = 3
 # Enough words to find related articles, few enough to keep the query small.
 MAX_TERMS = 12
+# The newest articles the shared-words ranking reads: a bounded walk of the
+# publish-time index, so ranking costs the same at 20,000 articles as at 2,000.
+RELATED_WINDOW = 2000
 WORD = re.compile(r"\w+")
 STOPWORDS = frozenset({
     "about", "above", "after", "again", "against", "also", "among", "because",
@@ -53,10 +56,23 @@ def related_articles(
     count: int = RELATED_COUNT,
     among: ArticleQuerySet | None = None,
 ) -> list[Article]:
-    """Articles to read next, in one query: the same topic first (newest first),
-    then those sharing the most significant words in title and summary. `among`:
-    the articles to choose from, the live ones unless given."""
+    """Articles to read next: the same topic first, newest first; then, to fill
+    the list, those among the newest RELATED_WINDOW of other topics sharing the
+    most significant words in title and summary. `among`: the articles to choose
+    from, the live ones unless given. Two queries at most, each a bounded walk
+    of an index (topic and publish time; publish time), whatever the archive's
+    size: run when an article is prepared and by the daily refresh, never by a
+    page (articles/publishing/prepared.py)."""
+    pool = Article.objects.published() if among is None else among
+    chosen = list(
+        pool.for_listing()
+        .filter(topic_id=article.topic_id)
+        .exclude(pk=article.pk)
+        .order_by("-published_at", "-pk")[:count]
+    )
     terms = related_terms(article.title, article.summary)
+    if len(chosen) >= count or not terms:
+        return chosen
     shared = sum(
         (
             Case(
@@ -68,27 +84,55 @@ def related_articles(
         ),
         Value(0, output_field=IntegerField()),
     )
-    same_topic = Case(
-        When(topic_id=article.topic_id, then=Value(1)),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    candidates = (
-        (Article.objects.published() if among is None else among)
-        .for_listing()
+    newest = (
+        pool.exclude(topic_id=article.topic_id)
         .exclude(pk=article.pk)
-        .annotate(same_topic=same_topic, shared=shared)
-        .filter(Q(same_topic=1) | Q(shared__gt=0))
-        .annotate(
-            term_rank=Case(
-                When(same_topic=1, then=Value(0)),
-                default=F("shared"),
-                output_field=IntegerField(),
-            )
-        )
-        .order_by("-same_topic", "-term_rank", "-published_at", "-pk")
+        .order_by("-published_at", "-pk")
+        .values("pk")[:RELATED_WINDOW]
     )
-    return list(candidates[:count])
+    sharing = (
+        pool.for_listing()
+        .filter(pk__in=newest)
+        .annotate(shared=shared)
+        .filter(shared__gt=0)
+        .order_by("-shared", "-published_at", "-pk")
+    )
+    return chosen + list(sharing[: count - len(chosen)])
+
+
+def related_ids_for(
+    articles: list[Article], *, count: int, among: ArticleQuerySet
+) -> dict[int, list[int]]:
+    """related_articles of many articles at once, as ids: one query per topic
+    among them (its newest count + 1: each article's list is those but itself),
+    and related_articles itself for those whose topic has too few."""
+    newest = {
+        topic_id: list(
+            among.filter(topic_id=topic_id)
+            .order_by("-published_at", "-pk")
+            .values_list("pk", flat=True)[: count + 1]
+        )
+        for topic_id in {article.topic_id for article in articles}
+    }
+    found = {}
+    for article in articles:
+        ids = [pk for pk in newest[article.topic_id] if pk != article.pk][:count]
+        if len(ids) < count:
+            ids = [a.pk for a in related_articles(article, count=count, among=among)]
+        found[article.pk] = ids
+    return found
+
+
+def latest_in_topic(article: Article) -> list[Article]:
+    """The newest live articles of the article's topic: what a page without a
+    stored related list shows, read through the topic and publish-time index."""
+    return list(
+        Article.objects.published()
+        .for_listing()
+        .filter(topic_id=article.topic_id)
+        .exclude(pk=article.pk)
+        .order_by("-published_at", "-pk")[:RELATED_COUNT]
+    )
 
 
 def web_url(url: str) -> str:

@@ -12,6 +12,7 @@ from articles.publishing import corrections
 from articles.publishing.pages import ArticlePage
 from articles.publishing.stored import stored_page
 from articles.selectors import editorial_policy, home_page, topics_with_articles
+from articles.web.paging import KeyedPaginator
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
@@ -36,6 +37,7 @@ class HomeView(TemplateView):
 class ArticleListView(ListView):
     template_name = "articles/article_list.html"
     paginate_by = PAGE_SIZE
+    paginator_class = KeyedPaginator
 
     def get_queryset(self):
         return Article.objects.published().for_listing()
@@ -90,6 +92,7 @@ class ArticleDetailView(DetailView):
 class TopicDetailView(ListView):
     template_name = "articles/topic_detail.html"
     paginate_by = PAGE_SIZE
+    paginator_class = KeyedPaginator
 
     def get_queryset(self):
         self.topic = get_object_or_404(Topic, slug=self.kwargs["slug"])

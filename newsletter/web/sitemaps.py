@@ -1,31 +1,32 @@
-"""/sitemap.xml's newsletter part: the public archive and every issue in it."""
+"""/sitemap.xml's newsletter parts: the public archive and every issue in it, as
+value rows (core/sitemaps.py)."""
 
-from django.urls import reverse
+from django.db.models.functions import TruncDate
 
-from core.sitemaps import SiteURLSitemap
+from core.sitemaps import NamedPages, Section, path_for
 from newsletter.models import Issue
 
 
-class ArchivePageSitemap(SiteURLSitemap):
+class ArchivePageSitemap(NamedPages):
     changefreq = "weekly"
-
-    def items(self) -> list[str]:
-        return ["newsletter:archive"]
-
-    def location(self, item: str) -> str:
-        return reverse(item)
+    names = ("newsletter:archive",)
 
 
-class ArchivedIssueSitemap(SiteURLSitemap):
+class ArchivedIssueSitemap(Section):
     changefreq = "yearly"
 
-    def items(self):
-        return (
-            Issue.objects.archived().only("slug", "sent_at").order_by("-sent_at", "-pk")
-        )
+    def __init__(self):
+        self._path = path_for("newsletter:archive_detail")
 
-    def lastmod(self, issue: Issue):
-        return issue.sent_at
+    def location(self, key: str) -> str:
+        return self._path(key)
+
+    def rows(self):
+        return (
+            Issue.objects.archived()
+            .order_by("-sent_at", "-pk")
+            .values_list("slug", TruncDate("sent_at"))
+        )
 
 
 SITEMAPS = {"newsletter": ArchivePageSitemap, "issues": ArchivedIssueSitemap}

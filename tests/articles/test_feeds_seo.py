@@ -234,14 +234,35 @@ def test_feeds_run_a_constant_number_of_queries(client, name):
 # Sitemap and robots.txt ---------------------------------------------------------------
 
 
-def sitemap_entries(client) -> dict[str, str | None]:
+def sitemap_files(client) -> list[str]:
+    """The files /sitemap.xml names, as site-relative addresses."""
     response = client.get("/sitemap.xml")
     assert response.status_code == 200
+    assert response["Content-Type"] == "application/xml"
     root = ET.fromstring(response.content)
+    assert root.tag == f"{SITEMAP}sitemapindex"
+    locations = [s.findtext(f"{SITEMAP}loc") for s in root.findall(f"{SITEMAP}sitemap")]
+    assert all(loc.startswith(f"{SITE}/sitemaps/") for loc in locations)
+    return [loc.removeprefix(SITE) for loc in locations]
+
+
+def sitemap_file_entries(client, path: str) -> dict[str, str | None]:
+    response = client.get(path)
+    assert response.status_code == 200
+    root = ET.fromstring(response.content)
+    assert root.tag == f"{SITEMAP}urlset"
     return {
         url.findtext(f"{SITEMAP}loc"): url.findtext(f"{SITEMAP}lastmod")
         for url in root.findall(f"{SITEMAP}url")
     }
+
+
+def sitemap_entries(client) -> dict[str, str | None]:
+    """Every address in the sitemap: its index's files read in turn."""
+    entries = {}
+    for path in sitemap_files(client):
+        entries.update(sitemap_file_entries(client, path))
+    return entries
 
 
 def test_sitemap_lists_live_content_only_with_lastmod(client):
@@ -276,6 +297,36 @@ def test_sitemap_runs_a_constant_number_of_queries(client):
     for _ in range(15):
         make_article()
     assert count_queries(lambda: sitemap_entries(client)) == few
+
+
+def test_sitemap_index_splits_articles_into_files_of_at_most_the_page_size(
+    client, settings, django_assert_max_num_queries
+):
+    settings.SITEMAP_PAGE_SIZE = 3
+    now = timezone.now()
+    articles = [make_article(published_at=now - timedelta(hours=n)) for n in range(7)]
+    # The page version, and a count per section with rows in the database:
+    # articles, topics, authors, archived issues.
+    with django_assert_max_num_queries(5):
+        files = sitemap_files(client)
+    article_files = [f for f in files if f.startswith("/sitemaps/articles-")]
+    assert article_files == [
+        "/sitemaps/articles-1.xml",
+        "/sitemaps/articles-2.xml",
+        "/sitemaps/articles-3.xml",
+    ]
+    listed = []
+    for path in files:
+        # The page version and the file's one query.
+        with django_assert_max_num_queries(2):
+            entries = sitemap_file_entries(client, path)
+        assert 1 <= len(entries) <= 3, path
+        if path in article_files:
+            listed.extend(entries)
+    # Newest first, each article once, across the files.
+    assert listed == [f"{SITE}{a.get_absolute_url()}" for a in articles]
+    assert client.get("/sitemaps/articles-4.xml").status_code == 404
+    assert client.get("/sitemaps/nothing-1.xml").status_code == 404
 
 
 def test_robots_txt_allows_all_but_private_paths_and_names_the_sitemap(client):

@@ -124,6 +124,7 @@ def test_public_pages_carry_validators_and_cdn_headers_and_no_cookie(visitor):
         article.author.get_absolute_url(),
         reverse("articles:feed"),
         "/sitemap.xml",
+        "/sitemaps/articles-1.xml",
         reverse("newsletter:archive"),
         reverse("newsletter:subscribe"),
     ):
@@ -354,13 +355,13 @@ def test_publishing_shows_the_article_everywhere_at_once(visitor, editor):
         reverse("articles:list"),
         topic.get_absolute_url(),
     ]
-    for url in [*pages, reverse("articles:feed"), "/sitemap.xml"]:
+    for url in [*pages, reverse("articles:feed"), "/sitemaps/articles-1.xml"]:
         visitor.get(url)
     article = new_publishable(editor, title="Fresh from the press", topic=topic)
     workflow.publish(article=article, user=editor)
     for url in [*pages, reverse("articles:feed")]:
         assert "Fresh from the press" in visitor.get(url).text, url
-    assert article.get_absolute_url() in visitor.get("/sitemap.xml").text
+    assert article.get_absolute_url() in visitor.get("/sitemaps/articles-1.xml").text
     assert visitor.get(article.get_absolute_url()).status_code == 200
 
 
@@ -541,6 +542,7 @@ def test_the_purge_hook_gets_the_changed_pages_after_the_commit(
         "https://skin.example/topics/acne/feed/",
         "https://skin.example/feed/",
         "https://skin.example/sitemap.xml",
+        "https://skin.example/sitemaps/articles-1.xml",
         f"https://skin.example{article.author.get_absolute_url()}",
     } <= urls
 
