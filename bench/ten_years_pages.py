@@ -286,6 +286,13 @@ def public_pages(rows: Rows) -> tuple[list[Page], list[str]]:
             "admin/"
         ):
             continue
+        sitemaps = pattern.default_args.get("sitemaps") or {}
+        if _params(pattern) == ["section"] and sitemaps:
+            # A sitemap index's files: each section's first page.
+            for section in sitemaps:
+                url = reverse(name, kwargs={"section": section})
+                pages.append(Page(f"public {name} {section}", url, False))
+            continue
         if _params(pattern) and name not in arguments:
             skipped.append(f"public {name}: needs {', '.join(_params(pattern))}")
             continue
@@ -323,6 +330,12 @@ def time_pages(
         with CaptureQueriesContext(connection) as captured:
             response = client.get(page.url)
         page.status, page.queries = response.status_code, len(captured)
+        if page.status == 302 and page.name.endswith(" list"):
+            # A one-row list (the source check, the home page) opens its row.
+            page.url = response["Location"]
+            with CaptureQueriesContext(connection) as captured:
+                response = client.get(page.url)
+            page.status, page.queries = response.status_code, len(captured)
         if page.status in NOT_A_PAGE:
             continue
         for _ in range(runs):
