@@ -25,14 +25,17 @@ Usage:
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
       .venv/bin/python bench/ten_years.py [--scale 1.0] [--big-issue]
       [--prepare 200] [--runs 5] [--keep | --reuse] [--json FILE] [--check]
-      [--retention] [--only TEXT]
+      [--retention] [--only TEXT] [--explain]
   .venv/bin/python bench/ten_years.py --sqlite [--scale 0.1]
---check exits 1 when a page misses its goal. --retention runs `manage.py
+--check exits 1 when a page misses its goal; --explain prints EXPLAIN ANALYZE of
+the slowest query of each page over its goal (PostgreSQL); --only times the pages
+whose name holds TEXT. --retention runs `manage.py
 apply_retention` when the project has it and reports the sizes after.
 """
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -40,6 +43,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from common import report, throwaway_postgres
 
@@ -198,6 +202,9 @@ def time_everything(args, big_issue_id: int | None) -> list:
     from tests.conftest import VerifiedClient
 
     setup_test_environment()
+    # A GET answered 405 or 403 is left out of the table, not worth a warning.
+    logging.getLogger("django.request").setLevel(logging.ERROR)
+    logging.getLogger("axes").setLevel(logging.WARNING)
     # The test environment wraps template rendering to keep each template's
     # context for the test client: a cost no real request pays.
     Template._render = _TestState.saved_data.template_render
@@ -228,6 +235,16 @@ def time_everything(args, big_issue_id: int | None) -> list:
         report(f"not timed: {line}")
     slow = [p for p in timed if not p.ok]
     report(f"{len(timed) - len(slow)} of {len(timed)} pages within goal")
+    if args.explain:
+        for page in slow:
+            report()
+            report(
+                f"{page.name}: slowest query {page.slowest_ms:,.0f} ms of "
+                f"{page.queries}:"
+            )
+            report(page.slowest_sql[:2000])
+            for line in pages_module.explain(page):
+                report(f"  {line}")
     return timed
 
 
@@ -244,6 +261,7 @@ def main() -> None:
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--retention", action="store_true")
     parser.add_argument("--only", default="")
+    parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
     if args.scale is None:
         args.scale = 0.1 if args.sqlite else 1.0
@@ -253,8 +271,6 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="skincare-ten-years-"))
     drop = None
     if server and args.reuse:
-        from urllib.parse import urlsplit, urlunsplit
-
         url = urlunsplit(urlsplit(server)._replace(path=f"/{DATABASE_NAME}"))
     elif server:
         url, drop = throwaway_postgres(server, DATABASE_NAME)

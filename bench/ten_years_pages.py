@@ -79,6 +79,9 @@ class Page:
     status: int = 0
     queries: int = 0
     times_ms: list[float] = field(default_factory=list)
+    # The warm-up's slowest query and its milliseconds, for EXPLAIN.
+    slowest_sql: str = ""
+    slowest_ms: float = 0.0
 
     @property
     def goal_ms(self) -> float:
@@ -112,6 +115,7 @@ class Rows:
     """The real rows whose pages are timed."""
 
     article: Article | None
+    unprepared: Article | None
     issue: Issue | None
     big_issue: Issue | None
     subscriber: Subscriber | None
@@ -121,11 +125,18 @@ class Rows:
 
     @classmethod
     def pick(cls, big_issue_id: int | None = None) -> "Rows":
-        """A live article with sources and a correction if one has, the latest
-        sent issue but the big one, a confirmed and a pending subscriber, the
-        topic and author with the most articles."""
-        live = Article.objects.filter(stage="live").order_by("pk")
-        article = live.filter(corrections__isnull=False).first() or live.first()
+        """The newest prepared live article (one with a correction if any is)
+        and the newest live one not prepared, the latest sent issue but the big
+        one, a confirmed and a pending subscriber, the first topic and author
+        (each with a 24th and a 60th of the articles)."""
+        live = Article.objects.filter(stage="live").order_by("-published_at")
+        prepared = live.filter(prepared__isnull=False)
+        article = (
+            prepared.filter(corrections__isnull=False).first()
+            or prepared.first()
+            or live.first()
+        )
+        unprepared = live.filter(prepared__isnull=True).first()
         sent = Issue.objects.filter(status=Issue.Status.SENT).order_by("-pk")
         if big_issue_id is None:
             # Kept from an earlier load: the big issue is the one sent to far
@@ -140,6 +151,7 @@ class Rows:
         big = sent.filter(pk=big_issue_id).first() if big_issue_id else None
         return cls(
             article=article,
+            unprepared=unprepared,
             issue=sent.exclude(pk=big_issue_id).first()
             if big_issue_id
             else sent.first(),
@@ -336,6 +348,12 @@ def time_pages(
             with CaptureQueriesContext(connection) as captured:
                 response = client.get(page.url)
             page.status, page.queries = response.status_code, len(captured)
+        slowest = max(
+            captured.captured_queries, key=lambda q: float(q["time"]), default=None
+        )
+        if slowest is not None:
+            page.slowest_sql = slowest["sql"]
+            page.slowest_ms = float(slowest["time"]) * 1000
         if page.status in NOT_A_PAGE:
             continue
         for _ in range(runs):
@@ -349,6 +367,18 @@ def time_pages(
             + ("" if page.status == 200 else f" (HTTP {page.status})")
         )
     return [page for page in pages if page.status not in NOT_A_PAGE]
+
+
+def explain(page: Page) -> list[str]:
+    """EXPLAIN ANALYZE of the page's slowest query (PostgreSQL, a SELECT)."""
+    sql = page.slowest_sql
+    if connection.vendor != "postgresql" or not sql.lstrip().upper().startswith(
+        "SELECT"
+    ):
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def table(pages: list[Page]) -> list[str]:
