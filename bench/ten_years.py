@@ -29,7 +29,7 @@ Usage:
   .venv/bin/python bench/ten_years.py --sqlite [--scale 0.1]
 --check exits 1 when a page misses its goal; --explain prints EXPLAIN ANALYZE of
 the slowest query of each page over its goal (PostgreSQL); --only times the pages
-whose name holds TEXT. --retention runs `manage.py
+whose name holds TEXT (or one of TEXT|TEXT...). --retention runs `manage.py
 apply_retention` when the project has it and reports the sizes after.
 """
 
@@ -215,12 +215,12 @@ def time_everything(args, big_issue_id: int | None) -> list:
     staff = VerifiedClient()
     staff.force_login(superuser)
     rows = pages_module.Rows.pick(big_issue_id)
-    admin_pages, admin_skipped = pages_module.admin_pages(rows, staff)
+    admin_pages, admin_skipped = pages_module.admin_pages(rows, staff, args.only)
     public_pages, public_skipped = pages_module.public_pages(rows)
     pages = [
         page
         for page in admin_pages + public_pages
-        if not args.only or args.only in page.name
+        if pages_module.wanted(page.name, args.only)
     ]
     report(f"timing {len(pages)} pages, {args.runs} runs each after a warm-up")
     timed = pages_module.time_pages(pages, staff, Client(), args.runs, say=report)

@@ -458,7 +458,9 @@ def issues(sizes: Sizes, start: float, made: dict) -> None:
             else f"{subscriber} + {nth}"
         )
         # Sent over the issue's hour, one every 50 ms.
-        moment = f"{start} + (({issue}) - {first} + 1) * {SPAN}.0 / {count} + {nth} / 20"
+        moment = (
+            f"{start} + (({issue}) - {first} + 1) * {SPAN}.0 / {count} + {nth} / 20"
+        )
         insert_select(
             Delivery,
             {

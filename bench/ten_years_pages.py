@@ -193,6 +193,12 @@ def _fill(pattern: URLPattern, row) -> dict | None:
     return kwargs
 
 
+def wanted(name: str, only: str) -> bool:
+    """Whether a page is named by `only`: texts split by "|", any one in the
+    name (empty: every page)."""
+    return not only or any(text in name for text in only.split("|"))
+
+
 def _url(name: str, *args) -> str | None:
     """The URL of a view the admin may not have (a list with no add page)."""
     try:
@@ -201,8 +207,11 @@ def _url(name: str, *args) -> str | None:
         return None
 
 
-def admin_pages(rows: Rows, client: Client) -> tuple[list[Page], list[str]]:
-    """Every admin page, and what could not be timed (and why)."""
+def admin_pages(
+    rows: Rows, client: Client, only: str = ""
+) -> tuple[list[Page], list[str]]:
+    """Every admin page, and what could not be timed (and why); a list is
+    opened for its filter links only when its filtered page is named `only`."""
     pages, skipped = [], []
     pages.append(Page("admin dashboard", reverse("admin:index"), True))
     for name in ("calendar:calendar", "calendar:feed_settings", "staff:factors"):
@@ -216,7 +225,7 @@ def admin_pages(rows: Rows, client: Client) -> tuple[list[Page], list[str]]:
         if model_admin.search_fields:
             term = SEARCH_TERMS.get(model, "skin")
             pages.append(Page(f"{label} list searched", f"{changelist}?q={term}", True))
-        if model_admin.list_filter:
+        if model_admin.list_filter and wanted(f"{label} list filtered", only):
             html = client.get(changelist).content.decode(errors="replace")
             side = html.partition('id="changelist-filter"')[2]
             link = next((m for m in FILTER_LINK.findall(side) if "=" in m), None)
