@@ -323,6 +323,9 @@ def public_pages(rows: Rows) -> tuple[list[Page], list[str]]:
             skipped.append(f"public {name}: no row to show")
             continue
         pages.append(Page(f"public {name}", url, False))
+    if rows.unprepared is not None:
+        url = reverse("articles:detail", kwargs={"slug": rows.unprepared.slug})
+        pages.append(Page("public articles:detail (not prepared)", url, False))
     pages += [
         Page(
             "public search (one word)", reverse("articles:search") + "?q=retinol", False
