@@ -250,22 +250,25 @@ def time_everything(args, big_issue_id: int | None) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=None)
-    parser.add_argument("--big-issue", action="store_true")
-    parser.add_argument("--sqlite", action="store_true")
-    parser.add_argument("--prepare", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--reuse", action="store_true")
-    parser.add_argument("--json", type=Path)
-    parser.add_argument("--check", action="store_true")
-    parser.add_argument("--retention", action="store_true")
-    parser.add_argument("--only", default="")
-    parser.add_argument("--explain", action="store_true")
+    argument = parser.add_argument
+    argument("--scale", type=float, help="every count times this (1.0; 0.1 on SQLite)")
+    argument("--big-issue", action="store_true", help="one more issue, to 850,000")
+    argument("--sqlite", action="store_true", help="a temporary SQLite file")
+    argument("--prepare", type=int, default=200, help="newest live articles prepared")
+    argument("--runs", type=int, default=5, help="timed requests a page")
+    argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    argument("--reuse", action="store_true", help="time the one kept, not loading")
+    argument("--json", type=Path, help="write the figures to this file")
+    argument("--check", action="store_true", help="exit 1 when a page misses its goal")
+    argument("--retention", action="store_true", help="apply_retention, sizes after")
+    argument("--only", default="", help="pages whose name holds TEXT (or TEXT|TEXT)")
+    argument("--explain", action="store_true", help="EXPLAIN the slow pages' slowest")
     args = parser.parse_args()
     if args.scale is None:
         args.scale = 0.1 if args.sqlite else 1.0
     server = "" if args.sqlite else os.environ.get("DATABASE_URL", "")
+    if args.sqlite and (args.reuse or args.keep):
+        raise SystemExit("--keep and --reuse are for PostgreSQL.")
     if not args.sqlite and not server.startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server, or use --sqlite.")
     workdir = Path(tempfile.mkdtemp(prefix="skincare-ten-years-"))
