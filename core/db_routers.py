@@ -132,8 +132,3 @@ class ReplicaReadsMiddleware:
             return self.get_response(request)
         finally:
             _reads.reset(token)
-
-
-def read_alias() -> str:
-    """Where reads go right now (for raw SQL that bypasses the router)."""
-    return ReplicaRouter().db_for_read(None) or DEFAULT_DB_ALIAS
