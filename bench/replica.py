@@ -311,7 +311,7 @@ def measure(args, primary_url: str, replica_url: str, port: int) -> bool:
     check(all(s == 200 for s in statuses), f"all {len(statuses)} pages answered 200")
     say(
         f"  transactions: primary +{p_xacts}, replica +{r_xacts} (the primary's: "
-        "each request's page version and its connection's health check)"
+        "each request's page version, and connection health checks)"
     )
     check(
         r_scans >= args.pages and p_scans == 0,
