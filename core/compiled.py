@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections, router
 from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -54,6 +54,12 @@ class CompiledValues:
         self.build = build
         self._compiled: dict[str, Compiled] = {}
         self._lock = Lock()
+        self._model_class = None
+
+    def _model(self):
+        if self._model_class is None:
+            self._model_class = self.build(MARKER).model
+        return self._model_class
 
     def _compile(self, using: str) -> Compiled:
         with self._lock:
@@ -83,7 +89,11 @@ class CompiledValues:
                 self._compiled[using] = found
             return found
 
-    def rows(self, value: str, *, using: str = DEFAULT_DB_ALIAS) -> list[dict]:
+    def rows(self, value: str, *, using: str | None = None) -> list[dict]:
+        """The rows for `value`, from `using` or where the routers send reads of
+        the query's model (a replica, for a public page: core/db_routers.py)."""
+        if using is None:
+            using = router.db_for_read(self._model())
         compiled = self._compile(using)
         params = [*compiled.params]
         params[compiled.place] = value

@@ -122,7 +122,9 @@ def current() -> Stamp:
     to see it moves the version on (once: the update only succeeds against the
     version it read)."""
     # Raw SQL: this runs on every public request, and the ORM would spend more
-    # time building the query than the database spends answering it.
+    # time building the query than the database spends answering it. Always on
+    # the primary (the default connection, never a replica): a publish is seen
+    # by the very next request, whatever a replica's lag.
     with connection.cursor() as cursor:
         cursor.execute(VERSION_SQL)
         found = cursor.fetchone()
@@ -230,9 +232,12 @@ def _validators(request: HttpRequest, stamp: Stamp) -> tuple[str, str]:
 
 
 def _request_stamp(request: HttpRequest) -> Stamp:
-    # PageCacheMiddleware has read it already for most public requests.
+    # PageCacheMiddleware has read it already for most public requests. Kept on
+    # the request: a replica must have reached it to answer (core/db_routers.py).
     stamp = getattr(request, "page_stamp", None)
-    return stamp if stamp is not None else current()
+    if stamp is None:
+        stamp = request.page_stamp = current()
+    return stamp
 
 
 def _not_modified(
@@ -280,7 +285,7 @@ def public_page(view: Callable) -> Callable:
     return wrapped
 
 
-def _is_public_page(request: HttpRequest) -> bool:
+def is_public_page(request: HttpRequest) -> bool:
     """Whether the address is one of a @public_page view's (nothing else, not
     the admin nor the health check, waits on the page version)."""
     try:
@@ -336,7 +341,7 @@ class PageCacheMiddleware:
             not settings.PAGE_CACHE
             or request.method not in ("GET", "HEAD")
             or settings.SESSION_COOKIE_NAME in request.COOKIES
-            or not _is_public_page(request)
+            or not is_public_page(request)
         ):
             return self.get_response(request)
         # CommonMiddleware, below, is where Django checks the Host against

@@ -11,15 +11,30 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+POOLERS = ("", "pgbouncer")
+
 
 def database(
-    *, url: str, sqlite_path: str, conn_max_age: int, test_path: str | None
+    *,
+    url: str,
+    sqlite_path: str,
+    conn_max_age: int,
+    test_path: str | None,
+    pooler: str = "",
 ) -> dict:
-    """DATABASE_URL's database, or the SQLite file at sqlite_path."""
+    """DATABASE_URL's database, or the SQLite file at sqlite_path. `pooler`
+    "pgbouncer": the URL is a PgBouncer in transaction mode (see _behind_pooler)."""
+    if pooler not in POOLERS:
+        raise ImproperlyConfigured(
+            f"DATABASE_POOLER must be empty or 'pgbouncer', not {pooler!r}."
+        )
     if url:
-        return dj_database_url.parse(
+        db = dj_database_url.parse(
             url, conn_max_age=conn_max_age, conn_health_checks=True
         )
+        return _behind_pooler(db) if pooler else db
+    if pooler:
+        raise ImproperlyConfigured("DATABASE_POOLER needs a PostgreSQL DATABASE_URL.")
     # WAL lets readers run beside the one writer, the busy timeout waits for that
     # writer instead of failing, and IMMEDIATE transactions take the write lock up
     # front so two writers never deadlock on a lock upgrade.
@@ -44,6 +59,36 @@ def database(
                 "PRAGMA foreign_keys=ON;"
             ),
         },
+    }
+
+
+def _behind_pooler(db: dict) -> dict:
+    """What PgBouncer's transaction mode needs: each transaction (each statement,
+    in autocommit) may run on another server connection, so nothing may outlive
+    one. Server-side cursors (QuerySet.iterator() outside a transaction declares a
+    cursor WITH HOLD, then fetches from it in later statements) are off; prepared
+    statements stay off (psycopg's prepare_threshold None, Django's default, made
+    explicit so OPTIONS cannot turn them on). The site takes no session advisory
+    lock, sets nothing per session but the time zone (which PgBouncer keeps per
+    client) and never LISTENs; its locks are row locks inside transactions."""
+    return {
+        **db,
+        "DISABLE_SERVER_SIDE_CURSORS": True,
+        "OPTIONS": {**db.get("OPTIONS", {}), "prepare_threshold": None},
+    }
+
+
+def replicas(*, urls: list[str], conn_max_age: int) -> dict[str, dict]:
+    """DATABASE_REPLICA_URL's read replicas by alias ("replica", "replica_2", ...).
+    Under test they mirror the test database: the suite never makes one."""
+    return {
+        "replica" if number == 1 else f"replica_{number}": {
+            **dj_database_url.parse(
+                url, conn_max_age=conn_max_age, conn_health_checks=True
+            ),
+            "TEST": {"MIRROR": "default"},
+        }
+        for number, url in enumerate(urls, start=1)
     }
 
 

@@ -94,6 +94,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A response that does not say how it may be cached is private (core/pagecache.py).
     "core.pagecache.DefaultCacheControlMiddleware",
+    # With read replicas: an anonymous GET of a public page may read one (above the
+    # page cache, which reads the page version the replica must have reached).
+    "core.db_routers.ReplicaReadsMiddleware",
     # Public pages for visitors without a session, served before the middleware
     # below (which made them, compressed them and added their headers) runs again.
     "core.pagecache.PageCacheMiddleware",
@@ -146,14 +149,25 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # gunicorn sync worker and each db_worker), checked before reuse so a connection the
 # server or a firewall dropped is replaced rather than failing a request; 0 opens one
 # per request. docs/operations.md, "Running on several machines", counts them.
+# DATABASE_POOLER=pgbouncer: DATABASE_URL is a PgBouncer in transaction mode
+# (skincare/backends.py says what that turns off).
+_conn_max_age = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
 DATABASES = {
     "default": backends.database(
         url=DATABASE_URL,
         sqlite_path=SQLITE_PATH,
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
+        conn_max_age=_conn_max_age,
         test_path=os.environ.get("SQLITE_TEST_PATH"),
+        pooler=os.environ.get("DATABASE_POOLER", "").strip().lower(),
     )
 }
+# Read replicas (comma-separated PostgreSQL URLs): anonymous reads of public pages
+# go to one of them, everything else to the primary (core/db_routers.py).
+DATABASES.update(
+    backends.replicas(urls=env_list("DATABASE_REPLICA_URL"), conn_max_age=_conn_max_age)
+)
+DATABASE_REPLICAS = [alias for alias in DATABASES if alias != "default"]
+DATABASE_ROUTERS = ["core.db_routers.ReplicaRouter"] if DATABASE_REPLICAS else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -65,3 +65,37 @@ def test_without_redis_each_process_keeps_its_own_caches():
     assert {c["BACKEND"] for c in caches.values()} == {
         "django.core.cache.backends.locmem.LocMemCache"
     }
+
+
+def test_behind_pgbouncer_server_side_cursors_and_prepared_statements_are_off():
+    db = backends.database(
+        url="postgres://u@pooler:6432/site",
+        sqlite_path="x",
+        conn_max_age=60,
+        test_path=None,
+        pooler="pgbouncer",
+    )
+    assert db["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert db["OPTIONS"]["prepare_threshold"] is None
+    direct = backends.database(
+        url="postgres://u@db:5432/site",
+        sqlite_path="x",
+        conn_max_age=60,
+        test_path=None,
+    )
+    assert direct["DISABLE_SERVER_SIDE_CURSORS"] is False
+
+
+def test_a_pooler_needs_postgresql_and_a_known_name():
+    with pytest.raises(ImproperlyConfigured):
+        backends.database(
+            url="", sqlite_path="x", conn_max_age=60, test_path=None, pooler="pgbouncer"
+        )
+    with pytest.raises(ImproperlyConfigured):
+        backends.database(
+            url="postgres://u@db/site",
+            sqlite_path="x",
+            conn_max_age=60,
+            test_path=None,
+            pooler="pgpool",
+        )
