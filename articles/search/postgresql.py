@@ -54,6 +54,12 @@ class PostgreSQLBackend:
             "ORDER BY s.article_id DESC LIMIT %s"
         )
 
+    def matching_ids(self, clauses: list[Clause]) -> tuple[str, list]:
+        """SQL for the ids of articles of any status matching every clause,
+        from the GIN index alone."""
+        query, params = self.tsquery(clauses)
+        return f"SELECT article_id FROM {PG_TABLE} WHERE document @@ {query}", params
+
     def candidates(
         self, clauses: list[Clause], *, any_clause: bool = False
     ) -> Candidates:

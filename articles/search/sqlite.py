@@ -54,6 +54,12 @@ class SQLiteBackend:
         t = FTS_TABLE
         return f"(SELECT rowid FROM {t} WHERE {t} MATCH %s AND rowid >= %s)"
 
+    def matching_ids(self, clauses: list[Clause]) -> tuple[str, list]:
+        """SQL for the ids of articles of any status matching every clause,
+        from the FTS5 index alone."""
+        t = FTS_TABLE
+        return f"SELECT rowid FROM {t} WHERE {t} MATCH %s", [self.match(clauses)]
+
     def candidates(
         self, clauses: list[Clause], *, any_clause: bool = False
     ) -> Candidates:

@@ -1,0 +1,42 @@
+"""The subscriber search staff use in the admin (the subscriber list, and the
+welcome emails' lists by their subscriber), answered from indexes at a million
+addresses.
+
+- An address, or its start ("ada@exa"): the addresses starting with it, on the
+  index of lower(email) (subscriber_email_ci_unique serves an exact address; on
+  PostgreSQL subscriber_email_prefix_idx, text_pattern_ops, serves the start
+  whatever the database's collation).
+- Anything else ("ada", "@yahoo"): addresses containing it, or first names
+  starting with it. On PostgreSQL a pg_trgm GIN index serves the part of an
+  address (subscriber_email_trgm_idx) and subscriber_first_name_prefix_idx the
+  first name; SQLite, at a tenth of the size, reads the table.
+
+The indexes are made by newsletter/migrations/0012_subscriber_list_indexes.py,
+the PostgreSQL ones there only.
+"""
+
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+
+from newsletter.models import Subscriber
+
+
+def search(subscribers: QuerySet, term: str) -> QuerySet:
+    """Subscribers matching what staff typed; all of them for nothing typed."""
+    term = term.strip().lower()
+    if not term:
+        return subscribers
+    subscribers = subscribers.alias(email_lower=Lower("email"))
+    if "@" in term[1:]:
+        return subscribers.filter(email_lower__startswith=term)
+    return subscribers.alias(first_name_lower=Lower("first_name")).filter(
+        Q(email_lower__contains=term) | Q(first_name_lower__startswith=term)
+    )
+
+
+def by_subscriber(rows: QuerySet, term: str) -> QuerySet:
+    """Rows with a subscriber (a welcome's delivery, say) whose subscriber
+    matches, as search() finds them."""
+    if not term.strip():
+        return rows
+    return rows.filter(subscriber__in=search(Subscriber.objects.all(), term))
