@@ -106,24 +106,27 @@ class BigTableAdmin(admin.ModelAdmin):
     paginator = BigTablePaginator
 
 
-def summary(
-    *,
-    key: str,
+def summaries(
     model: type[models.Model],
-    compute: Callable[[], Any],
+    computes: dict[str, Callable[[], Any]],
+    *,
     using: str = "default",
-) -> Any:
-    """compute(), a figure over the whole of model's table for a list page: live
-    while the table is small; over a big table computed at most once every
-    settings.ADMIN_SUMMARY_SECONDS and shared through the cache, since every
-    staff page load would otherwise read every row again. forget() drops it."""
+) -> dict[str, Any]:
+    """Each compute() by its key: figures over the whole of model's table for a
+    list page. Live while the table is small; over a big table computed at most
+    once every settings.ADMIN_SUMMARY_SECONDS and shared through the cache,
+    since every staff page load would otherwise read every row again. forget()
+    drops one."""
     if not is_big(model, using=using):
-        return compute()
-    return cache.get_or_set(
-        f"admin-summary:{key}", compute, settings.ADMIN_SUMMARY_SECONDS
-    )
+        return {key: compute() for key, compute in computes.items()}
+    return {
+        key: cache.get_or_set(
+            f"admin-summary:{key}", compute, settings.ADMIN_SUMMARY_SECONDS
+        )
+        for key, compute in computes.items()
+    }
 
 
 def forget(key: str) -> None:
-    """After staff change what summary(key=...) counts: their next page shows it."""
+    """After staff change what summaries() counted: their next page shows it."""
     cache.delete(f"admin-summary:{key}")

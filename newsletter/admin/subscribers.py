@@ -205,18 +205,16 @@ class SubscriberAdmin(SubscriberImportMixin, admin_counts.BigTableAdmin):
         # per page load) shared through the cache for ADMIN_SUMMARY_SECONDS:
         # figures a minute or two old are fine for a glance, and staff's own
         # actions below forget them so they see what they did.
-        counts = admin_counts.summary(
-            key=STATUS_COUNTS, model=Subscriber, compute=self.status_counts
-        )
-        growth = admin_counts.summary(
-            key=GROWTH, model=Subscriber, compute=selectors.subscriber_growth
+        figures = admin_counts.summaries(
+            Subscriber,
+            {STATUS_COUNTS: self.status_counts, GROWTH: selectors.subscriber_growth},
         )
         extra_context = {
             **(extra_context or {}),
-            "status_counts": counts,
+            "status_counts": figures[STATUS_COUNTS],
             "has_import_permission": self.has_import_permission(request),
             "active_status": request.GET.get("status__exact", ""),
-            "growth": growth_chart.layout(growth),
+            "growth": growth_chart.layout(figures[GROWTH]),
         }
         return super().changelist_view(request, extra_context)
 

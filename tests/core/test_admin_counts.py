@@ -42,7 +42,8 @@ def test_a_big_tables_whole_list_is_counted_from_statistics(
 ):
     subscribers(5)
     settings.ADMIN_COUNT_ESTIMATE_ABOVE = 3
-    with django_assert_max_num_queries(14) as queries:
+    staff_client.get(reverse(LIST))  # the figures above the list, then cached
+    with django_assert_max_num_queries(12) as queries:
         response = staff_client.get(reverse(LIST))
     cl = response.context["cl"]
     assert cl.result_count == 5 and cl.full_result_count is None
@@ -54,9 +55,10 @@ def test_a_big_tables_whole_list_is_counted_from_statistics(
     if connection.vendor == "postgresql":
         assert isinstance(cl.result_count, EstimatedCount)
         assert "about 5 subscribers" in response.text
-        # Only the status counts, which are shared through the cache.
-        assert all("FILTER" in sql for sql in counts), counts
+        assert counts == []
     else:
+        # SQLite's size of the table is its count, through the narrowest index.
+        assert len(counts) == 2  # the figures above the list, the paginator
         assert "5 subscribers" in response.text
 
 

@@ -112,8 +112,8 @@ def test_the_big_list_takes_a_fixed_number_of_queries(
     staff_client.get(reverse(LIST))  # the counts and chart, now cached
     for _ in range(20):
         make_listed_subscriber(S.CONFIRMED)
-    # Session, user, permissions, the table's size (twice: the figures and the
-    # paginator), the page; the sidebar's one-row models.
+    # Session, user, permissions, the table's size (for the figures and for the
+    # paginator), the count up to the cap, the page; the sidebar's one-row models.
     with django_assert_max_num_queries(12):
         staff_client.get(reverse(LIST))
     with django_assert_max_num_queries(12):
