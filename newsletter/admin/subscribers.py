@@ -91,10 +91,7 @@ class SubscriberAdmin(SubscriberImportMixin, admin_counts.BigTableAdmin):
     # Searched by subscriber_search.search (get_search_results); the list here
     # only makes the admin show the search box.
     search_fields = ["email"]
-    search_help_text = (
-        "An email address or its start (ada@exa), part of an address (@yahoo), "
-        "or the start of a first name."
-    )
+    search_help_text = subscriber_search.HELP
     # The columns with an index to sort by (newsletter/migrations/
     # 0012_subscriber_list_indexes.py); sorting by first name or source would
     # sort the whole table on every page.

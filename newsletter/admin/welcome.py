@@ -146,7 +146,7 @@ class WelcomeDeliveryAdmin(admin_counts.BigTableAdmin):
     list_select_related = ["subscriber"]
     # Searched by search_by_subscriber; the list only shows the search box.
     search_fields = ["subscriber__email"]
-    search_help_text = "A subscriber's email address, its start, or part of it."
+    search_help_text = subscriber_search.HELP
     # Sorting by any column would sort every row: the list keeps its order, the
     # newest first, read from an index.
     sortable_by: list[str] = []
