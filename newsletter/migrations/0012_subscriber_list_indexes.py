@@ -54,12 +54,12 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="subscriber",
-            index=models.Index(fields=["consent_at"], name="subscriber_consent_at_idx"),
+            index=models.Index(fields=["consent_at", "id"], name="subscriber_consent_at_idx"),
         ),
         migrations.AddIndex(
             model_name="subscriber",
             index=models.Index(
-                fields=["confirmed_at"], name="subscriber_confirmed_at_idx"
+                fields=["confirmed_at", "id"], name="subscriber_confirmed_at_idx"
             ),
         ),
         migrations.AddIndex(
