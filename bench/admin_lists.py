@@ -205,10 +205,12 @@ def main() -> None:
             ("subscribers, exact email", subscribers, {"q": email}),
             ("subscribers, email prefix", subscribers, {"q": email[:9]}),
             ("subscribers, contains", subscribers, {"q": "@yahoo"}),
-            ("subscribers, contains, none", subscribers, {"q": "nobody-here"}),
+            ("subscribers, contains, none", subscribers, {"q": "@nobody-here"}),
             ("subscribers, first name", subscribers, {"q": "Hedy"}),
             ("subscribers, complained", subscribers, {"status__exact": "complained"}),
             ("subscribers, confirmed", subscribers, {"status__exact": "confirmed"}),
+            # By email, first name, status, source, consented, confirmed (the
+            # list ignores a column it does not sort by: its own order then).
             *[
                 (f"subscribers, sorted {order}", subscribers, {"o": order})
                 for order in ["1", "-1", "2", "3", "4", "5", "-5", "6", "-6"]

@@ -202,7 +202,7 @@ STORAGES = {
 # filtered list's counted up to ADMIN_COUNT_CAP ("10,000+"); the figures above a
 # list (subscribers per status, the growth chart) are then shared through the
 # cache for ADMIN_SUMMARY_SECONDS instead of counted on every page load.
-ADMIN_COUNT_ESTIMATE_ABOVE = 100_000
+ADMIN_COUNT_ESTIMATE_ABOVE = 50_000
 ADMIN_COUNT_CAP = 10_000
 ADMIN_SUMMARY_SECONDS = 120
 

@@ -10,13 +10,16 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from articles.search import engine
+from articles.search.common import MAX_RESULTS
 
 
 class ArticleSearchAdmin(admin.ModelAdmin):
     # Searched by get_search_results; the field here only shows the search box.
     search_fields = ["title"]
     search_help_text = (
-        "Words in the title, summary or text, in any form, or part of a title."
+        "Words in the title, summary or text, in any form, or part of a title. "
+        f"Words in more than {MAX_RESULTS:,} articles find the newest "
+        f"{MAX_RESULTS:,} of them: add a word or a filter to narrow it."
     )
 
     def get_search_results(

@@ -181,14 +181,16 @@ class SearchResults:
 
 
 def any_status_matching(query: str) -> RawSQL | None:
-    """Articles of any status with every word of the query (a word with
-    synonyms matching any of them, as search() does), as a subquery of their
-    ids to filter staff's lists by (pk__in); None when the query has no words to
-    search for."""
+    """The newest MAX_RESULTS articles of any status with every word of the
+    query (a word with synonyms matching any of them, as search() does), as a
+    subquery of their ids to filter staff's lists by (pk__in); None when the
+    query has no words to search for. Capped as search() is: listing every
+    article holding a word found in most read most of the index."""
     query = (query or "")[:MAX_QUERY_LENGTH].strip()
     if not tokenize(query):
         return None
-    sql, params = backend().matching_ids(build_clauses(query, synonym_groups()))
+    clauses = build_clauses(query, synonym_groups())
+    sql, params = backend().matching_ids(clauses, common.MAX_RESULTS)
     return RawSQL(sql, params)
 
 
