@@ -75,6 +75,18 @@ def test_the_list_has_no_date_hierarchy_and_sorts_by_indexed_columns_only(
     assert emails == sorted(emails, key=str.lower, reverse=True)
 
 
+def test_a_column_not_offered_for_sorting_is_not_sorted_by_from_the_address(
+    staff_client, readers
+):
+    # By first name (column 2) the order would be Ada, Augusta, Grace, Hedwig.
+    response = staff_client.get(reverse(LIST), {"o": "2"})
+    names = [s.first_name for s in response.context["cl"].result_list]
+    # As for any column without a sort: by the id, newest first (an index).
+    assert names == ["Hedwig", "Grace", "Augusta", "Ada"]
+    order_by = str(response.context["cl"].queryset.query).split("ORDER BY")[1]
+    assert "first_name" not in order_by
+
+
 def big(settings) -> None:
     settings.ADMIN_COUNT_ESTIMATE_ABOVE = 2
     if connection.vendor == "postgresql":
