@@ -228,8 +228,6 @@ class SubscriberAdmin(SubscriberImportMixin, admin_counts.BigTableAdmin):
         return subscribers_csv_response(queryset)
 
     def _leave(self, request: HttpRequest, queryset: QuerySet, how: str) -> int:
-        admin_counts.forget(STATUS_COUNTS)
-        admin_counts.forget(GROWTH)
         changed = 0
         for subscriber in queryset.only("pk", "status"):
             before = subscriber.status
@@ -244,6 +242,8 @@ class SubscriberAdmin(SubscriberImportMixin, admin_counts.BigTableAdmin):
                 .exists()
             ):
                 changed += 1
+        admin_counts.forget(STATUS_COUNTS)
+        admin_counts.forget(GROWTH)
         return changed
 
     @admin.action(description="Unsubscribe selected (staff)", permissions=["change"])
