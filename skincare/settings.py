@@ -212,6 +212,15 @@ STORAGES = {
     },
 }
 
+# Admin lists over big tables (core/admin_counts.py): a table of more rows than
+# this shows its whole list's count from PostgreSQL's statistics ("about N") and a
+# filtered list's counted up to ADMIN_COUNT_CAP ("10,000+"); the figures above a
+# list (subscribers per status, the growth chart) are then shared through the
+# cache for ADMIN_SUMMARY_SECONDS instead of counted on every page load.
+ADMIN_COUNT_ESTIMATE_ABOVE = 50_000
+ADMIN_COUNT_CAP = 10_000
+ADMIN_SUMMARY_SECONDS = 120
+
 # Uploads larger than this are refused before they reach Pillow.
 MAX_IMAGE_UPLOAD_BYTES = 10 * 1024 * 1024
 # The largest subscriber CSV staff may import (about 100,000 rows fit in far less).

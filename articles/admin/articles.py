@@ -36,6 +36,7 @@ from articles.admin.article_forms import (
     SourceInline,
     submitted_sources,
 )
+from articles.admin.article_search import ArticleSearchAdmin
 from articles.editorial import permissions, planning, revisions, workflow
 from articles.editorial.permissions import Action
 from articles.errors import WorkflowError
@@ -141,7 +142,7 @@ class MedicalFilter(admin.SimpleListFilter):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(ArticleSearchAdmin):
     form = ArticleAdminForm
     inlines = [SourceInline]
     list_display = [
@@ -163,7 +164,6 @@ class ArticleAdmin(admin.ModelAdmin):
         "author",
         "featured",
     ]
-    search_fields = ["title", "summary", "body"]
     date_hierarchy = "published_at"
     list_select_related = ["topic", "author"]
     prepopulated_fields = {"slug": ["title"]}

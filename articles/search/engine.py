@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -177,6 +178,20 @@ class SearchResults:
         """'1 article', '13 articles', or '1,000+ articles' when more match."""
         plural = "" if self.total == 1 and not self.more else "s"
         return f"{self.listed}{'+' if self.more else ''} article{plural}"
+
+
+def any_status_matching(query: str) -> RawSQL | None:
+    """The newest MAX_RESULTS articles of any status with every word of the
+    query (a word with synonyms matching any of them, as search() does), as a
+    subquery of their ids to filter staff's lists by (pk__in); None when the
+    query has no words to search for. Capped as search() is: listing every
+    article holding a word found in most read most of the index."""
+    query = (query or "")[:MAX_QUERY_LENGTH].strip()
+    if not tokenize(query):
+        return None
+    clauses = build_clauses(query, synonym_groups())
+    sql, params = backend().matching_ids(clauses, common.MAX_RESULTS)
+    return RawSQL(sql, params)
 
 
 def search(query: str, page: int | str | None = 1) -> SearchResults:

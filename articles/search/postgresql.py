@@ -54,6 +54,17 @@ class PostgreSQLBackend:
             "ORDER BY s.article_id DESC LIMIT %s"
         )
 
+    def matching_ids(self, clauses: list[Clause], limit: int) -> tuple[str, list]:
+        """SQL for the ids of the newest `limit` articles of any status matching
+        every clause: a rare word from the GIN index, a word in most articles by
+        walking the ids backwards until enough match (as newest() does)."""
+        query, params = self.tsquery(clauses)
+        return (
+            f"SELECT article_id FROM {PG_TABLE} WHERE document @@ {query} "
+            "ORDER BY article_id DESC LIMIT %s",
+            [*params, limit],
+        )
+
     def candidates(
         self, clauses: list[Clause], *, any_clause: bool = False
     ) -> Candidates:

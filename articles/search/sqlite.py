@@ -54,6 +54,15 @@ class SQLiteBackend:
         t = FTS_TABLE
         return f"(SELECT rowid FROM {t} WHERE {t} MATCH %s AND rowid >= %s)"
 
+    def matching_ids(self, clauses: list[Clause], limit: int) -> tuple[str, list]:
+        """SQL for the ids of the newest `limit` articles of any status matching
+        every clause, read from the FTS5 index in rowid order."""
+        t = FTS_TABLE
+        return (
+            f"SELECT rowid FROM {t} WHERE {t} MATCH %s ORDER BY rowid DESC LIMIT %s",
+            [self.match(clauses), limit],
+        )
+
     def candidates(
         self, clauses: list[Clause], *, any_clause: bool = False
     ) -> Candidates:

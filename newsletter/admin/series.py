@@ -13,8 +13,10 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from core import admin_counts
 from core.sanitize import sanitize_html
 from newsletter import emails, selectors
+from newsletter.admin import subscriber_search
 from newsletter.admin.send_to_self import send_to_self
 from newsletter.issues import review, series
 from newsletter.issues.services import ReviewRefused
@@ -233,13 +235,22 @@ class WelcomeStepAdmin(admin.ModelAdmin):
 
 
 @admin.register(WelcomeStepDelivery)
-class WelcomeStepDeliveryAdmin(admin.ModelAdmin):
-    """What each step did for each subscription: written by the worker only."""
+class WelcomeStepDeliveryAdmin(admin_counts.BigTableAdmin):
+    """What each step did for each subscription: written by the worker only. A
+    row per subscriber and step (core/admin_counts.py)."""
 
     list_display = ["subscriber", "step", "confirmed_at", "status", "sent_at", "error"]
     list_filter = ["status", "step"]
     list_select_related = ["subscriber", "step"]
+    # Searched as the welcome email's list is; the list only shows the search box.
     search_fields = ["subscriber__email"]
+    search_help_text = subscriber_search.HELP
+    # Sorting by any column would sort every row: the list keeps its order, the
+    # newest first, read from an index.
+    sortable_by: list[str] = []
+
+    def get_search_results(self, request, queryset, search_term):
+        return subscriber_search.by_subscriber(queryset, search_term), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

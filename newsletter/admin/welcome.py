@@ -12,9 +12,11 @@ from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from core import admin_counts
 from core.admin import SingleRowAdmin
 from core.sanitize import sanitize_html
 from newsletter import emails, selectors
+from newsletter.admin import subscriber_search
 from newsletter.admin.send_to_self import send_to_self
 from newsletter.issues import services as issue_services
 from newsletter.models import Verdict, WelcomeDelivery, WelcomeEmail
@@ -135,14 +137,22 @@ class WelcomeEmailAdmin(SingleRowAdmin):
 
 
 @admin.register(WelcomeDelivery)
-class WelcomeDeliveryAdmin(admin.ModelAdmin):
-    """What became of each welcome: written by the worker only."""
+class WelcomeDeliveryAdmin(admin_counts.BigTableAdmin):
+    """What became of each welcome: written by the worker only. A row per
+    confirmed subscriber: no date hierarchy (core/admin_counts.py)."""
 
     list_display = ["subscriber", "confirmed_at", "status", "sent_at", "error"]
     list_filter = ["status"]
     list_select_related = ["subscriber"]
+    # Searched by search_by_subscriber; the list only shows the search box.
     search_fields = ["subscriber__email"]
-    date_hierarchy = "claimed_at"
+    search_help_text = subscriber_search.HELP
+    # Sorting by any column would sort every row: the list keeps its order, the
+    # newest first, read from an index.
+    sortable_by: list[str] = []
+
+    def get_search_results(self, request, queryset, search_term):
+        return subscriber_search.by_subscriber(queryset, search_term), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

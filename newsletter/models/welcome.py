@@ -124,6 +124,11 @@ class WelcomeDelivery(models.Model):
     class Meta:
         verbose_name_plural = "welcome deliveries"
         ordering = ["-claimed_at"]
+        # The admin's list, in this order (and the id it adds), over a row per
+        # subscriber: read from the newest end of an index, not sorted.
+        indexes = [
+            models.Index(fields=["claimed_at", "id"], name="welcome_claimed_idx")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["subscriber", "confirmed_at"],
