@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.db.models import F
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
@@ -271,7 +271,13 @@ def public_page(view: Callable) -> Callable:
         not_modified = _not_modified(request, stamp, etag)
         if not_modified is not None:
             return not_modified
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            # A public address that is gone (an unpublished article): its "not
+            # found" may replace the copies proxies and CDNs keep of the page.
+            request.public_page_gone = stamp
+            raise
         if (
             response.status_code == 200
             and not response.cookies
@@ -379,13 +385,23 @@ class PageCacheMiddleware:
 class DefaultCacheControlMiddleware:
     """Anything that does not say how it may be cached is private: a CDN or proxy
     never keeps a page it was not told it could (the admin, newsletter links,
-    search results, errors)."""
+    search results, errors). The one shared error is a public address's "not
+    found", which stands in for the page that was there."""
 
     def __init__(self, get_response: Callable):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if "Cache-Control" not in response:
+        if "Cache-Control" in response:
+            return response
+        gone = getattr(request, "public_page_gone", None)
+        if gone is not None and response.status_code == 404 and not response.cookies:
+            # Shared caches keep it like the page it replaces, so a front proxy's
+            # refresh after an unpublish stores it over the old copy.
+            response["Cache-Control"] = (
+                f"public, max-age=0, s-maxage={_shared_max_age(gone)}"
+            )
+        else:
             response["Cache-Control"] = "private, no-store"
         return response

@@ -594,3 +594,20 @@ def test_a_cross_site_sign_up_is_refused(visitor, mailoutbox):
 def test_settings_keep_pages_in_their_own_cache():
     assert "pages" in settings.CACHES
     assert settings.PAGE_CACHE is True
+
+
+# Not found ---------------------------------------------------------------------------
+
+
+def test_a_public_address_that_is_gone_may_replace_shared_copies_others_stay_private(
+    visitor,
+):
+    # An unpublished article's address: proxies and CDNs store its "not found" over
+    # the page they kept, so the refresh after an unpublish withdraws it.
+    gone = visitor.get("/articles/no-such-article/")
+    assert gone.status_code == 404
+    assert gone["Cache-Control"].startswith("public, max-age=0, s-maxage=")
+    # An address no public page answers stays private.
+    nowhere = visitor.get("/no-such-page-at-all/")
+    assert nowhere.status_code == 404
+    assert nowhere["Cache-Control"] == "private, no-store"

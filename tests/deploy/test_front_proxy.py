@@ -121,6 +121,21 @@ def test_a_publish_is_visible_through_the_proxy_within_a_second(front_proxy):
     assert list_page[1]["X-Cache-Status"] == "HIT"
 
 
+def test_an_unpublished_article_is_gone_from_the_proxy_at_once(front_proxy):
+    editor = make_role_user("Editor", username="proxy-unpublisher")
+    article = make_article(title="Soon withdrawn", summary=LONG_SUMMARY)
+    url = article.get_absolute_url()
+    get(front_proxy, url)
+    status, headers, text = get(front_proxy, url)
+    assert headers["X-Cache-Status"] == "HIT" and "Soon withdrawn" in text
+
+    workflow.unpublish(article=Article.objects.get(pk=article.pk), user=editor)
+    # A withdrawn medical article must not be served from a stale copy.
+    status, headers, text = get(front_proxy, url)
+    assert status == 404, (status, headers.get("X-Cache-Status"))
+    assert "Soon withdrawn" not in text
+
+
 def test_tracking_parameters_share_the_copy_a_refresh_replaces(front_proxy):
     article = make_article(title="One copy", summary=LONG_SUMMARY)
     url = article.get_absolute_url()
