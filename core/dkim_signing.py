@@ -16,7 +16,9 @@ The header is dkimpy's, tag for tag and fold for fold (dkim.sign() with the same
 arguments gives the same bytes, tests/newsletter/test_dkim_header.py): dkimpy
 parses and canonicalises the message, and the RSA signature over its header hash
 is made by OpenSSL (cryptography) with the key loaded once. dkimpy's own RSA is
-pure Python, 25 times slower: it cost 6.6 ms a message, a third of a send.
+pure Python, about 25 times slower (6.6 ms a message against 0.26 ms). The body
+is canonicalised as dkimpy does, skipping its regular expressions where they
+would change nothing (split_message, relaxed_body).
 
 A key that cannot be used is refused at startup (core/checks.py, and this
 backend on first use) rather than sending unsigned mail.
@@ -24,11 +26,9 @@ backend on first use) rather than sending unsigned mail.
 
 import base64
 import hashlib
-import os
 import re
 import smtplib
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -254,21 +254,6 @@ def _load(
             serialization.PublicFormat.SubjectPublicKeyInfo,
         ),
     )
-
-
-# One signing thread per process, made in the process that uses it (a pool made
-# before a fork would have no thread in the child).
-_signing: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def sign_ahead(signer: Signer, payload: bytes) -> Future[bytes]:
-    """signer.sign(payload) in the process's signing thread, for a sender to do
-    something else meanwhile (newsletter/delivery/transport.py sends MAIL and
-    RCPT and waits for their answers): OpenSSL signs while the caller waits."""
-    global _signing
-    if _signing is None or _signing[0] != os.getpid():
-        _signing = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="dkim"))
-    return _signing[1].submit(signer.sign, payload)
 
 
 class EmailBackend(SMTPBackend):

@@ -128,11 +128,8 @@ class Transport:
         connection is known to have happened before or during DATA: only a break
         during DATA leaves it unknown whether the message was taken.
         """
-        # Signed while MAIL and RCPT wait for the server's answers: the signature
-        # is needed only at DATA (a send would otherwise wait for both in turn).
-        signed = None
         if isinstance(self.backend, dkim_signing.EmailBackend):
-            signed = dkim_signing.sign_ahead(self.backend.signer, payload)
+            payload = self.backend.sign_payload(payload)
         connection = self.backend.connection
         if connection is None:
             self.open()
@@ -155,11 +152,9 @@ class Transport:
             raise ConnectionLost(str(exc), maybe_delivered=False) from exc
         try:
             before_data()
-            if signed is not None:
-                payload = signed.result()
         except BaseException:
-            # Not sending after all (the claim is lost, or signing failed): end
-            # the SMTP transaction so the connection can carry another message.
+            # Not sending after all (e.g. the claim is lost): end the SMTP
+            # transaction so the connection can carry another message.
             _reset(connection)
             raise
         try:

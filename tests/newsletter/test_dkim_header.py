@@ -116,3 +116,25 @@ def test_the_key_is_loaded_once_not_per_message(settings, tmp_path, key):
         assert dkim_signing.load_signer() is first
         first.sign(MESSAGE)
         first.sign(MESSAGE)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\r\n",
+        b"\r\n\r\n\r\n",
+        b"one line",
+        b"two  spaces\tand\t tabs \r\ntrailing \t\r\n\r\n",
+        b" leading\r\n\t\r\nend\r\n\r\n",
+        b"bare\nnewlines \n in it\n",
+    ],
+)
+def test_the_body_is_canonicalised_as_dkimpy_does(body):
+    message = MESSAGE.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n" + body
+    headers, expected_body = dkim.rfc822_parse(message)
+    ours_headers, ours_body = dkim_signing.split_message(message)
+    assert ours_headers == headers
+    assert dkim_signing.relaxed_body(ours_body) == (
+        dkim_signing.CANONICALIZATION.canonicalize_body(expected_body)
+    )
