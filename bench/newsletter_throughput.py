@@ -10,8 +10,16 @@ With --digest the issue is a digest trimmed to each reader: readers spread over
 four topic sets (one topic, another, two, none), three articles and a "What
 changed" correction, so each batch renders a version per topic set.
 
+With --dkim it measures instead what DKIM signing costs a send: ROUNDS rounds
+(interleaved, every other one in the other order), each sending an issue to the
+N subscribers unsigned (Django's SMTP backend) and another one signed
+(core.dkim_signing.EmailBackend, a new RSA-2048 key); prints msg/s per round and
+signed / unsigned with min/median/max against the goal (>= 0.9).
+
 Usage: .venv/bin/python bench/newsletter_throughput.py [--count 10000] [--batch 500]
        [--digest]
+       .venv/bin/python bench/newsletter_throughput.py --dkim [--rounds 3]
+       [--count 2000]
 With DATABASE_URL set it uses that PostgreSQL server (in a throwaway database,
 test_<name>_throughput_bench); otherwise a temporary SQLite file.
 """
@@ -21,7 +29,10 @@ import multiprocessing
 import smtplib
 import time
 
-from common import bench_database, free_port, report
+from common import bench_database, free_port, report, spread
+
+# Signed sending must keep this share of unsigned sending's rate.
+DKIM_GOAL = 0.9
 
 
 def serve_sink(port: int, accepted, ready, stop) -> None:
@@ -114,7 +125,16 @@ def main() -> None:
         action="store_true",
         help="send a digest trimmed to each reader's topics instead of an issue",
     )
+    parser.add_argument(
+        "--dkim",
+        action="store_true",
+        help="signed against unsigned sending, in interleaved rounds",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --dkim")
     args = parser.parse_args()
+    if args.dkim:
+        dkim_mode(args)
+        return
 
     batch = {"NEWSLETTER_BATCH_SIZE": str(args.batch)}
     with bench_database("test_{database}_throughput_bench", **batch):
@@ -199,6 +219,107 @@ def main() -> None:
         f"bare smtplib loop (prebuilt):        {bare:7.2f} s  {bare_rate:8.0f} msg/s"
     )
     report(f"ratio: {ours_rate / bare_rate:.2f} of the bare loop")
+
+
+def dkim_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def dkim_mode(args) -> None:
+    """Unsigned and signed sends of the same issue, side by side."""
+    batch = {"NEWSLETTER_BATCH_SIZE": str(args.batch)}
+    with bench_database("test_{database}_throughput_bench", **batch):
+        from django.conf import settings
+        from django.db import connection
+        from django.utils import timezone
+
+        from newsletter.delivery import issues
+        from newsletter.models import Issue, Subscriber
+        from tests.factories import approve_issue
+
+        Subscriber.objects.bulk_create(
+            (
+                Subscriber(
+                    email=f"reader{i}@example.com",
+                    first_name=f"Reader {i}",
+                    status=Subscriber.Status.CONFIRMED,
+                    confirmed_at=timezone.now(),
+                    consent_text="I agree",
+                    consent_version="bench",
+                    consent_source=Subscriber.Source.PAGE,
+                )
+                for i in range(args.count)
+            ),
+            batch_size=2000,
+        )
+        settings.DKIM_PRIVATE_KEY_FILE = ""
+        settings.DKIM_PRIVATE_KEY = dkim_key_pem()
+        settings.DKIM_SELECTOR = "bench"
+        settings.DKIM_DOMAIN = ""
+        backends = {
+            "unsigned": "django.core.mail.backends.smtp.EmailBackend",
+            "signed": "core.dkim_signing.EmailBackend",
+        }
+
+        def send(name: str, number: int) -> float:
+            """One issue to every subscriber with that backend: msg/s."""
+            issue = Issue.objects.create(
+                subject="Winter skin, gently",
+                slug=f"winter-skin-{name}-{number}",
+                body="<h2>Hello</h2><p>" + "Moisturise twice a day. " * 40 + "</p>",
+                status=Issue.Status.SCHEDULED,
+                scheduled_at=timezone.now(),
+            )
+            approve_issue(issue)
+            settings.EMAIL_BACKEND = backends[name]
+            before = sink.count()
+            started = time.perf_counter()
+            issues.start_send(issue_id=issue.pk)
+            result = issues.run(issue_id=issue.pk)
+            took = time.perf_counter() - started
+            assert result.outcomes == {"sent": args.count}, result.outcomes
+            assert sink.count() - before == args.count
+            return args.count / took
+
+        with Sink() as sink:
+            settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+            settings.NEWSLETTER_RATE_PER_SECOND = 0
+            # A warm-up of each: imports, compiled templates, the key loaded.
+            for name in backends:
+                send(name, 0)
+            rounds = []
+            for number in range(1, args.rounds + 1):
+                order = list(backends) if number % 2 else list(reversed(backends))
+                rates = {name: send(name, number) for name in order}
+                figures = (f"{name} {rate:.0f} msg/s" for name, rate in rates.items())
+                report(f"round {number}: " + ", ".join(figures))
+                rounds.append(rates)
+        vendor = connection.vendor
+
+    report(
+        f"issue; database: {vendor}; recipients: {args.count} per send; "
+        f"batch: {args.batch}; signing: rsa-sha256, 2048-bit key, relaxed/relaxed"
+    )
+    for name in backends:
+        low, mid, high = spread([r[name] for r in rounds])
+        report(f"{name:<9} msg/s  min {low:7.0f}  median {mid:7.0f}  max {high:7.0f}")
+    ratios = [r["signed"] / r["unsigned"] for r in rounds]
+    low, mid, high = spread(ratios)
+    met = "yes" if low >= DKIM_GOAL else ("median" if mid >= DKIM_GOAL else "no")
+    report(
+        "signed / unsigned  "
+        + "  ".join(f"{ratio:.2f}" for ratio in ratios)
+        + f"  min {low:.2f}  median {mid:.2f}  max {high:.2f}"
+        + f"  goal >= {DKIM_GOAL:g}  met: {met}"
+    )
 
 
 if __name__ == "__main__":

@@ -183,8 +183,9 @@ class SecretFreeGZipMiddleware(GZipMiddleware):
       CSRF_COOKIE_NEEDS_UPDATE flag once it has set the cookie, so the cookie on
       the response is the dependable sign; the flag is checked as well in case a
       view used a token after the CSRF middleware ran);
-    - the request has a session cookie or a signed-in user: the admin, staff
-      previews and anything else shown to a known person;
+    - the request has a session cookie (signing in is by session, so everyone
+      signed in has one): the admin, staff previews and anything else shown to a
+      known person;
     - it is marked private or no-store: the personal newsletter pages, whose
       signed link token is in the page;
     - it is not HTML, XML, RSS/Atom or JSON, or is encoded already.
@@ -210,10 +211,10 @@ class SecretFreeGZipMiddleware(GZipMiddleware):
             return False
         if response.cookies or request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
             return False
+        # Signing in is by session only: without a session cookie nobody is
+        # signed in (and a sign-in during this request set a cookie, above), so
+        # the user is never loaded for the anonymous visitors most requests are.
         if settings.SESSION_COOKIE_NAME in request.COOKIES:
-            return False
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
             return False
         cache_control = response.get("Cache-Control", "").lower()
         return "private" not in cache_control and "no-store" not in cache_control

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, ListView, TemplateView
 
@@ -13,6 +13,7 @@ from articles.publishing.pages import ArticlePage
 from articles.publishing.stored import stored_page
 from articles.selectors import editorial_policy, home_page, topics_with_articles
 from articles.web.paging import KeyedPaginator
+from articles.web import shell
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
@@ -72,6 +73,10 @@ class ArticleDetailView(DetailView):
         # queries, nothing worked out (articles/publishing/prepared.py).
         stored = stored_page(kwargs["slug"])
         if stored is not None:
+            # Joined into the layout rendered once per process (shell.py).
+            html = shell.page_html(request, stored)
+            if html is not None:
+                return HttpResponse(html)
             return self.render_to_response(
                 {"article_page": stored, **readership_context(stored.article_id)}
             )
