@@ -17,6 +17,7 @@ from django.utils import timezone
 from articles.public import Author
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
+from newsletter.delivery import counters
 from newsletter.emails import check_greeting
 from newsletter.issues import review
 from newsletter.models import (
@@ -429,6 +430,12 @@ def resend_uncertain(*, issue: Issue, user: AbstractBaseUser) -> int:
             next_attempt_at=now,
             error=Substr(Concat(Value(note), F("error")), 1, 500),
             updated_at=now,
+        )
+        counters.move(
+            issue_id=issue.pk,
+            from_status=Delivery.Status.UNCERTAIN,
+            to_status=Delivery.Status.QUEUED,
+            count=count,
         )
         if count:
             Issue.objects.filter(pk=issue.pk, status=Issue.Status.SENT).update(

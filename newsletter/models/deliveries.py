@@ -20,6 +20,17 @@ class SendClaim(models.Model):
     claimed_at = models.DateTimeField(default=timezone.now)
     heartbeat_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What this claim did to its deliveries' statuses, each moved in the same
+    # statement as the delivery's own write and only when that write changed it;
+    # added to the issue's counters (IssueStats) when the claim closes, so the
+    # workers of one send never wait on one shared row
+    # (newsletter/delivery/counters.py).
+    taken = models.IntegerField(default=0)
+    sent = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    uncertain = models.IntegerField(default=0)
+    skipped = models.IntegerField(default=0)
+    requeued = models.IntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["issue", "finished_at"], name="claim_open_idx")]
