@@ -103,12 +103,11 @@ def _roll_up(issue: Issue) -> int:
             )
             if not still.exists():
                 break
-            IssueStats.objects.filter(issue=issue, rolled_up_at=None).update(
-                rolled_up_at=timezone.now()
-            )
+            # In no order: the first BATCH the issue's index finds, so a big
+            # issue is never sorted whole for each batch.
             ids = list(
                 Delivery.objects.filter(issue=issue, status__in=FINAL)
-                .order_by("pk")
+                .order_by()
                 .values_list("pk", flat=True)[:BATCH]
             )
             if not ids:
@@ -116,5 +115,9 @@ def _roll_up(issue: Issue) -> int:
             # Their reports stay, unlinked from them (DeliveryEvent.delivery is
             # SET_NULL): one UPDATE by the report's delivery index, one DELETE.
             Delivery.objects.filter(pk__in=ids).delete()
+            # After the rows, as every writer takes its locks (counters.py).
+            IssueStats.objects.filter(issue=issue, rolled_up_at=None).update(
+                rolled_up_at=timezone.now()
+            )
             removed += len(ids)
     return removed
