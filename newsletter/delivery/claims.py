@@ -183,6 +183,9 @@ SENT_COUNTED_SQL = (
     "UPDATE " + CLAIM_TABLE + " SET sent = sent + 1 "
     "WHERE id = {claim} AND EXISTS (SELECT 1 FROM recorded)"
 )
+# On SQLite, the same count in the same transaction as the UPDATE that changed
+# the delivery.
+CLAIM_SENT_SQL = f"UPDATE {CLAIM_TABLE} SET sent = sent + 1 WHERE id = %s"
 # Beyond this share of the lease without a confirmed heartbeat a worker starts no
 # more messages: another may settle its claim at any moment.
 LEASE_SAFETY = 0.5
@@ -297,9 +300,8 @@ class ClaimWriter:
                     ],
                 )
                 recorded = cursor.rowcount
-                counters.claim_outcome(
-                    claim_id=self.claim.pk, status=Delivery.Status.SENT, count=recorded
-                )
+                if recorded:
+                    cursor.execute(CLAIM_SENT_SQL, [self.claim_value])
             if not recorded:
                 self._sent_late(delivery, smtp_code, message_id)
             return
