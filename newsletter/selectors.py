@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.public import Article, Correction, published_q
-from newsletter.delivery import counters
 from newsletter.issues import review
 from newsletter.models import (
     Delivery,
@@ -25,6 +24,7 @@ from newsletter.models import (
     WelcomeStep,
     WelcomeStepApproval,
     WelcomeStepDelivery,
+    counters,
 )
 from newsletter.models.series import IMPORTED_WITH_CONSENT
 
@@ -377,7 +377,7 @@ class DeliveryStats:
 def issue_delivery_stats(
     issue: Issue, *, counts: dict[str, int] | None = None
 ) -> DeliveryStats:
-    """From the issue's counters (newsletter/delivery/counters.py): two queries,
+    """From the issue's counters (newsletter/models/counters.py): two queries,
     none when given the counts already read (counters.issue_counts).
 
     - sent: accepted by our mail server or the provider;

@@ -25,9 +25,8 @@ from newsletter.admin.forms import IssueAdminForm
 from newsletter.admin.issue_review import IssueReviewViews
 from newsletter.admin.issue_sending import IssueSendingViews
 from newsletter.admin.progress import PHASE_LABELS, send_phase
-from newsletter.delivery import counters
 from newsletter.issues import services as issue_services
-from newsletter.models import Issue, IssueArticle
+from newsletter.models import Issue, IssueArticle, counters
 from newsletter.subscribers import services
 
 UNSCHEDULED_MESSAGE = (

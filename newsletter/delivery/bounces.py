@@ -23,8 +23,7 @@ from anymail.signals import AnymailTrackingEvent, EventType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from newsletter.delivery import counters
-from newsletter.models import Delivery, DeliveryEvent, Subscriber
+from newsletter.models import Delivery, DeliveryEvent, Subscriber, counters
 from newsletter.subscribers.subscriptions import unsubscribe
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ every write of a worker that stalled past its lease.
   complaints reported later find it (newsletter/delivery/bounces.py).
 - Every write that changes a delivery's status moves the issue's counters in the
   same statement or transaction, by the rows it changed
-  (newsletter/delivery/counters.py): the claim's own columns while it is open,
+  (newsletter/models/counters.py): the claim's own columns while it is open,
   added to the issue's once when it closes.
 """
 
@@ -41,8 +41,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from psycopg import pq
 
-from newsletter.delivery import counters
-from newsletter.models import Delivery, Issue, SendClaim
+from newsletter.models import Delivery, Issue, SendClaim, counters
 
 HEARTBEAT_EVERY_SECONDS = 5
 
@@ -68,10 +67,10 @@ def recover_stale_claims(*, issue: Issue, lease: timedelta | None = None) -> int
     )
     for claim_id in list(stale.values_list("pk", flat=True)):
         with transaction.atomic():
-            # Its open deliveries are locked first, then the claim: the order its
-            # worker's writes take them in (counters.py), so the two never
-            # deadlock. Its fenced writes wait for (PostgreSQL) or follow
-            # (SQLite) this transaction.
+            # Its open deliveries are locked first, then the claim: the order
+            # its worker's writes take them in (newsletter/models/counters.py),
+            # so the two never deadlock. Its fenced writes wait for (PostgreSQL)
+            # or follow (SQLite) this transaction.
             open_ids = list(
                 Delivery.objects.select_for_update()
                 .filter(claim_id=claim_id, status=Delivery.Status.SENDING)

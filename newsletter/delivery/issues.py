@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from core.pagecache import content_changed
 from newsletter import emails, selectors
-from newsletter.delivery import counters, engine
+from newsletter.delivery import engine
 from newsletter.delivery.claims import (
     ClaimLost,
     ClaimWriter,
@@ -44,7 +44,7 @@ from newsletter.delivery.transport import (
     ConnectionLost,
     Transport,
 )
-from newsletter.models import Delivery, Issue, SendClaim, Subscriber
+from newsletter.models import Delivery, Issue, SendClaim, Subscriber, counters
 
 logger = logging.getLogger(__name__)
 

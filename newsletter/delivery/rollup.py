@@ -6,7 +6,7 @@ of rows, most of the database. Once an issue was sent more than
 NEWSLETTER_DELIVERY_ROLLUP_DAYS ago, its final deliveries (sent, failed,
 skipped) are deleted in batches. What stays, and why:
 
-- the issue's counts: its IssueStats counters (newsletter/delivery/counters.py)
+- the issue's counts: its IssueStats counters (newsletter/models/counters.py)
   are what its pages show, and are checked against the rows before any row goes
   (an issue whose counters disagree with its rows keeps its rows, and
   verify_issue_counts says why);
@@ -37,8 +37,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from newsletter.delivery import counters
-from newsletter.models import Delivery, DeliveryEvent, Issue, IssueStats, SendClaim
+from newsletter.models import (
+    Delivery,
+    DeliveryEvent,
+    Issue,
+    IssueStats,
+    SendClaim,
+    counters,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +128,8 @@ def _roll_up(issue: Issue) -> int:
                     f"DELETE FROM {TABLE} WHERE id IN ({', '.join(['%s'] * len(ids))})",
                     ids,
                 )
-            # After the rows, as every writer takes its locks (counters.py).
+            # After the rows, the order every writer takes its locks in
+            # (newsletter/models/counters.py).
             IssueStats.objects.filter(issue=issue, rolled_up_at=None).update(
                 rolled_up_at=timezone.now()
             )

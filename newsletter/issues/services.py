@@ -17,7 +17,6 @@ from django.utils import timezone
 from articles.public import Author
 from core.sanitize import sanitize_html
 from core.slugs import unique_slug
-from newsletter.delivery import counters
 from newsletter.emails import check_greeting
 from newsletter.issues import review
 from newsletter.models import (
@@ -28,6 +27,7 @@ from newsletter.models import (
     Verdict,
     WelcomeApproval,
     WelcomeEmail,
+    counters,
 )
 from newsletter.selectors import (
     digest_articles,

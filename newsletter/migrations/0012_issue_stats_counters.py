@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.db import migrations, models
 from django.db.models import Count
 
-# The reports an issue counts (newsletter/delivery/counters.py), as they are when
+# The reports an issue counts (newsletter/models/counters.py), as they are when
 # this migration runs.
 EVENTS = ["bounced", "complained", "unsubscribed"]
 

@@ -24,7 +24,7 @@ class SendClaim(models.Model):
     # statement as the delivery's own write and only when that write changed it;
     # added to the issue's counters (IssueStats) when the claim closes, so the
     # workers of one send never wait on one shared row
-    # (newsletter/delivery/counters.py).
+    # (newsletter/models/counters.py).
     taken = models.IntegerField(default=0)
     sent = models.IntegerField(default=0)
     failed = models.IntegerField(default=0)

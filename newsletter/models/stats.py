@@ -13,7 +13,7 @@ class IssueStats(models.Model):
     never locks the issue staff may be editing, and the rows a send touches
     stay narrow. Each counter moves in the same transaction as the write that
     changed a delivery, and only when that write changed a row
-    (newsletter/delivery/counters.py); a worker's claim collects its batch's
+    (newsletter/models/counters.py); a worker's claim collects its batch's
     moves and adds them here once, when the batch ends, so workers sending at
     once do not queue on this row. What is shown is this row plus the claims
     still open (counters.issue_counts).

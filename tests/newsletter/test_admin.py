@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from newsletter.delivery import counters
-from newsletter.models import Delivery, Issue, IssueArticle, Subscriber
+from newsletter.models import Delivery, Issue, IssueArticle, Subscriber, counters
 from tests.factories import (
     approve_issue,
     make_article,

@@ -10,8 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from newsletter.delivery import counters
-from newsletter.models import Delivery, Issue
+from newsletter.models import Delivery, Issue, counters
 from tests.factories import (
     make_approved_issue,
     make_issue,

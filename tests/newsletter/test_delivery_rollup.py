@@ -8,8 +8,15 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter.delivery import counters, issues, rollup
-from newsletter.models import Delivery, DeliveryEvent, Issue, IssueStats, Subscriber
+from newsletter.delivery import issues, rollup
+from newsletter.models import (
+    Delivery,
+    DeliveryEvent,
+    Issue,
+    IssueStats,
+    Subscriber,
+    counters,
+)
 from tests.newsletter.test_issue_counters import report
 from tests.newsletter.test_sending import (
     add_subscribers,

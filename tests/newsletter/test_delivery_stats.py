@@ -12,8 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from newsletter import emails, selectors
-from newsletter.delivery import counters
-from newsletter.models import Delivery, DeliveryEvent, Issue, Subscriber
+from newsletter.models import Delivery, DeliveryEvent, Issue, Subscriber, counters
 from newsletter.subscribers.tokens import Purpose, issue_of, make_token, read_token
 from tests.factories import make_issue, make_listed_subscriber
 

@@ -12,8 +12,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter.delivery import bounces, claims, counters, issues
-from newsletter.models import Delivery, DeliveryEvent, Issue, IssueStats, SendClaim
+from newsletter.delivery import bounces, claims, issues
+from newsletter.models import (
+    Delivery,
+    DeliveryEvent,
+    Issue,
+    IssueStats,
+    SendClaim,
+    counters,
+)
 from tests.newsletter.test_sending import (
     add_subscribers,
     scheduled_issue,

@@ -24,8 +24,15 @@ from django_tasks_db.models import DBTaskResult
 
 from core.models import WorkerHeartbeat
 from newsletter import recovery
-from newsletter.delivery import counters, issues
-from newsletter.models import Delivery, Issue, SendClaim, Subscriber, WelcomeDelivery
+from newsletter.delivery import issues
+from newsletter.models import (
+    Delivery,
+    Issue,
+    SendClaim,
+    Subscriber,
+    WelcomeDelivery,
+    counters,
+)
 from newsletter.subscribers import services
 from newsletter.tasks import send_issue, send_welcome_email, start_issue_send
 from tests.factories import make_issue, make_subscriber, make_welcome_email

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from core.sanitize import sanitize_html
 from newsletter import emails
-from newsletter.delivery import claims, counters, issues, pacing
+from newsletter.delivery import claims, issues, pacing
 from newsletter.delivery.transport import Transport
 from newsletter.issues import clicks
-from newsletter.models import Delivery, Issue, SendClaim, Subscriber
+from newsletter.models import Delivery, Issue, SendClaim, Subscriber, counters
 from tests.factories import approve_issue, make_role_user
 from tests.smtp_sink import Rule, SMTPSink
 

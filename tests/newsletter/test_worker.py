@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from newsletter.delivery import counters, issues
-from newsletter.models import Delivery, Issue, Subscriber
+from newsletter.delivery import issues
+from newsletter.models import Delivery, Issue, Subscriber, counters
 from newsletter.subscribers import services
 from newsletter.tasks import send_issue
 from tests.newsletter.test_sending import add_subscribers, scheduled_issue

@@ -2,8 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from newsletter.delivery import counters
-from newsletter.models import Issue
+from newsletter.models import Issue, counters
 
 
 class Command(BaseCommand):

@@ -1,5 +1,8 @@
 """An issue's delivery counts kept as counters (IssueStats), exactly once.
 
+Beside the models, below every room that writes a delivery (sending, the issue
+services, bounce reports) or reads its issue's counts (selectors, the admin).
+
 No page counts an issue's deliveries: at ten years there are millions. Instead
 every write that changes a delivery's status moves the counters in the same
 transaction, by the number of rows that write changed, never by what it meant
@@ -23,7 +26,9 @@ from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from newsletter.models import Delivery, DeliveryEvent, Issue, IssueStats, SendClaim
+from newsletter.models.deliveries import Delivery, DeliveryEvent, SendClaim
+from newsletter.models.issues import Issue
+from newsletter.models.stats import IssueStats
 
 Status = Delivery.Status
 STATUS_FIELDS = [status.value for status in Status]
