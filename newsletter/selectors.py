@@ -13,7 +13,6 @@ from articles.public import Article, Correction, published_q
 from newsletter.issues import review
 from newsletter.models import (
     Delivery,
-    DeliveryEvent,
     Issue,
     IssueApproval,
     IssueArticle,
@@ -25,6 +24,7 @@ from newsletter.models import (
     WelcomeStep,
     WelcomeStepApproval,
     WelcomeStepDelivery,
+    counters,
 )
 from newsletter.models.series import IMPORTED_WITH_CONSENT
 
@@ -374,8 +374,11 @@ class DeliveryStats:
     unsubscribed: int
 
 
-def issue_delivery_stats(issue: Issue) -> DeliveryStats:
-    """Two queries, whatever the size of the send.
+def issue_delivery_stats(
+    issue: Issue, *, counts: dict[str, int] | None = None
+) -> DeliveryStats:
+    """From the issue's counters (newsletter/models/counters.py): two queries,
+    none when given the counts already read (counters.issue_counts).
 
     - sent: accepted by our mail server or the provider;
     - delivered: sent, and not reported bounced since;
@@ -385,31 +388,18 @@ def issue_delivery_stats(issue: Issue) -> DeliveryStats:
     - unsubscribed: readers who left through this issue's unsubscribe link (or
       their mail client's one-click button), or at the provider, from it.
     """
-    Kind = DeliveryEvent.Kind
-    bounced_later = DeliveryEvent.objects.filter(
-        delivery=OuterRef("pk"), kind=Kind.BOUNCED
+    if counts is None:
+        counts = counters.issue_counts(issue)
+    # Only a sent delivery has the message id a bounce report finds it by, and
+    # a sent delivery stays sent: every bounced delivery is a sent one.
+    return DeliveryStats(
+        sent=counts["sent"],
+        delivered=max(counts["sent"] - counts["bounced"], 0),
+        failed=counts["failed"],
+        bounced=counts["bounced"],
+        complained=counts["complained"],
+        unsubscribed=counts["unsubscribed"],
     )
-    deliveries = (
-        Delivery.objects.filter(issue=issue)
-        .annotate(bounced_later=Exists(bounced_later))
-        .aggregate(
-            sent=Count("pk", filter=Q(status=Delivery.Status.SENT)),
-            delivered=Count(
-                "pk", filter=Q(status=Delivery.Status.SENT, bounced_later=False)
-            ),
-            failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
-        )
-    )
-
-    def reported(kind: str) -> Count:
-        return Count("delivery", distinct=True, filter=Q(kind=kind))
-
-    events = DeliveryEvent.objects.filter(issue=issue).aggregate(
-        bounced=reported(Kind.BOUNCED),
-        complained=reported(Kind.COMPLAINED),
-        unsubscribed=reported(Kind.UNSUBSCRIBED),
-    )
-    return DeliveryStats(**deliveries, **events)
 
 
 def welcome_email() -> WelcomeEmail | None:

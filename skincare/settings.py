@@ -609,3 +609,9 @@ NEWSLETTER_CONFIRMATIONS_PER_DAY = 3
 NEWSLETTER_CONFIRM_MAX_AGE_DAYS = 7
 NEWSLETTER_DELETE_LINK_MAX_AGE_HOURS = 24
 NEWSLETTER_PRUNE_PENDING_DAYS = 30
+# An issue sent more than this many days ago keeps its counts (IssueStats), its
+# link clicks and its bounce, complaint and unsubscribe reports, but no longer one
+# row per recipient (newsletter/delivery/rollup.py, a retention step).
+NEWSLETTER_DELIVERY_ROLLUP_DAYS = max(
+    30, int(os.environ.get("NEWSLETTER_DELIVERY_ROLLUP_DAYS", "400"))
+)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -26,7 +26,7 @@ from newsletter.admin.issue_review import IssueReviewViews
 from newsletter.admin.issue_sending import IssueSendingViews
 from newsletter.admin.progress import PHASE_LABELS, send_phase
 from newsletter.issues import services as issue_services
-from newsletter.models import Delivery, Issue, IssueArticle
+from newsletter.models import Issue, IssueArticle, counters
 from newsletter.subscribers import services
 
 UNSCHEDULED_MESSAGE = (
@@ -110,15 +110,8 @@ class IssueAdmin(IssueReviewViews, IssueSendingViews, admin.ModelAdmin):
         js = ["admin/js/newsletter-progress.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                sent_total=Count(
-                    "deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)
-                )
-            )
-        )
+        # The issue's counter, never a count of its deliveries (millions).
+        return counters.with_sent_count(super().get_queryset(request))
 
     def get_fieldsets(self, request, obj=None):
         content = self.content_fields
@@ -240,7 +233,10 @@ class IssueAdmin(IssueReviewViews, IssueSendingViews, admin.ModelAdmin):
                 **self.review_context(request, issue),
             }
             if issue.status in {Issue.Status.SENDING, Issue.Status.SENT}:
-                extra_context["delivery_stats"] = selectors.issue_delivery_stats(issue)
+                progress = extra_context["progress"]
+                extra_context["delivery_stats"] = selectors.issue_delivery_stats(
+                    issue, counts=progress["counts"] | progress["reports"]
+                )
             if issue.status != Issue.Status.DRAFT:
                 extra_context["link_clicks"] = selectors.link_clicks(issue)
         return super().change_view(request, object_id, form_url, extra_context)

@@ -23,7 +23,7 @@ from anymail.signals import AnymailTrackingEvent, EventType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from newsletter.models import Delivery, DeliveryEvent, Subscriber
+from newsletter.models import Delivery, DeliveryEvent, Subscriber, counters
 from newsletter.subscribers.subscriptions import unsubscribe
 
 logger = logging.getLogger(__name__)
@@ -133,6 +133,10 @@ def record_tracking_event(
         str(part) for part in (event.description, event.mta_response) if part
     )
     with transaction.atomic():
+        if delivery is not None:
+            # Reports on one delivery are counted one at a time: the issue counts
+            # a delivery once per kind of report (counters.event_recorded).
+            Delivery.objects.select_for_update().filter(pk=delivery.pk).exists()
         try:
             with transaction.atomic():
                 record = DeliveryEvent.objects.create(
@@ -148,6 +152,8 @@ def record_tracking_event(
         except IntegrityError:
             logger.info("%s report %s already recorded", provider, event.event_id)
             return None
+        if delivery is not None:
+            counters.event_recorded(delivery=delivery, kind=kind)
         how = LEAVING.get(kind)
         if how and subscriber is not None:
             unsubscribe(
@@ -168,9 +174,11 @@ def unsubscribe_from_link(
         left = unsubscribe(subscriber=subscriber, how=how, ip=ip)
         if not left or issue_id is None:
             return
-        delivery = Delivery.objects.filter(
-            issue_id=issue_id, subscriber=subscriber
-        ).first()
+        delivery = (
+            Delivery.objects.select_for_update()
+            .filter(issue_id=issue_id, subscriber=subscriber)
+            .first()
+        )
         if delivery is None:
             return  # Not a recipient of that issue: nothing to count it towards.
         DeliveryEvent.objects.create(
@@ -181,3 +189,4 @@ def unsubscribe_from_link(
             provider=DeliveryEvent.SITE,
             detail=Subscriber.LeftHow(how).label,
         )
+        counters.event_recorded(delivery=delivery, kind=Kind.UNSUBSCRIBED)

@@ -23,6 +23,10 @@ every write of a worker that stalled past its lease.
 - A sent delivery records the id its message was accepted under (our Message-ID
   over SMTP, the provider's id through its API) in the same write, so bounces and
   complaints reported later find it (newsletter/delivery/bounces.py).
+- Every write that changes a delivery's status moves the issue's counters in the
+  same statement or transaction, by the rows it changed
+  (newsletter/models/counters.py): the claim's own columns while it is open,
+  added to the issue's once when it closes.
 """
 
 import os
@@ -37,7 +41,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from psycopg import pq
 
-from newsletter.models import Delivery, Issue, SendClaim
+from newsletter.models import Delivery, Issue, SendClaim, counters
 
 HEARTBEAT_EVERY_SECONDS = 5
 
@@ -63,33 +67,44 @@ def recover_stale_claims(*, issue: Issue, lease: timedelta | None = None) -> int
     )
     for claim_id in list(stale.values_list("pk", flat=True)):
         with transaction.atomic():
-            # Checked again under lock: its worker may have beaten since, and its
-            # fenced writes wait for (PostgreSQL) or follow (SQLite) this one.
-            if not stale.select_for_update().filter(pk=claim_id).exists():
-                continue
+            # Its open deliveries are locked first, then the claim: the order
+            # its worker's writes take them in (newsletter/models/counters.py),
+            # so the two never deadlock. Its fenced writes wait for (PostgreSQL)
+            # or follow (SQLite) this transaction.
             open_ids = list(
                 Delivery.objects.select_for_update()
                 .filter(claim_id=claim_id, status=Delivery.Status.SENDING)
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
+            # Checked again under lock: its worker may have beaten since.
+            if not stale.select_for_update().filter(pk=claim_id).exists():
+                continue
             if open_ids:
                 uncertain += 1
-                Delivery.objects.filter(pk=open_ids[0]).update(
+                marked = Delivery.objects.filter(pk=open_ids[0]).update(
                     status=Delivery.Status.UNCERTAIN,
                     error=UNCERTAIN_ERROR,
                     updated_at=timezone.now(),
                 )
-                Delivery.objects.filter(
+                counters.claim_outcome(
+                    claim_id=claim_id, status=Delivery.Status.UNCERTAIN, count=marked
+                )
+                requeued = Delivery.objects.filter(
                     claim_id=claim_id, status=Delivery.Status.SENDING
                 ).update(
                     status=Delivery.Status.QUEUED, claim=None, updated_at=timezone.now()
                 )
+                counters.claim_outcome(
+                    claim_id=claim_id, status=Delivery.Status.QUEUED, count=requeued
+                )
             SendClaim.objects.filter(pk=claim_id).update(finished_at=timezone.now())
+            counters.fold_claim(claim_id=claim_id)
     return uncertain
 
 
 TABLE = Delivery._meta.db_table
+CLAIM_TABLE = SendClaim._meta.db_table
 # One statement, so that on SQLite the write lock is held for that statement only
 # (a worker stopped inside a longer transaction would block every writer).
 CLAIM_SQL = (
@@ -105,19 +120,31 @@ def claim_batch(
     """Take up to `size` due deliveries for this worker; (None, []) when none."""
     claim = SendClaim.objects.create(issue=issue, worker=worker)
     now = timezone.now()
-    lock = " FOR UPDATE SKIP LOCKED" if db_connection.vendor == "postgresql" else ""
+    postgresql = db_connection.vendor == "postgresql"
+    sql = CLAIM_SQL.format(table=TABLE, lock=" FOR UPDATE SKIP LOCKED" * postgresql)
+    params = [
+        _claim_value(claim),
+        db_connection.ops.adapt_datetimefield_value(now),
+        issue.pk,
+        db_connection.ops.adapt_datetimefield_value(now),
+        size,
+    ]
+    # The claim counts what it took in the same statement (PostgreSQL) or
+    # transaction (SQLite) as taking it.
     with db_connection.cursor() as cursor:
-        cursor.execute(
-            CLAIM_SQL.format(table=TABLE, lock=lock),
-            [
-                _claim_value(claim),
-                db_connection.ops.adapt_datetimefield_value(now),
-                issue.pk,
-                db_connection.ops.adapt_datetimefield_value(now),
-                size,
-            ],
-        )
-        claimed = cursor.rowcount
+        if postgresql:
+            cursor.execute(
+                f"WITH taken AS ({sql} RETURNING 1) UPDATE {CLAIM_TABLE} "
+                "SET taken = (SELECT count(*) FROM taken) WHERE id = %s "
+                "RETURNING taken",
+                [*params, _claim_value(claim)],
+            )
+            claimed = cursor.fetchone()[0]
+        else:
+            with transaction.atomic():
+                cursor.execute(sql, params)
+                claimed = cursor.rowcount
+                SendClaim.objects.filter(pk=claim.pk).update(taken=claimed)
     if not claimed:
         claim.delete()
         return None, []
@@ -147,6 +174,17 @@ SENT_SQL = (
     "updated_at = {now} "
     "WHERE id = {pk} AND claim_id = {claim} AND status = 'sending'"
 )
+# On PostgreSQL, the same UPDATE counts the sent message on its claim in the same
+# statement, and changes the claim's row only if it changed the delivery's: the
+# statement's row count says whether the send was recorded.
+SENT_COUNTED_SQL = (
+    "WITH recorded AS (" + SENT_SQL + " RETURNING 1) "
+    "UPDATE " + CLAIM_TABLE + " SET sent = sent + 1 "
+    "WHERE id = {claim} AND EXISTS (SELECT 1 FROM recorded)"
+)
+# On SQLite, the same count in the same transaction as the UPDATE that changed
+# the delivery.
+CLAIM_SENT_SQL = f"UPDATE {CLAIM_TABLE} SET sent = sent + 1 WHERE id = %s"
 # Beyond this share of the lease without a confirmed heartbeat a worker starts no
 # more messages: another may settle its claim at any moment.
 LEASE_SAFETY = 0.5
@@ -227,7 +265,12 @@ class ClaimWriter:
         self.started_pk = max(self.started_pk, delivery.pk)
         fields["updated_at"] = timezone.now()
         mine = Delivery.objects.filter(pk=delivery.pk, claim_id=self.claim.pk)
-        if not mine.filter(status=Delivery.Status.SENDING).update(**fields):
+        with transaction.atomic():
+            recorded = mine.filter(status=Delivery.Status.SENDING).update(**fields)
+            counters.claim_outcome(
+                claim_id=self.claim.pk, status=fields["status"], count=recorded
+            )
+        if not recorded:
             self._late(mine, fields)
 
     def sent(
@@ -236,7 +279,7 @@ class ClaimWriter:
         self.flush()
         now = timezone.now()
         if self.pgconn is None:
-            with db_connection.cursor() as cursor:
+            with transaction.atomic(), db_connection.cursor() as cursor:
                 cursor.execute(
                     SENT_SQL.format(
                         table=TABLE,
@@ -256,11 +299,13 @@ class ClaimWriter:
                     ],
                 )
                 recorded = cursor.rowcount
+                if recorded:
+                    cursor.execute(CLAIM_SENT_SQL, [self.claim_value])
             if not recorded:
                 self._sent_late(delivery, smtp_code, message_id)
             return
         self.pgconn.send_query_params(
-            SENT_SQL.format(
+            SENT_COUNTED_SQL.format(
                 table=TABLE, now="$1", code="$2", mid="$5", pk="$3", claim="$4"
             ).encode(),
             [
@@ -322,9 +367,16 @@ class ClaimWriter:
         worker knows: it records the truth (the row is still this claim's, so staff
         have not queued it again), then stops before its next message."""
         self.lost = ClaimLost("the claim was settled while a message was out")
-        if mine.filter(status=Delivery.Status.UNCERTAIN).update(**fields) and (
-            fields.get("status") == Delivery.Status.QUEUED
-        ):
+        # Recovery closed the claim: the move goes to the issue's counters.
+        with transaction.atomic():
+            changed = mine.filter(status=Delivery.Status.UNCERTAIN).update(**fields)
+            counters.move(
+                issue_id=self.issue.pk,
+                from_status=Delivery.Status.UNCERTAIN,
+                to_status=fields["status"],
+                count=changed,
+            )
+        if changed and fields["status"] == Delivery.Status.QUEUED:
             reopen_issue(issue=self.issue)
 
     # The rest of the batch ---------------------------------------------------
@@ -337,24 +389,39 @@ class ClaimWriter:
             return
         mine = Delivery.objects.filter(pk__in=ids, claim_id=self.claim.pk)
         back = {"status": Delivery.Status.QUEUED, "claim": None}
-        mine.filter(status=Delivery.Status.SENDING).update(
-            **back, updated_at=timezone.now()
-        )
+        with transaction.atomic():
+            given_back = mine.filter(status=Delivery.Status.SENDING).update(
+                **back, updated_at=timezone.now()
+            )
+            counters.claim_outcome(
+                claim_id=self.claim.pk, status=Delivery.Status.QUEUED, count=given_back
+            )
         # Recovery marks the lowest open delivery uncertain; if this worker had
-        # not started it, it is known unsent and goes back in the queue.
-        if mine.filter(status=Delivery.Status.UNCERTAIN).update(
-            **back, error=REQUEUED_LATE_NOTE, updated_at=timezone.now()
-        ):
+        # not started it, it is known unsent and goes back in the queue (recovery
+        # closed the claim: the move goes to the issue's counters).
+        with transaction.atomic():
+            requeued = mine.filter(status=Delivery.Status.UNCERTAIN).update(
+                **back, error=REQUEUED_LATE_NOTE, updated_at=timezone.now()
+            )
+            counters.move(
+                issue_id=self.issue.pk,
+                from_status=Delivery.Status.UNCERTAIN,
+                to_status=Delivery.Status.QUEUED,
+                count=requeued,
+            )
+        if requeued:
             reopen_issue(issue=self.issue)
 
     def finish(self) -> bool:
         """Close the claim. False when recovery had already closed it."""
         self.flush()
-        return bool(
-            SendClaim.objects.filter(pk=self.claim.pk, finished_at=None).update(
-                finished_at=timezone.now()
-            )
-        )
+        with transaction.atomic():
+            closed = SendClaim.objects.filter(
+                pk=self.claim.pk, finished_at=None
+            ).update(finished_at=timezone.now())
+            if closed:
+                counters.fold_claim(claim_id=self.claim.pk)
+        return bool(closed)
 
 
 def reopen_issue(*, issue: Issue) -> None:

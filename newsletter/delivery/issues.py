@@ -44,7 +44,7 @@ from newsletter.delivery.transport import (
     ConnectionLost,
     Transport,
 )
-from newsletter.models import Delivery, Issue, SendClaim, Subscriber
+from newsletter.models import Delivery, Issue, SendClaim, Subscriber, counters
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def start_send(*, issue_id: int) -> bool:
         issue.send_started_at = timezone.now()
         issue.recipient_count = issue.deliveries.count()
         issue.save(update_fields=["status", "send_started_at", "recipient_count"])
+        counters.start(issue=issue, queued=issue.recipient_count)
     return True
 
 
@@ -405,13 +406,17 @@ def run(*, issue_id: int, worker: str | None = None) -> RunResult:
 
 
 def progress(*, issue: Issue) -> dict:
-    """Counts for the staff progress view, and the failures with their reasons."""
-    counts = issue.deliveries.counts()
+    """Counts for the staff progress view (the issue's counters), and the
+    failures with their reasons."""
+    every = counters.issue_counts(issue)
+    counts = {status: every[status] for status in counters.STATUS_FIELDS}
     return {
         "status": issue.status,
         "status_label": issue.get_status_display(),
         "total": sum(counts.values()),
         "counts": counts,
+        # Deliveries reported bounced, complained of or left from, once each.
+        "reports": {field: every[field] for field in counters.EVENT_FIELDS.values()},
         "problems": list(
             issue.deliveries.filter(
                 status__in=[Delivery.Status.FAILED, Delivery.Status.UNCERTAIN]

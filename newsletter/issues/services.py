@@ -27,6 +27,7 @@ from newsletter.models import (
     Verdict,
     WelcomeApproval,
     WelcomeEmail,
+    counters,
 )
 from newsletter.selectors import (
     digest_articles,
@@ -429,6 +430,12 @@ def resend_uncertain(*, issue: Issue, user: AbstractBaseUser) -> int:
             next_attempt_at=now,
             error=Substr(Concat(Value(note), F("error")), 1, 500),
             updated_at=now,
+        )
+        counters.move(
+            issue_id=issue.pk,
+            from_status=Delivery.Status.UNCERTAIN,
+            to_status=Delivery.Status.QUEUED,
+            count=count,
         )
         if count:
             Issue.objects.filter(pk=issue.pk, status=Issue.Status.SENT).update(

@@ -23,6 +23,7 @@ from newsletter.models.series import (
     WelcomeStepApproval,
     WelcomeStepDelivery,
 )
+from newsletter.models.stats import IssueStats
 from newsletter.models.subscribers import (
     LEFT_STATUSES,
     Frequency,
@@ -49,6 +50,7 @@ __all__ = [
     "IssueApproval",
     "IssueArticle",
     "IssueQuerySet",
+    "IssueStats",
     "LawfulBasis",
     "LinkClick",
     "LinkClickQuerySet",

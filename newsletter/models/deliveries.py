@@ -20,6 +20,17 @@ class SendClaim(models.Model):
     claimed_at = models.DateTimeField(default=timezone.now)
     heartbeat_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What this claim did to its deliveries' statuses, each moved in the same
+    # statement as the delivery's own write and only when that write changed it;
+    # added to the issue's counters (IssueStats) when the claim closes, so the
+    # workers of one send never wait on one shared row
+    # (newsletter/models/counters.py).
+    taken = models.IntegerField(default=0)
+    sent = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    uncertain = models.IntegerField(default=0)
+    skipped = models.IntegerField(default=0)
+    requeued = models.IntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["issue", "finished_at"], name="claim_open_idx")]
@@ -64,9 +75,10 @@ class Delivery(models.Model):
         UNCERTAIN = "uncertain", "Uncertain"
         SKIPPED = "skipped", "Skipped"
 
-    # A sent issue is the record of who got what: it cannot be deleted.
+    # A sent issue is the record of who got what: it cannot be deleted. Indexed
+    # by the unique constraint below (issue first), not on its own too.
     issue = models.ForeignKey(
-        Issue, on_delete=models.PROTECT, related_name="deliveries"
+        Issue, on_delete=models.PROTECT, related_name="deliveries", db_index=False
     )
     # Kept (without the subscriber) when a subscriber asks for their data to be
     # deleted, so the send's totals stay true.
@@ -90,8 +102,10 @@ class Delivery(models.Model):
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     # The id the mail server or provider accepted the message under (our own
     # Message-ID over SMTP, the provider's id through django-anymail): later bounce
-    # and complaint reports name it (newsletter/delivery/bounces.py).
-    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # and complaint reports name it (newsletter/delivery/bounces.py), by equality
+    # only: indexed where set (delivery_message_id_idx), without PostgreSQL's
+    # second, LIKE-serving copy that db_index=True would add.
+    provider_message_id = models.CharField(max_length=255, blank=True)
     error = models.CharField(max_length=500, blank=True)
     # A digest trimmed to its reader, decided when the send starts: the ids of
     # the digest's topics they chose (null: every topic, they chose none), and
@@ -111,7 +125,9 @@ class Delivery(models.Model):
             )
         ]
         # Partial indexes: a delivery leaves them when it is sent, so recording a
-        # send (the one write per recipient) updates as few indexes as possible.
+        # send (the one write per recipient) updates as few indexes as possible,
+        # and millions of sent rows take no room in them. Lookups by issue alone
+        # use the unique constraint's index (issue first).
         indexes = [
             models.Index(
                 fields=["issue", "next_attempt_at", "id"],
@@ -122,6 +138,18 @@ class Delivery(models.Model):
                 fields=["claim", "id"],
                 condition=Q(status="sending"),
                 name="delivery_claim_idx",
+            ),
+            # The issue page's failures to look into.
+            models.Index(
+                fields=["issue", "id"],
+                condition=Q(status__in=["failed", "uncertain"]),
+                name="delivery_problem_idx",
+            ),
+            # Messages not sent (queued, skipped, failed) have no id to find.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="delivery_message_id_idx",
             ),
         ]
 
@@ -159,12 +187,14 @@ class DeliveryEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="delivery_events",
     )
+    # Indexed by delivery_event_issue_idx (issue first), not on its own too.
     issue = models.ForeignKey(
         Issue,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="delivery_events",
+        db_index=False,
     )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     provider = models.CharField(max_length=30)

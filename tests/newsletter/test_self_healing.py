@@ -25,7 +25,14 @@ from django_tasks_db.models import DBTaskResult
 from core.models import WorkerHeartbeat
 from newsletter import recovery
 from newsletter.delivery import issues
-from newsletter.models import Delivery, Issue, SendClaim, Subscriber, WelcomeDelivery
+from newsletter.models import (
+    Delivery,
+    Issue,
+    SendClaim,
+    Subscriber,
+    WelcomeDelivery,
+    counters,
+)
 from newsletter.subscribers import services
 from newsletter.tasks import send_issue, send_welcome_email, start_issue_send
 from tests.factories import make_issue, make_subscriber, make_welcome_email
@@ -139,6 +146,7 @@ def test_send_whose_only_worker_was_killed_finishes_by_itself_exactly_once(
     assert sent | uncertain == everyone
     assert len(uncertain) <= 1
     assert not sent & uncertain
+    assert counters.issue_counts(issue) == counters.recount(issue)
     # Within the claim lease plus the time a worker takes to be known dead, and
     # a few seconds of sending (plus a busy machine's margin).
     assert took < LEASE + DEAD_AFTER + 30

@@ -14,7 +14,7 @@ from newsletter import emails
 from newsletter.delivery import claims, issues, pacing
 from newsletter.delivery.transport import Transport
 from newsletter.issues import clicks
-from newsletter.models import Delivery, Issue, SendClaim, Subscriber
+from newsletter.models import Delivery, Issue, SendClaim, Subscriber, counters
 from tests.factories import approve_issue, make_role_user
 from tests.smtp_sink import Rule, SMTPSink
 
@@ -89,6 +89,7 @@ def test_two_thousand_recipients_each_get_exactly_one_message(sink, settings):
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SENT and issue.recipient_count == 2000
     assert issue.deliveries.counts()[D.SENT] == 2000
+    assert counters.issue_counts(issue) == counters.recount(issue)
     message_ids = [m.message_id for m in sink.handler.accepted]
     assert len(set(message_ids)) == 2000
 
@@ -227,6 +228,9 @@ def test_temporary_and_permanent_refusals_get_retries_and_failures(sink, setting
     assert sink.handler.attempts[("reader4@example.com", "rcpt")] == 4
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SENT
+    counted = counters.issue_counts(issue)
+    assert counted == counters.recount(issue)
+    assert (counted[D.SENT], counted[D.FAILED], counted[D.QUEUED]) == (7, 3, 0)
 
 
 def test_retries_wait_with_exponential_back_off(sink, settings):
@@ -470,6 +474,8 @@ def test_a_worker_whose_claim_was_recovered_mid_batch_sends_nothing_more(sink):
         claim=None
     )
     assert outcomes == {D.SENT: 4}
+    issue = Issue.objects.get()
+    assert counters.issue_counts(issue) == counters.recount(issue)
 
 
 def test_a_worker_stops_before_data_once_half_its_lease_is_gone(sink, settings):
@@ -501,9 +507,11 @@ def test_a_stalled_worker_gives_back_the_uncertain_one_it_never_started(sink, se
     assert given_back.status == D.QUEUED
     assert given_back.error == claims.REQUEUED_LATE_NOTE
     assert issue.deliveries.counts()[D.UNCERTAIN] == 0
+    assert counters.issue_counts(issue) == counters.recount(issue)
     issues.run(issue_id=issue.pk)
     assert max(sink.handler.recipients().values()) == 1
     assert sink.handler.count() == 6
+    assert counters.issue_counts(issue) == counters.recount(issue)
 
 
 # Sending uncertain deliveries again, at staff's choice -------------------------------
@@ -527,6 +535,7 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
     Delivery.objects.filter(pk__in=[d.pk for d in uncertain]).update(
         status=D.UNCERTAIN, error=claims.UNCERTAIN_ERROR
     )
+    counters.reset(issue=issue)
     untouched = dict(
         Delivery.objects.exclude(status=D.UNCERTAIN).values_list("pk", "updated_at")
     )
@@ -569,6 +578,7 @@ def test_resending_uncertain_queues_only_those_and_reuses_their_message_id(
     assert issue.status == Issue.Status.SENT
     assert issue.sent_at == first_sent_at
     assert issue.deliveries.counts()[D.SENT] == 5
+    assert counters.issue_counts(issue) == counters.recount(issue)
 
 
 def test_resending_uncertain_refuses_an_issue_that_never_started():

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from newsletter.delivery import issues
-from newsletter.models import Delivery, Issue, Subscriber
+from newsletter.models import Delivery, Issue, Subscriber, counters
 from newsletter.subscribers import services
 from newsletter.tasks import send_issue
 from tests.newsletter.test_sending import add_subscribers, scheduled_issue
@@ -110,6 +110,8 @@ def test_killed_worker_then_resumed_send_duplicates_nothing_and_misses_nobody(
     assert not sent & uncertain
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SENT
+    # The killed worker's claim, settled by recovery, counted each delivery once.
+    assert counters.issue_counts(issue) == counters.recount(issue)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -387,7 +387,7 @@ NEWSLETTER_ALLOWED = {
     },
     "web.forms": {"models", "subscribers.names", "subscribers.services"},
     "recovery": {"delivery", "models", "tasks"},
-    "management": {"subscribers.subscriptions"},
+    "management": {"models", "subscribers.subscriptions"},
     "templatetags": {"models", "selectors", "web.forms"},
     "tasks": NEWSLETTER_ANY,
     "admin": NEWSLETTER_ANY | {"tasks"},
