@@ -473,6 +473,7 @@ RETENTION_STEPS = [
     "core.retention.forget_finished_tasks",
     "articles.editorial.retention.prune_revisions",
     "newsletter.subscribers.retention.expire_subscriber_events",
+    "newsletter.delivery.rollup.roll_up_deliveries",
 ]
 # Revisions: each article keeps its last ARTICLE_REVISIONS_KEEP, every revision
 # younger than ARTICLE_REVISIONS_MIN_AGE_DAYS, and every one something names (the

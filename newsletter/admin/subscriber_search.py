@@ -14,7 +14,7 @@ addresses.
   address of reader5...), seconds at a million rows, where a start takes
   milliseconds.
 
-The indexes are made by newsletter/migrations/0012_subscriber_list_indexes.py,
+The indexes are made by newsletter/migrations/0014_subscriber_list_indexes.py,
 the PostgreSQL ones there only.
 """
 

@@ -93,7 +93,7 @@ class SubscriberAdmin(SubscriberImportMixin, admin_counts.BigTableAdmin):
     search_fields = ["email"]
     search_help_text = subscriber_search.HELP
     # The columns with an index to sort by (newsletter/migrations/
-    # 0012_subscriber_list_indexes.py); sorting by first name or source would
+    # 0014_subscriber_list_indexes.py); sorting by first name or source would
     # sort the whole table on every page, and by status (the counts above the
     # list filter by it) sorted each status's hundreds of thousands of rows.
     sortable_by = ["email_address", "consented", "confirmed"]

@@ -42,7 +42,7 @@ def drop_search_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("articles", "0015_source_health"),
-        ("newsletter", "0011_advice_change_notices"),
+        ("newsletter", "0013_delivery_leaner_indexes"),
     ]
 
     operations = [
