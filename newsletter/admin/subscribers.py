@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from newsletter import selectors
 from newsletter.admin import growth_chart
-from newsletter.admin.csv_export import subscribers_csv_response
+from newsletter.admin.csv_export import ExportChangeList, subscribers_csv_response
 from newsletter.admin.imports import SubscriberImportMixin
 from newsletter.models import Subscriber, SubscriberEvent
 from newsletter.subscribers import subscriptions
@@ -249,6 +249,12 @@ class SubscriberAdmin(SubscriberImportMixin, admin.ModelAdmin):
             *self.import_urls(),
             *super().get_urls(),
         ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        match = request.resolver_match
+        if match and match.url_name == "newsletter_subscriber_export":
+            return ExportChangeList
+        return super().get_changelist(request, **kwargs)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The list as CSV, with the filters and search of the list page."""

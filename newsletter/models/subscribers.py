@@ -190,6 +190,13 @@ class Subscriber(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The welcome series counts those confirmed within each step's delay:
+            # a range over the newest confirmations, not a scan of everyone.
+            models.Index(
+                fields=["status", "confirmed_at"], name="subscriber_confirmed_idx"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
             models.CheckConstraint(
