@@ -5,7 +5,6 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("articles", "0017_transition_latest_step_index"),
         ("newsletter", "0011_advice_change_notices"),
     ]
 
