@@ -559,9 +559,13 @@ def welcome_series_counts(steps: list[WelcomeStep]) -> dict[int, StepCounts]:
     """Per position (1 is the welcome email): sent, waiting, failed, skipped.
     Three queries however many steps and subscribers."""
     now = timezone.now()
-    confirmed = Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED).exclude(
-        IMPORTED_WITH_CONSENT
-    )
+    # Only those confirmed within the longest delay can be waiting: a range on
+    # the (status, confirmed_at) index instead of counting every subscriber.
+    longest = max((step.delay_days for step in steps), default=0)
+    confirmed = Subscriber.objects.filter(
+        status=Subscriber.Status.CONFIRMED,
+        confirmed_at__gt=now - timedelta(days=longest),
+    ).exclude(IMPORTED_WITH_CONSENT)
     to_come = (
         confirmed.aggregate(
             **{

@@ -194,19 +194,23 @@ def specs(user) -> list[SectionSpec]:
     return found
 
 
-def articles() -> QuerySet:
+def dated(queryset: QuerySet) -> QuerySet:
+    """The dates sections sort by: the latest workflow step (one probe of the
+    transitions' (article, -at) index an article) and the last save."""
     last_step = (
         Transition.objects.filter(article=OuterRef("pk")).order_by("-at").values("at")
     )
-    return (
+    return queryset.annotate(
+        last_step=Subquery(last_step[:1]),
+        last_saved=Coalesce("latest_revision__created_at", "updated_at"),
+    )
+
+
+def articles() -> QuerySet:
+    return dated(
         Article.objects.select_related(
             "author", "topic", "created_by", "assigned_reviewer"
-        )
-        .defer("body")
-        .annotate(
-            last_step=Subquery(last_step[:1]),
-            last_saved=Coalesce("latest_revision__created_at", "updated_at"),
-        )
+        ).defer("body")
     )
 
 
@@ -226,7 +230,11 @@ def for_user(user) -> Dashboard:
             if spec.oldest_first
             else (field.desc(nulls_last=True), "-pk")
         )
-        found_rows = articles().filter(spec.condition).order_by(*order)
+        # The section's first rows picked on narrow rows, then read in full: a
+        # queue of thousands is not sorted with every row's joins and revision.
+        first = dated(Article.objects.filter(spec.condition)).order_by(*order)
+        found_rows = articles().filter(pk__in=first.values("pk")[:ROWS_MAX])
+        found_rows = found_rows.order_by(*order)
         if spec.actions:
             # The revision the buttons name, and the permission check reads.
             found_rows = found_rows.select_related("latest_revision")

@@ -396,6 +396,14 @@ class Article(models.Model):
                 condition=Q(featured=True, status="published"),
                 name="article_featured_pub_idx",
             ),
+            # The dashboard's sections: each a stage's few articles, and the
+            # reviews falling due, out of the whole archive.
+            models.Index(fields=["stage"], name="article_stage_idx"),
+            models.Index(
+                fields=["review_due"],
+                condition=Q(review_due__isnull=False),
+                name="article_review_due_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -72,6 +72,11 @@ class Transition(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
+        indexes = [
+            # The dashboard sorts its queues by each article's latest step: one
+            # index probe an article instead of reading and sorting its steps.
+            models.Index(fields=["article", "-at"], name="transition_latest_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_from_stage_display()} -> {self.get_to_stage_display()}"

@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from core import admin_counts
 from newsletter import selectors
 from newsletter.admin import growth_chart, subscriber_search
-from newsletter.admin.csv_export import subscribers_csv_response
+from newsletter.admin.csv_export import ExportChangeList, subscribers_csv_response
 from newsletter.admin.imports import SubscriberImportMixin
 from newsletter.models import Subscriber, SubscriberEvent
 from newsletter.subscribers import subscriptions
@@ -286,6 +286,12 @@ class SubscriberAdmin(SubscriberImportMixin, admin_counts.BigTableAdmin):
             *self.import_urls(),
             *super().get_urls(),
         ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        match = request.resolver_match
+        if match and match.url_name == "newsletter_subscriber_export":
+            return ExportChangeList
+        return super().get_changelist(request, **kwargs)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The list as CSV, with the filters and search of the list page."""

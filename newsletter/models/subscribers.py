@@ -194,12 +194,17 @@ class Subscriber(models.Model):
         # order and the date columns it sorts by, each with the id the changelist
         # adds (descending) so a page is read off the index, never sorted (the
         # unconfirmed, whose confirmed_at is NULL, come first when sorted
-        # newest first). The search indexes are PostgreSQL's own: migration 0012.
+        # newest first). The search indexes are PostgreSQL's own: migration 0014.
         indexes = [
             models.Index(fields=["created_at", "id"], name="subscriber_created_idx"),
             models.Index(fields=["consent_at", "id"], name="subscriber_consent_at_idx"),
             models.Index(
                 fields=["confirmed_at", "id"], name="subscriber_confirmed_at_idx"
+            ),
+            # The welcome series counts those confirmed within each step's delay:
+            # a range over the newest confirmations, not a scan of everyone.
+            models.Index(
+                fields=["status", "confirmed_at"], name="subscriber_confirmed_idx"
             ),
         ]
         constraints = [

@@ -239,6 +239,34 @@ def test_counts_show_beyond_the_rows_listed(client, people):
     assert approved.count("<tr>") == 16
 
 
+def test_a_long_queue_lists_the_articles_waiting_longest_by_their_latest_step(
+    client, people
+):
+    # Every article's first step is on the same day, and their latest steps are
+    # shuffled against the order they were created in: only the latest step
+    # gives the order.
+    now = timezone.now()
+    waited = {}
+    for n in range(18):
+        article = make_draft(title=f"Queued {n}", stage=Stage.IN_REVIEW)
+        days = 2 + (n * 7) % 18
+        for ago in (40, days):
+            Transition.objects.create(
+                article=article,
+                from_stage=Stage.DRAFT,
+                to_stage=Stage.IN_REVIEW,
+                at=now - timedelta(days=ago),
+            )
+        waited[article] = days
+
+    queue = section(dashboard(client, people["editor"]), "review")
+
+    longest = sorted(waited, key=waited.get, reverse=True)
+    assert [a for a in longest if change_link(a) in queue] == longest[:15]
+    positions = [queue.index(change_link(a)) for a in longest[:15]]
+    assert positions == sorted(positions)
+
+
 def test_staff_without_an_editorial_role_see_only_the_app_list(client, people):
     staff = get_user_model().objects.create_user(
         username="helper", password="x", is_staff=True

@@ -2,6 +2,8 @@
 steps and switch them, medical reviewers approve their text; every path (an admin
 button, a crafted POST, a service call) is checked on the server."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.messages import ERROR, SUCCESS, WARNING
@@ -234,6 +236,39 @@ def test_the_step_list_counts_sent_waiting_failed_and_skipped_per_step(
     assert '<td data-count="skipped">1</td>' in row
     first = page.split('<tr data-position="1">')[1].split("</tr>")[0]
     assert '<td data-count="sent">1</td>' in first
+
+
+def test_each_step_waits_for_those_confirmed_within_its_delay_and_no_one_older(
+    staff_client,
+):
+    make_welcome_email()
+    make_welcome_step(position=2, delay_days=3)
+    make_welcome_step(position=3, delay_days=10)
+    now = timezone.now()
+    for days in (1, 5, 5, 30):
+        make_subscriber(
+            status=Subscriber.Status.CONFIRMED,
+            confirmed_at=now - timedelta(days=days),
+        )
+    make_subscriber(status=Subscriber.Status.PENDING)
+
+    page = staff_client.get(STEPS).text
+
+    for position, waiting in ((2, 1), (3, 3)):
+        row = page.split(f'<tr data-position="{position}">')[1].split("</tr>")[0]
+        assert f'<td data-count="waiting">{waiting}</td>' in row
+
+
+def test_the_step_list_counts_only_recent_confirmations(staff_client):
+    # The count is a range on (status, confirmed_at), not a scan of everyone.
+    make_welcome_step(position=2, delay_days=3)
+    make_welcome_step(position=3, delay_days=10)
+    with CaptureQueriesContext(connection) as queries:
+        assert staff_client.get(STEPS).status_code == 200
+    counting = [q["sql"] for q in queries if 'FROM "newsletter_subscriber"' in q["sql"]]
+    assert len(counting) == 1
+    where = counting[0].split(' FROM "newsletter_subscriber" ')[1]
+    assert '"newsletter_subscriber"."confirmed_at" >' in where
 
 
 def test_the_step_list_takes_as_many_queries_for_many_subscribers_as_for_one(
