@@ -12,8 +12,8 @@ from articles.publishing import corrections
 from articles.publishing.pages import ArticlePage
 from articles.publishing.stored import stored_page
 from articles.selectors import editorial_policy, home_page, topics_with_articles
-from articles.web.paging import KeyedPaginator
 from articles.web import shell
+from articles.web.paging import KeyedPaginator
 
 PAGE_SIZE = 10
 LATEST_ON_HOME = 6
