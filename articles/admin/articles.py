@@ -165,6 +165,9 @@ class ArticleAdmin(ArticleSearchAdmin):
         "featured",
     ]
     date_hierarchy = "published_at"
+    # The filters' counts ("Show counts") are a scan per choice of every filter,
+    # 34 queries and 0.7 s at 20,000 articles: not offered.
+    show_facets = admin.ShowFacets.NEVER
     list_select_related = ["topic", "author"]
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["source_list"]
