@@ -307,11 +307,21 @@ def public_pages(rows: Rows) -> tuple[list[Page], list[str]]:
             "admin/"
         ):
             continue
-        sitemaps = pattern.default_args.get("sitemaps") or {}
+        sitemaps = (
+            pattern.default_args.get("sitemaps")
+            or pattern.default_args.get("sections")
+            or {}
+        )
         if _params(pattern) == ["section"] and sitemaps:
             # A sitemap index's files: each section's first page.
             for section in sitemaps:
                 url = reverse(name, kwargs={"section": section})
+                pages.append(Page(f"public {name} {section}", url, False))
+            continue
+        if _params(pattern) == ["section", "page"] and sitemaps:
+            # A sitemap index's files: each section's first file (the fullest).
+            for section in sitemaps:
+                url = reverse(name, kwargs={"section": section, "page": 1})
                 pages.append(Page(f"public {name} {section}", url, False))
             continue
         if _params(pattern) and name not in arguments:
