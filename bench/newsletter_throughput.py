@@ -147,21 +147,7 @@ def main() -> None:
         from newsletter.models import Issue, Subscriber
         from tests.factories import approve_issue
 
-        Subscriber.objects.bulk_create(
-            (
-                Subscriber(
-                    email=f"reader{i}@example.com",
-                    first_name=f"Reader {i}",
-                    status=Subscriber.Status.CONFIRMED,
-                    confirmed_at=timezone.now(),
-                    consent_text="I agree",
-                    consent_version="bench",
-                    consent_source=Subscriber.Source.PAGE,
-                )
-                for i in range(args.count)
-            ),
-            batch_size=2000,
-        )
+        add_readers(args.count)
         issue = Issue.objects.create(
             subject="Winter skin, gently",
             slug="winter-skin",
@@ -233,6 +219,29 @@ def dkim_key_pem() -> str:
     ).decode()
 
 
+def add_readers(count: int) -> None:
+    """`count` confirmed subscribers, in bulk (inside bench_database)."""
+    from django.utils import timezone
+
+    from newsletter.models import Subscriber
+
+    Subscriber.objects.bulk_create(
+        (
+            Subscriber(
+                email=f"reader{i}@example.com",
+                first_name=f"Reader {i}",
+                status=Subscriber.Status.CONFIRMED,
+                confirmed_at=timezone.now(),
+                consent_text="I agree",
+                consent_version="bench",
+                consent_source=Subscriber.Source.PAGE,
+            )
+            for i in range(count)
+        ),
+        batch_size=2000,
+    )
+
+
 def dkim_mode(args) -> None:
     """Unsigned and signed sends of the same issue, side by side."""
     batch = {"NEWSLETTER_BATCH_SIZE": str(args.batch)}
@@ -242,24 +251,10 @@ def dkim_mode(args) -> None:
         from django.utils import timezone
 
         from newsletter.delivery import issues
-        from newsletter.models import Issue, Subscriber
+        from newsletter.models import Issue
         from tests.factories import approve_issue
 
-        Subscriber.objects.bulk_create(
-            (
-                Subscriber(
-                    email=f"reader{i}@example.com",
-                    first_name=f"Reader {i}",
-                    status=Subscriber.Status.CONFIRMED,
-                    confirmed_at=timezone.now(),
-                    consent_text="I agree",
-                    consent_version="bench",
-                    consent_source=Subscriber.Source.PAGE,
-                )
-                for i in range(args.count)
-            ),
-            batch_size=2000,
-        )
+        add_readers(args.count)
         settings.DKIM_PRIVATE_KEY_FILE = ""
         settings.DKIM_PRIVATE_KEY = dkim_key_pem()
         settings.DKIM_SELECTOR = "bench"
