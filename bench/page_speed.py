@@ -106,7 +106,8 @@ DEFAULT_SLUG = "microneedling-benefits-keratosis-pilaris"
 # Ratio name -> (numerator, denominator, goal).
 RATIOS = {
     "cached / bare": ("cached", "bare", 0.85),
-    "uncached / bare": ("uncached", "bare", 0.15),
+    # The goal of issue 21 (docs/performance.md): not met yet.
+    "uncached / bare": ("uncached", "bare", 0.5),
     "uncached / wagtail": ("uncached", "wagtail", 2.0),
     "304 / uncached": ("304", "uncached", 3.0),
     # What core/compiled.py gains on the uncached article; under 5%, it goes.
