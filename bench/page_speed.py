@@ -106,7 +106,7 @@ DEFAULT_SLUG = "microneedling-benefits-keratosis-pilaris"
 # Ratio name -> (numerator, denominator, goal).
 RATIOS = {
     "cached / bare": ("cached", "bare", 0.85),
-    # The goal of issue 21 (docs/performance.md): not met yet.
+    # Half the bare view: not met yet (docs/performance.md, page speed).
     "uncached / bare": ("uncached", "bare", 0.5),
     "uncached / wagtail": ("uncached", "wagtail", 2.0),
     "304 / uncached": ("304", "uncached", 3.0),
