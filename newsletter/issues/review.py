@@ -41,6 +41,7 @@ ISSUE_NOT_HASHED = {
     "scheduled_at",
     "send_started_at",
     "sent_at",
+    "stats",
     "recipient_count",
     "not_sent_reason",
     "created_at",
